@@ -1,0 +1,15 @@
+// clusterfs_tool's subcommands. Each group lives in its own file and exports a table
+// terminated by an entry with a null name; clusterfs_tool.cpp only dispatches.
+#pragma once
+
+struct ToolCommand {
+	const char *name;     // "sb", "locks", ...
+	const char *usage;    // one line: arguments after the name
+	const char *summary;  // one line: what it does
+	int (*run)(int argc, char **argv);  // argv[0] is the subcommand name; returns exit status
+};
+
+// Filesystem diagnostics and administration (tools/tool_fs_cmds.cpp).
+extern const ToolCommand fs_tool_commands[];
+// Cluster and lock commands that talk to the local clusterfs_lockd (tools/tool_lock_cmds.cpp).
+extern const ToolCommand lock_tool_commands[];
