@@ -1,0 +1,187 @@
+// The grant state machine of one lockspace: a pure, deterministic function of the
+// operations applied to it. Every member of the lockspace applies the same operations in
+// the same (CPG agreed) order and so holds the same table; each node then acts only on
+// the events addressed to its own node. No I/O, no clock, no randomness in here.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "clusterfs/lockproto.h"
+#include "wire.h"
+
+namespace clusterfs::lockd {
+
+using NodeId = uint32_t;
+using Mode = int;                 // CFS_LOCK_NL..CFS_LOCK_EX, or kNoMode
+constexpr Mode kNoMode = -1;
+using Lvb = std::array<uint8_t, CFS_LVB_SIZE>;
+
+bool modes_compatible(Mode a, Mode b);
+// True when every mode compatible with `from` is also compatible with `to`: a holder
+// moving from `from` to `to` never blocks anybody new (a down-conversion).
+bool is_down_conversion(Mode from, Mode to);
+const char *mode_name(Mode m);
+std::optional<Mode> parse_mode(const std::string &s);
+
+// A lock is named cluster-wide by the node that created it and that node's own id.
+struct LockId {
+	NodeId node = 0;
+	uint64_t local = 0;
+	auto operator<=>(const LockId &) const = default;
+};
+
+// A client's membership of the lockspace (a mount): node + node-chosen id.
+struct MountId {
+	NodeId node = 0;
+	uint64_t local = 0;
+	auto operator<=>(const MountId &) const = default;
+};
+
+struct Event {
+	enum class Kind { Joined, Complete, Bast, Recover };
+	Kind kind = Kind::Complete;
+	MountId mount;        // addressee
+	LockId lock;          // Complete, Bast
+	int status = 0;       // Joined, Complete: 0 or negative errno
+	Mode mode = kNoMode;  // Complete: mode held now; Bast: mode requested
+	uint32_t journal = 0; // Joined: slot; Recover: journal to replay
+	NodeId dead_node = 0; // Recover
+	bool lvb_present = false, lvb_invalid = false;
+	Lvb lvb{};
+};
+
+class LockTable {
+public:
+	// A mount joins; it receives the lowest free journal slot below journal_count, whose
+	// journal lock it then holds EX as lock `journal_lock`. While grants are disabled the
+	// join waits; -ENOSPC when every journal is taken or awaiting recovery.
+	void join(MountId mount, uint32_t journal_count, LockId journal_lock, std::vector<Event> &out);
+	// Releases every lock of the mount (LVBs untouched).
+	void leave(MountId mount, std::vector<Event> &out);
+
+	void request(MountId mount, LockId id, const std::string &resource, Mode mode, uint32_t flags,
+		     std::vector<Event> &out);
+	// convert/unlock/cancel act only on a lock owned by `mount` (else -ENOENT).
+	void convert(MountId mount, LockId id, Mode mode, uint32_t flags, const Lvb &lvb,
+		     std::vector<Event> &out);
+	void unlock(MountId mount, LockId id, uint32_t flags, const Lvb &lvb, std::vector<Event> &out);
+	void cancel(MountId mount, LockId id, std::vector<Event> &out);
+
+	// Membership. node_down: the node's granted locks stay as orphans (they still block
+	// conflicting requests), its queued requests vanish. Returns whether the node held
+	// anything in this lockspace, i.e. whether it must be fenced before recovery.
+	bool node_down(NodeId node, std::vector<Event> &out);
+	// The dead node is fenced: its locks go, except those it held in PW/EX, which stay
+	// pinned (LVB marked invalid) until its journal is replayed; one live mount per dead
+	// journal is told to replay it.
+	void node_fenced(NodeId node, std::vector<Event> &out);
+	// The mount assigned `journal` replayed it: the pinned resources are released.
+	// Returns -EINVAL if that mount is not the one assigned.
+	int journal_recovered(MountId mount, uint32_t journal, std::vector<Event> &out);
+
+	// Quorum gate (replicated): while disabled, nothing new is granted; releases and
+	// down-conversions still complete.
+	void set_grants_enabled(bool enabled, std::vector<Event> &out);
+	bool grants_enabled() const { return grants_enabled_; }
+
+	bool node_awaiting_fence(NodeId node) const { return awaiting_fence_.count(node) != 0; }
+	const std::set<NodeId> &nodes_awaiting_fence() const { return awaiting_fence_; }
+
+	void encode(wire::Writer &w) const;
+	bool decode(wire::Reader &r); // false on malformed input (table left empty)
+
+	// Introspection (tools, tests, invariant checks).
+	struct LockView {
+		LockId id;
+		MountId mount;
+		Mode granted, requested;
+		uint32_t flags;
+		bool orphaned;
+		int64_t pinned_journal; // -1 if not pinned
+		uint8_t bast_modes;     // bit per mode basted since the last grant
+	};
+	struct ResourceView {
+		std::string name;
+		std::vector<LockView> granted, converting, waiting;
+		Lvb lvb;
+		bool lvb_valid;
+	};
+	struct MountView {
+		MountId id;
+		int64_t journal; // -1 while the join waits
+	};
+	struct RecoveryView {
+		uint32_t journal;
+		NodeId dead_node;
+		std::optional<MountId> assigned;
+	};
+	std::vector<ResourceView> resources() const;
+	std::vector<MountView> mounts() const;
+	std::vector<RecoveryView> recoveries() const;
+	std::optional<LockView> lock(LockId id) const;
+	size_t lock_count() const { return locks_.size(); }
+
+private:
+	enum class Queue : uint8_t { Granted, Converting, Waiting };
+	struct Lock {
+		LockId id;
+		MountId mount;
+		std::string resource;
+		Mode granted = kNoMode, requested = kNoMode;
+		uint32_t flags = 0;
+		Queue queue = Queue::Waiting;
+		uint8_t bast_modes = 0; // bit per mode basted since the last grant (repeat suppression)
+		bool orphaned = false;
+		int64_t pinned_journal = -1;
+	};
+	struct Resource {
+		std::list<LockId> granted, converting, waiting;
+		Lvb lvb{};
+		bool lvb_valid = true;
+	};
+	struct Mount {
+		int64_t journal = -1;
+		uint32_t journal_count = 0;
+		LockId journal_lock;
+		bool dead = false;
+	};
+	struct Recovery {
+		NodeId dead_node = 0;
+		std::optional<MountId> assigned;
+	};
+
+	Resource &resource_of(const Lock &l) { return resources_.at(l.resource); }
+	void remove_lock(LockId id);
+	void grant(Lock &l, std::vector<Event> &out);
+	bool compatible_with_holders(const Resource &r, const Lock &l, Mode mode) const;
+	void process(const std::string &name, std::vector<Event> &out);
+	void process_all(std::vector<Event> &out);
+	void send_basts(Resource &r, std::vector<Event> &out);
+	void complete(const Lock &l, int status, std::vector<Event> &out);
+	void fail(MountId mount, LockId id, int status, Mode mode, std::vector<Event> &out);
+	void unlink(Lock &l);
+	void create_granted(MountId mount, LockId id, const std::string &resource, Mode mode);
+	bool journal_free(uint32_t j) const;
+	void try_pending_joins(std::vector<Event> &out);
+	void assign_recoveries(std::vector<Event> &out);
+
+	std::map<LockId, Lock> locks_;
+	std::map<std::string, Resource> resources_;
+	std::map<MountId, Mount> mounts_;
+	std::map<uint32_t, Recovery> recoveries_; // journals awaiting replay
+	std::set<NodeId> awaiting_fence_;
+	bool grants_enabled_ = false;
+};
+
+std::string journal_lock_name(uint32_t journal);
+// Lock id of the journal lock the table takes for a recovering mount.
+LockId recovery_lock_id(NodeId node, uint32_t journal);
+
+} // namespace clusterfs::lockd

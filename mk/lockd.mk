@@ -1,0 +1,42 @@
+# clusterfs_lockd: the userspace DLM over corosync (lockd/), its tests and benchmark.
+LOCKD_CORE_SRCS := lockd/lock_table.cpp
+LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/lockd.cpp lockd/config.cpp lockd/client_proto.cpp
+LOCKD_HDRS := $(wildcard lockd/*.h) include/clusterfs/lockproto.h
+LOCKD_LDLIBS := -lcpg -lquorum
+LOCKD_CPPFLAGS := -Ilockd
+
+ALL += $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client
+TEST_SUITES += lockd-unit lockd-cluster
+BENCH += bench-lockd
+INSTALL += install-lockd
+
+# clusterfs_tool's locks/cluster/lock/fence-ack commands speak the client protocol.
+TOOL_SRCS += lockd/client_proto.cpp
+
+$(BIN)/clusterfs_lockd: $(LOCKD_SRCS) $(LOCKD_HDRS) | $(BIN)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ $(LOCKD_SRCS) $(LOCKD_LDLIBS)
+
+$(BIN)/lockd_test_client: tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_HDRS) | $(BIN)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ tests/lockd/test_client.cpp lockd/client_proto.cpp
+
+$(BIN)/lockd_unit_tests: tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/lockproto_c_test.c \
+		$(LOCKD_CORE_SRCS) lockd/client_proto.cpp $(LOCKD_HDRS) | $(BIN)
+	$(CC) -std=c11 -Wall -Wextra -Werror $(CPPFLAGS) -fsyntax-only tests/lockd/lockproto_c_test.c
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ \
+		tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp $(LOCKD_CORE_SRCS) lockd/client_proto.cpp \
+		-lgtest -lgtest_main -pthread
+
+.PHONY: test-lockd-unit test-lockd-cluster bench-lockd install-lockd
+test-lockd-unit: $(BIN)/lockd_unit_tests
+	$(BIN)/lockd_unit_tests
+
+test-lockd-cluster: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/clusterfs_tool
+	timeout 420 tests/lockd/cluster_test.sh
+
+bench-lockd: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client
+	timeout 600 tests/lockd/bench.sh docs/bench/lockd-results.md
+
+install-lockd: $(BIN)/clusterfs_lockd
+	install -D -m 0755 $(BIN)/clusterfs_lockd $(DESTDIR)$(PREFIX)/sbin/clusterfs_lockd
+	install -D -m 0644 lockd/clusterfs_lockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/clusterfs_lockd.8
+	install -D -m 0644 lockd/clusterfs_lockd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/clusterfs_lockd.service
