@@ -1,0 +1,192 @@
+// clusterfs_tool: one writer for both output forms, so that the text a person reads and
+// the JSON a script parses always carry the same fields.
+//   text: "key: value" lines, nested objects indented, array elements headed "key[i]:"
+//   json: one JSON document on stdout
+#pragma once
+
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+class ToolOutput {
+public:
+	explicit ToolOutput(bool json, FILE *out = stdout) : json_(json), out_(out) {}
+
+	void begin_object(const char *key = nullptr)
+	{
+		if (json_) {
+			json_key(key);
+			fputc('{', out_);
+		} else if (key || in_array()) {
+			heading(key);
+		}
+		push(false);
+	}
+	void end_object()
+	{
+		pop();
+		if (json_)
+			fputc('}', out_);
+		finish_value();
+	}
+	void begin_array(const char *key)
+	{
+		if (json_) {
+			json_key(key);
+			fputc('[', out_);
+		}
+		array_names_.push_back(key ? key : "");
+		push(true);
+	}
+	void end_array()
+	{
+		pop();
+		array_names_.pop_back();
+		if (json_)
+			fputc(']', out_);
+		finish_value();
+	}
+
+	void u64(const char *key, uint64_t v)
+	{
+		if (json_) {
+			json_key(key);
+			fprintf(out_, "%" PRIu64, v);
+		} else {
+			text_key(key);
+			fprintf(out_, "%" PRIu64 "\n", v);
+		}
+		finish_value();
+	}
+	void i64(const char *key, int64_t v)
+	{
+		if (json_) {
+			json_key(key);
+			fprintf(out_, "%" PRId64, v);
+		} else {
+			text_key(key);
+			fprintf(out_, "%" PRId64 "\n", v);
+		}
+		finish_value();
+	}
+	// Numbers a person reads in octal or hex (modes, flags); JSON gets the integer.
+	void u64_fmt(const char *key, uint64_t v, const char *text_fmt)
+	{
+		if (json_) {
+			u64(key, v);
+			return;
+		}
+		text_key(key);
+		fprintf(out_, text_fmt, v);
+		fputc('\n', out_);
+		finish_value();
+	}
+	void str(const char *key, const std::string &v)
+	{
+		if (json_) {
+			json_key(key);
+			json_string(v);
+		} else {
+			text_key(key);
+			fprintf(out_, "%s\n", v.c_str());
+		}
+		finish_value();
+	}
+	void boolean(const char *key, bool v)
+	{
+		if (json_) {
+			json_key(key);
+			fputs(v ? "true" : "false", out_);
+		} else {
+			text_key(key);
+			fputs(v ? "yes\n" : "no\n", out_);
+		}
+		finish_value();
+	}
+	// Free-form text block (hexdumps): printed as is in text, as a string in JSON.
+	void raw_text(const char *key, const std::string &v)
+	{
+		if (json_) {
+			str(key, v);
+			return;
+		}
+		text_key(key);
+		fputc('\n', out_);
+		fputs(v.c_str(), out_);
+		finish_value();
+	}
+	void done()
+	{
+		if (json_)
+			fputc('\n', out_);
+		fflush(out_);
+	}
+	bool json() const { return json_; }
+
+private:
+	struct Level {
+		bool array;
+		unsigned count;
+	};
+	bool in_array() const { return !levels_.empty() && levels_.back().array; }
+	void push(bool array) { levels_.push_back({array, 0}); }
+	void pop() { levels_.pop_back(); }
+	void finish_value()
+	{
+		if (!levels_.empty())
+			levels_.back().count++;
+	}
+	void indent()
+	{
+		size_t depth = 0;
+		for (const Level &l : levels_)
+			depth += l.array ? 0 : 1;
+		for (size_t i = 1; i < depth; i++)
+			fputs("  ", out_);
+	}
+	void heading(const char *key)
+	{
+		indent();
+		if (in_array())
+			fprintf(out_, "%s[%u]:\n", array_names_.back().c_str(), levels_.back().count);
+		else
+			fprintf(out_, "%s:\n", key);
+	}
+	void text_key(const char *key)
+	{
+		indent();
+		if (in_array())
+			fprintf(out_, "%s[%u]: ", array_names_.back().c_str(), levels_.back().count);
+		else
+			fprintf(out_, "%-16s ", (std::string(key) + ":").c_str());
+	}
+	void json_key(const char *key)
+	{
+		if (!levels_.empty() && levels_.back().count > 0)
+			fputc(',', out_);
+		if (key && !in_array()) {
+			json_string(key);
+			fputc(':', out_);
+		}
+	}
+	void json_string(const std::string &s)
+	{
+		fputc('"', out_);
+		for (unsigned char c : s) {
+			if (c == '"' || c == '\\')
+				fprintf(out_, "\\%c", c);
+			else if (c < 0x20 || c >= 0x7f)
+				fprintf(out_, "\\u%04x", c);
+			else
+				fputc(c, out_);
+		}
+		fputc('"', out_);
+	}
+
+	bool json_;
+	FILE *out_;
+	std::vector<Level> levels_;
+	std::vector<std::string> array_names_;
+};
