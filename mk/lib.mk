@@ -1,0 +1,77 @@
+# libclusterfs: the C++ core (lib/*.cpp) plus its userspace host (lib/user/*.cpp), built
+# into one static archive that mkfs, fsck, clusterfs_tool and the unit tests link.
+#   LIB_A            the archive; link with $(LIB_A) $(LIB_LDLIBS)
+#   LIB_LDLIBS       libraries the userspace host needs
+#   LIB_UNIT_SRCS    GoogleTest sources of the lib-unit suite (tests/unit/*.cpp); other
+#                    fragments may append more
+# Suites: lib-unit (GoogleTest over lib/), lib-freestanding (kernel-like build of every
+# lib/*.cpp; rejects undefined symbols outside env.h and static-init/TLS sections).
+
+LIB_SRCS      := $(sort $(wildcard lib/*.cpp))
+LIB_USER_SRCS := $(sort $(wildcard lib/user/*.cpp))
+LIB_OBJS      := $(patsubst %.cpp,$(OBJ)/%.o,$(LIB_SRCS) $(LIB_USER_SRCS))
+LIB_A         := $(BUILD)/libclusterfs.a
+LIB_LDLIBS    := -lpthread
+LIB_CXXFLAGS   = $(CXXSTD) $(WARN) $(CPPFLAGS) $(CXXFLAGS) -fno-exceptions -fno-rtti -MMD -MP
+
+$(OBJ)/lib/%.o: lib/%.cpp | $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LIB_CXXFLAGS) -c -o $@ $<
+
+# lib/user may use the C++ library (containers) but not exceptions either.
+$(OBJ)/lib/user/%.o: lib/user/%.cpp | $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(CXXFLAGS) -fno-exceptions -MMD -MP -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+-include $(LIB_OBJS:.o=.d)
+
+ALL += $(LIB_A)
+
+# ---- lib-unit ----------------------------------------------------------------------
+LIB_UNIT_SRCS += $(sort $(wildcard tests/unit/*.cpp))
+LIB_UNIT_BIN  := $(BIN)/lib_unit_tests
+LIB_UNIT_OBJS  = $(patsubst %.cpp,$(OBJ)/%.o,$(LIB_UNIT_SRCS))
+
+$(OBJ)/tests/unit/%.o: tests/unit/%.cpp | $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Itests/unit $(CXXFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(patsubst %.cpp,$(OBJ)/%.d,$(sort $(wildcard tests/unit/*.cpp)))
+
+$(LIB_UNIT_BIN): $$(LIB_UNIT_OBJS) $(LIB_A) | $(BIN)
+	$(CXX) $(CXXFLAGS) -o $@ $(LIB_UNIT_OBJS) $(LIB_A) -lgtest -lgtest_main $(LIB_LDLIBS)
+
+.PHONY: test-lib-unit test-lib-freestanding
+test-lib-unit: $(LIB_UNIT_BIN)
+	timeout 600 $(LIB_UNIT_BIN) --gtest_brief=1
+
+TEST_SUITES += lib-unit
+
+# ---- lib-freestanding --------------------------------------------------------------
+# Kernel-like flags (KERNEL-NOTES "C++ objects in the module"); the kernel build itself
+# derives its flags from Kbuild, this suite catches libc/libstdc++ use early and fast.
+GCC_INC    := $(shell $(CXX) -print-file-name=include)
+GXX_VER    := $(shell $(CXX) -dumpversion | cut -d. -f1)
+FREESTANDING_CXXFLAGS := -std=gnu++20 -O2 -Wall -Wextra -Wno-unused-parameter \
+	-ffreestanding -nostdinc -isystem $(GCC_INC) -isystem /usr/include/c++/$(GXX_VER) \
+	-isystem /usr/include/x86_64-linux-gnu/c++/$(GXX_VER) -isystem lib/freestanding \
+	-D__KERNEL__ -Iinclude -Ilib \
+	-fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit \
+	-faligned-new=8 -fcheck-new -mno-red-zone -mcmodel=kernel -mno-sse -mno-mmx -mno-avx \
+	-mno-sse2 -mno-3dnow -msoft-float -fno-strict-aliasing -fno-delete-null-pointer-checks \
+	-fno-strict-overflow -fno-common -fno-pie -ftrivial-auto-var-init=zero \
+	-fstack-protector-strong -mfentry -pg -mindirect-branch=thunk-extern \
+	-mfunction-return=thunk-extern -mharden-sls=all -fcf-protection=branch
+FREESTANDING_OBJS := $(patsubst lib/%.cpp,$(OBJ)/freestanding/%.o,$(LIB_SRCS))
+
+$(OBJ)/freestanding/%.o: lib/%.cpp | $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(FREESTANDING_CXXFLAGS) -c -o $@ $<
+
+test-lib-freestanding: $(FREESTANDING_OBJS)
+	tests/unit/check_freestanding.sh lib/env.h $^
+TEST_SUITES += lib-freestanding
