@@ -6,15 +6,8 @@
 #include <linux/init.h>
 #include <linux/module.h>
 
+#include "clusterfs.h"
 #include "selftest.h"
-
-static struct file_system_type clusterfs_fs_type = {
-	.owner		= THIS_MODULE,
-	.name		= "clusterfs",
-	.kill_sb	= kill_block_super,
-	.fs_flags	= FS_REQUIRES_DEV,
-};
-MODULE_ALIAS_FS("clusterfs");
 
 static int __init clusterfs_init(void)
 {
@@ -25,16 +18,30 @@ static int __init clusterfs_init(void)
 		pr_err("clusterfs: C++ runtime self-test failed (%d), not loading\n", err);
 		return err;
 	}
-	err = register_filesystem(&clusterfs_fs_type);
+	err = cfs_glock_init();
 	if (err)
 		return err;
+	err = cfs_init_inode_cache();
+	if (err)
+		goto out_glock;
+	err = register_filesystem(&clusterfs_fs_type);
+	if (err)
+		goto out_inode_cache;
 	pr_info("clusterfs: loaded\n");
 	return 0;
+
+out_inode_cache:
+	cfs_destroy_inode_cache();
+out_glock:
+	cfs_glock_exit();
+	return err;
 }
 
 static void __exit clusterfs_exit(void)
 {
 	unregister_filesystem(&clusterfs_fs_type);
+	cfs_destroy_inode_cache();
+	cfs_glock_exit();
 }
 
 module_init(clusterfs_init);

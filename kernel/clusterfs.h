@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * clusterfs.ko: in-memory superblock and inode state shared by the C glue files.
+ */
+#ifndef CLUSTERFS_H
+#define CLUSTERFS_H
+
+#include <linux/fs.h>
+#include <linux/iomap.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+
+#include <clusterfs/format.h>
+
+#include "compat.h"
+#include "glock.h"
+#include "host.h"
+
+enum cfs_errors_mode {
+	CFS_ERRORS_WITHDRAW,	/* stop writing, keep the mount readable */
+	CFS_ERRORS_PANIC,	/* panic the node: a cluster fences and recovers it */
+};
+
+#define CFS_DEFAULT_COMMIT_SECS		30u
+#define CFS_DEFAULT_STATFS_QUANTUM	30u
+#define CFS_MAX_INTERVAL_SECS		86400u
+#define CFS_JOURNAL_AUTO		(~0u)
+
+/* Mount options (fs_context) as given; empty strings / AUTO mean "from the superblock". */
+struct cfs_mount_options {
+	char lockproto[CFS_LOCKNAME_LEN];
+	char locktable[CFS_LOCKNAME_LEN];
+	u32 journal;			/* node slot, CFS_JOURNAL_AUTO */
+	enum cfs_errors_mode errors;
+	u32 commit_secs;		/* journal flush interval */
+	u32 statfs_quantum;		/* seconds between statfs-change syncs */
+	bool discard;			/* issue discards for freed blocks */
+};
+
+/* sd_flags bits */
+enum {
+	CFS_SDF_WITHDRAWN,		/* metadata error: no further writes */
+	CFS_SDF_NOLOCK,			/* lock_nolock: this node is alone */
+};
+
+struct cfs_core;
+
+struct cfs_sb_info {
+	struct super_block *sb;
+	struct cfs_host host;		/* lib/env.h host: buffer heads and bios */
+	struct cfs_core *core;		/* lib's filesystem context (core.h) */
+	struct cfs_mount_options opts;
+	unsigned long flags;		/* CFS_SDF_* */
+
+	/* From the verified superblock. */
+	u32 block_size;
+	u8 block_shift;
+	u64 fs_blocks;
+	u64 root_addr;
+	u64 master_addr;
+	u64 rindex_addr;
+	u64 jindex_addr;
+	u64 statfs_addr;
+	u32 journals;
+	u32 rgrps;
+	u32 journal_slot;		/* our journal */
+	u8 uuid[CFS_UUID_SIZE];
+	char lockproto[CFS_LOCKNAME_LEN];
+	char locktable[CFS_LOCKNAME_LEN];
+
+	struct cfs_glock_table glocks;
+	struct cfs_glock *sb_glock;	/* covers the superblock and statfs */
+	struct cfs_holder sb_holder;	/* held SH for the life of the mount */
+};
+
+struct cfs_inode_info {
+	struct inode vfs_inode;
+	struct cfs_glock *glock;	/* covers the dinode, its tree and its data */
+	struct list_head ordered_entry;	/* on host.ordered_inodes while data is pending */
+	u64 generation;
+	struct timespec64 crtime;
+	u32 di_flags;
+	u16 height;
+};
+
+static inline struct cfs_sb_info *CFS_SB(const struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+static inline struct cfs_inode_info *CFS_I(const struct inode *inode)
+{
+	return container_of(inode, struct cfs_inode_info, vfs_inode);
+}
+
+static inline bool cfs_withdrawn(const struct cfs_sb_info *sbi)
+{
+	return test_bit(CFS_SDF_WITHDRAWN, &sbi->flags);
+}
+
+/* super.c */
+extern struct file_system_type clusterfs_fs_type;
+int cfs_init_inode_cache(void);
+void cfs_destroy_inode_cache(void);
+
+/* inode.c */
+struct inode *cfs_iget(struct super_block *sb, u64 ino);
+void cfs_evict_inode(struct inode *inode);
+int cfs_getattr(cfs_idmap_t *idmap, const struct path *path, struct kstat *stat,
+		u32 request_mask, unsigned int query_flags);
+extern const struct inode_operations cfs_dir_inode_operations;
+extern const struct inode_operations cfs_file_inode_operations;
+extern const struct inode_operations cfs_special_inode_operations;
+extern const struct file_operations cfs_dir_operations;
+
+/* file.c */
+extern const struct iomap_ops cfs_iomap_ops;
+extern const struct address_space_operations cfs_file_aops;
+extern const struct file_operations cfs_file_operations;
+extern const struct inode_operations cfs_symlink_inode_operations;
+
+/* withdraw.c */
+/* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */
+int cfs_core_error(struct cfs_sb_info *sbi, int err);
+__printf(2, 3) void cfs_withdraw(struct cfs_sb_info *sbi, const char *fmt, ...);
+
+#endif

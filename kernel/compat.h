@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one place where clusterfs.ko adapts to VFS API differences between the kernels
+ * it targets: Debian 12's 6.1 and the packaged 6.12. The glue calls these wrappers and
+ * never tests LINUX_VERSION_CODE itself. Feature checks are preferred where Debian
+ * backported an API into 6.1 (ctime accessors exist in 6.1.192).
+ */
+#ifndef CLUSTERFS_COMPAT_H
+#define CLUSTERFS_COMPAT_H
+
+#include <linux/fs.h>
+#include <linux/pagemap.h>
+#include <linux/version.h>
+
+/* Inode operations take the mount's idmapping: a user_namespace until 6.3. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+typedef struct mnt_idmap cfs_idmap_t;
+#define CFS_NOP_IDMAP (&nop_mnt_idmap)
+#else
+typedef struct user_namespace cfs_idmap_t;
+#define CFS_NOP_IDMAP (&init_user_ns)
+#endif
+
+static inline void cfs_generic_fillattr(cfs_idmap_t *idmap, u32 request_mask,
+					struct inode *inode, struct kstat *stat)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	generic_fillattr(idmap, request_mask, inode, stat);
+#else
+	generic_fillattr(idmap, inode, stat);
+#endif
+}
+
+/* mtime/atime accessors arrived in 6.7; 6.1 has only the ctime ones (backported). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define cfs_inode_get_mtime(inode) inode_get_mtime(inode)
+#define cfs_inode_get_atime(inode) inode_get_atime(inode)
+#define cfs_inode_set_mtime(inode, ts) inode_set_mtime_to_ts(inode, ts)
+#define cfs_inode_set_atime(inode, ts) inode_set_atime_to_ts(inode, ts)
+#else
+static inline struct timespec64 cfs_inode_get_mtime(const struct inode *inode)
+{
+	return inode->i_mtime;
+}
+
+static inline struct timespec64 cfs_inode_get_atime(const struct inode *inode)
+{
+	return inode->i_atime;
+}
+
+static inline void cfs_inode_set_mtime(struct inode *inode, struct timespec64 ts)
+{
+	inode->i_mtime = ts;
+}
+
+static inline void cfs_inode_set_atime(struct inode *inode, struct timespec64 ts)
+{
+	inode->i_atime = ts;
+}
+#endif
+
+/* filemap_get_folio() returns NULL on 6.1, ERR_PTR(-ENOENT) from 6.3: normalise to NULL. */
+static inline struct folio *cfs_filemap_get_folio(struct address_space *mapping, pgoff_t index)
+{
+	struct folio *folio = filemap_get_folio(mapping, index);
+
+	return IS_ERR(folio) ? NULL : folio;
+}
+
+/* Splice from the page cache: generic_file_splice_read was replaced in 6.5. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define cfs_splice_read filemap_splice_read
+#else
+#define cfs_splice_read generic_file_splice_read
+#endif
+
+/* iomap_file_buffered_write gained a private pointer for the iomap ops in 6.11. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#define cfs_iomap_file_buffered_write(iocb, from, ops) \
+	iomap_file_buffered_write(iocb, from, ops, NULL)
+#else
+#define cfs_iomap_file_buffered_write(iocb, from, ops) \
+	iomap_file_buffered_write(iocb, from, ops)
+#endif
+
+/* The filesystem UUID shown by the VFS (statx, fanotify): super_set_uuid() from 6.8. */
+static inline void cfs_set_sb_uuid(struct super_block *sb, const u8 *uuid)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	super_set_uuid(sb, uuid, 16);
+#else
+	memcpy(&sb->s_uuid, uuid, sizeof(sb->s_uuid));
+#endif
+}
+
+#endif /* CLUSTERFS_COMPAT_H */

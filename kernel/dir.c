@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Directory operations: lookup and readdir, under the directory's glock.
+ */
+#include <linux/fs.h>
+#include <linux/namei.h>
+
+#include "clusterfs.h"
+#include "core.h"
+
+static struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags)
+{
+	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
+	struct cfs_core_dirent entry;
+	struct inode *inode = NULL;
+	struct cfs_holder gh;
+	int err;
+
+	if (dentry->d_name.len > CFS_NAME_MAX)
+		return ERR_PTR(-ENAMETOOLONG);
+
+	err = cfs_glock_nq(CFS_I(dir)->glock, CFS_GL_SH, &gh);
+	if (err)
+		return ERR_PTR(err);
+	err = cfs_core_lookup(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
+			      &entry);
+	cfs_glock_dq(&gh);
+	if (err == -ENOENT)
+		return d_splice_alias(NULL, dentry);
+	if (err)
+		return ERR_PTR(cfs_core_error(sbi, err));
+
+	inode = cfs_iget(dir->i_sb, entry.ino);
+	if (IS_ERR(inode))
+		return ERR_CAST(inode);
+	if (CFS_I(inode)->generation != entry.generation) {
+		pr_err_ratelimited("clusterfs (%s): directory %lu entry \"%pd\" names inode %llu generation %llu, the inode has generation %llu\n",
+				   dir->i_sb->s_id, dir->i_ino, dentry, entry.ino,
+				   entry.generation, CFS_I(inode)->generation);
+		iput(inode);
+		return ERR_PTR(cfs_core_error(sbi, -EUCLEAN));
+	}
+	return d_splice_alias(inode, dentry);
+}
+
+struct cfs_readdir_ctx {
+	struct dir_context *ctx;
+};
+
+static bool cfs_readdir_emit(void *opaque, const char *name, u32 len,
+			     const struct cfs_core_dirent *entry, u64 cookie_after)
+{
+	struct cfs_readdir_ctx *rc = opaque;
+
+	if (!dir_emit(rc->ctx, name, len, entry->ino, entry->type))
+		return false;
+	rc->ctx->pos = cookie_after;
+	return true;
+}
+
+static int cfs_readdir(struct file *file, struct dir_context *ctx)
+{
+	struct inode *dir = file_inode(file);
+	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
+	struct cfs_readdir_ctx rc = { .ctx = ctx };
+	struct cfs_holder gh;
+	u64 cookie;
+	int err;
+
+	if (ctx->pos < 0 || ctx->pos >= CFS_CORE_DIR_COOKIE_END)
+		return 0;
+	cookie = ctx->pos;
+	err = cfs_glock_nq(CFS_I(dir)->glock, CFS_GL_SH, &gh);
+	if (err)
+		return err;
+	err = cfs_core_readdir(sbi->core, dir->i_ino, &cookie, cfs_readdir_emit, &rc);
+	cfs_glock_dq(&gh);
+	if (err)
+		return cfs_core_error(sbi, err);
+	if (cookie >= CFS_CORE_DIR_COOKIE_END)
+		ctx->pos = CFS_CORE_DIR_COOKIE_END;
+	return 0;
+}
+
+static loff_t cfs_dir_llseek(struct file *file, loff_t offset, int whence)
+{
+	return generic_file_llseek_size(file, offset, whence, CFS_CORE_DIR_COOKIE_END,
+					CFS_CORE_DIR_COOKIE_END);
+}
+
+const struct file_operations cfs_dir_operations = {
+	.llseek		= cfs_dir_llseek,
+	.read		= generic_read_dir,
+	.iterate_shared	= cfs_readdir,
+	.fsync		= generic_file_fsync,
+};
+
+const struct inode_operations cfs_dir_inode_operations = {
+	.lookup		= cfs_lookup,
+	.getattr	= cfs_getattr,
+};

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel host of lib/env.h.
+ *
+ * Metadata buffers are buffer heads of the block device's page cache (sb_bread).
+ * lib never has the host write a buffer on its own: buffer heads are never marked
+ * dirty, so writeback of the block device cannot put uncommitted metadata on disk.
+ * In-place writes (journal checkpoint) copy the block into a private page first and
+ * write that, so a buffer changed by the next transaction while the write is in flight
+ * cannot tear the block on disk. Journal writes and raw reads use bios on bounce pages:
+ * lib's memory may come from kvmalloc (vmalloc), which a bio cannot map.
+ */
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/buffer_head.h>
+#include <linux/crc32c.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+
+#include "../lib/env.h"
+
+#include "clusterfs.h"
+
+/* Buffer-head state bit: lib's verifier accepted the contents read from the device. */
+enum { BH_CfsVerified = BH_PrivateStart };
+BUFFER_FNS(CfsVerified, cfs_verified)
+
+static inline struct buffer_head *cfs_bh(struct cfs_buf *b)
+{
+	return (struct buffer_head *)b;
+}
+
+void cfs_host_init(struct cfs_host *host, struct super_block *sb)
+{
+	host->sb = sb;
+	host->block_size = 0;
+	atomic_set(&host->writes_in_flight, 0);
+	init_waitqueue_head(&host->writes_done);
+	host->write_error = 0;
+	spin_lock_init(&host->write_error_lock);
+	spin_lock_init(&host->ordered_lock);
+	INIT_LIST_HEAD(&host->ordered_inodes);
+	ratelimit_state_init(&host->log_ratelimit, 5 * HZ, 20);
+}
+
+void cfs_host_drain(struct cfs_host *host)
+{
+	wait_event(host->writes_done, atomic_read(&host->writes_in_flight) == 0);
+}
+
+/* ---- memory ------------------------------------------------------------------------ */
+
+void *cfs_env_alloc(struct cfs_host *h, size_t size, unsigned int flags)
+{
+	gfp_t gfp = (flags & CFS_ALLOC_ATOMIC) ? GFP_NOWAIT : GFP_NOFS;
+
+	if (flags & CFS_ALLOC_ZERO)
+		gfp |= __GFP_ZERO;
+	if ((flags & CFS_ALLOC_LARGE) && !(flags & CFS_ALLOC_ATOMIC))
+		return kvmalloc(size, gfp);
+	return kmalloc(size, gfp);
+}
+
+void cfs_env_free(struct cfs_host *h, void *ptr)
+{
+	kvfree(ptr);
+}
+
+/* ---- metadata buffers -------------------------------------------------------------- */
+
+int cfs_env_set_block_size(struct cfs_host *h, uint32_t block_size)
+{
+	if (block_size > PAGE_SIZE)
+		return -EINVAL;
+	if (!sb_set_blocksize(h->sb, block_size))
+		return -EINVAL;
+	h->block_size = block_size;
+	h->block_shift = ilog2(block_size);
+	return 0;
+}
+
+uint64_t cfs_env_dev_size(struct cfs_host *h)
+{
+	return bdev_nr_bytes(h->sb->s_bdev);
+}
+
+static bool cfs_host_block_in_device(struct cfs_host *h, uint64_t blkno)
+{
+	return h->block_size && blkno < (cfs_env_dev_size(h) >> h->block_shift);
+}
+
+int cfs_env_buf_read(struct cfs_host *h, uint64_t blkno, struct cfs_buf **out)
+{
+	struct buffer_head *bh;
+
+	if (!cfs_host_block_in_device(h, blkno))
+		return -ERANGE;
+	bh = sb_getblk(h->sb, blkno);
+	if (!bh)
+		return -ENOMEM;
+	if (!bh_uptodate_or_lock(bh)) {
+		/* Locked and not uptodate: this read is the one that fills the buffer. */
+		clear_buffer_cfs_verified(bh);
+		if (__bh_read(bh, REQ_META | REQ_PRIO, true)) {
+			brelse(bh);
+			return -EIO;
+		}
+	}
+	*out = (struct cfs_buf *)bh;
+	return 0;
+}
+
+int cfs_env_buf_get_new(struct cfs_host *h, uint64_t blkno, struct cfs_buf **out)
+{
+	struct buffer_head *bh;
+
+	if (!cfs_host_block_in_device(h, blkno))
+		return -ERANGE;
+	bh = sb_getblk(h->sb, blkno);
+	if (!bh)
+		return -ENOMEM;
+	lock_buffer(bh);
+	memset(bh->b_data, 0, bh->b_size);
+	clear_buffer_cfs_verified(bh);
+	set_buffer_uptodate(bh);
+	unlock_buffer(bh);
+	*out = (struct cfs_buf *)bh;
+	return 0;
+}
+
+void *cfs_env_buf_data(struct cfs_buf *b)
+{
+	return cfs_bh(b)->b_data;
+}
+
+uint64_t cfs_env_buf_blkno(const struct cfs_buf *b)
+{
+	return ((const struct buffer_head *)b)->b_blocknr;
+}
+
+void cfs_env_buf_hold(struct cfs_host *h, struct cfs_buf *b)
+{
+	get_bh(cfs_bh(b));
+}
+
+void cfs_env_buf_release(struct cfs_host *h, struct cfs_buf *b)
+{
+	brelse(cfs_bh(b));
+}
+
+int cfs_env_buf_verified(const struct cfs_buf *b)
+{
+	return buffer_cfs_verified((struct buffer_head *)b);
+}
+
+void cfs_env_buf_set_verified(struct cfs_buf *b, int verified)
+{
+	if (verified)
+		set_buffer_cfs_verified(cfs_bh(b));
+	else
+		clear_buffer_cfs_verified(cfs_bh(b));
+}
+
+void cfs_env_buf_invalidate(struct cfs_host *h, struct cfs_buf *b)
+{
+	struct buffer_head *bh = cfs_bh(b);
+
+	lock_buffer(bh);
+	clear_buffer_cfs_verified(bh);
+	clear_buffer_uptodate(bh);
+	unlock_buffer(bh);
+}
+
+/* ---- bios on bounce pages ---------------------------------------------------------- */
+
+static void cfs_host_record_write_error(struct cfs_host *h, int err)
+{
+	spin_lock(&h->write_error_lock);
+	if (!h->write_error)
+		h->write_error = err;
+	spin_unlock(&h->write_error_lock);
+}
+
+static void cfs_free_bio_pages(struct bio *bio)
+{
+	struct bio_vec *bvec;
+	struct bvec_iter_all iter;
+
+	bio_for_each_segment_all(bvec, bio, iter)
+		__free_page(bvec->bv_page);
+}
+
+static void cfs_async_write_end_io(struct bio *bio)
+{
+	struct cfs_host *h = bio->bi_private;
+
+	if (bio->bi_status) {
+		cfs_host_record_write_error(h, blk_status_to_errno(bio->bi_status));
+		pr_err_ratelimited("clusterfs (%s): metadata write at sector %llu failed: %d\n",
+				   h->sb->s_id, (unsigned long long)bio->bi_iter.bi_sector,
+				   blk_status_to_errno(bio->bi_status));
+	}
+	cfs_free_bio_pages(bio);
+	bio_put(bio);
+	if (atomic_dec_and_test(&h->writes_in_flight))
+		wake_up_all(&h->writes_done);
+}
+
+/*
+ * Synchronous transfer of @len bytes (a multiple of 512) at byte @off between the
+ * device and the virtually contiguous (possibly vmalloc'ed) buffer @buf, in bios of up
+ * to BIO_MAX_VECS bounce pages.
+ */
+static int cfs_host_rw_sync(struct cfs_host *h, blk_opf_t opf, u64 off, void *buf, size_t len)
+{
+	struct block_device *bdev = h->sb->s_bdev;
+	bool first = true;
+
+	while (len) {
+		unsigned int nr = min_t(size_t, DIV_ROUND_UP(len, PAGE_SIZE), BIO_MAX_VECS);
+		size_t chunk = min_t(size_t, len, (size_t)nr * PAGE_SIZE);
+		blk_opf_t flags = opf;
+		struct bio *bio;
+		size_t done = 0;
+		int err;
+
+		if (op_is_write(opf) && !first)
+			flags &= ~REQ_PREFLUSH;
+		bio = bio_alloc(bdev, nr, flags, GFP_NOFS);
+		bio->bi_iter.bi_sector = off >> SECTOR_SHIFT;
+		while (done < chunk) {
+			size_t part = min_t(size_t, chunk - done, PAGE_SIZE);
+			struct page *page = alloc_page(GFP_NOFS);
+
+			if (!page) {
+				cfs_free_bio_pages(bio);
+				bio_put(bio);
+				return -ENOMEM;
+			}
+			if (op_is_write(opf))
+				memcpy(page_address(page), (u8 *)buf + done, part);
+			__bio_add_page(bio, page, part, 0);
+			done += part;
+		}
+		err = submit_bio_wait(bio);
+		if (!err && !op_is_write(opf)) {
+			struct bio_vec *bvec;
+			struct bvec_iter_all iter;
+			size_t copied = 0;
+
+			bio_for_each_segment_all(bvec, bio, iter) {
+				memcpy((u8 *)buf + copied, page_address(bvec->bv_page), bvec->bv_len);
+				copied += bvec->bv_len;
+			}
+		}
+		cfs_free_bio_pages(bio);
+		bio_put(bio);
+		if (err)
+			return err;
+		buf = (u8 *)buf + chunk;
+		off += chunk;
+		len -= chunk;
+		first = false;
+	}
+	return 0;
+}
+
+int cfs_env_buf_write(struct cfs_host *h, struct cfs_buf *b, unsigned int flags)
+{
+	struct buffer_head *bh = cfs_bh(b);
+	blk_opf_t opf = REQ_OP_WRITE | REQ_META | REQ_PRIO;
+	struct page *page;
+	struct bio *bio;
+
+	if (flags & CFS_IO_PREFLUSH)
+		opf |= REQ_PREFLUSH;
+	if (flags & CFS_IO_FUA)
+		opf |= REQ_FUA;
+	page = alloc_page(GFP_NOFS);
+	if (!page)
+		return -ENOMEM;
+	memcpy(page_address(page), bh->b_data, bh->b_size);
+	bio = bio_alloc(h->sb->s_bdev, 1, opf, GFP_NOFS);
+	bio->bi_iter.bi_sector = bh->b_blocknr << (h->block_shift - SECTOR_SHIFT);
+	__bio_add_page(bio, page, bh->b_size, 0);
+	bio->bi_private = h;
+	bio->bi_end_io = cfs_async_write_end_io;
+	atomic_inc(&h->writes_in_flight);
+	submit_bio(bio);
+	return 0;
+}
+
+int cfs_env_sync(struct cfs_host *h)
+{
+	int err, flush_err;
+
+	cfs_host_drain(h);
+	flush_err = blkdev_issue_flush(h->sb->s_bdev);
+	spin_lock(&h->write_error_lock);
+	err = h->write_error;
+	h->write_error = 0;
+	spin_unlock(&h->write_error_lock);
+	return err ? err : flush_err;
+}
+
+/* ---- raw device I/O ---------------------------------------------------------------- */
+
+int cfs_env_dev_read(struct cfs_host *h, uint64_t off, void *dst, size_t len)
+{
+	if ((off | len) & (SECTOR_SIZE - 1))
+		return -EINVAL;
+	if (off + len > cfs_env_dev_size(h) || off + len < off)
+		return -ERANGE;
+	return cfs_host_rw_sync(h, REQ_OP_READ | REQ_META, off, dst, len);
+}
+
+int cfs_env_log_write(struct cfs_host *h, uint64_t blkno, const void *const *blocks,
+		      unsigned int count, unsigned int flags)
+{
+	blk_opf_t opf = REQ_OP_WRITE | REQ_META | REQ_SYNC;
+	u64 off = blkno << h->block_shift;
+	unsigned int i;
+	int err;
+
+	if (!count)
+		return 0;
+	if (blkno + count > (cfs_env_dev_size(h) >> h->block_shift))
+		return -ERANGE;
+	/*
+	 * Blocks arrive as separate pointers; a preflush belongs on the first write only
+	 * and FUA on every one, so each call is one ordered, durable unit.
+	 */
+	for (i = 0; i < count; i++) {
+		blk_opf_t this = opf;
+
+		if ((flags & CFS_IO_PREFLUSH) && i == 0)
+			this |= REQ_PREFLUSH;
+		if (flags & CFS_IO_FUA)
+			this |= REQ_FUA;
+		err = cfs_host_rw_sync(h, this, off + ((u64)i << h->block_shift),
+				       (void *)blocks[i], h->block_size);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int cfs_env_blocks_read(struct cfs_host *h, uint64_t blkno, void *dst, unsigned int count)
+{
+	if (blkno + count > (cfs_env_dev_size(h) >> h->block_shift))
+		return -ERANGE;
+	return cfs_host_rw_sync(h, REQ_OP_READ | REQ_META, blkno << h->block_shift, dst,
+				(size_t)count << h->block_shift);
+}
+
+/* ---- ordered data ------------------------------------------------------------------ */
+
+void cfs_host_add_ordered(struct cfs_host *host, struct cfs_inode_info *ci)
+{
+	spin_lock(&host->ordered_lock);
+	if (list_empty(&ci->ordered_entry))
+		list_add_tail(&ci->ordered_entry, &host->ordered_inodes);
+	spin_unlock(&host->ordered_lock);
+}
+
+void cfs_host_remove_ordered(struct cfs_host *host, struct cfs_inode_info *ci)
+{
+	spin_lock(&host->ordered_lock);
+	list_del_init(&ci->ordered_entry);
+	spin_unlock(&host->ordered_lock);
+}
+
+int cfs_env_ordered_data_flush(struct cfs_host *h)
+{
+	struct cfs_inode_info *ci;
+	LIST_HEAD(batch);
+	int err = 0, ret;
+
+	spin_lock(&h->ordered_lock);
+	list_splice_init(&h->ordered_inodes, &batch);
+	while (!list_empty(&batch)) {
+		ci = list_first_entry(&batch, struct cfs_inode_info, ordered_entry);
+		list_del_init(&ci->ordered_entry);
+		if (!igrab(&ci->vfs_inode))
+			continue;	/* being evicted: eviction writes its data itself */
+		spin_unlock(&h->ordered_lock);
+		ret = filemap_write_and_wait(ci->vfs_inode.i_mapping);
+		if (ret && !err)
+			err = ret;
+		iput(&ci->vfs_inode);
+		spin_lock(&h->ordered_lock);
+	}
+	spin_unlock(&h->ordered_lock);
+	return err;
+}
+
+/* ---- crc32c, time, logging, locks ---------------------------------------------------- */
+
+uint32_t cfs_env_crc32c(uint32_t crc, const void *p, size_t len)
+{
+	return crc32c(crc, p, len);
+}
+
+void cfs_env_now(struct cfs_host *h, struct cfs_timespec *ts)
+{
+	struct timespec64 now;
+
+	ktime_get_real_ts64(&now);
+	ts->sec = now.tv_sec;
+	ts->nsec = now.tv_nsec;
+}
+
+void cfs_env_log(struct cfs_host *h, int level, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	if (level <= CFS_LOG_WARN && h && !__ratelimit(&h->log_ratelimit))
+		return;
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	switch (level) {
+	case CFS_LOG_ERR:
+		pr_err("clusterfs (%s): %pV\n", h ? h->sb->s_id : "-", &vaf);
+		break;
+	case CFS_LOG_WARN:
+		pr_warn("clusterfs (%s): %pV\n", h ? h->sb->s_id : "-", &vaf);
+		break;
+	case CFS_LOG_NOTICE:
+		pr_notice("clusterfs (%s): %pV\n", h ? h->sb->s_id : "-", &vaf);
+		break;
+	case CFS_LOG_INFO:
+		pr_info("clusterfs (%s): %pV\n", h ? h->sb->s_id : "-", &vaf);
+		break;
+	default:
+		pr_debug("clusterfs (%s): %pV\n", h ? h->sb->s_id : "-", &vaf);
+		break;
+	}
+	va_end(args);
+}
+
+struct cfs_mutex {
+	struct mutex mutex;
+};
+
+struct cfs_spin {
+	spinlock_t lock;
+};
+
+int cfs_env_mutex_create(struct cfs_host *h, struct cfs_mutex **out)
+{
+	struct cfs_mutex *m = kmalloc(sizeof(*m), GFP_NOFS);
+
+	if (!m)
+		return -ENOMEM;
+	mutex_init(&m->mutex);
+	*out = m;
+	return 0;
+}
+
+void cfs_env_mutex_destroy(struct cfs_host *h, struct cfs_mutex *m)
+{
+	if (m)
+		mutex_destroy(&m->mutex);
+	kfree(m);
+}
+
+void cfs_env_mutex_lock(struct cfs_mutex *m)
+{
+	mutex_lock(&m->mutex);
+}
+
+void cfs_env_mutex_unlock(struct cfs_mutex *m)
+{
+	mutex_unlock(&m->mutex);
+}
+
+int cfs_env_spin_create(struct cfs_host *h, struct cfs_spin **out)
+{
+	struct cfs_spin *s = kmalloc(sizeof(*s), GFP_NOFS);
+
+	if (!s)
+		return -ENOMEM;
+	spin_lock_init(&s->lock);
+	*out = s;
+	return 0;
+}
+
+void cfs_env_spin_destroy(struct cfs_host *h, struct cfs_spin *s)
+{
+	kfree(s);
+}
+
+void cfs_env_spin_lock(struct cfs_spin *s)
+{
+	spin_lock(&s->lock);
+}
+
+void cfs_env_spin_unlock(struct cfs_spin *s)
+{
+	spin_unlock(&s->lock);
+}

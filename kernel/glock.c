@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The glock state machine (see glock.h for the rules it enforces).
+ *
+ * Every decision is taken under gl_lock; calls out of the layer (lock module, go_sync,
+ * go_inval) are made without it, so a lock module may complete a request synchronously
+ * from inside lm_lock. Waiters sleep on gl_wait until gl_seq moves, then re-evaluate:
+ * there is one rule for granting (cfs_glock_can_grant) and one for asking the lock
+ * module for a new state (cfs_glock_can_request).
+ */
+#include <linux/hash.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include "clusterfs.h"
+
+static struct kmem_cache *cfs_glock_cache;
+
+static const struct cfs_glock_operations cfs_plain_glops[CFS_GLT_MAX + 1] = {
+	[CFS_GLT_META]    = { .name = "meta" },
+	[CFS_GLT_INODE]   = { .name = "inode" },
+	[CFS_GLT_RGRP]    = { .name = "rgrp" },
+	[CFS_GLT_IOPEN]   = { .name = "iopen" },
+	[CFS_GLT_JOURNAL] = { .name = "journal" },
+};
+
+/* Types whose cached objects need write-back/invalidation hooks override these (glops.c). */
+const struct cfs_glock_operations *cfs_glock_type_ops[CFS_GLT_MAX + 1] = {
+	[CFS_GLT_INODE] = &cfs_inode_glops,
+};
+
+const char *cfs_glock_state_name(enum cfs_glock_state state)
+{
+	switch (state) {
+	case CFS_GL_UN: return "UN";
+	case CFS_GL_SH: return "SH";
+	case CFS_GL_DF: return "DF";
+	case CFS_GL_EX: return "EX";
+	}
+	return "??";
+}
+
+bool cfs_glock_state_covers(enum cfs_glock_state held, enum cfs_glock_state wanted)
+{
+	if (wanted == CFS_GL_UN)
+		return true;
+	return held == wanted || (held == CFS_GL_EX && wanted == CFS_GL_SH);
+}
+
+static void cfs_glock_changed(struct cfs_glock *gl)
+{
+	lockdep_assert_held(&gl->gl_lock);
+	gl->gl_seq++;
+}
+
+static bool cfs_glock_holders_allow(struct cfs_glock *gl, enum cfs_glock_state state)
+{
+	struct cfs_holder *gh;
+
+	list_for_each_entry(gh, &gl->gl_holders, gh_list)
+		if (!cfs_glock_state_covers(state, gh->gh_state))
+			return false;
+	return true;
+}
+
+/* A pending demotion goes first, so another node asking for the lock is not starved. */
+static bool cfs_glock_can_grant(struct cfs_glock *gl, enum cfs_glock_state state)
+{
+	if (test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
+	    test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags))
+		return false;
+	return cfs_glock_state_covers(gl->gl_state, state);
+}
+
+static bool cfs_glock_can_request(struct cfs_glock *gl, enum cfs_glock_state state)
+{
+	if (test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) ||
+	    test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
+	    test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags))
+		return false;
+	/* Holders keep what they have: the new state must cover each of them. */
+	return cfs_glock_holders_allow(gl, state);
+}
+
+static bool cfs_glock_seq_moved(struct cfs_glock *gl, unsigned long seen)
+{
+	return READ_ONCE(gl->gl_seq) != seen;
+}
+
+int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh)
+{
+	const struct cfs_lock_module *lm = gl->gl_sbi->glocks.module;
+	bool requested = false;
+	unsigned long seen;
+	int err;
+
+	INIT_LIST_HEAD(&gh->gh_list);
+	gh->gh_gl = gl;
+	gh->gh_state = state;
+	gh->gh_granted = false;
+
+	spin_lock(&gl->gl_lock);
+	for (;;) {
+		if (cfs_glock_can_grant(gl, state)) {
+			list_add_tail(&gh->gh_list, &gl->gl_holders);
+			gh->gh_granted = true;
+			spin_unlock(&gl->gl_lock);
+			return 0;
+		}
+		/* Our own request came back without the state: report the module's error. */
+		if (requested && !test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) &&
+		    gl->gl_error) {
+			err = gl->gl_error;
+			spin_unlock(&gl->gl_lock);
+			return err;
+		}
+		if (cfs_glock_can_request(gl, state)) {
+			set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
+			gl->gl_target = state;
+			gl->gl_error = 0;
+			requested = true;
+			spin_unlock(&gl->gl_lock);
+			lm->lm_lock(gl, state);
+			spin_lock(&gl->gl_lock);
+			continue;
+		}
+		seen = gl->gl_seq;
+		spin_unlock(&gl->gl_lock);
+		err = wait_event_killable(gl->gl_wait, cfs_glock_seq_moved(gl, seen));
+		if (err)
+			return err;
+		spin_lock(&gl->gl_lock);
+	}
+}
+
+static void cfs_glock_queue_demote_locked(struct cfs_glock *gl)
+{
+	lockdep_assert_held(&gl->gl_lock);
+	if (test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) &&
+	    !test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) &&
+	    !test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags) &&
+	    cfs_glock_holders_allow(gl, gl->gl_demote_state)) {
+		cfs_glock_hold(gl);
+		if (!queue_work(gl->gl_sbi->glocks.demote_wq, &gl->gl_demote_work))
+			refcount_dec(&gl->gl_ref);	/* already queued: it holds a ref */
+	}
+}
+
+void cfs_glock_dq(struct cfs_holder *gh)
+{
+	struct cfs_glock *gl = gh->gh_gl;
+
+	if (!gh->gh_granted)
+		return;
+	spin_lock(&gl->gl_lock);
+	list_del_init(&gh->gh_list);
+	gh->gh_granted = false;
+	cfs_glock_changed(gl);
+	cfs_glock_queue_demote_locked(gl);
+	spin_unlock(&gl->gl_lock);
+	wake_up_all(&gl->gl_wait);
+}
+
+/* Writes back / invalidates what the glock covers before it drops from @from to @to. */
+static int cfs_glock_prepare_demote(struct cfs_glock *gl, enum cfs_glock_state from,
+				    enum cfs_glock_state to)
+{
+	int err = 0;
+
+	if (from == CFS_GL_EX && to != CFS_GL_EX && gl->gl_ops->go_sync)
+		err = gl->gl_ops->go_sync(gl);
+	if (from != CFS_GL_UN && (to == CFS_GL_UN || (to == CFS_GL_DF) != (from == CFS_GL_DF)) &&
+	    gl->gl_ops->go_inval)
+		gl->gl_ops->go_inval(gl);
+	return err;
+}
+
+static void cfs_glock_demote_work(struct work_struct *work)
+{
+	struct cfs_glock *gl = container_of(work, struct cfs_glock, gl_demote_work);
+	const struct cfs_lock_module *lm = gl->gl_sbi->glocks.module;
+	enum cfs_glock_state from, to;
+
+	spin_lock(&gl->gl_lock);
+	if (!test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
+	    test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) ||
+	    !cfs_glock_holders_allow(gl, gl->gl_demote_state)) {
+		spin_unlock(&gl->gl_lock);
+		cfs_glock_put(gl);
+		return;
+	}
+	from = gl->gl_state;
+	to = gl->gl_demote_state;
+	clear_bit(CFS_GLF_DEMOTE, &gl->gl_flags);
+	set_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags);
+	spin_unlock(&gl->gl_lock);
+
+	/*
+	 * A failed write-back has already withdrawn the filesystem (the go_sync hooks
+	 * withdraw on error): nothing more reaches the disk, so releasing is safe.
+	 */
+	cfs_glock_prepare_demote(gl, from, to);
+
+	spin_lock(&gl->gl_lock);
+	set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
+	gl->gl_target = to;
+	spin_unlock(&gl->gl_lock);
+	lm->lm_lock(gl, to);
+	cfs_glock_put(gl);
+}
+
+void cfs_glock_complete(struct cfs_glock *gl, enum cfs_glock_state granted, int error)
+{
+	spin_lock(&gl->gl_lock);
+	if (!error)
+		gl->gl_state = granted;
+	gl->gl_error = error;
+	clear_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
+	clear_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags);
+	cfs_glock_changed(gl);
+	cfs_glock_queue_demote_locked(gl);
+	spin_unlock(&gl->gl_lock);
+	wake_up_all(&gl->gl_wait);
+}
+
+void cfs_glock_callback(struct cfs_glock *gl, enum cfs_glock_state wanted)
+{
+	spin_lock(&gl->gl_lock);
+	if (!cfs_glock_state_covers(wanted, gl->gl_state)) {
+		/* Two callbacks before the demotion ran: satisfy the stronger demand. */
+		if (test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) && gl->gl_demote_state != wanted)
+			wanted = CFS_GL_UN;
+		gl->gl_demote_state = wanted;
+		set_bit(CFS_GLF_DEMOTE, &gl->gl_flags);
+		cfs_glock_changed(gl);
+		cfs_glock_queue_demote_locked(gl);
+	}
+	spin_unlock(&gl->gl_lock);
+}
+
+static u32 cfs_glock_hash(enum cfs_glock_type type, u64 number)
+{
+	return hash_64(number ^ ((u64)type << 56), CFS_GLOCK_HASH_BITS);
+}
+
+static struct cfs_glock *cfs_glock_find_locked(struct cfs_glock_table *table,
+					       enum cfs_glock_type type, u64 number)
+{
+	struct cfs_glock *gl;
+
+	hlist_for_each_entry(gl, &table->buckets[cfs_glock_hash(type, number)], gl_hash)
+		if (gl->gl_type == type && gl->gl_number == number &&
+		    refcount_inc_not_zero(&gl->gl_ref))
+			return gl;
+	return NULL;
+}
+
+struct cfs_glock *cfs_glock_get(struct cfs_sb_info *sbi, enum cfs_glock_type type, u64 number)
+{
+	struct cfs_glock_table *table = &sbi->glocks;
+	struct cfs_glock *gl, *found;
+
+	if (WARN_ON_ONCE(type < CFS_GLT_META || type > CFS_GLT_MAX))
+		return ERR_PTR(-EINVAL);
+
+	spin_lock(&table->lock);
+	found = cfs_glock_find_locked(table, type, number);
+	spin_unlock(&table->lock);
+	if (found)
+		return found;
+
+	gl = kmem_cache_zalloc(cfs_glock_cache, GFP_NOFS);
+	if (!gl)
+		return ERR_PTR(-ENOMEM);
+	gl->gl_sbi = sbi;
+	gl->gl_type = type;
+	gl->gl_number = number;
+	gl->gl_ops = cfs_glock_type_ops[type] ? cfs_glock_type_ops[type] : &cfs_plain_glops[type];
+	refcount_set(&gl->gl_ref, 1);
+	spin_lock_init(&gl->gl_lock);
+	gl->gl_state = CFS_GL_UN;
+	INIT_LIST_HEAD(&gl->gl_holders);
+	init_waitqueue_head(&gl->gl_wait);
+	INIT_WORK(&gl->gl_demote_work, cfs_glock_demote_work);
+
+	spin_lock(&table->lock);
+	found = cfs_glock_find_locked(table, type, number);
+	if (!found) {
+		hlist_add_head(&gl->gl_hash, &table->buckets[cfs_glock_hash(type, number)]);
+		atomic_inc(&table->count);
+	}
+	spin_unlock(&table->lock);
+	if (found) {
+		kmem_cache_free(cfs_glock_cache, gl);
+		return found;
+	}
+	return gl;
+}
+
+void cfs_glock_hold(struct cfs_glock *gl)
+{
+	refcount_inc(&gl->gl_ref);
+}
+
+void cfs_glock_put(struct cfs_glock *gl)
+{
+	struct cfs_glock_table *table = &gl->gl_sbi->glocks;
+	const struct cfs_lock_module *lm = table->module;
+
+	if (!refcount_dec_and_lock(&gl->gl_ref, &table->lock))
+		return;
+	hlist_del(&gl->gl_hash);
+	atomic_dec(&table->count);
+	spin_unlock(&table->lock);
+
+	/* Nobody can find or hold it any more: release the lock itself, synchronously. */
+	if (gl->gl_state != CFS_GL_UN) {
+		clear_bit(CFS_GLF_DEMOTE, &gl->gl_flags);
+		cfs_glock_prepare_demote(gl, gl->gl_state, CFS_GL_UN);
+		set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
+		lm->lm_lock(gl, CFS_GL_UN);
+		wait_event(gl->gl_wait, !test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags));
+	}
+	if (lm->lm_put)
+		lm->lm_put(gl);
+	kmem_cache_free(cfs_glock_cache, gl);
+}
+
+int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_module *module)
+{
+	int i;
+
+	spin_lock_init(&table->lock);
+	for (i = 0; i < ARRAY_SIZE(table->buckets); i++)
+		INIT_HLIST_HEAD(&table->buckets[i]);
+	table->module = module;
+	atomic_set(&table->count, 0);
+	table->demote_wq = alloc_workqueue("clusterfs_demote", WQ_MEM_RECLAIM | WQ_FREEZABLE, 0);
+	return table->demote_wq ? 0 : -ENOMEM;
+}
+
+void cfs_glock_table_destroy(struct cfs_glock_table *table)
+{
+	if (!table->demote_wq)
+		return;
+	flush_workqueue(table->demote_wq);
+	destroy_workqueue(table->demote_wq);
+	table->demote_wq = NULL;
+	/* Every owner put its glocks before this point; a survivor is a reference leak. */
+	if (atomic_read(&table->count))
+		pr_err("clusterfs: %d glocks still referenced at unmount\n",
+		       atomic_read(&table->count));
+}
+
+int __init cfs_glock_init(void)
+{
+	cfs_glock_cache = kmem_cache_create("clusterfs_glock", sizeof(struct cfs_glock), 0,
+					    SLAB_RECLAIM_ACCOUNT, NULL);
+	return cfs_glock_cache ? 0 : -ENOMEM;
+}
+
+void cfs_glock_exit(void)
+{
+	kmem_cache_destroy(cfs_glock_cache);
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Glocks: one cluster lock object per cached resource (the superblock/statfs, each
+ * inode, each resource group, ...), as in GFS2. A glock's state is what this node holds
+ * from the lock module; holders are local users that need the glock in some state.
+ *
+ * Invariants (DESIGN.md "Cluster locking"):
+ *  - data or metadata covered by a glock is cached only while the glock is held in a
+ *    compatible state;
+ *  - before the state leaves EX, ops->go_sync writes back what the glock covers
+ *    (journal flushed up to the glock's last transaction, then data and metadata in
+ *    place); before it leaves SH/DF/EX for UN, ops->go_inval drops the cached copies;
+ *  - glocks stay cached in their state after the last holder leaves, and are demoted
+ *    only when the lock module asks (blocking callback) or at unmount.
+ *
+ * Lock modules (struct cfs_lock_module) grant states asynchronously through
+ * cfs_glock_complete() and ask for demotions through cfs_glock_callback(). The local
+ * module (lock_nolock) grants everything at once and never calls back.
+ */
+#ifndef CLUSTERFS_GLOCK_H
+#define CLUSTERFS_GLOCK_H
+
+#include <linux/list.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+struct cfs_sb_info;
+struct cfs_glock;
+
+enum cfs_glock_state {
+	CFS_GL_UN = 0,		/* unlocked: nothing may be cached */
+	CFS_GL_SH,		/* shared: read and cache, other nodes may share */
+	CFS_GL_DF,		/* deferred: shared for direct I/O, no page cache */
+	CFS_GL_EX,		/* exclusive: read, write, cache */
+};
+
+enum cfs_glock_type {
+	CFS_GLT_META = 1,	/* the superblock and filesystem-wide statfs */
+	CFS_GLT_INODE,		/* a dinode, its pointer tree and its data */
+	CFS_GLT_RGRP,		/* a resource group's header and bitmaps */
+	CFS_GLT_IOPEN,		/* held SH by every node that has the inode open */
+	CFS_GLT_JOURNAL,	/* ownership of a journal (node slot) */
+	CFS_GLT_MAX = CFS_GLT_JOURNAL,
+};
+
+/* Per-type cache hooks. Both may sleep; neither is called with gl->lock held. */
+struct cfs_glock_operations {
+	const char *name;
+	/* Leaving EX: make what this node changed under the glock durable in place. */
+	int (*go_sync)(struct cfs_glock *gl);
+	/* Leaving for UN (or for DF from SH/EX): drop cached copies. */
+	void (*go_inval)(struct cfs_glock *gl);
+};
+
+/* A lock module: how glock states are obtained from the cluster. */
+struct cfs_lock_module {
+	const char *name;
+	/* Asks for @state; must eventually call cfs_glock_complete(). May sleep. */
+	void (*lm_lock)(struct cfs_glock *gl, enum cfs_glock_state state);
+	/* The glock is being freed in state UN: forget it. */
+	void (*lm_put)(struct cfs_glock *gl);
+};
+
+/* gl_flags bits */
+enum {
+	CFS_GLF_REQUEST_PENDING,	/* lm_lock in flight */
+	CFS_GLF_DEMOTE,			/* the lock module wants gl_demote_state */
+	CFS_GLF_DEMOTE_RUNNING,		/* go_sync/go_inval/lm_lock(demote) in progress */
+};
+
+struct cfs_glock {
+	struct hlist_node gl_hash;
+	struct cfs_sb_info *gl_sbi;
+	u64 gl_number;
+	enum cfs_glock_type gl_type;
+	const struct cfs_glock_operations *gl_ops;
+	refcount_t gl_ref;
+
+	spinlock_t gl_lock;		/* everything below */
+	enum cfs_glock_state gl_state;	/* granted by the lock module */
+	enum cfs_glock_state gl_target;	/* being requested */
+	enum cfs_glock_state gl_demote_state;
+	unsigned long gl_flags;
+	int gl_error;			/* last lock module error, reported to waiters */
+	unsigned long gl_seq;		/* bumped on every change waiters may care about */
+	struct list_head gl_holders;	/* granted cfs_holders */
+	wait_queue_head_t gl_wait;
+	struct work_struct gl_demote_work;
+
+	void *gl_object;		/* the inode or rgrp it covers, NULL if none */
+	u8 gl_lvb[32];			/* lock value block (rgrp free counts) */
+};
+
+struct cfs_holder {
+	struct list_head gh_list;
+	struct cfs_glock *gh_gl;
+	enum cfs_glock_state gh_state;
+	bool gh_granted;
+};
+
+#define CFS_GLOCK_HASH_BITS 10
+
+struct cfs_glock_table {
+	spinlock_t lock;
+	struct hlist_head buckets[1 << CFS_GLOCK_HASH_BITS];
+	const struct cfs_lock_module *module;
+	struct workqueue_struct *demote_wq;
+	atomic_t count;
+};
+
+int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_module *module);
+/* Demotes every glock to UN (go_sync + go_inval) and frees them: unmount. */
+void cfs_glock_table_destroy(struct cfs_glock_table *table);
+
+/*
+ * Finds or creates the glock (@type, @number); returns a reference or an ERR_PTR.
+ * Glocks are freed when the last reference goes: the owner of the cached object (the
+ * inode, the rgrp table, the mount) holds one while it caches anything covered.
+ * The final put demotes to UN (go_sync, go_inval) and may sleep.
+ */
+struct cfs_glock *cfs_glock_get(struct cfs_sb_info *sbi, enum cfs_glock_type type, u64 number);
+void cfs_glock_hold(struct cfs_glock *gl);
+void cfs_glock_put(struct cfs_glock *gl);
+
+/*
+ * Acquires @gl in @state for @gh, waiting (killable) until the lock module grants it.
+ * A glock held EX satisfies SH holders. Returns 0, -EINTR, or the lock module's error.
+ */
+int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh);
+/* Releases @gh. The glock keeps its state (cached) unless a demotion is pending. */
+void cfs_glock_dq(struct cfs_holder *gh);
+
+/* Lock module → glock layer. Any context that may take a spinlock. */
+void cfs_glock_complete(struct cfs_glock *gl, enum cfs_glock_state granted, int error);
+void cfs_glock_callback(struct cfs_glock *gl, enum cfs_glock_state wanted);
+
+/* Whether a holder in state @wanted may proceed while the glock is held in @held. */
+bool cfs_glock_state_covers(enum cfs_glock_state held, enum cfs_glock_state wanted);
+const char *cfs_glock_state_name(enum cfs_glock_state state);
+
+int cfs_glock_init(void);
+void cfs_glock_exit(void);
+
+/* glops.c: per-type cache hooks. */
+extern const struct cfs_glock_operations cfs_inode_glops;
+
+/* lock_nolock.c: the single-node lock module. */
+extern const struct cfs_lock_module cfs_lock_nolock;
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel host of lib/env.h: per-filesystem state lib reaches through its opaque
+ * struct cfs_host, implemented with buffer heads (metadata cache) and bios (journal,
+ * in-place metadata writes, raw reads).
+ */
+#ifndef CLUSTERFS_HOST_H
+#define CLUSTERFS_HOST_H
+
+#include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/ratelimit.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+struct super_block;
+
+struct cfs_host {
+	struct super_block *sb;
+	u32 block_size;			/* 0 until lib read the superblock */
+	u8 block_shift;
+
+	/* In-place metadata writes in flight (cfs_env_buf_write), collected by cfs_env_sync. */
+	atomic_t writes_in_flight;
+	wait_queue_head_t writes_done;
+	int write_error;		/* first error since the last cfs_env_sync */
+	spinlock_t write_error_lock;
+
+	/* Inodes whose dirty data must reach disk before the next journal commit. */
+	spinlock_t ordered_lock;
+	struct list_head ordered_inodes;
+
+	/* Error and warning messages from lib (corrupt blocks) are rate limited. */
+	struct ratelimit_state log_ratelimit;
+};
+
+void cfs_host_init(struct cfs_host *host, struct super_block *sb);
+/* Waits for in-place writes still in flight (unmount, failed mount). */
+void cfs_host_drain(struct cfs_host *host);
+
+/* Ordered data: @inode's dirty pages are written before the next commit. */
+struct cfs_inode_info;
+void cfs_host_add_ordered(struct cfs_host *host, struct cfs_inode_info *ci);
+void cfs_host_remove_ordered(struct cfs_host *host, struct cfs_inode_info *ci);
+
+#endif

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mount, unmount, remount and filesystem-wide operations: fs_context option parsing,
+ * superblock verification through lib (core.h), the root inode, statfs, show_options.
+ */
+#include <linux/blkdev.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+
+#include "clusterfs.h"
+#include "core.h"
+
+struct cfs_fs_context {
+	struct cfs_mount_options opts;
+	unsigned long given;		/* bit per Opt_* that appeared */
+};
+
+enum {
+	Opt_lockproto,
+	Opt_locktable,
+	Opt_journal,
+	Opt_errors,
+	Opt_commit,
+	Opt_statfs_quantum,
+	Opt_discard,
+};
+
+static const struct constant_table cfs_param_errors[] = {
+	{ "withdraw",	CFS_ERRORS_WITHDRAW },
+	{ "panic",	CFS_ERRORS_PANIC },
+	{}
+};
+
+static const struct fs_parameter_spec cfs_fs_parameters[] = {
+	fsparam_string("lockproto",	 Opt_lockproto),
+	fsparam_string("locktable",	 Opt_locktable),
+	fsparam_u32("journal",		 Opt_journal),
+	fsparam_enum("errors",		 Opt_errors, cfs_param_errors),
+	fsparam_u32("commit",		 Opt_commit),
+	fsparam_u32("statfs_quantum",	 Opt_statfs_quantum),
+	fsparam_flag_no("discard",	 Opt_discard),
+	{}
+};
+
+static int cfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	struct cfs_fs_context *ctx = fc->fs_private;
+	struct fs_parse_result result;
+	int opt;
+
+	opt = fs_parse(fc, cfs_fs_parameters, param, &result);
+	if (opt < 0)
+		return opt;
+
+	switch (opt) {
+	case Opt_lockproto:
+		if (strcmp(param->string, CFS_LOCKPROTO_NOLOCK) &&
+		    strcmp(param->string, CFS_LOCKPROTO_CLUSTER))
+			return invalfc(fc, "lockproto=%s: expected %s or %s", param->string,
+				       CFS_LOCKPROTO_NOLOCK, CFS_LOCKPROTO_CLUSTER);
+		strscpy(ctx->opts.lockproto, param->string, sizeof(ctx->opts.lockproto));
+		break;
+	case Opt_locktable:
+		if (strscpy(ctx->opts.locktable, param->string, sizeof(ctx->opts.locktable)) < 0)
+			return invalfc(fc, "locktable=%s: longer than %u characters", param->string,
+				       CFS_LOCKNAME_LEN - 1);
+		break;
+	case Opt_journal:
+		if (result.uint_32 >= CFS_MAX_JOURNALS)
+			return invalfc(fc, "journal=%u: slots are 0..%u", result.uint_32,
+				       CFS_MAX_JOURNALS - 1);
+		ctx->opts.journal = result.uint_32;
+		break;
+	case Opt_errors:
+		ctx->opts.errors = result.uint_32;
+		break;
+	case Opt_commit:
+		if (result.uint_32 < 1 || result.uint_32 > CFS_MAX_INTERVAL_SECS)
+			return invalfc(fc, "commit=%u: seconds between 1 and %u", result.uint_32,
+				       CFS_MAX_INTERVAL_SECS);
+		ctx->opts.commit_secs = result.uint_32;
+		break;
+	case Opt_statfs_quantum:
+		if (result.uint_32 < 1 || result.uint_32 > CFS_MAX_INTERVAL_SECS)
+			return invalfc(fc, "statfs_quantum=%u: seconds between 1 and %u",
+				       result.uint_32, CFS_MAX_INTERVAL_SECS);
+		ctx->opts.statfs_quantum = result.uint_32;
+		break;
+	case Opt_discard:
+		ctx->opts.discard = !result.negated;
+		break;
+	default:
+		return -EINVAL;
+	}
+	__set_bit(opt, &ctx->given);
+	return 0;
+}
+
+/* ---- superblock ------------------------------------------------------------------ */
+
+static struct kmem_cache *cfs_inode_cache;
+
+static struct inode *cfs_alloc_inode(struct super_block *sb)
+{
+	struct cfs_inode_info *ci = alloc_inode_sb(sb, cfs_inode_cache, GFP_NOFS);
+
+	if (!ci)
+		return NULL;
+	ci->glock = NULL;
+	INIT_LIST_HEAD(&ci->ordered_entry);
+	ci->generation = 0;
+	ci->di_flags = 0;
+	ci->height = 0;
+	return &ci->vfs_inode;
+}
+
+static void cfs_free_inode(struct inode *inode)
+{
+	kmem_cache_free(cfs_inode_cache, CFS_I(inode));
+}
+
+static void cfs_inode_init_once(void *obj)
+{
+	struct cfs_inode_info *ci = obj;
+
+	inode_init_once(&ci->vfs_inode);
+}
+
+int cfs_init_inode_cache(void)
+{
+	cfs_inode_cache = kmem_cache_create("clusterfs_inode", sizeof(struct cfs_inode_info), 0,
+					    SLAB_RECLAIM_ACCOUNT | SLAB_MEM_SPREAD | SLAB_ACCOUNT,
+					    cfs_inode_init_once);
+	return cfs_inode_cache ? 0 : -ENOMEM;
+}
+
+void cfs_destroy_inode_cache(void)
+{
+	rcu_barrier();	/* inodes are freed after an RCU grace period */
+	kmem_cache_destroy(cfs_inode_cache);
+}
+
+static void cfs_release_sbi(struct cfs_sb_info *sbi)
+{
+	if (sbi->sb_glock) {
+		cfs_glock_dq(&sbi->sb_holder);
+		cfs_glock_put(sbi->sb_glock);
+		sbi->sb_glock = NULL;
+	}
+	cfs_glock_table_destroy(&sbi->glocks);
+	cfs_host_drain(&sbi->host);
+	cfs_core_unmount(sbi->core);
+	sbi->core = NULL;
+}
+
+static void cfs_put_super(struct super_block *sb)
+{
+	struct cfs_sb_info *sbi = CFS_SB(sb);
+
+	cfs_release_sbi(sbi);
+	sb->s_fs_info = NULL;
+	kfree(sbi);
+}
+
+static int cfs_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct super_block *sb = dentry->d_sb;
+	struct cfs_sb_info *sbi = CFS_SB(sb);
+	struct cfs_core_statfs counts;
+	int err;
+
+	err = cfs_core_statfs(sbi->core, &counts);
+	if (err)
+		return cfs_core_error(sbi, err);
+	buf->f_type = CFS_META_MAGIC;
+	buf->f_bsize = sbi->block_size;
+	buf->f_frsize = sbi->block_size;
+	buf->f_blocks = counts.total;
+	buf->f_bfree = min(counts.free, counts.total);
+	buf->f_bavail = buf->f_bfree;
+	/* Every free block can become a dinode. */
+	buf->f_files = counts.dinodes + buf->f_bfree;
+	buf->f_ffree = buf->f_bfree;
+	buf->f_namelen = CFS_NAME_MAX;
+	buf->f_fsid = uuid_to_fsid(sbi->uuid);
+	return 0;
+}
+
+static int cfs_show_options(struct seq_file *seq, struct dentry *root)
+{
+	struct cfs_sb_info *sbi = CFS_SB(root->d_sb);
+	const struct cfs_mount_options *opts = &sbi->opts;
+
+	seq_printf(seq, ",lockproto=%s", sbi->lockproto);
+	if (sbi->locktable[0])
+		seq_show_option(seq, "locktable", sbi->locktable);
+	seq_printf(seq, ",journal=%u", sbi->journal_slot);
+	if (opts->errors == CFS_ERRORS_PANIC)
+		seq_puts(seq, ",errors=panic");
+	if (opts->commit_secs != CFS_DEFAULT_COMMIT_SECS)
+		seq_printf(seq, ",commit=%u", opts->commit_secs);
+	if (opts->statfs_quantum != CFS_DEFAULT_STATFS_QUANTUM)
+		seq_printf(seq, ",statfs_quantum=%u", opts->statfs_quantum);
+	if (opts->discard)
+		seq_puts(seq, ",discard");
+	if (cfs_withdrawn(sbi))
+		seq_puts(seq, ",withdrawn");
+	return 0;
+}
+
+static const struct super_operations cfs_super_ops = {
+	.alloc_inode	= cfs_alloc_inode,
+	.free_inode	= cfs_free_inode,
+	.evict_inode	= cfs_evict_inode,
+	.put_super	= cfs_put_super,
+	.statfs		= cfs_statfs,
+	.show_options	= cfs_show_options,
+};
+
+/* Chooses the lock protocol, table and journal slot from the superblock and options. */
+static int cfs_select_locking(struct fs_context *fc, struct cfs_sb_info *sbi,
+			      const struct cfs_core_sb *disk)
+{
+	const struct cfs_mount_options *opts = &sbi->opts;
+	const char *problem;
+
+	strscpy(sbi->lockproto, opts->lockproto[0] ? opts->lockproto : disk->lockproto,
+		sizeof(sbi->lockproto));
+	strscpy(sbi->locktable, opts->locktable[0] ? opts->locktable : disk->locktable,
+		sizeof(sbi->locktable));
+	problem = cfs_core_locktable_problem(sbi->lockproto, sbi->locktable);
+	if (problem)
+		return invalfc(fc, "lock protocol %s, lock table \"%s\": %s", sbi->lockproto,
+			       sbi->locktable, problem);
+	if (strcmp(sbi->lockproto, CFS_LOCKPROTO_NOLOCK)) {
+		errorfc(fc, "lock protocol %s needs the cluster lock module, which this module does not have yet; mount on one node only with -o lockproto=%s",
+			sbi->lockproto, CFS_LOCKPROTO_NOLOCK);
+		return -EPROTONOSUPPORT;
+	}
+	set_bit(CFS_SDF_NOLOCK, &sbi->flags);
+
+	sbi->journal_slot = opts->journal == CFS_JOURNAL_AUTO ? 0 : opts->journal;
+	if (sbi->journal_slot >= disk->journals)
+		return invalfc(fc, "journal=%u: the filesystem has %u journal%s (slots 0..%u)",
+			       sbi->journal_slot, disk->journals, disk->journals == 1 ? "" : "s",
+			       disk->journals - 1);
+	return 0;
+}
+
+static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
+{
+	struct cfs_fs_context *ctx = fc->fs_private;
+	struct cfs_sb_info *sbi;
+	struct cfs_core_sb disk;
+	struct inode *root;
+	u64 device_blocks;
+	int err;
+
+	sbi = kzalloc(sizeof(*sbi), GFP_KERNEL);
+	if (!sbi)
+		return -ENOMEM;
+	sbi->sb = sb;
+	sbi->opts = ctx->opts;
+	sb->s_fs_info = sbi;
+	cfs_host_init(&sbi->host, sb);
+
+	sb->s_op = &cfs_super_ops;
+	sb->s_magic = CFS_META_MAGIC;
+	sb->s_maxbytes = MAX_LFS_FILESIZE;
+	sb->s_time_gran = 1;
+	sb->s_time_min = S64_MIN;
+	sb->s_time_max = S64_MAX;
+	sb->s_flags |= SB_NOSEC;
+
+	err = cfs_core_mount(&sbi->host, &sbi->core, &disk);
+	if (err) {
+		switch (err) {
+		case -EINVAL:
+			errorfc(fc, "no clusterfs superblock on %s", sb->s_id);
+			break;
+		case -EOPNOTSUPP:
+			errorfc(fc, "%s: unsupported format version or features", sb->s_id);
+			break;
+		case -EUCLEAN:
+		case -EBADMSG:
+			errorfc(fc, "%s: superblock is corrupt", sb->s_id);
+			err = -EUCLEAN;
+			break;
+		default:
+			errorfc(fc, "%s: cannot read the superblock (%d)", sb->s_id, err);
+			break;
+		}
+		goto fail;
+	}
+	sbi->block_size = disk.block_size;
+	sbi->block_shift = disk.block_shift;
+	sbi->fs_blocks = disk.blocks;
+	sbi->root_addr = disk.root_addr;
+	sbi->master_addr = disk.master_addr;
+	sbi->rindex_addr = disk.rindex_addr;
+	sbi->jindex_addr = disk.jindex_addr;
+	sbi->statfs_addr = disk.statfs_addr;
+	sbi->journals = disk.journals;
+	sbi->rgrps = disk.rgrps;
+	memcpy(sbi->uuid, disk.uuid, sizeof(sbi->uuid));
+
+	device_blocks = bdev_nr_bytes(sb->s_bdev) >> sbi->block_shift;
+	if (device_blocks < sbi->fs_blocks) {
+		errorfc(fc, "%s is too small: %llu blocks of %u bytes, the filesystem needs %llu",
+			sb->s_id, device_blocks, sbi->block_size, sbi->fs_blocks);
+		err = -EINVAL;
+		goto fail;
+	}
+	if (disk.ro_only && !sb_rdonly(sb)) {
+		warnfc(fc, "%s has read-only-compatible features this module does not know: mounting read-only",
+		       sb->s_id);
+		sb->s_flags |= SB_RDONLY;
+	}
+
+	err = cfs_select_locking(fc, sbi, &disk);
+	if (err)
+		goto fail;
+	err = cfs_glock_table_init(&sbi->glocks, &cfs_lock_nolock);
+	if (err)
+		goto fail;
+
+	/* The meta glock covers the superblock and statfs; held for the life of the mount. */
+	sbi->sb_glock = cfs_glock_get(sbi, CFS_GLT_META, 0);
+	if (IS_ERR(sbi->sb_glock)) {
+		err = PTR_ERR(sbi->sb_glock);
+		sbi->sb_glock = NULL;
+		goto fail;
+	}
+	err = cfs_glock_nq(sbi->sb_glock, CFS_GL_SH, &sbi->sb_holder);
+	if (err) {
+		cfs_glock_put(sbi->sb_glock);
+		sbi->sb_glock = NULL;
+		goto fail;
+	}
+
+	cfs_set_sb_uuid(sb, sbi->uuid);
+
+	root = cfs_iget(sb, sbi->root_addr);
+	if (IS_ERR(root)) {
+		err = PTR_ERR(root);
+		errorfc(fc, "%s: cannot read the root directory (inode %llu): %d", sb->s_id,
+			sbi->root_addr, err);
+		goto fail;
+	}
+	if (!S_ISDIR(root->i_mode)) {
+		iput(root);
+		errorfc(fc, "%s: the root inode %llu is not a directory", sb->s_id, sbi->root_addr);
+		err = -EUCLEAN;
+		goto fail;
+	}
+	sb->s_root = d_make_root(root);
+	if (!sb->s_root) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	pr_info("clusterfs (%s): mounted %s, %u-byte blocks, %llu blocks, journal %u of %u, %s\n",
+		sb->s_id, sbi->locktable[0] ? sbi->locktable : "(no lock table)", sbi->block_size,
+		sbi->fs_blocks, sbi->journal_slot, sbi->journals, sbi->lockproto);
+	return 0;
+
+fail:
+	cfs_release_sbi(sbi);
+	sb->s_fs_info = NULL;
+	kfree(sbi);
+	return err;
+}
+
+static int cfs_get_tree(struct fs_context *fc)
+{
+	return get_tree_bdev(fc, cfs_fill_super);
+}
+
+static int cfs_reconfigure(struct fs_context *fc)
+{
+	struct cfs_fs_context *ctx = fc->fs_private;
+	struct super_block *sb = fc->root->d_sb;
+	struct cfs_sb_info *sbi = CFS_SB(sb);
+
+	sync_filesystem(sb);
+	if ((test_bit(Opt_lockproto, &ctx->given) && strcmp(ctx->opts.lockproto, sbi->lockproto)) ||
+	    (test_bit(Opt_locktable, &ctx->given) && strcmp(ctx->opts.locktable, sbi->locktable)) ||
+	    (test_bit(Opt_journal, &ctx->given) && ctx->opts.journal != sbi->journal_slot))
+		return invalfc(fc, "lockproto, locktable and journal cannot change on remount");
+	if (!(fc->sb_flags & SB_RDONLY) && cfs_withdrawn(sbi))
+		return invalfc(fc, "%s is withdrawn: it cannot be made writable; unmount and run fsck.clusterfs",
+			       sb->s_id);
+
+	if (test_bit(Opt_errors, &ctx->given))
+		sbi->opts.errors = ctx->opts.errors;
+	if (test_bit(Opt_commit, &ctx->given))
+		sbi->opts.commit_secs = ctx->opts.commit_secs;
+	if (test_bit(Opt_statfs_quantum, &ctx->given))
+		sbi->opts.statfs_quantum = ctx->opts.statfs_quantum;
+	if (test_bit(Opt_discard, &ctx->given))
+		sbi->opts.discard = ctx->opts.discard;
+	return 0;
+}
+
+static void cfs_free_fc(struct fs_context *fc)
+{
+	kfree(fc->fs_private);
+}
+
+static const struct fs_context_operations cfs_context_ops = {
+	.parse_param	= cfs_parse_param,
+	.get_tree	= cfs_get_tree,
+	.reconfigure	= cfs_reconfigure,
+	.free		= cfs_free_fc,
+};
+
+static int cfs_init_fs_context(struct fs_context *fc)
+{
+	struct cfs_fs_context *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->opts.journal = CFS_JOURNAL_AUTO;
+	ctx->opts.errors = CFS_ERRORS_WITHDRAW;
+	ctx->opts.commit_secs = CFS_DEFAULT_COMMIT_SECS;
+	ctx->opts.statfs_quantum = CFS_DEFAULT_STATFS_QUANTUM;
+	fc->fs_private = ctx;
+	fc->ops = &cfs_context_ops;
+	return 0;
+}
+
+struct file_system_type clusterfs_fs_type = {
+	.owner			= THIS_MODULE,
+	.name			= "clusterfs",
+	.init_fs_context	= cfs_init_fs_context,
+	.parameters		= cfs_fs_parameters,
+	.kill_sb		= kill_block_super,
+	.fs_flags		= FS_REQUIRES_DEV,
+};
+MODULE_ALIAS_FS("clusterfs");
