@@ -1,0 +1,1595 @@
+// clusterfs_lockd: one daemon per node. Serves the lock protocol of lockproto.h on a
+// unix socket and replicates one lock table per lockspace over a corosync CPG group:
+// every operation is multicast in agreed order and applied by every member (see
+// docs/locking.md). One thread, one poll loop over CPG, quorum, socket and child fds.
+#include <corosync/cpg.h>
+#include <corosync/quorum.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client_proto.h"
+#include "config.h"
+#include "lock_table.h"
+#include "wire.h"
+
+using namespace clusterfs::lockd;
+namespace proto = clusterfs::lockd::proto;
+
+namespace {
+
+bool g_foreground = false;
+volatile sig_atomic_t g_stop = 0;
+
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char buf[2048];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (g_foreground)
+		fprintf(stderr, "clusterfs_lockd: %s\n", buf);
+	else
+		syslog(LOG_DAEMON | LOG_NOTICE, "%s", buf);
+}
+
+uint64_t random_u64()
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ getpid();
+	return v;
+}
+
+double now_seconds()
+{
+	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string json_escape(const std::string &s)
+{
+	std::string out;
+	for (unsigned char c : s) {
+		if (c == '"' || c == '\\') {
+			out += '\\';
+			out += static_cast<char>(c);
+		} else if (c < 0x20 || c >= 0x7f) {
+			char buf[8];
+			snprintf(buf, sizeof(buf), "\\u%04x", c);
+			out += buf;
+		} else {
+			out += static_cast<char>(c);
+		}
+	}
+	return out;
+}
+
+std::string hex(const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	std::string s;
+	for (size_t i = 0; i < n; i++) {
+		s += digits[p[i] >> 4];
+		s += digits[p[i] & 15];
+	}
+	return s;
+}
+
+// ---- replicated operations (the CPG payload) ----
+
+enum class Op : uint8_t {
+	Hello = 1,     // u64 incarnation
+	Snapshot = 2,  // u32 target node, u32 chunk, u32 chunks, bytes
+	Join = 3,      // u64 mount, u32 journal_count, u64 journal lock
+	Leave = 4,     // u64 mount
+	Lock = 5,      // u64 mount, u64 lock, i32 mode, u32 flags, str name
+	Convert = 6,   // u64 mount, u64 lock, i32 mode, u32 flags, lvb
+	Unlock = 7,    // u64 mount, u64 lock, u32 flags, lvb
+	Cancel = 8,    // u64 mount, u64 lock
+	Recovered = 9, // u64 mount, u32 journal
+	Grants = 10,   // u64 view, u8 enabled
+	Fenced = 11,   // u32 node, u8 manual
+	Refuse = 12,   // u32 node, u64 incarnation
+};
+
+constexpr uint32_t kBatchMagic = 0x42444b4c; // "LKDB"
+constexpr size_t kMaxBatchBytes = 256 * 1024;
+constexpr size_t kSnapshotChunk = 512 * 1024;
+
+struct Connection;
+
+struct LocalLock {
+	Connection *conn;
+	uint32_t lockspace_id;
+	uint64_t client_id;
+	uint32_t seq; // of the request in progress, echoed in its completion
+};
+
+struct LocalMount {
+	Connection *conn;
+	uint32_t lockspace_id;
+	uint32_t join_seq;
+	uint32_t leave_seq = 0;
+	bool leaving = false;
+};
+
+class Daemon;
+
+// One lockspace: its CPG group, its replicated table and this node's side of it.
+class Lockspace {
+public:
+	Lockspace(Daemon &d, std::string name) : d_(d), name_(std::move(name)), incarnation_(random_u64()) {}
+	~Lockspace();
+	bool start(std::string *error);
+	int fd() const { return fd_; }
+	const std::string &name() const { return name_; }
+	bool dispatch(); // false: corosync connection lost
+	void flush();
+	bool has_pending_output() const { return !outgoing_.empty() || !pending_ops_.empty(); }
+	void queue_op(const std::vector<uint8_t> &op) { pending_ops_.push_back(op); }
+	void tick(); // fencing and quorum gate; run every loop iteration
+	void child_exited(pid_t pid, int status);
+	bool owns_child(pid_t pid) const { return fence_child_ == pid; }
+	void append_locks_json(std::string &out) const;
+	void append_cluster_json(std::string &out) const;
+	bool fence_ack(NodeId node);
+	bool empty_of_local_mounts() const { return mounts_.empty(); }
+	bool refused() const { return refused_; }
+
+	std::map<uint64_t, LocalMount> mounts_;
+	std::map<uint64_t, LocalLock> locks_;
+
+	// Callbacks from libcpg.
+	void on_deliver(uint32_t nodeid, const void *msg, size_t len);
+	void on_confchg(const cpg_address *members, size_t nmembers, const cpg_address *left, size_t nleft,
+			const cpg_address *joined, size_t njoined);
+	void on_totem(uint64_t ring_seq);
+
+private:
+	void apply_batch(NodeId sender, const uint8_t *p, size_t len);
+	void apply_op(NodeId sender, uint64_t sender_incarnation, Op op, wire::Reader &r);
+	void apply_membership(const std::vector<NodeId> &left, bool any_joined);
+	void route(const std::vector<Event> &events);
+	void encode_snapshot(std::vector<uint8_t> &out) const;
+	bool load_snapshot(const std::vector<uint8_t> &bytes);
+	NodeId lowest_member() const { return members_.empty() ? 0 : *members_.begin(); }
+	void mcast_raw(std::vector<uint8_t> bytes) { outgoing_.push_back(std::move(bytes)); }
+	void withdraw_all(uint32_t reason);
+
+	Daemon &d_;
+	std::string name_;
+	cpg_handle_t handle_ = 0;
+	int fd_ = -1;
+	uint64_t incarnation_;
+	LockTable table_;
+	bool have_state_ = false; // false until our snapshot arrived (or we founded the group)
+	bool refused_ = false;
+	std::set<NodeId> members_;
+	std::map<NodeId, uint64_t> incarnations_;
+	std::set<std::pair<NodeId, uint64_t>> dead_incarnations_;
+	uint64_t view_ = 0; // CPG membership changes applied; same on every member
+	uint64_t grants_request_view_ = ~0ull;
+	std::map<uint32_t, std::vector<uint8_t>> snapshot_chunks_;
+	struct Buffered {
+		bool is_confchg;
+		NodeId sender;
+		std::vector<uint8_t> bytes;
+		std::vector<NodeId> left;
+		bool any_joined;
+	};
+	std::vector<Buffered> buffered_;
+	std::vector<std::vector<uint8_t>> pending_ops_;
+	std::deque<std::vector<uint8_t>> outgoing_;
+	pid_t fence_child_ = -1;
+	NodeId fence_target_ = 0;
+	double fence_next_try_ = 0;
+	int fence_attempts_ = 0;
+	std::string fence_last_result_;
+};
+
+struct Connection {
+	int fd;
+	proto::Framer framer;
+	std::vector<uint8_t> out;
+	std::map<uint32_t, std::pair<Lockspace *, uint64_t>> joined; // lockspace id -> (ls, mount)
+	std::map<std::pair<uint32_t, uint64_t>, uint64_t> client_locks; // (ls id, client id) -> local lock
+	uint32_t next_lockspace_id = 1;
+	bool closing = false;
+};
+
+class Daemon {
+public:
+	explicit Daemon(Config config) : config_(std::move(config)) {}
+	int run();
+
+	const Config &config() const { return config_; }
+	NodeId node_id() const { return node_id_; }
+	bool quorate() const { return quorate_ && (totem_ring_seq_ == 0 || quorum_ring_seq_ >= totem_ring_seq_); }
+	uint64_t next_local_id() { return id_base_ | ++id_counter_; }
+	void send(Connection *c, const void *msg, size_t len);
+	void note_totem_ring(uint64_t seq) { totem_ring_seq_ = std::max(totem_ring_seq_, seq); }
+	void forget_connection_lock(Connection *c, uint32_t ls_id, uint64_t client_id)
+	{
+		c->client_locks.erase({ls_id, client_id});
+	}
+	void mount_left(Connection *c, uint32_t ls_id) { c->joined.erase(ls_id); }
+	void fatal_corosync(const char *what);
+	bool connection_alive(Connection *c) const
+	{
+		for (const auto &conn : conns_)
+			if (conn.get() == c)
+				return true;
+		return false;
+	}
+	void on_quorum(uint32_t quorate, uint64_t ring_seq)
+	{
+		if (quorate != quorate_)
+			log_msg("node %u is now %s", node_id_, quorate ? "quorate" : "inquorate");
+		quorate_ = quorate;
+		quorum_ring_seq_ = ring_seq;
+	}
+
+private:
+	bool setup_socket(std::string *error);
+	bool setup_quorum(std::string *error);
+	void accept_client();
+	void read_client(Connection *c);
+	void handle(Connection *c, const std::vector<uint8_t> &msg);
+	void handle_admin(Connection *c, const cfs_lock_req_admin &req);
+	void drop_connection(Connection *c);
+	void reap_children();
+	void admin_reply(Connection *c, uint32_t seq, int status, const std::string &text);
+	void complete(Connection *c, uint32_t seq, uint32_t ls_id, uint64_t lock_id, int status, uint32_t mode);
+
+	Config config_;
+	NodeId node_id_ = 0;
+	int listen_fd_ = -1;
+	quorum_handle_t quorum_ = 0;
+	int quorum_fd_ = -1;
+	bool quorate_ = false;
+	uint64_t quorum_ring_seq_ = 0, totem_ring_seq_ = 0;
+	uint64_t id_base_ = (random_u64() & 0x3fffffffull) << 32;
+	uint64_t id_counter_ = 0;
+	std::vector<std::unique_ptr<Connection>> conns_;
+	std::map<std::string, std::unique_ptr<Lockspace>> lockspaces_;
+	friend class Lockspace;
+};
+
+Daemon *g_daemon;
+
+// ---- libcpg / libquorum trampolines ----
+
+Lockspace *lockspace_of(cpg_handle_t handle)
+{
+	void *ctx = nullptr;
+	cpg_context_get(handle, &ctx);
+	return static_cast<Lockspace *>(ctx);
+}
+
+void cpg_deliver(cpg_handle_t handle, const cpg_name *, uint32_t nodeid, uint32_t, void *msg, size_t len)
+{
+	lockspace_of(handle)->on_deliver(nodeid, msg, len);
+}
+
+void cpg_confchg(cpg_handle_t handle, const cpg_name *, const cpg_address *members, size_t nmembers,
+		 const cpg_address *left, size_t nleft, const cpg_address *joined, size_t njoined)
+{
+	lockspace_of(handle)->on_confchg(members, nmembers, left, nleft, joined, njoined);
+}
+
+void cpg_totem(cpg_handle_t handle, cpg_ring_id ring_id, uint32_t, const uint32_t *)
+{
+	lockspace_of(handle)->on_totem(ring_id.seq);
+}
+
+void quorum_notify(quorum_handle_t, uint32_t quorate, quorum_ring_id ring_id, uint32_t, const uint32_t *)
+{
+	g_daemon->on_quorum(quorate, ring_id.seq);
+}
+
+// ---- Lockspace ----
+
+Lockspace::~Lockspace()
+{
+	if (handle_) {
+		cpg_name group{};
+		group.length = static_cast<uint32_t>(name_.size());
+		memcpy(group.value, name_.data(), name_.size());
+		cpg_leave(handle_, &group);
+		cpg_finalize(handle_);
+	}
+}
+
+bool Lockspace::start(std::string *error)
+{
+	cpg_model_v1_data_t model{};
+	model.model = CPG_MODEL_V1;
+	model.cpg_deliver_fn = cpg_deliver;
+	model.cpg_confchg_fn = cpg_confchg;
+	model.cpg_totem_confchg_fn = cpg_totem;
+	model.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
+	cs_error_t err;
+	for (int tries = 0; (err = cpg_model_initialize(&handle_, CPG_MODEL_V1,
+						       reinterpret_cast<cpg_model_data_t *>(&model), this)) ==
+			    CS_ERR_TRY_AGAIN &&
+			    tries < 50;
+	     tries++)
+		usleep(100000); // startup only, before serving anything
+	if (err != CS_OK) {
+		handle_ = 0;
+		*error = "cannot connect to corosync CPG (error " + std::to_string(err) + "): is corosync running?";
+		return false;
+	}
+	cpg_name group{};
+	// CPG group names are limited to 128 bytes; lockspace names to 64.
+	group.length = static_cast<uint32_t>(name_.size());
+	memcpy(group.value, name_.data(), name_.size());
+	for (int tries = 0; (err = cpg_join(handle_, &group)) == CS_ERR_TRY_AGAIN && tries < 50; tries++)
+		usleep(100000);
+	if (err != CS_OK || cpg_fd_get(handle_, &fd_) != CS_OK) {
+		*error = "cannot join CPG group " + name_ + " (error " + std::to_string(err) + ")";
+		return false;
+	}
+	log_msg("lockspace %s: joining (incarnation %016llx)", name_.c_str(),
+		static_cast<unsigned long long>(incarnation_));
+	return true;
+}
+
+bool Lockspace::dispatch()
+{
+	cs_error_t err = cpg_dispatch(handle_, CS_DISPATCH_ALL);
+	return err == CS_OK || err == CS_ERR_TRY_AGAIN;
+}
+
+void Lockspace::on_totem(uint64_t ring_seq) { d_.note_totem_ring(ring_seq); }
+
+void Lockspace::flush()
+{
+	if (!pending_ops_.empty()) {
+		// Batch every queued operation into as few multicasts as the size bound allows.
+		size_t i = 0;
+		while (i < pending_ops_.size()) {
+			wire::Writer w;
+			w.u32(kBatchMagic);
+			w.u64(incarnation_);
+			size_t count_at = w.size();
+			w.u32(0);
+			uint32_t count = 0;
+			while (i < pending_ops_.size() && (count == 0 || w.size() + pending_ops_[i].size() <= kMaxBatchBytes)) {
+				w.bytes(pending_ops_[i].data(), pending_ops_[i].size());
+				count++;
+				i++;
+			}
+			w.patch_u32(count_at, count);
+			outgoing_.push_back(w.take());
+		}
+		pending_ops_.clear();
+	}
+	while (!outgoing_.empty()) {
+		iovec iov{outgoing_.front().data(), outgoing_.front().size()};
+		cs_error_t err = cpg_mcast_joined(handle_, CPG_TYPE_AGREED, &iov, 1);
+		if (err == CS_ERR_TRY_AGAIN)
+			return; // retried from the poll loop
+		if (err != CS_OK) {
+			log_msg("lockspace %s: multicast failed (error %d)", name_.c_str(), err);
+			if (err == CS_ERR_LIBRARY || err == CS_ERR_BAD_HANDLE)
+				d_.fatal_corosync("multicast");
+		}
+		outgoing_.pop_front();
+	}
+}
+
+void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cpg_address *left, size_t nleft,
+			   const cpg_address *joined, size_t njoined)
+{
+	NodeId me = d_.node_id();
+	bool i_joined = false;
+	std::set<NodeId> joined_set;
+	for (size_t i = 0; i < njoined; i++) {
+		joined_set.insert(joined[i].nodeid);
+		if (joined[i].nodeid == me && joined[i].pid == static_cast<uint32_t>(getpid()))
+			i_joined = true;
+	}
+	members_.clear();
+	for (size_t i = 0; i < nmembers; i++)
+		members_.insert(members[i].nodeid);
+	std::vector<NodeId> left_nodes;
+	for (size_t i = 0; i < nleft; i++) {
+		log_msg("lockspace %s: node %u left (reason %u)", name_.c_str(), left[i].nodeid, left[i].reason);
+		left_nodes.push_back(left[i].nodeid);
+	}
+	for (NodeId n : joined_set)
+		log_msg("lockspace %s: node %u joined", name_.c_str(), n);
+
+	if (i_joined) {
+		bool founder = true; // nobody was there before us: the table starts empty
+		for (size_t i = 0; i < nmembers; i++)
+			if (!joined_set.count(members[i].nodeid))
+				founder = false;
+		if (founder) {
+			have_state_ = true;
+			view_ = 1;
+			log_msg("lockspace %s: founded the group", name_.c_str());
+		}
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Hello));
+		w.u64(incarnation_);
+		queue_op(w.take());
+		return;
+	}
+	if (!have_state_) {
+		buffered_.push_back(Buffered{true, 0, {}, left_nodes, !joined_set.empty()});
+		return;
+	}
+	apply_membership(left_nodes, !joined_set.empty());
+
+	if (!joined_set.empty()) {
+		// Everybody re-announces its incarnation so a merging partition's stale members
+		// can be told apart from fresh joiners.
+		wire::Writer hello;
+		hello.u8(static_cast<uint8_t>(Op::Hello));
+		hello.u64(incarnation_);
+		queue_op(hello.take());
+		// The lowest member that was already here sends the joiners the table as it is at
+		// this point of the agreed order; they buffer what is delivered after it.
+		NodeId lowest_old = 0;
+		for (size_t i = 0; i < nmembers; i++)
+			if (!joined_set.count(members[i].nodeid) && (!lowest_old || members[i].nodeid < lowest_old))
+				lowest_old = members[i].nodeid;
+		if (lowest_old == me) {
+			std::vector<uint8_t> snap;
+			encode_snapshot(snap);
+			uint32_t chunks = static_cast<uint32_t>((snap.size() + kSnapshotChunk - 1) / kSnapshotChunk);
+			for (NodeId target : joined_set) {
+				for (uint32_t c = 0; c < chunks; c++) {
+					size_t off = c * kSnapshotChunk, n = std::min(kSnapshotChunk, snap.size() - off);
+					wire::Writer w;
+					w.u32(kBatchMagic);
+					w.u64(incarnation_);
+					w.u32(1);
+					w.u8(static_cast<uint8_t>(Op::Snapshot));
+					w.u32(target);
+					w.u32(c);
+					w.u32(chunks);
+					w.u32(static_cast<uint32_t>(n));
+					w.bytes(snap.data() + off, n);
+					mcast_raw(w.take());
+				}
+				log_msg("lockspace %s: sent a %zu-byte snapshot to node %u", name_.c_str(), snap.size(),
+					target);
+			}
+		}
+	}
+}
+
+// A membership change at the same point of the agreed order on every member.
+void Lockspace::apply_membership(const std::vector<NodeId> &left, bool any_joined)
+{
+	view_++;
+	std::vector<Event> ev;
+	for (NodeId n : left) {
+		auto it = incarnations_.find(n);
+		if (it != incarnations_.end()) {
+			dead_incarnations_.insert({n, it->second});
+			incarnations_.erase(it);
+		}
+		if (table_.node_down(n, ev))
+			log_msg("lockspace %s: node %u died holding locks: they are orphaned until it is fenced",
+				name_.c_str(), n);
+	}
+	// Quorum must be confirmed for the new membership before anything is granted again.
+	if (!left.empty())
+		table_.set_grants_enabled(false, ev);
+	(void)any_joined;
+	route(ev);
+}
+
+void Lockspace::on_deliver(uint32_t nodeid, const void *msg, size_t len)
+{
+	const auto *p = static_cast<const uint8_t *>(msg);
+	if (!have_state_) {
+		// Only our snapshot is applied now; everything else waits for it.
+		wire::Reader r(p, len);
+		if (r.u32() == kBatchMagic) {
+			r.u64();
+			uint32_t count = r.u32();
+			if (count == 1 && r.u8() == static_cast<uint8_t>(Op::Snapshot)) {
+				NodeId target = r.u32();
+				uint32_t chunk = r.u32(), chunks = r.u32(), n = r.u32();
+				if (target == d_.node_id() && r.ok() && n == r.remaining() && chunk < chunks) {
+					snapshot_chunks_[chunk].assign(p + len - n, p + len);
+					if (snapshot_chunks_.size() == chunks) {
+						std::vector<uint8_t> all;
+						for (auto &[i, bytes] : snapshot_chunks_)
+							all.insert(all.end(), bytes.begin(), bytes.end());
+						snapshot_chunks_.clear();
+						if (!load_snapshot(all)) {
+							log_msg("lockspace %s: malformed snapshot from node %u", name_.c_str(),
+								nodeid);
+							return;
+						}
+						have_state_ = true;
+						log_msg("lockspace %s: loaded snapshot from node %u, replaying %zu buffered events",
+							name_.c_str(), nodeid, buffered_.size());
+						auto buffered = std::move(buffered_);
+						buffered_.clear();
+						for (auto &b : buffered) {
+							if (b.is_confchg)
+								apply_membership(b.left, b.any_joined);
+							else
+								apply_batch(b.sender, b.bytes.data(), b.bytes.size());
+						}
+					}
+				}
+				return;
+			}
+		}
+		buffered_.push_back(Buffered{false, nodeid, std::vector<uint8_t>(p, p + len), {}, false});
+		return;
+	}
+	apply_batch(nodeid, p, len);
+}
+
+void Lockspace::apply_batch(NodeId sender, const uint8_t *p, size_t len)
+{
+	wire::Reader r(p, len);
+	if (r.u32() != kBatchMagic) {
+		log_msg("lockspace %s: ignoring a foreign message from node %u", name_.c_str(), sender);
+		return;
+	}
+	uint64_t inc = r.u64();
+	uint32_t count = r.u32();
+	if (dead_incarnations_.count({sender, inc})) {
+		// A member we declared dead speaks again with its old state: never trust it.
+		for (uint32_t i = 0; i < count && r.ok(); i++)
+			if (r.u8() == static_cast<uint8_t>(Op::Hello))
+				break;
+		if (table_.grants_enabled() && lowest_member() == d_.node_id()) {
+			wire::Writer w;
+			w.u8(static_cast<uint8_t>(Op::Refuse));
+			w.u32(sender);
+			w.u64(inc);
+			queue_op(w.take());
+		}
+		return;
+	}
+	for (uint32_t i = 0; i < count && r.ok(); i++) {
+		Op op = static_cast<Op>(r.u8());
+		apply_op(sender, inc, op, r);
+	}
+	if (!r.ok())
+		log_msg("lockspace %s: truncated batch from node %u", name_.c_str(), sender);
+}
+
+void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader &r)
+{
+	std::vector<Event> ev;
+	NodeId me = d_.node_id();
+	switch (op) {
+	case Op::Hello: {
+		uint64_t inc = r.u64();
+		incarnations_[sender] = inc;
+		break;
+	}
+	case Op::Snapshot: {
+		// Addressed to a joiner; we have state already. Skip the payload.
+		r.u32();
+		r.u32();
+		r.u32();
+		uint32_t n = r.u32();
+		std::vector<uint8_t> skip(n <= r.remaining() ? n : 0);
+		if (n > r.remaining())
+			r.fail();
+		else
+			r.bytes(skip.data(), n);
+		break;
+	}
+	case Op::Join: {
+		MountId m{sender, r.u64()};
+		uint32_t journals = r.u32();
+		LockId jl{sender, r.u64()};
+		if (r.ok())
+			table_.join(m, journals, jl, ev);
+		break;
+	}
+	case Op::Leave: {
+		MountId m{sender, r.u64()};
+		if (!r.ok())
+			break;
+		table_.leave(m, ev);
+		if (sender == me) {
+			auto it = mounts_.find(m.local);
+			if (it != mounts_.end()) {
+				Connection *c = it->second.conn;
+				if (c && d_.connection_alive(c)) {
+					auto reply = proto::make<cfs_lock_ev_reply>(CFS_LOCK_EV_REPLY, it->second.leave_seq);
+					d_.send(c, &reply, sizeof(reply));
+					d_.mount_left(c, it->second.lockspace_id);
+				}
+				for (auto lit = locks_.begin(); lit != locks_.end();) {
+					if (lit->second.conn == c && lit->second.lockspace_id == it->second.lockspace_id) {
+						if (c && d_.connection_alive(c))
+							d_.forget_connection_lock(c, lit->second.lockspace_id, lit->second.client_id);
+						lit = locks_.erase(lit);
+					} else {
+						++lit;
+					}
+				}
+				mounts_.erase(it);
+			}
+		}
+		break;
+	}
+	case Op::Lock: {
+		MountId m{sender, r.u64()};
+		LockId id{sender, r.u64()};
+		Mode mode = r.i32();
+		uint32_t flags = r.u32();
+		std::string name = r.str(CFS_RESOURCE_NAME_MAX);
+		if (r.ok())
+			table_.request(m, id, name, mode, flags, ev);
+		break;
+	}
+	case Op::Convert:
+	case Op::Unlock: {
+		MountId m{sender, r.u64()};
+		LockId id{sender, r.u64()};
+		Mode mode = op == Op::Convert ? r.i32() : kNoMode;
+		uint32_t flags = r.u32();
+		Lvb lvb;
+		r.bytes(lvb.data(), lvb.size());
+		if (!r.ok())
+			break;
+		if (op == Op::Convert)
+			table_.convert(m, id, mode, flags, lvb, ev);
+		else
+			table_.unlock(m, id, flags, lvb, ev);
+		break;
+	}
+	case Op::Cancel: {
+		MountId m{sender, r.u64()};
+		LockId id{sender, r.u64()};
+		if (r.ok())
+			table_.cancel(m, id, ev);
+		break;
+	}
+	case Op::Recovered: {
+		MountId m{sender, r.u64()};
+		uint32_t journal = r.u32();
+		if (!r.ok())
+			break;
+		int status = table_.journal_recovered(m, journal, ev);
+		log_msg("lockspace %s: journal %u %s by node %u", name_.c_str(), journal,
+			status ? "reported recovered by a mount not assigned it" : "recovered", sender);
+		break;
+	}
+	case Op::Grants: {
+		uint64_t view = r.u64();
+		bool enabled = r.u8();
+		if (r.ok() && view == view_ && enabled != table_.grants_enabled()) {
+			table_.set_grants_enabled(enabled, ev);
+			log_msg("lockspace %s: grants %s", name_.c_str(), enabled ? "enabled (quorate)" : "stopped (inquorate)");
+		}
+		break;
+	}
+	case Op::Fenced: {
+		NodeId node = r.u32();
+		bool manual = r.u8();
+		if (r.ok() && table_.node_awaiting_fence(node)) {
+			log_msg("lockspace %s: node %u fenced%s; dropping its locks", name_.c_str(), node,
+				manual ? " (acknowledged by hand)" : "");
+			table_.node_fenced(node, ev);
+			if (fence_target_ == node && fence_child_ < 0) {
+				fence_target_ = 0;
+				fence_attempts_ = 0;
+			}
+		}
+		break;
+	}
+	case Op::Refuse: {
+		NodeId node = r.u32();
+		uint64_t inc = r.u64();
+		if (r.ok() && node == me && inc == incarnation_ && !refused_) {
+			log_msg("lockspace %s: the cluster refused our stale state (we were declared dead): withdrawing",
+				name_.c_str());
+			refused_ = true;
+			withdraw_all(CFS_WITHDRAW_REFUSED);
+		}
+		break;
+	}
+	default:
+		log_msg("lockspace %s: unknown operation %u from node %u", name_.c_str(), static_cast<unsigned>(op),
+			sender);
+		r.fail();
+	}
+	(void)sender_inc;
+	route(ev);
+}
+
+// Hands this node's events to the clients they belong to.
+void Lockspace::route(const std::vector<Event> &events)
+{
+	NodeId me = d_.node_id();
+	for (const Event &e : events) {
+		if (e.mount.node != me)
+			continue;
+		auto mit = mounts_.find(e.mount.local);
+		if (mit == mounts_.end())
+			continue;
+		LocalMount &lm = mit->second;
+		Connection *c = lm.conn;
+		bool alive = c && d_.connection_alive(c);
+		switch (e.kind) {
+		case Event::Kind::Joined: {
+			if (alive) {
+				auto m = proto::make<cfs_lock_ev_joined>(CFS_LOCK_EV_JOINED, lm.join_seq);
+				m.status = proto::to_le32(static_cast<uint32_t>(e.status));
+				m.lockspace_id = proto::to_le32(lm.lockspace_id);
+				m.node_id = proto::to_le32(me);
+				m.journal_slot = proto::to_le32(e.journal);
+				d_.send(c, &m, sizeof(m));
+				if (e.status)
+					d_.mount_left(c, lm.lockspace_id);
+			}
+			if (e.status)
+				mounts_.erase(mit);
+			break;
+		}
+		case Event::Kind::Complete:
+		case Event::Kind::Bast: {
+			auto lit = locks_.find(e.lock.local);
+			if (lit == locks_.end())
+				break;
+			LocalLock &ll = lit->second;
+			if (alive && e.kind == Event::Kind::Bast) {
+				auto m = proto::make<cfs_lock_ev_bast>(CFS_LOCK_EV_BAST, 0);
+				m.lockspace_id = proto::to_le32(ll.lockspace_id);
+				m.mode = proto::to_le32(static_cast<uint32_t>(e.mode));
+				m.lock_id = proto::to_le64(ll.client_id);
+				d_.send(c, &m, sizeof(m));
+				break;
+			}
+			if (alive) {
+				auto m = proto::make<cfs_lock_ev_complete>(CFS_LOCK_EV_COMPLETE, ll.seq);
+				m.lockspace_id = proto::to_le32(ll.lockspace_id);
+				m.status = proto::to_le32(static_cast<uint32_t>(e.status));
+				m.lock_id = proto::to_le64(ll.client_id);
+				m.mode = proto::to_le32(e.mode == kNoMode ? CFS_LOCK_IV : static_cast<uint32_t>(e.mode));
+				m.flags = proto::to_le32((e.lvb_present ? CFS_LKE_LVB_PRESENT : 0) |
+							 (e.lvb_invalid ? CFS_LKE_LVB_INVALID : 0));
+				memcpy(m.lvb, e.lvb.data(), CFS_LVB_SIZE);
+				d_.send(c, &m, sizeof(m));
+			}
+			if (e.mode == kNoMode) {
+				if (alive)
+					d_.forget_connection_lock(c, ll.lockspace_id, ll.client_id);
+				locks_.erase(lit);
+			}
+			break;
+		}
+		case Event::Kind::Recover: {
+			log_msg("lockspace %s: this node replays journal %u of dead node %u", name_.c_str(), e.journal,
+				e.dead_node);
+			if (alive) {
+				auto m = proto::make<cfs_lock_ev_recover>(CFS_LOCK_EV_RECOVER, 0);
+				m.lockspace_id = proto::to_le32(lm.lockspace_id);
+				m.journal = proto::to_le32(e.journal);
+				m.dead_node_id = proto::to_le32(e.dead_node);
+				d_.send(c, &m, sizeof(m));
+			}
+			break;
+		}
+		}
+	}
+}
+
+void Lockspace::withdraw_all(uint32_t reason)
+{
+	for (auto &[local, lm] : mounts_) {
+		if (lm.conn && d_.connection_alive(lm.conn)) {
+			auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
+			m.lockspace_id = proto::to_le32(lm.lockspace_id);
+			m.reason = proto::to_le32(reason);
+			d_.send(lm.conn, &m, sizeof(m));
+			d_.mount_left(lm.conn, lm.lockspace_id);
+			for (auto &[id, ll] : locks_)
+				if (ll.conn == lm.conn)
+					d_.forget_connection_lock(lm.conn, ll.lockspace_id, ll.client_id);
+		}
+	}
+	mounts_.clear();
+	locks_.clear();
+}
+
+void Lockspace::encode_snapshot(std::vector<uint8_t> &out) const
+{
+	wire::Writer w;
+	w.u64(view_);
+	w.u32(static_cast<uint32_t>(incarnations_.size()));
+	for (auto &[n, inc] : incarnations_) {
+		w.u32(n);
+		w.u64(inc);
+	}
+	w.u32(static_cast<uint32_t>(dead_incarnations_.size()));
+	for (auto &[n, inc] : dead_incarnations_) {
+		w.u32(n);
+		w.u64(inc);
+	}
+	table_.encode(w);
+	out = w.take();
+}
+
+bool Lockspace::load_snapshot(const std::vector<uint8_t> &bytes)
+{
+	wire::Reader r(bytes.data(), bytes.size());
+	view_ = r.u64();
+	uint32_t n = r.u32();
+	for (uint32_t i = 0; i < n && r.ok(); i++) {
+		NodeId node = r.u32();
+		incarnations_[node] = r.u64();
+	}
+	n = r.u32();
+	for (uint32_t i = 0; i < n && r.ok(); i++) {
+		NodeId node = r.u32();
+		dead_incarnations_.insert({node, r.u64()});
+	}
+	return r.ok() && table_.decode(r) && r.at_end();
+}
+
+// Work that depends on time and local state rather than on a delivery: propose the
+// quorum gate's state, run the fence agent.
+void Lockspace::tick()
+{
+	if (!have_state_ || refused_)
+		return;
+	NodeId me = d_.node_id();
+	bool lowest = lowest_member() == me;
+	bool quorate = d_.quorate();
+	if (lowest && quorate != table_.grants_enabled() && grants_request_view_ != view_) {
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Grants));
+		w.u64(view_);
+		w.u8(quorate);
+		queue_op(w.take());
+		grants_request_view_ = view_;
+	}
+	if (quorate != table_.grants_enabled() && grants_request_view_ == view_ && lowest) {
+		// The proposal for this view carried the other value (quorum changed since).
+		grants_request_view_ = ~0ull;
+	}
+	// Fencing: the lowest member, while quorate, fences one awaiting node at a time.
+	if (!lowest || !quorate || fence_child_ >= 0 || table_.nodes_awaiting_fence().empty())
+		return;
+	const auto &cmd = d_.config().fence_command;
+	if (cmd.empty())
+		return; // waits for clusterfs_tool fence-ack
+	if (now_seconds() < fence_next_try_)
+		return;
+	fence_target_ = *table_.nodes_awaiting_fence().begin();
+	fence_attempts_++;
+	std::vector<std::string> args = cmd;
+	args.push_back(std::to_string(fence_target_));
+	args.push_back("node" + std::to_string(fence_target_));
+	log_msg("lockspace %s: fencing node %u (attempt %d): %s", name_.c_str(), fence_target_, fence_attempts_,
+		cmd[0].c_str());
+	pid_t pid = fork();
+	if (pid == 0) {
+		std::vector<char *> argv;
+		for (auto &a : args)
+			argv.push_back(a.data());
+		argv.push_back(nullptr);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		execvp(argv[0], argv.data());
+		fprintf(stderr, "clusterfs_lockd: cannot run fence command %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0) {
+		log_msg("fork for fence command: %s", strerror(errno));
+		fence_next_try_ = now_seconds() + d_.config().fence_retry_seconds;
+		return;
+	}
+	fence_child_ = pid;
+}
+
+void Lockspace::child_exited(pid_t pid, int status)
+{
+	if (pid != fence_child_)
+		return;
+	fence_child_ = -1;
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	fence_last_result_ = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+					       : "signal " + std::to_string(WTERMSIG(status));
+	if (ok) {
+		log_msg("lockspace %s: node %u fenced", name_.c_str(), fence_target_);
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Fenced));
+		w.u32(fence_target_);
+		w.u8(0);
+		queue_op(w.take());
+		fence_next_try_ = now_seconds() + 1; // until the result is delivered
+		return;
+	}
+	log_msg("lockspace %s: fencing node %u FAILED (%s); retrying in %d s", name_.c_str(), fence_target_,
+		fence_last_result_.c_str(), d_.config().fence_retry_seconds);
+	fence_next_try_ = now_seconds() + d_.config().fence_retry_seconds;
+}
+
+bool Lockspace::fence_ack(NodeId node)
+{
+	if (!table_.node_awaiting_fence(node))
+		return false;
+	wire::Writer w;
+	w.u8(static_cast<uint8_t>(Op::Fenced));
+	w.u32(node);
+	w.u8(1);
+	queue_op(w.take());
+	return true;
+}
+
+void Lockspace::append_locks_json(std::string &out) const
+{
+	out += "{\"name\":\"" + json_escape(name_) + "\",\"resources\":[";
+	bool first = true;
+	auto lock_json = [](const LockTable::LockView &l, bool queued) {
+		std::string s = "{\"node\":" + std::to_string(l.id.node) + ",\"lock\":\"" + std::to_string(l.id.local) +
+				"\",\"mode\":\"" + mode_name(l.granted) + "\"";
+		if (queued)
+			s += std::string(",\"requested\":\"") + mode_name(l.requested) + "\"";
+		if (l.orphaned)
+			s += ",\"orphaned\":true";
+		if (l.pinned_journal >= 0)
+			s += ",\"pinned_journal\":" + std::to_string(l.pinned_journal);
+		return s + "}";
+	};
+	for (const auto &r : table_.resources()) {
+		if (!first)
+			out += ",";
+		first = false;
+		out += "{\"resource\":\"" + json_escape(r.name) + "\",\"lvb\":\"" + hex(r.lvb.data(), r.lvb.size()) +
+		       "\",\"lvb_valid\":" + (r.lvb_valid ? "true" : "false");
+		const std::pair<const char *, const std::vector<LockTable::LockView> *> queues[] = {
+			{"granted", &r.granted}, {"converting", &r.converting}, {"waiting", &r.waiting}};
+		for (auto &[qname, q] : queues) {
+			out += std::string(",\"") + qname + "\":[";
+			for (size_t i = 0; i < q->size(); i++)
+				out += (i ? "," : "") + lock_json((*q)[i], q != &r.granted);
+			out += "]";
+		}
+		out += "}";
+	}
+	out += "]}";
+}
+
+void Lockspace::append_cluster_json(std::string &out) const
+{
+	out += "{\"name\":\"" + json_escape(name_) + "\",\"state\":\"" +
+	       (refused_ ? "refused" : have_state_ ? "member" : "joining") + "\",\"grants_enabled\":" +
+	       (table_.grants_enabled() ? "true" : "false") + ",\"members\":[";
+	bool first = true;
+	for (NodeId n : members_) {
+		out += (first ? "" : ",") + std::to_string(n);
+		first = false;
+	}
+	out += "],\"mounts\":[";
+	first = true;
+	for (const auto &m : table_.mounts()) {
+		out += std::string(first ? "" : ",") + "{\"node\":" + std::to_string(m.id.node) +
+		       ",\"journal\":" + std::to_string(m.journal) + "}";
+		first = false;
+	}
+	out += "],\"awaiting_fence\":[";
+	first = true;
+	for (NodeId n : table_.nodes_awaiting_fence()) {
+		out += (first ? "" : ",") + std::to_string(n);
+		first = false;
+	}
+	out += "],\"fencing\":";
+	if (fence_child_ >= 0 || fence_attempts_)
+		out += "{\"node\":" + std::to_string(fence_target_) + ",\"attempts\":" + std::to_string(fence_attempts_) +
+		       ",\"running\":" + (fence_child_ >= 0 ? "true" : "false") + ",\"last_result\":\"" +
+		       json_escape(fence_last_result_) + "\"}";
+	else
+		out += "null";
+	out += ",\"recoveries\":[";
+	first = true;
+	for (const auto &rec : table_.recoveries()) {
+		out += std::string(first ? "" : ",") + "{\"journal\":" + std::to_string(rec.journal) +
+		       ",\"dead_node\":" + std::to_string(rec.dead_node) + ",\"assigned_node\":" +
+		       (rec.assigned ? std::to_string(rec.assigned->node) : "null") + "}";
+		first = false;
+	}
+	out += "]}";
+}
+
+// ---- Daemon ----
+
+void Daemon::send(Connection *c, const void *msg, size_t len)
+{
+	const auto *p = static_cast<const uint8_t *>(msg);
+	if (c->out.empty()) {
+		ssize_t n = ::send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				c->closing = true;
+				return;
+			}
+			n = 0;
+		}
+		p += n;
+		len -= n;
+	}
+	c->out.insert(c->out.end(), p, p + len);
+}
+
+void Daemon::fatal_corosync(const char *what)
+{
+	log_msg("lost the connection to corosync (%s): telling clients to withdraw and exiting", what);
+	for (auto &c : conns_) {
+		auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
+		m.lockspace_id = proto::to_le32(CFS_LOCKSPACE_ALL);
+		m.reason = proto::to_le32(CFS_WITHDRAW_COROSYNC_LOST);
+		// Blocking write: this is the last thing we do.
+		int flags = fcntl(c->fd, F_GETFL);
+		fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+		if (!c->out.empty())
+			::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
+		::send(c->fd, &m, sizeof(m), MSG_NOSIGNAL);
+	}
+	unlink(config_.socket_path.c_str());
+	exit(1);
+}
+
+bool Daemon::setup_socket(std::string *error)
+{
+	std::string dir = config_.socket_path.substr(0, config_.socket_path.rfind('/'));
+	if (!dir.empty() && mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) {
+		*error = "cannot create " + dir + ": " + strerror(errno);
+		return false;
+	}
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	if (config_.socket_path.size() >= sizeof(addr.sun_path)) {
+		*error = "socket path too long: " + config_.socket_path;
+		return false;
+	}
+	memcpy(addr.sun_path, config_.socket_path.c_str(), config_.socket_path.size() + 1);
+	listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	// A socket file left by a previous instance: refuse if somebody still answers on it.
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(probe, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0) {
+		close(probe);
+		*error = "another clusterfs_lockd is serving " + config_.socket_path;
+		return false;
+	}
+	close(probe);
+	unlink(config_.socket_path.c_str());
+	mode_t old = umask(0077); // root only
+	int r = bind(listen_fd_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
+	umask(old);
+	if (r < 0 || listen(listen_fd_, 64) < 0) {
+		*error = "cannot listen on " + config_.socket_path + ": " + strerror(errno);
+		return false;
+	}
+	return true;
+}
+
+bool Daemon::setup_quorum(std::string *error)
+{
+	quorum_model_v1_data_t model{};
+	model.model = QUORUM_MODEL_V1;
+	model.quorum_notify_fn = quorum_notify;
+	uint32_t type = 0;
+	cs_error_t err;
+	for (int tries = 0; (err = quorum_model_initialize(&quorum_, QUORUM_MODEL_V1,
+							  reinterpret_cast<quorum_model_data_t *>(&model), &type,
+							  nullptr)) == CS_ERR_TRY_AGAIN &&
+			    tries < 50;
+	     tries++)
+		usleep(100000);
+	if (err != CS_OK) {
+		*error = "cannot connect to corosync quorum service (error " + std::to_string(err) +
+			 "): is corosync running?";
+		return false;
+	}
+	if (!type)
+		log_msg("warning: corosync has no quorum provider configured; lockd will never grant");
+	if (quorum_trackstart(quorum_, CS_TRACK_CHANGES | CS_TRACK_CURRENT) != CS_OK ||
+	    quorum_fd_get(quorum_, &quorum_fd_) != CS_OK) {
+		*error = "cannot track corosync quorum";
+		return false;
+	}
+	// Our node id: from a throwaway CPG connection (libcpg knows it, libquorum doesn't say).
+	cpg_handle_t h;
+	cpg_callbacks_t cb{};
+	if (cpg_initialize(&h, &cb) != CS_OK || cpg_local_get(h, &node_id_) != CS_OK) {
+		*error = "cannot get the local node id from corosync";
+		return false;
+	}
+	cpg_finalize(h);
+	return true;
+}
+
+void Daemon::accept_client()
+{
+	for (;;) {
+		int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		auto c = std::make_unique<Connection>();
+		c->fd = fd;
+		conns_.push_back(std::move(c));
+	}
+}
+
+void Daemon::complete(Connection *c, uint32_t seq, uint32_t ls_id, uint64_t lock_id, int status, uint32_t mode)
+{
+	auto m = proto::make<cfs_lock_ev_complete>(CFS_LOCK_EV_COMPLETE, seq);
+	m.lockspace_id = proto::to_le32(ls_id);
+	m.status = proto::to_le32(static_cast<uint32_t>(status));
+	m.lock_id = proto::to_le64(lock_id);
+	m.mode = proto::to_le32(mode);
+	send(c, &m, sizeof(m));
+}
+
+void Daemon::admin_reply(Connection *c, uint32_t seq, int status, const std::string &text)
+{
+	auto m = proto::make<cfs_lock_ev_admin_reply>(CFS_LOCK_EV_ADMIN_REPLY, seq);
+	m.hdr.length = proto::to_le32(static_cast<uint32_t>(sizeof(m) + text.size()));
+	m.status = proto::to_le32(static_cast<uint32_t>(status));
+	m.text_len = proto::to_le32(static_cast<uint32_t>(text.size()));
+	std::vector<uint8_t> buf(sizeof(m) + text.size());
+	memcpy(buf.data(), &m, sizeof(m));
+	memcpy(buf.data() + sizeof(m), text.data(), text.size());
+	send(c, buf.data(), buf.size());
+}
+
+void Daemon::handle_admin(Connection *c, const cfs_lock_req_admin &req)
+{
+	uint32_t seq = proto::from_le32(req.hdr.seq);
+	std::string ls(req.lockspace, strnlen(req.lockspace, sizeof(req.lockspace)));
+	switch (proto::from_le32(req.command)) {
+	case CFS_ADMIN_DUMP_LOCKS: {
+		std::string out = "{\"node_id\":" + std::to_string(node_id_) + ",\"lockspaces\":[";
+		bool first = true;
+		for (auto &[name, l] : lockspaces_) {
+			if (!ls.empty() && name != ls)
+				continue;
+			if (!first)
+				out += ",";
+			first = false;
+			l->append_locks_json(out);
+		}
+		out += "]}";
+		if (!ls.empty() && first)
+			return admin_reply(c, seq, -ENOENT, "no lockspace " + ls + " on this node");
+		return admin_reply(c, seq, 0, out);
+	}
+	case CFS_ADMIN_DUMP_CLUSTER: {
+		std::string out = "{\"node_id\":" + std::to_string(node_id_) + ",\"quorate\":" +
+				  (quorate() ? "true" : "false") + ",\"lockspaces\":[";
+		bool first = true;
+		for (auto &[name, l] : lockspaces_) {
+			if (!ls.empty() && name != ls)
+				continue;
+			if (!first)
+				out += ",";
+			first = false;
+			l->append_cluster_json(out);
+		}
+		out += "]}";
+		return admin_reply(c, seq, 0, out);
+	}
+	case CFS_ADMIN_FENCE_ACK: {
+		NodeId node = proto::from_le32(req.arg);
+		int acked = 0;
+		for (auto &[name, l] : lockspaces_)
+			if ((ls.empty() || name == ls) && l->fence_ack(node)) {
+				log_msg("lockspace %s: operator acknowledged node %u as fenced", name.c_str(), node);
+				acked++;
+			}
+		if (!acked)
+			return admin_reply(c, seq, -ENOENT, "node " + std::to_string(node) + " is not awaiting fencing" +
+								    (ls.empty() ? "" : " in " + ls));
+		return admin_reply(c, seq, 0, "acknowledged node " + std::to_string(node) + " as fenced in " +
+						      std::to_string(acked) + " lockspace(s)");
+	}
+	default:
+		return admin_reply(c, seq, -EINVAL, "unknown admin command");
+	}
+}
+
+void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
+{
+	uint16_t type = proto::type_of(msg);
+	uint32_t seq = proto::from_le32(proto::as<cfs_lock_header>(msg)->seq);
+	auto reply = [&](int status) {
+		auto m = proto::make<cfs_lock_ev_reply>(CFS_LOCK_EV_REPLY, seq);
+		m.status = proto::to_le32(static_cast<uint32_t>(status));
+		send(c, &m, sizeof(m));
+	};
+	switch (type) {
+	case CFS_LOCK_REQ_JOIN: {
+		const auto *req = proto::as<cfs_lock_req_join>(msg);
+		std::string name(req->lockspace, strnlen(req->lockspace, sizeof(req->lockspace)));
+		auto fail = [&](int status) {
+			auto m = proto::make<cfs_lock_ev_joined>(CFS_LOCK_EV_JOINED, seq);
+			m.status = proto::to_le32(static_cast<uint32_t>(status));
+			send(c, &m, sizeof(m));
+		};
+		bool printable = !name.empty();
+		for (char ch : name)
+			printable &= ch > ' ' && ch < 0x7f;
+		uint32_t journals = proto::from_le32(req->journal_count);
+		if (!printable || journals == 0 || journals > 65536)
+			return fail(-EINVAL);
+		if (!quorate())
+			return fail(-ENOLCK);
+		auto it = lockspaces_.find(name);
+		if (it == lockspaces_.end()) {
+			auto ls = std::make_unique<Lockspace>(*this, name);
+			std::string error;
+			if (!ls->start(&error)) {
+				log_msg("%s", error.c_str());
+				return fail(-EIO);
+			}
+			it = lockspaces_.emplace(name, std::move(ls)).first;
+		}
+		Lockspace *ls = it->second.get();
+		uint64_t mount = next_local_id();
+		uint32_t ls_id = c->next_lockspace_id++;
+		ls->mounts_[mount] = LocalMount{c, ls_id, seq};
+		c->joined[ls_id] = {ls, mount};
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Join));
+		w.u64(mount);
+		w.u32(journals);
+		w.u64(next_local_id());
+		ls->queue_op(w.take());
+		return;
+	}
+	case CFS_LOCK_REQ_LEAVE: {
+		uint32_t ls_id = proto::from_le32(proto::as<cfs_lock_req_leave>(msg)->lockspace_id);
+		auto it = c->joined.find(ls_id);
+		if (it == c->joined.end())
+			return reply(-ENOENT);
+		auto [ls, mount] = it->second;
+		auto mit = ls->mounts_.find(mount);
+		if (mit == ls->mounts_.end() || mit->second.leaving)
+			return reply(-EBUSY);
+		mit->second.leaving = true;
+		mit->second.leave_seq = seq;
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Leave));
+		w.u64(mount);
+		ls->queue_op(w.take());
+		return;
+	}
+	case CFS_LOCK_REQ_LOCK:
+	case CFS_LOCK_REQ_CONVERT:
+	case CFS_LOCK_REQ_UNLOCK:
+	case CFS_LOCK_REQ_CANCEL: {
+		const auto *req = proto::as<cfs_lock_req_lock>(msg);
+		uint32_t ls_id = proto::from_le32(req->lockspace_id);
+		uint64_t client_id = proto::from_le64(req->lock_id);
+		uint32_t mode = proto::from_le32(req->mode);
+		uint32_t flags = proto::from_le32(req->flags);
+		auto it = c->joined.find(ls_id);
+		if (it == c->joined.end())
+			return complete(c, seq, ls_id, client_id, -ENOENT, CFS_LOCK_IV);
+		auto [ls, mount] = it->second;
+		if (flags & ~(CFS_LKF_NOQUEUE | CFS_LKF_VALBLK))
+			return complete(c, seq, ls_id, client_id, -EINVAL, CFS_LOCK_IV);
+		auto key = std::make_pair(ls_id, client_id);
+		auto lit = c->client_locks.find(key);
+		wire::Writer w;
+		if (type == CFS_LOCK_REQ_LOCK) {
+			uint32_t len = proto::from_le32(req->name_len);
+			if (lit != c->client_locks.end())
+				return complete(c, seq, ls_id, client_id, -EEXIST, CFS_LOCK_IV);
+			if (len == 0 || len > CFS_RESOURCE_NAME_MAX || mode >= CFS_LOCK_MODE_COUNT)
+				return complete(c, seq, ls_id, client_id, -EINVAL, CFS_LOCK_IV);
+			if (!quorate())
+				return complete(c, seq, ls_id, client_id, -ENOLCK, CFS_LOCK_IV);
+			uint64_t local = next_local_id();
+			c->client_locks[key] = local;
+			ls->locks_[local] = LocalLock{c, ls_id, client_id, seq};
+			w.u8(static_cast<uint8_t>(Op::Lock));
+			w.u64(mount);
+			w.u64(local);
+			w.i32(static_cast<int32_t>(mode));
+			w.u32(flags);
+			w.str(std::string(reinterpret_cast<const char *>(req->name), len));
+		} else {
+			if (lit == c->client_locks.end()) {
+				if (type == CFS_LOCK_REQ_CANCEL)
+					return;
+				return complete(c, seq, ls_id, client_id, -ENOENT, CFS_LOCK_IV);
+			}
+			uint64_t local = lit->second;
+			auto ll = ls->locks_.find(local);
+			if (ll != ls->locks_.end() && type != CFS_LOCK_REQ_CANCEL)
+				ll->second.seq = seq;
+			if (type == CFS_LOCK_REQ_CONVERT && mode >= CFS_LOCK_MODE_COUNT)
+				return complete(c, seq, ls_id, client_id, -EINVAL, CFS_LOCK_IV);
+			Op op = type == CFS_LOCK_REQ_CONVERT ? Op::Convert : type == CFS_LOCK_REQ_UNLOCK ? Op::Unlock : Op::Cancel;
+			w.u8(static_cast<uint8_t>(op));
+			w.u64(mount);
+			w.u64(local);
+			if (op == Op::Convert)
+				w.i32(static_cast<int32_t>(mode));
+			if (op != Op::Cancel) {
+				w.u32(flags);
+				w.bytes(req->lvb, CFS_LVB_SIZE);
+			}
+		}
+		ls->queue_op(w.take());
+		return;
+	}
+	case CFS_LOCK_REQ_RECOVERED: {
+		const auto *req = proto::as<cfs_lock_req_recovered>(msg);
+		auto it = c->joined.find(proto::from_le32(req->lockspace_id));
+		if (it == c->joined.end())
+			return reply(-ENOENT);
+		auto [ls, mount] = it->second;
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Recovered));
+		w.u64(mount);
+		w.u32(proto::from_le32(req->journal));
+		ls->queue_op(w.take());
+		return reply(0);
+	}
+	case CFS_LOCK_REQ_ADMIN:
+		return handle_admin(c, *proto::as<cfs_lock_req_admin>(msg));
+	default: {
+		std::string error = "unexpected message type " + std::to_string(type) + " from a client";
+		log_msg("%s", error.c_str());
+		c->closing = true;
+	}
+	}
+}
+
+void Daemon::read_client(Connection *c)
+{
+	uint8_t buf[65536];
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			c->closing = true;
+			return;
+		}
+		c->framer.append(buf, n);
+	}
+	std::string error;
+	while (auto msg = c->framer.next(&error))
+		handle(c, *msg);
+	if (!error.empty()) {
+		log_msg("dropping a client: %s", error.c_str());
+		c->closing = true;
+	}
+}
+
+// A client that goes away leaves its lockspaces: its locks are released.
+void Daemon::drop_connection(Connection *c)
+{
+	for (auto &[ls_id, pair] : c->joined) {
+		auto [ls, mount] = pair;
+		auto mit = ls->mounts_.find(mount);
+		if (mit != ls->mounts_.end()) {
+			mit->second.conn = nullptr;
+			if (!mit->second.leaving) {
+				mit->second.leaving = true;
+				wire::Writer w;
+				w.u8(static_cast<uint8_t>(Op::Leave));
+				w.u64(mount);
+				ls->queue_op(w.take());
+			}
+		}
+		for (auto &[id, ll] : ls->locks_)
+			if (ll.conn == c)
+				ll.conn = nullptr;
+	}
+	close(c->fd);
+	for (auto it = conns_.begin(); it != conns_.end(); ++it)
+		if (it->get() == c) {
+			conns_.erase(it);
+			break;
+		}
+}
+
+void Daemon::reap_children()
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		for (auto &[name, ls] : lockspaces_)
+			ls->child_exited(pid, status);
+	}
+}
+
+void on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		return; // wakes poll; children are reaped in the loop
+	g_stop = 1;
+}
+
+int Daemon::run()
+{
+	std::string error;
+	if (!setup_quorum(&error) || !setup_socket(&error)) {
+		log_msg("%s", error.c_str());
+		return 1;
+	}
+	log_msg("node %u serving %s (%s)", node_id_, config_.socket_path.c_str(),
+		config_.fence_command.empty() ? "no fence_command: recovery waits for fence-ack"
+					      : ("fence_command " + config_.fence_command[0]).c_str());
+	struct sigaction sa{};
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, nullptr);
+	sigaction(SIGINT, &sa, nullptr);
+	sigaction(SIGCHLD, &sa, nullptr);
+	signal(SIGPIPE, SIG_IGN);
+
+	while (!g_stop) {
+		for (auto &[name, ls] : lockspaces_) {
+			ls->tick();
+			ls->flush();
+		}
+		std::vector<pollfd> fds;
+		fds.push_back({listen_fd_, POLLIN, 0});
+		fds.push_back({quorum_fd_, POLLIN, 0});
+		std::vector<Lockspace *> ls_order;
+		bool pending = false;
+		for (auto &[name, ls] : lockspaces_) {
+			fds.push_back({ls->fd(), POLLIN, 0});
+			ls_order.push_back(ls.get());
+			pending |= ls->has_pending_output();
+		}
+		std::vector<Connection *> conn_order;
+		for (auto &c : conns_) {
+			fds.push_back({c->fd, static_cast<short>(POLLIN | (c->out.empty() ? 0 : POLLOUT)), 0});
+			conn_order.push_back(c.get());
+		}
+		// Short timeouts only while something waits on time: a multicast to retry, a
+		// fence agent to run again, quorum to propose.
+		int timeout = pending ? 2 : 200;
+		int r = poll(fds.data(), fds.size(), timeout);
+		reap_children();
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_msg("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (fds[1].revents) {
+			cs_error_t err = quorum_dispatch(quorum_, CS_DISPATCH_ALL);
+			if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+				fatal_corosync("quorum dispatch");
+		}
+		for (size_t i = 0; i < ls_order.size(); i++)
+			if (fds[2 + i].revents && !ls_order[i]->dispatch())
+				fatal_corosync("CPG dispatch");
+		size_t base = 2 + ls_order.size();
+		for (size_t i = 0; i < conn_order.size(); i++) {
+			Connection *c = conn_order[i];
+			short ev = fds[base + i].revents;
+			if (ev & (POLLIN | POLLHUP | POLLERR))
+				read_client(c);
+			if ((ev & POLLOUT) && !c->out.empty()) {
+				ssize_t n = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+				if (n > 0)
+					c->out.erase(c->out.begin(), c->out.begin() + n);
+				else if (n < 0 && errno != EAGAIN)
+					c->closing = true;
+			}
+		}
+		if (fds[0].revents)
+			accept_client();
+		for (size_t i = 0; i < conn_order.size(); i++)
+			if (conn_order[i]->closing)
+				drop_connection(conn_order[i]);
+		// A lockspace nobody here uses any more (or that refused us) is left.
+		for (auto it = lockspaces_.begin(); it != lockspaces_.end();) {
+			Lockspace *ls = it->second.get();
+			if ((ls->empty_of_local_mounts() && !ls->has_pending_output()) || ls->refused()) {
+				bool used = false;
+				for (auto &c : conns_)
+					for (auto &[id, p] : c->joined)
+						used |= p.first == ls;
+				if (!used) {
+					log_msg("lockspace %s: no local users, leaving", it->first.c_str());
+					it = lockspaces_.erase(it);
+					continue;
+				}
+			}
+			++it;
+		}
+	}
+	log_msg("stopping");
+	for (auto &c : conns_) {
+		auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
+		m.lockspace_id = proto::to_le32(CFS_LOCKSPACE_ALL);
+		m.reason = proto::to_le32(CFS_WITHDRAW_SHUTDOWN);
+		::send(c->fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	unlink(config_.socket_path.c_str());
+	return 0;
+}
+
+void usage(FILE *out)
+{
+	fprintf(out, "usage: clusterfs_lockd [-f] [-c CONFIG] [-s SOCKET]\n"
+		     "  -f         stay in the foreground, log to stderr\n"
+		     "  -c CONFIG  configuration file (default /etc/clusterfs/lockd.conf)\n"
+		     "  -s SOCKET  serve the lock protocol on SOCKET (overrides socket_path)\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	std::string config_path = "/etc/clusterfs/lockd.conf", socket_override;
+	bool config_given = false;
+	int opt;
+	while ((opt = getopt(argc, argv, "fc:s:h")) != -1) {
+		switch (opt) {
+		case 'f': g_foreground = true; break;
+		case 'c':
+			config_path = optarg;
+			config_given = true;
+			break;
+		case 's': socket_override = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	Config config;
+	std::string error;
+	if (!load_config(config_path, config_given, &config, &error)) {
+		fprintf(stderr, "clusterfs_lockd: %s\n", error.c_str());
+		return 2;
+	}
+	if (!socket_override.empty())
+		config.socket_path = socket_override;
+	if (!g_foreground && daemon(0, 0) < 0) {
+		perror("clusterfs_lockd: daemon");
+		return 1;
+	}
+	Daemon d(std::move(config));
+	g_daemon = &d;
+	return d.run();
+}
