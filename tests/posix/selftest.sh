@@ -12,6 +12,7 @@ for p in cfs_posix_suite cfs_fsx cfs_crashwork cfs_crashcheck; do
 done
 
 failures=0
+remount=  # command that unmounts and mounts the filesystem under test again, if possible
 work=$(mktemp -d /tmp/cfs-posix-selftest.XXXXXX)
 mounted=()
 cleanup() {
@@ -58,6 +59,11 @@ crash_loop() {
 		sleep "0.$((RANDOM % 9 + 1))"
 		kill -KILL "$pid"
 		wait "$pid" 2>/dev/null
+		# Where the filesystem can be remounted, check what comes back from the disk.
+		if [ -n "$remount" ] && ! eval "$remount"; then
+			fail "$fs: remount after SIGKILL $i"
+			return
+		fi
 		run "$fs: crashcheck after SIGKILL $i/$rounds" 60 "$bin/cfs_crashcheck" "$dir"
 	done
 	grep -q '^D ' "$dir/.manifest" && pass "$fs: crash loop retired append segments" ||
@@ -148,6 +154,7 @@ else
 		# tmpfs has no block device: it accepts misaligned O_DIRECT, and keeps bytes stored
 		# through mmap past EOF when the file grows again. Neither is what clusterfs must do.
 		check_fs tmpfs "$work/tmpfs" --skip odirect-alignment --skip mmap-eof
+		umount "$work/tmpfs" && mounted=()
 	else
 		fail "mount tmpfs"
 	fi
@@ -157,9 +164,24 @@ else
 	# 256-byte inodes: nanosecond and post-2038 timestamps.
 	if mkfs.ext4 -q -F -I 256 -b 4096 "$img" && mount -o loop "$img" "$work/ext4"; then
 		mounted+=("$work/ext4")
+		remount="umount '$work/ext4' && mount -o loop '$img' '$work/ext4'"
 		check_fs ext4 "$work/ext4" --bigdir 20000
+		remount=
+		umount "$work/ext4" && mounted=()
 	else
 		fail "mkfs/mount ext4 image"
+	fi
+	# 1 KiB blocks: the smallest block size clusterfs supports; the suite must adapt.
+	step "ext4 with 1 KiB blocks: cfs_posix_suite"
+	if mkfs.ext4 -q -F -I 256 -b 1024 "$img" && mount -o loop "$img" "$work/ext4"; then
+		mounted+=("$work/ext4")
+		timeout -s KILL 90 "$bin/cfs_posix_suite" "$work/ext4" >"$work/suite.log" 2>&1
+		rc=$?
+		grep -v '^ok ' "$work/suite.log"
+		if [ "$rc" -eq 0 ]; then pass "ext4-1k: cfs_posix_suite"; else fail "ext4-1k: cfs_posix_suite (exit $rc)"; fi
+		run "ext4-1k: cfs_fsx" 60 "$bin/cfs_fsx" "$work/ext4" --seed 11 --ops 3000
+	else
+		fail "mkfs/mount ext4 image with 1 KiB blocks"
 	fi
 fi
 
