@@ -522,6 +522,136 @@ bool FsImage::read_file(uint64_t ino, const Block &dinode, uint64_t off, uint64_
 	return true;
 }
 
+void FsImage::walk_dirent_area(uint64_t ino, const Block &block, uint64_t blkno, uint32_t start,
+                               const Dirent &proto,
+                               const std::function<bool(const Dirent &)> &visit,
+                               const std::function<void(uint64_t, const std::string &)> &bad,
+                               DirWalk *summary, bool *stop) const
+{
+	cfs::VerifyFailure f{};
+	uint32_t used = 0;
+	if (cfs::verify_dirents(block.data() + start, bsize_ - start, start, &used, &f) != 0) {
+		bad(blkno, format("directory %" PRIu64 ": entries in block %" PRIu64
+		                  " are malformed: check '%s' failed at offset %u", ino, blkno,
+		                  f.check ? f.check : "?", f.offset));
+		return;
+	}
+	uint32_t prev = kNoPrev;
+	for (uint32_t off = start; off + CFS_DIRENT_HEADER_SIZE <= bsize_ && !*stop;) {
+		const auto *de = reinterpret_cast<const cfs_dirent *>(block.data() + off);
+		uint16_t rec_len = from_le16(de->de_rec_len);
+		if (rec_len == 0)
+			break;  // verify_dirents rejects this; never loop
+		if (from_le64(de->de_inum) != 0) {
+			Dirent d = proto;
+			d.name.assign(reinterpret_cast<const char *>(block.data() + off + CFS_DIRENT_HEADER_SIZE),
+			              std::min<uint32_t>(de->de_name_len, bsize_ - off - CFS_DIRENT_HEADER_SIZE));
+			d.ino = from_le64(de->de_inum);
+			d.generation = from_le64(de->de_generation);
+			d.hash = from_le32(de->de_hash);
+			d.type = de->de_type;
+			d.block = blkno;
+			d.offset = off;
+			d.prev_offset = prev;
+			summary->entries++;
+			if (!visit(d))
+				*stop = true;
+		}
+		prev = off;
+		off += rec_len;
+	}
+}
+
+void FsImage::walk_dir(uint64_t ino, const Block &dinode,
+                       const std::function<bool(const Dirent &)> &visit,
+                       const std::function<void(uint64_t, const std::string &)> &bad,
+                       DirWalk *summary) const
+{
+	const cfs_dinode *di = as_dinode(dinode);
+	uint32_t flags = from_le32(di->di_flags);
+	bool stop = false;
+	Dirent proto{};
+	if (!(flags & CFS_DIF_EXHASH)) {
+		if (from_le16(di->di_height) != 0) {
+			bad(ino, format("directory %" PRIu64 ": linear but not stuffed (height %u)", ino,
+			                from_le16(di->di_height)));
+			return;
+		}
+		proto.slot_first = 0;
+		proto.slot_count = 1;
+		walk_dirent_area(ino, dinode, ino, CFS_DINODE_SIZE, proto, visit, bad, summary, &stop);
+		return;
+	}
+	uint32_t depth = from_le16(di->di_depth);
+	uint64_t size = from_le64(di->di_size);
+	if (depth == 0 || depth > CFS_MAX_DEPTH || size != (uint64_t(8) << depth)) {
+		bad(ino, format("directory %" PRIu64 ": hash table depth %u does not match its size %"
+		                PRIu64, ino, depth, size));
+		return;
+	}
+	std::vector<uint8_t> table;
+	std::string why;
+	if (!read_file(ino, dinode, 0, size, &table, &why)) {
+		bad(ino, format("directory %" PRIu64 ": hash table unreadable: %s", ino, why.c_str()));
+		return;
+	}
+	if (from_le16(di->di_height) > 0)
+		walk_tree(ino, dinode, [&](const TreeBlock &tb) {
+			if (tb.level == from_le16(di->di_height))
+				summary->table_blocks.push_back(tb.blkno);
+			return true;
+		}, [](const TreeBlock &, const std::string &) {});
+	uint32_t slots = 1u << depth;
+	std::unordered_set<uint64_t> seen_leaves;
+	proto.depth = depth;
+	for (uint32_t slot = 0; slot < slots && !stop;) {
+		uint64_t leaf = cfs::load_le64(table.data() + 8 * uint64_t(slot));
+		uint32_t run = 1;
+		while (slot + run < slots && cfs::load_le64(table.data() + 8 * uint64_t(slot + run)) == leaf)
+			run++;
+		Block lb;
+		MetaRead r = read_meta(leaf, CFS_BT_LF, ino, &lb);
+		if (!r.valid) {
+			bad(leaf ? leaf : ino, format("directory %" PRIu64 ": hash table slot %u: %s", ino,
+			                              slot, r.problem.c_str()));
+			slot += run;
+			continue;
+		}
+		uint32_t lf_depth = from_le16(reinterpret_cast<const cfs_leaf *>(lb.data())->lf_depth);
+		uint64_t want_run = lf_depth <= depth ? uint64_t(1) << (depth - lf_depth) : 0;
+		if (want_run != run || slot % run != 0)
+			bad(leaf, format("directory %" PRIu64 ": leaf %" PRIu64 " (depth %u) fills table "
+			                 "slots %u..%u, expected %" PRIu64 " aligned slots", ino, leaf,
+			                 lf_depth, slot, slot + run - 1, want_run));
+		proto.slot_first = slot;
+		proto.slot_count = run;
+		for (uint64_t blk = leaf; blk != 0 && !stop;) {
+			if (!seen_leaves.insert(blk).second) {
+				bad(blk, format("directory %" PRIu64 ": leaf %" PRIu64 " is reached twice (from "
+				                "two table ranges or a chain loop)", ino, blk));
+				break;
+			}
+			if (blk != leaf) {
+				MetaRead cr = read_meta(blk, CFS_BT_LF, ino, &lb);
+				if (!cr.valid) {
+					bad(blk, format("directory %" PRIu64 ": leaf chain: %s", ino, cr.problem.c_str()));
+					break;
+				}
+			}
+			summary->leaves.push_back(blk);
+			uint64_t before = summary->entries;
+			walk_dirent_area(ino, lb, blk, CFS_LEAF_ENTRIES_OFFSET, proto, visit, bad, summary, &stop);
+			const auto *lf = reinterpret_cast<const cfs_leaf *>(lb.data());
+			if (!stop && summary->entries - before != from_le32(lf->lf_entries))
+				bad(blk, format("directory %" PRIu64 ": leaf %" PRIu64 " says %u entries, holds %"
+				                PRIu64, ino, blk, from_le32(lf->lf_entries),
+				                summary->entries - before));
+			blk = from_le64(lf->lf_next);
+		}
+		slot += run;
+	}
+}
+
 std::string hexdump(const uint8_t *data, size_t len)
 {
 	std::string out;

@@ -127,7 +127,43 @@ public:
 	bool read_file(uint64_t ino, const Block &dinode, uint64_t off, uint64_t len,
 	               std::vector<uint8_t> *out, std::string *why) const;
 
+	// ---- directories ----
+	struct Dirent {
+		std::string name;
+		uint64_t ino;
+		uint64_t generation;
+		uint32_t hash;
+		uint8_t type;
+		uint64_t block;         // block holding the entry (the dinode, or a leaf)
+		uint32_t offset;        // byte offset of the entry in that block
+		uint32_t prev_offset;   // offset of the previous record of its chain, or kNoPrev
+		// Hashed directories: the table slots [slot_first, slot_first + slot_count)
+		// that lead to the entry's leaf chain (its hash must select one of them).
+		uint32_t slot_first;
+		uint32_t slot_count;
+		uint32_t depth;         // di_depth of the directory (0: linear)
+	};
+	static constexpr uint32_t kNoPrev = UINT32_MAX;
+	struct DirWalk {
+		uint64_t entries = 0;            // used entries seen
+		std::vector<uint64_t> leaves;    // leaf blocks of a hashed directory
+		std::vector<uint64_t> table_blocks;  // jdata blocks holding its hash table
+	};
+	// Visits every used entry of directory `ino`. Structural problems (a leaf that
+	// fails its verifier, a record chain that does not add up, a hash table whose slots
+	// do not match the leaves' depths, a leaf chain loop) go to `bad` with the block
+	// concerned; what can still be read is visited. `visit` returns false to stop.
+	void walk_dir(uint64_t ino, const Block &dinode,
+	              const std::function<bool(const Dirent &)> &visit,
+	              const std::function<void(uint64_t block, const std::string &)> &bad,
+	              DirWalk *summary) const;
+
 private:
+	void walk_dirent_area(uint64_t ino, const Block &block, uint64_t blkno, uint32_t start,
+	                      const Dirent &proto, const std::function<bool(const Dirent &)> &visit,
+	                      const std::function<void(uint64_t, const std::string &)> &bad,
+	                      DirWalk *summary, bool *stop) const;
+
 	int fd_;
 	bool writable_;
 	uint64_t dev_bytes_ = 0;
