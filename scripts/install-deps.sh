@@ -11,6 +11,7 @@ packages=(
 	dlm-controld libdlm-dev gfs2-utils ocfs2-tools
 	iproute2 kmod cpio xz-utils e2fsprogs procps psmisc util-linux
 	fio stress-ng dbench
+	zlib1g-dev
 )
 missing=()
 for p in "${packages[@]}"; do
