@@ -481,7 +481,7 @@ int dir_lookup(Fs *fs, const Inode *dir, const char *name, uint32_t len, DirEntr
 namespace {
 
 // Moves a full linear directory's entries into one leaf and makes the inline area a
-// one-slot hash table pointing at it.
+// hash table pointing at it.
 int convert_to_hashed(Fs *fs, Trans *tr, Inode *dir)
 {
 	Buf *leaf;
@@ -506,13 +506,17 @@ int convert_to_hashed(Fs *fs, Trans *tr, Inode *dir)
 		return err;
 	}
 	algo::store32(&leaf_hdr(leaf)->lf_entries, count);
+	// The smallest table the format allows has depth 1: both slots name the one leaf
+	// (local depth 0), so the first split needs no doubling.
 	algo::mem_zero(from.base, from.len);
-	algo::store64(reinterpret_cast<cfs_le64 *>(from.base), buf_blkno(leaf));
+	cfs_le64 *table = reinterpret_cast<cfs_le64 *>(from.base);
+	algo::store64(&table[0], buf_blkno(leaf));
+	algo::store64(&table[1], buf_blkno(leaf));
 	meta_release(fs, leaf);
 	cfs_dinode *d = dinode(dir);
 	algo::store32(&d->di_flags, algo::load32(&d->di_flags) | CFS_DIF_EXHASH);
-	algo::store16(&d->di_depth, 0);
-	algo::store64(&d->di_size, 8);
+	algo::store16(&d->di_depth, 1);
+	algo::store64(&d->di_size, 16);
 	return 0;
 }
 

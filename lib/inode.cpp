@@ -54,9 +54,9 @@ bool inode_is_dir(const Inode *ip)
 
 bool inode_has_inline_data(const Inode *ip)
 {
-	// A linear directory's inline area always holds its entries; a hashed directory at
-	// height 0 holds its table there.
-	return inode_height(ip) == 0 && (inode_is_dir(ip) || inode_size(ip) > 0);
+	// A linear directory's di_size is its inline area; a hashed directory at height 0
+	// holds its table (di_size bytes) there.
+	return inode_height(ip) == 0 && inode_size(ip) > 0;
 }
 
 void inode_rdev(const Inode *ip, uint32_t *major, uint32_t *minor)
