@@ -1,0 +1,21 @@
+# mkfs.clusterfs: mkfs/layout.* (planning and writing, reusable by tests) + mkfs/main.cpp.
+#   MKFS_LAYOUT_OBJ  object of the layout code, for test binaries that build images
+MKFS_BIN        := $(BIN)/mkfs.clusterfs
+MKFS_LAYOUT_OBJ := $(OBJ)/mkfs/layout.o
+MKFS_LDLIBS     := -lblkid -luuid
+
+$(OBJ)/mkfs/%.o: mkfs/%.cpp | $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Imkfs $(CXXFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(OBJ)/mkfs/layout.d $(OBJ)/mkfs/main.d
+
+$(MKFS_BIN): $(OBJ)/mkfs/main.o $(MKFS_LAYOUT_OBJ) $(LIB_A) | $(BIN)
+	$(CXX) $(CXXFLAGS) -o $@ $(OBJ)/mkfs/main.o $(MKFS_LAYOUT_OBJ) $(LIB_A) $(MKFS_LDLIBS) $(LIB_LDLIBS)
+
+ALL += $(MKFS_BIN)
+INSTALL += install-mkfs
+
+.PHONY: install-mkfs
+install-mkfs: $(MKFS_BIN)
+	install -D -m 0755 $(MKFS_BIN) $(DESTDIR)$(PREFIX)/sbin/mkfs.clusterfs
