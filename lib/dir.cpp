@@ -752,6 +752,7 @@ int dir_add(Fs *fs, Trans *tr, Inode *dir, const char *name, uint32_t len, const
 			return -CFS_EEXIST;
 		if (err != -CFS_ENOENT)
 			return err;
+		err = 0;
 		if (!area_insert(fs, dir->ino, a, hash, name, len, e)) {
 			err = convert_to_hashed(fs, tr, dir);
 			if (!err)
