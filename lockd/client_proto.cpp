@@ -136,18 +136,16 @@ std::optional<std::vector<uint8_t>> Client::receive(int timeout_ms, std::string 
 		int wait = -1;
 		if (timeout_ms >= 0) {
 			auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
-			if (left <= 0) {
-				*error = "timed out";
-				return std::nullopt;
-			}
-			wait = static_cast<int>(left);
+			wait = left > 0 ? static_cast<int>(left) : 0;
 		}
 		pollfd pfd{fd_, POLLIN, 0};
 		int r = poll(&pfd, 1, wait);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r == 0)
-			continue; // deadline check above
+		if (r == 0) {
+			*error = "timed out";
+			return std::nullopt;
+		}
 		uint8_t buf[65536];
 		ssize_t n = recv(fd_, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)

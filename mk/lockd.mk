@@ -16,8 +16,8 @@ TOOL_SRCS += lockd/client_proto.cpp
 $(BIN)/clusterfs_lockd: $(LOCKD_SRCS) $(LOCKD_HDRS) | $(BIN)
 	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ $(LOCKD_SRCS) $(LOCKD_LDLIBS)
 
-$(BIN)/lockd_test_client: tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_HDRS) | $(BIN)
-	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ tests/lockd/test_client.cpp lockd/client_proto.cpp
+$(BIN)/lockd_test_client: tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS) $(LOCKD_HDRS) | $(BIN)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS)
 
 $(BIN)/lockd_unit_tests: tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/lockproto_c_test.c \
 		$(LOCKD_CORE_SRCS) lockd/client_proto.cpp $(LOCKD_HDRS) | $(BIN)

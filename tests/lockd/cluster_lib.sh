@@ -1,0 +1,161 @@
+# Sourced by the lockd cluster tests and benchmark: a corosync cluster of N nodes on this
+# machine. Each node is a network namespace joined to a bridge namespace by a veth pair;
+# its corosync runs in a private mount namespace with its own /run (corosync's pid file
+# is fixed). lockd runs in the node's network namespace (corosync IPC sockets are
+# abstract, hence per namespace) and serves a socket under the run's directory, which
+# clients anywhere on the host can reach. Names are unique per run; cleanup stops only
+# the processes this run started, by PID.
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LOCKD=$ROOT/build/bin/clusterfs_lockd
+CLIENT=$ROOT/build/bin/lockd_test_client
+TOOL=$ROOT/build/bin/clusterfs_tool
+RUN_ID=cfl$$
+WORK=$(mktemp -d /tmp/clusterfs-lockd-test.XXXXXX)
+NODES=0
+declare -A COROSYNC_PID LOCKD_PID
+OUR_PIDS=()
+
+log() { echo "[$(date +%T)] $*"; }
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$WORK"/n*/lockd.log; do
+		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 30 "$f"; } >&2
+	done
+	exit 1
+}
+
+ns() { echo "${RUN_ID}n$1"; }
+sock() { echo "$WORK/n$1/lockd.sock"; }
+
+cleanup() {
+	local pid
+	for pid in "${OUR_PIDS[@]}"; do
+		kill -9 "$pid" 2>/dev/null
+	done
+	for pid in "${OUR_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	for pid in "${COROSYNC_PID[@]}"; do
+		rm -f /dev/shm/qb-*-"$pid"-* 2>/dev/null
+	done
+	local i
+	for i in $(seq 1 "$NODES"); do
+		ip netns del "$(ns "$i")" 2>/dev/null
+	done
+	ip netns del "${RUN_ID}br" 2>/dev/null
+	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for FILE REGEX [SECONDS]: until a line of FILE matches.
+wait_for() {
+	local file=$1 re=$2 t=${3:-15} end=$((SECONDS + ${3:-15}))
+	while [ "$SECONDS" -lt "$end" ]; do
+		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "timed out after ${t}s waiting for /$re/ in $file: $(tail -n 5 "$file" 2>/dev/null | tr '\n' '|')"
+}
+
+# cluster_create N: namespaces, bridge and corosync configuration for N nodes.
+cluster_create() {
+	NODES=$1
+	local br="${RUN_ID}br" i
+	ip netns add "$br"
+	ip -n "$br" link add br0 type bridge
+	ip -n "$br" link set br0 up
+	for i in $(seq 1 "$NODES"); do
+		local n; n=$(ns "$i")
+		ip netns add "$n"
+		ip -n "$n" link add eth0 type veth peer name "p$i" netns "$br"
+		ip -n "$br" link set "p$i" master br0
+		ip -n "$br" link set "p$i" up
+		ip -n "$n" addr add "10.77.0.$i/24" dev eth0
+		ip -n "$n" link set eth0 up
+		ip -n "$n" link set lo up
+		mkdir -p "$WORK/n$i/state"
+	done
+	for i in $(seq 1 "$NODES"); do
+		{
+			printf 'totem {\n version: 2\n cluster_name: %s\n transport: udpu\n token: 1000\n' "$RUN_ID"
+			printf ' crypto_cipher: none\n crypto_hash: none\n}\nnodelist {\n'
+			local j
+			for j in $(seq 1 "$NODES"); do
+				printf ' node {\n  ring0_addr: 10.77.0.%s\n  nodeid: %s\n  name: node%s\n }\n' "$j" "$j" "$j"
+			done
+			printf '}\nquorum {\n provider: corosync_votequorum\n'
+			[ "$NODES" = 2 ] && printf ' two_node: 1\n'
+			printf '}\n'
+			printf 'logging {\n to_logfile: yes\n logfile: %s\n to_stderr: no\n to_syslog: no\n timestamp: on\n}\n' \
+				"$WORK/n$i/corosync.log"
+			printf 'system {\n state_dir: %s\n}\n' "$WORK/n$i/state"
+		} >"$WORK/n$i/corosync.conf"
+		{
+			echo "fence_command = $ROOT/tests/lockd/fence_record.sh $WORK/fence.log"
+			echo "fence_retry_seconds = 1"
+		} >"$WORK/n$i/lockd.conf"
+	done
+}
+
+corosync_start() {
+	local i=$1
+	# exec all the way down: the PID we keep is corosync's own.
+	ip netns exec "$(ns "$i")" unshare -m --propagation private sh -c \
+		'mount -t tmpfs tmpfs /run && ln -s /dev/shm /run/shm && exec corosync -f -c "$0"' \
+		"$WORK/n$i/corosync.conf" >"$WORK/n$i/corosync.out" 2>&1 &
+	COROSYNC_PID[$i]=$!
+	OUR_PIDS+=($!)
+}
+
+lockd_start() {
+	local i=$1
+	ip netns exec "$(ns "$i")" "$LOCKD" -f -c "$WORK/n$i/lockd.conf" -s "$(sock "$i")" \
+		>>"$WORK/n$i/lockd.log" 2>&1 &
+	LOCKD_PID[$i]=$!
+	OUR_PIDS+=($!)
+	local end=$((SECONDS + 20))
+	until [ -S "$(sock "$i")" ] && grep -q "serving" "$WORK/n$i/lockd.log"; do
+		kill -0 "${LOCKD_PID[$i]}" 2>/dev/null || fail "lockd on node $i exited: $(tail -n 3 "$WORK/n$i/lockd.log")"
+		[ "$SECONDS" -lt "$end" ] || fail "lockd on node $i did not start"
+		sleep 0.05
+	done
+}
+
+# quorate_wait I: until corosync on node I reports quorum.
+quorate_wait() {
+	local i=$1 end=$((SECONDS + 30))
+	until ip netns exec "$(ns "$i")" corosync-quorumtool -s 2>/dev/null | grep -q "Quorate: *Yes"; do
+		[ "$SECONDS" -lt "$end" ] || fail "node $i not quorate after 30 s"
+		sleep 0.2
+	done
+}
+
+# client_start NAME NODE LOCKSPACE: a scripted client; commands with `send NAME ...`,
+# output in $WORK/NAME.out.
+declare -A CLIENT_FD CLIENT_PID
+client_start() {
+	local name=$1 node=$2 ls=$3
+	mkfifo "$WORK/$name.in"
+	"$CLIENT" -s "$(sock "$node")" script "$ls" 4 <"$WORK/$name.in" >"$WORK/$name.out" 2>&1 &
+	CLIENT_PID[$name]=$!
+	OUR_PIDS+=($!)
+	local fd
+	exec {fd}>"$WORK/$name.in"
+	CLIENT_FD[$name]=$fd
+	wait_for "$WORK/$name.out" "^joined status=0" 20
+}
+send() {
+	local name=$1; shift
+	echo "$*" >&"${CLIENT_FD[$name]}"
+}
+out() { echo "$WORK/$1.out"; }
+
+cluster_up() {
+	cluster_create "$1"
+	local i
+	for i in $(seq 1 "$1"); do corosync_start "$i"; done
+	for i in $(seq 1 "$1"); do quorate_wait "$i"; done
+}
