@@ -11,7 +11,7 @@ TOOLS_LDLIBS   := -lblkid
 
 TOOL_SRCS += tools/clusterfs_tool.cpp tools/tool_fs_cmds.cpp tools/tool_lock_cmds.cpp \
 	tools/fsck/fsimage.cpp tools/fsck/libfs.cpp
-ALL += $(BIN)/clusterfs_tool
+ALL += $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs
 
 $(BIN)/clusterfs_tool: $$(TOOL_SRCS) tools/tool_commands.h tools/tool_output.h $(FSCK_HDRS) $$(LIB_A) | $(BIN)
 	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Itools -Itools/fsck $(CXXFLAGS) -o $@ $(filter %.cpp,$^) $(TOOL_LDLIBS) $(LIB_A) $(LIB_LDLIBS) $(TOOLS_LDLIBS)

@@ -711,13 +711,13 @@ int cmd_df(int argc, char **argv)
 	// Free space counts only rgrps open to allocation (journal rgrps are full by design).
 	uint64_t data = 0, free_blocks = 0, dinodes = 0, journal_blocks = 0;
 	for (const fsck::RgrpInfo &r : oi.img->rgrps()) {
+		dinodes += r.rg.dinodes;
 		if (r.rg.flags & CFS_RGF_JOURNAL) {
 			journal_blocks += r.rg.data;
 			continue;
 		}
 		data += r.rg.data;
 		free_blocks += r.rg.free;
-		dinodes += r.rg.dinodes;
 	}
 	uint64_t bs = oi.img->bsize();
 	ToolOutput out(inv.json);

@@ -160,7 +160,7 @@ private:
 		if (in_array())
 			fprintf(out_, "%s[%u]: ", array_names_.back().c_str(), levels_.back().count);
 		else
-			fprintf(out_, "%-16s ", (std::string(key) + ":").c_str());
+			fprintf(out_, "%-20s ", (std::string(key) + ":").c_str());
 	}
 	void json_key(const char *key)
 	{
