@@ -4,6 +4,7 @@
 #   LIB_LDLIBS       libraries the userspace host needs
 #   LIB_UNIT_SRCS    GoogleTest sources of the lib-unit suite (tests/unit/*.cpp); other
 #                    fragments may append more
+#   LIB_UNIT_EXTRA_OBJS  objects the unit tests also link (mkfs.mk adds its layout code)
 # Suites: lib-unit (GoogleTest over lib/), lib-freestanding (kernel-like build of every
 # lib/*.cpp; rejects undefined symbols outside env.h and static-init/TLS sections).
 
@@ -38,12 +39,12 @@ LIB_UNIT_OBJS  = $(patsubst %.cpp,$(OBJ)/%.o,$(LIB_UNIT_SRCS))
 
 $(OBJ)/tests/unit/%.o: tests/unit/%.cpp | $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Itests/unit $(CXXFLAGS) -MMD -MP -c -o $@ $<
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Itests/unit -Imkfs $(CXXFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(patsubst %.cpp,$(OBJ)/%.d,$(sort $(wildcard tests/unit/*.cpp)))
 
-$(LIB_UNIT_BIN): $$(LIB_UNIT_OBJS) $(LIB_A) | $(BIN)
-	$(CXX) $(CXXFLAGS) -o $@ $(LIB_UNIT_OBJS) $(LIB_A) -lgtest -lgtest_main $(LIB_LDLIBS)
+$(LIB_UNIT_BIN): $$(LIB_UNIT_OBJS) $$(LIB_UNIT_EXTRA_OBJS) $(LIB_A) | $(BIN)
+	$(CXX) $(CXXFLAGS) -o $@ $(LIB_UNIT_OBJS) $(LIB_UNIT_EXTRA_OBJS) $(LIB_A) -lgtest -lgtest_main $(LIB_LDLIBS)
 
 .PHONY: test-lib-unit test-lib-freestanding
 test-lib-unit: $(LIB_UNIT_BIN)

@@ -14,6 +14,7 @@ $(MKFS_BIN): $(OBJ)/mkfs/main.o $(MKFS_LAYOUT_OBJ) $(LIB_A) | $(BIN)
 	$(CXX) $(CXXFLAGS) -o $@ $(OBJ)/mkfs/main.o $(MKFS_LAYOUT_OBJ) $(LIB_A) $(MKFS_LDLIBS) $(LIB_LDLIBS)
 
 ALL += $(MKFS_BIN)
+LIB_UNIT_EXTRA_OBJS += $(MKFS_LAYOUT_OBJ)
 INSTALL += install-mkfs
 
 .PHONY: install-mkfs
