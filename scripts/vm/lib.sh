@@ -343,7 +343,8 @@ cluster_stop() {
 	VM_STARTED=0
 	local k pid status=0
 	for ((k = 1; k <= VM_NODES; k++)); do
-		node_alive "$k" || continue
+		# A node still booting has no agent to ask; its console has what it said.
+		node_alive "$k" && [ -s "$VM_SHARE/node$k/ready" ] || continue
 		# Save what a kernel or daemon said that the console may not have: dmesg with
 		# all levels, and /var/log (corosync, dlm_controld, test daemons).
 		VM_RUN_TIMEOUT=20 node_run "$k" 'dmesg; mkdir -p /scratch/var-log; cp -a /var/log/. /scratch/var-log/ 2>/dev/null; true' \

@@ -11,6 +11,9 @@
 #   # console-allow: ERE         console lines matching it do not fail the test
 #   # timeout: SECONDS           read by the runner (tests/vm/run.sh)
 set -uo pipefail
+# Output may go to a pipe whose reader is gone after a Ctrl-C: failed writes must not kill
+# the test before its trap has stopped the VMs.
+trap '' PIPE
 test_script=${1:?usage: run-test.sh TEST_SCRIPT}
 [ -r "$test_script" ] || { echo "run-test: cannot read $test_script" >&2; exit 2; }
 

@@ -53,8 +53,10 @@ for script in "${tests[@]}"; do
 	mkdir -p "$log_dir"
 	echo "=== vmtest $name (limit ${limit}s, logs $log_dir)"
 	start=$SECONDS
+	# tee ignores SIGINT: on Ctrl-C it must keep carrying the test's teardown messages
+	# (and a test writing to a dead pipe would die before stopping its VMs).
 	VM_LOG_DIR=$log_dir timeout -k 30 "$limit" scripts/vm/run-test.sh "$script" \
-		> >(tee "$log_dir/test.log") 2>&1 &
+		> >(trap '' INT; exec tee "$log_dir/test.log") 2>&1 &
 	current_pid=$!
 	wait "$current_pid"
 	status=$?
