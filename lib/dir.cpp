@@ -869,13 +869,18 @@ uint32_t dir_add_max_bufs(Fs *fs, const Inode *dir)
 {
 	unsigned depth = is_hashed(dir) ? dir_depth(dir) : 0;
 	unsigned next = depth < kMaxGrowDepth ? depth + 1 : depth;
-	uint64_t table_blocks = ((uint64_t(8) << next) + fs->jd_payload - 1) / fs->jd_payload;
-	uint64_t indirect = table_blocks / fs->indirect_ptrs + CFS_MAX_HEIGHT;
-	// dinode + the full leaf + a chain's last leaf + one new leaf per split level + a
-	// doubled table and its tree; every allocation may touch an rgrp header and a bitmap.
-	uint64_t leaves = 2 + kMaxGrowDepth + 1;
-	uint64_t allocs = leaves + table_blocks + indirect;
-	uint64_t n = 1 + leaves + table_blocks + indirect + 2 * allocs;
+	uint64_t table_bytes = uint64_t(8) << (next ? next : 1);
+	uint64_t table_blocks = 0, tree = 0;
+	if (table_bytes > fs->inline_size) {
+		// A doubling rewrites every table block; the tree above them grows too.
+		table_blocks = (table_bytes + fs->jd_payload - 1) / fs->jd_payload;
+		tree = table_blocks / fs->indirect_ptrs + CFS_MAX_HEIGHT;
+	}
+	// The dinode; the full leaf, a chain's last leaf and one new leaf per split level
+	// (splits stop at the table depth); the table; allocator buffers: allocations of one
+	// insert go near each other, so a few rgrps (header + bitmap block each) at most.
+	uint64_t leaves = 2 + next;
+	uint64_t n = 1 + leaves + table_blocks + tree + 3 * 2;
 	return n > 0xffffffffu ? 0xffffffffu : uint32_t(n);
 }
 

@@ -647,6 +647,21 @@ int walk_records(ReplayCtx *c, uint32_t *records, OnDesc on_desc)
 	}
 }
 
+// Writes a replayed image home through the host's cache, so a copy the host cached
+// before the replay (or, at recovery of another node's journal, while that node was
+// alive) is replaced rather than left stale.
+int write_home(Fs *fs, uint64_t home, const uint8_t *image)
+{
+	Buf *bh;
+	int err = cfs_env_buf_get_new(fs->host, home, &bh);
+	if (err)
+		return err;
+	algo::mem_copy(buf_data(bh), image, fs->bsize);
+	err = cfs_env_buf_write(fs->host, bh, 0);
+	cfs_env_buf_release(fs->host, bh);
+	return err;
+}
+
 }  // namespace
 
 int journal_find_head(Fs *fs, const JournalLoc *loc, JournalHead *out)
@@ -772,9 +787,8 @@ int journal_replay(Fs *fs, const JournalLoc *loc, bool dry_run, ReplayStats *sta
 				if (verify_block(fs->verify_ctx(), image, home, from_le16(mh->mh_type), 0, true, &f))
 					return algo::corrupt(fs, c.loc.first + pos,
 							     "journal image fails its block check");
-				const void *one[1] = {image};
 				if (write_pass)
-					e = cfs_env_log_write(fs->host, home, one, 1, 0);
+					e = write_home(fs, home, image);
 				if (e)
 					return e;
 				replayed++;
@@ -785,6 +799,9 @@ int journal_replay(Fs *fs, const JournalLoc *loc, bool dry_run, ReplayStats *sta
 		stats->blocks_revoked = revoked;
 	}
 	if (err || dry_run)
+		goto out;
+	err = cfs_env_sync(fs->host);
+	if (err)
 		goto out;
 	// Mark the journal clean: a bare header after the head whose tail is itself, written
 	// after a cache flush so it never claims blocks that are not home yet.
