@@ -12,6 +12,7 @@ packages=(
 	iproute2 kmod cpio xz-utils e2fsprogs procps psmisc util-linux
 	fio stress-ng dbench
 	zlib1g-dev
+	xfsprogs
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace cfs_posix {
 
@@ -19,60 +20,68 @@ inline std::string errno_name(int err) {
 
 class Reporter {
 public:
-	void pass(const std::string& name) {
+	// Checks named P, or P-..., or P.... are reported as skipped instead of judged.
+	void skip_checks(const std::vector<std::string>& patterns) { skip_patterns_ = patterns; }
+
+	bool skipped_by_request(const std::string& name) const {
+		for (const std::string& p : skip_patterns_)
+			if (name == p || (name.size() > p.size() && name.compare(0, p.size(), p) == 0 &&
+					  (name[p.size()] == '-' || name[p.size()] == '.')))
+				return true;
+		return false;
+	}
+
+	// Each returns whether the check passed; a skipped check counts as not passed so that
+	// checks depending on it do not run.
+	bool pass(const std::string& name) {
+		if (skipped_by_request(name))
+			return skip(name, "skipped by --skip");
 		++passed_;
 		std::printf("ok %s\n", name.c_str());
 		std::fflush(stdout);
+		return true;
 	}
-	void fail(const std::string& name, const std::string& expected, const std::string& got, int err) {
+	bool fail(const std::string& name, const std::string& expected, const std::string& got, int err) {
+		if (skipped_by_request(name))
+			return skip(name, "skipped by --skip");
 		++failed_;
 		std::printf("FAIL %s: expected %s got %s (errno %s)\n", name.c_str(), expected.c_str(),
 			    got.c_str(), errno_name(err).c_str());
 		std::fflush(stdout);
+		return false;
 	}
-	void skip(const std::string& name, const std::string& why) {
+	bool skip(const std::string& name, const std::string& why) {
 		++skipped_;
 		std::printf("skip %s: %s\n", name.c_str(), why.c_str());
 		std::fflush(stdout);
+		return false;
 	}
 
 	// rc >= 0 is success; on failure errno tells why.
 	bool ok(const std::string& name, long rc) {
 		int err = errno;
-		if (rc >= 0) {
-			pass(name);
-			return true;
-		}
-		fail(name, "success", std::to_string(rc), err);
-		return false;
+		if (rc >= 0)
+			return pass(name);
+		return fail(name, "success", std::to_string(rc), err);
 	}
 	// The call must fail with exactly `expected_errno`.
 	bool err(const std::string& name, long rc, int expected_errno) {
 		int err = errno;
-		if (rc == -1 && err == expected_errno) {
-			pass(name);
-			return true;
-		}
-		fail(name, "-1/" + errno_name(expected_errno),
-		     rc == -1 ? "-1/" + errno_name(err) : std::to_string(rc) + " (success)", rc == -1 ? err : 0);
-		return false;
+		if (rc == -1 && err == expected_errno)
+			return pass(name);
+		return fail(name, "-1/" + errno_name(expected_errno),
+			    rc == -1 ? "-1/" + errno_name(err) : std::to_string(rc) + " (success)", rc == -1 ? err : 0);
 	}
 	template <typename A, typename B>
 	bool eq(const std::string& name, const A& expected, const B& got) {
-		if (expected == got) {
-			pass(name);
-			return true;
-		}
-		fail(name, show(expected), show(got), 0);
-		return false;
+		if (expected == got)
+			return pass(name);
+		return fail(name, show(expected), show(got), 0);
 	}
 	bool truth(const std::string& name, bool cond, const std::string& expected, const std::string& got) {
-		if (cond) {
-			pass(name);
-			return true;
-		}
-		fail(name, expected, got, 0);
-		return false;
+		if (cond)
+			return pass(name);
+		return fail(name, expected, got, 0);
 	}
 
 	int passed() const { return passed_; }
@@ -88,6 +97,7 @@ private:
 		return std::to_string(v);
 	}
 
+	std::vector<std::string> skip_patterns_;
 	int passed_ = 0;
 	int failed_ = 0;
 	int skipped_ = 0;
