@@ -299,35 +299,59 @@ int new_leaf(Fs *fs, Trans *tr, Inode *dir, uint64_t goal, unsigned depth, Buf *
 	return 0;
 }
 
-// The leaf chain of one slot, each leaf referenced; walks at most `limit` leaves.
+// The leaf chain of one slot, each leaf referenced.
 struct Chain {
 	explicit Chain(Fs *f) : fs(f) {}
 	Chain(const Chain &) = delete;
 	Chain &operator=(const Chain &) = delete;
-	Fs *fs;
-	Buf *bh[64] = {};
-	unsigned n = 0;
 	~Chain()
 	{
 		for (unsigned i = 0; i < n; i++)
 			meta_release(fs, bh[i]);
+		algo::mem_free(fs, bh);
 	}
+	int push(Buf *b)
+	{
+		if (n == cap) {
+			unsigned ncap = cap ? cap * 2 : 4;
+			auto *nb = static_cast<Buf **>(algo::mem_alloc(fs, sizeof(Buf *) * ncap));
+			if (!nb)
+				return -CFS_ENOMEM;
+			for (unsigned i = 0; i < n; i++)
+				nb[i] = bh[i];
+			algo::mem_free(fs, bh);
+			bh = nb;
+			cap = ncap;
+		}
+		bh[n++] = b;
+		return 0;
+	}
+	Fs *fs;
+	Buf **bh = nullptr;
+	unsigned n = 0, cap = 0;
 };
 
-// Reads the chain starting at `first`. Chains longer than 64 leaves are reported as
-// corruption: lib only chains at the maximum depth, and a 64-leaf chain means thousands
-// of entries sharing a 17-bit hash prefix.
+// A chain can only be as long as the leaves needed for every entry of a directory
+// sharing one slot; far more means a loop.
+constexpr unsigned kMaxChain = 1u << 16;
+
+// Reads the chain starting at `first`.
 int read_chain(Fs *fs, const Inode *dir, uint64_t first, Chain *c)
 {
 	uint64_t blk = first;
 	while (blk) {
-		if (c->n == 64)
+		if (c->n == kMaxChain)
 			return algo::corrupt(fs, first, "directory leaf chain too long (or a loop)");
-		int err = read_leaf(fs, dir, blk, &c->bh[c->n]);
+		Buf *b;
+		int err = read_leaf(fs, dir, blk, &b);
+		if (!err) {
+			err = c->push(b);
+			if (err)
+				meta_release(fs, b);
+		}
 		if (err)
 			return err;
-		blk = algo::load64(&leaf_hdr(c->bh[c->n])->lf_next);
-		c->n++;
+		blk = algo::load64(&leaf_hdr(b)->lf_next);
 	}
 	return 0;
 }
@@ -892,43 +916,42 @@ struct Emitter {
 	DirEmitFn emit;
 	void *ctx;
 	KeyedEntry *v = nullptr;
-	uint32_t cap = 0;
+	uint32_t n = 0, cap = 0;
 
 	~Emitter() { algo::mem_free(fs, v); }
 
-	// Collects the entries of `areas` with key >= *cookie, sorted, and emits them.
-	// Returns 1 when the consumer is full, 0 to go on, negative on error.
-	int run(const Area *areas, const uint64_t *blknos, unsigned nareas)
+	// Adds the entries of an area whose key is at or past the cookie.
+	int collect(const Area &a, uint64_t blkno)
 	{
-		uint32_t n = 0;
-		for (unsigned pass = 0; pass < 2; pass++) {
-			n = 0;
-			for (unsigned i = 0; i < nareas; i++) {
-				int err = area_walk(fs, blknos[i], areas[i],
-						    [&](uint32_t, uint32_t, cfs_dirent *de) {
-					if (!de->de_inum)
-						return 0;
-					uint64_t key = key_of(fs, de);
-					if (key < *cookie)
-						return 0;
-					if (pass)
-						v[n] = KeyedEntry{key, de};
-					n++;
-					return 0;
-				});
-				if (err)
-					return err;
-			}
-			if (pass == 0 && n > cap) {
-				algo::mem_free(fs, v);
-				v = static_cast<KeyedEntry *>(algo::mem_alloc(fs, sizeof(KeyedEntry) * n));
-				cap = v ? n : 0;
-				if (!v)
+		return area_walk(fs, blkno, a, [&](uint32_t, uint32_t, cfs_dirent *de) {
+			if (!de->de_inum)
+				return 0;
+			uint64_t key = key_of(fs, de);
+			if (key < *cookie)
+				return 0;
+			if (n == cap) {
+				uint32_t ncap = cap ? cap * 2 : 64;
+				auto *nv = static_cast<KeyedEntry *>(algo::mem_alloc(fs, sizeof(KeyedEntry) * ncap));
+				if (!nv)
 					return -CFS_ENOMEM;
+				for (uint32_t i = 0; i < n; i++)
+					nv[i] = v[i];
+				algo::mem_free(fs, v);
+				v = nv;
+				cap = ncap;
 			}
-		}
+			v[n++] = KeyedEntry{key, de};
+			return 0;
+		});
+	}
+
+	// Emits what was collected in key order. Returns 1 when the consumer is full.
+	int emit_sorted()
+	{
 		sort_entries(v, n);
-		for (uint32_t i = 0; i < n; i++) {
+		uint32_t count = n;
+		n = 0;
+		for (uint32_t i = 0; i < count; i++) {
 			const cfs_dirent *de = v[i].de;
 			DirEntry e;
 			entry_out(de, &e);
@@ -952,9 +975,9 @@ int dir_readdir(Fs *fs, const Inode *dir, uint64_t *cookie, DirEmitFn emit, void
 		return 0;
 	Emitter em{fs, cookie, emit, ctx};
 	if (!is_hashed(dir)) {
-		Area a = inline_area(fs, dir);
-		uint64_t blk = dir->ino;
-		int r = em.run(&a, &blk, 1);
+		int r = em.collect(inline_area(fs, dir), dir->ino);
+		if (r == 0)
+			r = em.emit_sorted();
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -977,13 +1000,12 @@ int dir_readdir(Fs *fs, const Inode *dir, uint64_t *cookie, DirEmitFn emit, void
 		unsigned ld = algo::load16(&leaf_hdr(c.bh[0])->lf_depth);
 		if (ld > depth)
 			return algo::corrupt(fs, first, "leaf depth above the table depth");
-		Area areas[64];
-		uint64_t blknos[64];
 		for (unsigned i = 0; i < c.n; i++) {
-			areas[i] = leaf_area(fs, c.bh[i]);
-			blknos[i] = buf_blkno(c.bh[i]);
+			err = em.collect(leaf_area(fs, c.bh[i]), buf_blkno(c.bh[i]));
+			if (err)
+				return err;
 		}
-		int r = em.run(areas, blknos, c.n);
+		int r = em.emit_sorted();
 		if (r < 0)
 			return r;
 		if (r > 0)
@@ -1033,7 +1055,7 @@ int dir_free_leaves(Fs *fs, Trans *tr, Inode *dir, unsigned budget, bool *done)
 		uint64_t start = slot & ~(span - 1);
 		uint64_t blk = first;
 		for (unsigned guard = 0; blk; guard++) {
-			if (guard == 64)
+			if (guard == kMaxChain)
 				return algo::corrupt(fs, first, "directory leaf chain too long (or a loop)");
 			err = read_leaf(fs, dir, blk, &lb);
 			if (err)
