@@ -54,6 +54,7 @@ struct Options {
 	bool fallocate = true;
 	bool punch = true;
 	bool seek = true;
+	bool direct = true;
 	bool keep = false;
 	long corrupt_model_at = -1;  // self-test of the verifier: flip a model byte after this op
 };
@@ -71,6 +72,7 @@ public:
 		}
 		std::printf("cfs_fsx: file %s seed %" PRIu64 " ops %ld max length %zu\n", path_.c_str(), opt_.seed,
 			    opt_.ops, opt_.max_len);
+		open_direct();
 		for (op_ = 1; op_ <= opt_.ops; ++op_) {
 			if (!step())
 				return fail_exit();
@@ -85,6 +87,9 @@ public:
 		if (!verify_whole("final full read after cache drop"))
 			return fail_exit();
 		close(fd_);
+		if (direct_fd_ >= 0)
+			close(direct_fd_);
+		free(direct_buf_);
 		if (!opt_.keep)
 			unlink(path_.c_str());
 		std::printf("cfs_fsx: %ld operations verified (", opt_.ops);
@@ -99,13 +104,13 @@ public:
 	}
 
 private:
-	enum Op { READ, WRITE, TRUNCATE, MAPREAD, MAPWRITE, FALLOC, PUNCH, SYNC, SEEK, DROP, kOpCount };
-	static constexpr const char* kOpNames[kOpCount] = {"read",	  "write", "truncate", "mapread", "mapwrite",
-							   "fallocate", "punch", "fsync",    "seek",    "dropcache"};
+	enum Op { READ, WRITE, TRUNCATE, MAPREAD, MAPWRITE, FALLOC, PUNCH, SYNC, SEEK, DROP, DREAD, DWRITE, kOpCount };
+	static constexpr const char* kOpNames[kOpCount] = {"read",  "write", "truncate",  "mapread", "mapwrite", "fallocate",
+							   "punch", "fsync", "seek",      "dropcache", "dread",    "dwrite"};
 
 	bool step() {
 		// Weights: data ops dominate; structure-changing ops are frequent enough to interleave.
-		static const unsigned weights[kOpCount] = {20, 24, 8, 8, 8, 6, 6, 4, 6, 3};
+		static const unsigned weights[kOpCount] = {20, 24, 8, 8, 8, 6, 6, 4, 6, 3, 5, 5};
 		unsigned total = 0;
 		for (unsigned w : weights)
 			total += w;
@@ -126,6 +131,8 @@ private:
 			op = TRUNCATE;
 		if (op == SEEK && !opt_.seek)
 			op = READ;
+		if ((op == DREAD || op == DWRITE) && direct_fd_ < 0)
+			op = op == DREAD ? READ : WRITE;
 		++counts_[op];
 		switch (op) {
 		case READ: return do_read();
@@ -138,6 +145,8 @@ private:
 		case SYNC: return do_sync();
 		case SEEK: return do_seek();
 		case DROP: return do_drop();
+		case DREAD: return do_direct_read();
+		case DWRITE: return do_direct_write();
 		default: return true;
 		}
 	}
@@ -454,6 +463,60 @@ private:
 		return check_size("reopen");
 	}
 
+	// O_DIRECT through a second descriptor, in 4 KiB units (any device's logical block size
+	// divides it): the page cache of the buffered descriptor must stay coherent with it.
+	void open_direct() {
+		if (!opt_.direct)
+			return;
+		direct_fd_ = open(path_.c_str(), O_RDWR | O_DIRECT);
+		if (direct_fd_ < 0) {
+			std::printf("cfs_fsx: O_DIRECT open fails (%s), direct I/O disabled\n", strerror(errno));
+			disabled_ += " direct";
+			return;
+		}
+		if (posix_memalign(&direct_buf_, kPage, opt_.max_len + kPage) != 0) {
+			close(direct_fd_);
+			direct_fd_ = -1;
+			disabled_ += " direct";
+		}
+	}
+
+	bool do_direct_read() {
+		size_t off = random_offset(model_.size() + kPage) / kPage * kPage;
+		size_t len = std::max<size_t>(1, random_length(opt_.max_len) / kPage) * kPage;
+		log("dread     %zu+%zu", off, len);
+		ssize_t n = pread(direct_fd_, direct_buf_, len, off);
+		if (n < 0)
+			return syscall_failed("O_DIRECT pread");
+		size_t want = off >= model_.size() ? 0 : std::min(len, model_.size() - off);
+		if ((size_t)n != want) {
+			failure_ = "O_DIRECT read length: expected " + std::to_string(want) + " got " + std::to_string(n);
+			return false;
+		}
+		return compare(off, static_cast<char*>(direct_buf_), n, "O_DIRECT read");
+	}
+
+	bool do_direct_write() {
+		size_t off = random_offset(opt_.max_len) / kPage * kPage;
+		size_t len = std::min(opt_.max_len - off, std::max<size_t>(1, random_length(opt_.max_len) / kPage) * kPage);
+		if (len == 0)
+			return true;
+		log("dwrite    %zu+%zu%s", off, len, off > model_.size() ? " (past EOF)" : "");
+		std::string data = fresh_bytes(len);
+		memcpy(direct_buf_, data.data(), len);
+		ssize_t n = pwrite(direct_fd_, direct_buf_, len, off);
+		if (n < 0)
+			return syscall_failed("O_DIRECT pwrite");
+		if ((size_t)n != len) {
+			failure_ = "O_DIRECT write: short write " + std::to_string(n) + " of " + std::to_string(len);
+			return false;
+		}
+		if (model_.size() < off + len)
+			model_.resize(off + len, '\0');
+		model_.replace(off, len, data);
+		return check_size("O_DIRECT write");
+	}
+
 	int fail_exit() {
 		std::printf("cfs_fsx: FAIL at operation %ld (seed %" PRIu64 "): %s\n", op_, opt_.seed, failure_.c_str());
 		std::printf("cfs_fsx: operation log (last %zu):\n", log_.size());
@@ -474,12 +537,14 @@ private:
 	std::string failure_;
 	std::string disabled_;
 	long counts_[kOpCount] = {};
+	int direct_fd_ = -1;
+	void* direct_buf_ = nullptr;
 };
 
 void usage() {
 	std::fprintf(stderr,
 		     "usage: cfs_fsx DIR --seed S --ops N [--max-len BYTES] [--no-mmap] [--no-fallocate] [--no-punch]\n"
-		     "               [--no-seek] [--keep] [--corrupt-model-at OP]\n"
+		     "               [--no-seek] [--no-direct] [--keep] [--corrupt-model-at OP]\n"
 		     "  Random file operations on a new file in DIR, verified against an in-memory model.\n"
 		     "  --corrupt-model-at OP  self-test: corrupt the model after OP, the run must then fail\n");
 }
@@ -524,6 +589,8 @@ int main(int argc, char** argv) {
 			o.punch = false;
 		} else if (a == "--no-seek") {
 			o.seek = false;
+		} else if (a == "--no-direct") {
+			o.direct = false;
 		} else if (a == "--keep") {
 			o.keep = true;
 		} else if (a[0] != '-' && o.dir.empty()) {

@@ -132,6 +132,8 @@ check_fs() {
 	for seed in 1 2 3; do
 		run "$fs: cfs_fsx seed $seed" 60 "$bin/cfs_fsx" "$mnt" --seed "$seed" --ops 4000
 	done
+	# Small files: crosses the inline ("stuffed") / block-mapped boundary again and again.
+	run "$fs: cfs_fsx small file" 60 "$bin/cfs_fsx" "$mnt" --seed 5 --ops 4000 --max-len 12288
 	expect_failure "$fs: cfs_fsx detects a model/file mismatch" \
 		"$bin/cfs_fsx" "$mnt" --seed 4 --ops 1000 --corrupt-model-at 300
 	rm -f "$mnt"/cfs_fsx.4.*
