@@ -59,6 +59,9 @@ uint32_t rgrp_length_for(uint32_t bsize, uint32_t data);
 
 // Loads the rgrp table from the rindex system file (sb_rindex_addr) and checks it:
 // sorted, non-overlapping, inside the device, consistent lengths. Replaces fs->rgrps.
+// Reads no rgrp header: flags/free/dinodes stay 0 until rgrp_refresh (or an
+// allocation in that rgrp) reads it, so mounting a large filesystem costs one rindex
+// read, not one read per rgrp.
 int rgrp_table_load(Fs *fs);
 
 // Builds fs->rgrps from an array of on-disk rindex entries (mkfs, fsck rebuilding).

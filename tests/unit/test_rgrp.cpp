@@ -1,0 +1,323 @@
+// Resource groups: the pure 2-bit bitmap helpers, and the allocator on a real mkfs image
+// (allocate near a goal, contiguous runs, counts, free, state changes, ENOSPC).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "fs.h"
+#include "layout.h"
+#include "rgrp.h"
+#include "trans.h"
+#include "user/host.h"
+
+namespace {
+
+using namespace cfs;
+
+// ---- Pure bitmap helpers -----------------------------------------------------------
+
+TEST(Bitmap, GetSetUseTwoBitsPerBlockLowBitsFirst)
+{
+	uint8_t bm[4] = {};
+	bitmap_set(bm, 0, CFS_BLKST_DINODE);
+	bitmap_set(bm, 1, CFS_BLKST_USED);
+	bitmap_set(bm, 3, CFS_BLKST_UNLINKED);
+	bitmap_set(bm, 5, CFS_BLKST_USED);
+	EXPECT_EQ(bm[0], 0x03 | 0x04 | 0x80);
+	EXPECT_EQ(bm[1], 0x04);
+	EXPECT_EQ(bitmap_get(bm, 0), CFS_BLKST_DINODE);
+	EXPECT_EQ(bitmap_get(bm, 2), CFS_BLKST_FREE);
+	EXPECT_EQ(bitmap_get(bm, 3), CFS_BLKST_UNLINKED);
+	bitmap_set(bm, 0, CFS_BLKST_FREE);
+	EXPECT_EQ(bm[0], 0x04 | 0x80);
+}
+
+// Reference implementations: one entry at a time.
+uint32_t slow_find(const uint8_t *bm, uint32_t start, uint32_t end, unsigned state)
+{
+	for (uint32_t i = start; i < end; i++)
+		if (bitmap_get(bm, i) == state)
+			return i;
+	return end;
+}
+
+uint32_t slow_run(const uint8_t *bm, uint32_t start, uint32_t end, unsigned state, uint32_t max)
+{
+	uint32_t n = 0;
+	while (start + n < end && n < max && bitmap_get(bm, start + n) == state)
+		n++;
+	return n;
+}
+
+TEST(Bitmap, FindRunAndCountAgreeWithOneByOneScans)
+{
+	std::vector<uint8_t> bm(1024);
+	uint32_t seed = 12345;
+	auto rnd = [&] { return seed = seed * 1103515245 + 12345, seed >> 16; };
+	for (int round = 0; round < 20; round++) {
+		// Long runs of one state with sparse exceptions: exercises the word skipping.
+		for (uint32_t i = 0; i < bm.size() * 4; i++)
+			bitmap_set(bm.data(), i, (rnd() % 97 == 0) ? rnd() % 4 : unsigned(round % 4));
+		const uint32_t n = uint32_t(bm.size() * 4 - rnd() % 50);
+		for (int q = 0; q < 200; q++) {
+			uint32_t start = rnd() % n, state = rnd() % 4, max = 1 + rnd() % 300;
+			ASSERT_EQ(bitmap_find(bm.data(), start, n, state), slow_find(bm.data(), start, n, state));
+			ASSERT_EQ(bitmap_run(bm.data(), start, n, state, max),
+				  slow_run(bm.data(), start, n, state, max));
+		}
+		uint32_t counts[4], expect[4] = {};
+		bitmap_count(bm.data(), n, counts);
+		for (uint32_t i = 0; i < n; i++)
+			expect[bitmap_get(bm.data(), i)]++;
+		for (int s = 0; s < 4; s++)
+			ASSERT_EQ(counts[s], expect[s]);
+	}
+}
+
+TEST(Bitmap, LocateSpansHeaderThenBitmapBlocks)
+{
+	uint32_t blk, off;
+	rgrp_bitmap_locate(4096, 0, &blk, &off);
+	EXPECT_EQ(blk, 0u);
+	EXPECT_EQ(off, 128u);
+	rgrp_bitmap_locate(4096, 4096 - 128 - 1, &blk, &off);
+	EXPECT_EQ(blk, 0u);
+	EXPECT_EQ(off, 4095u);
+	rgrp_bitmap_locate(4096, 4096 - 128, &blk, &off);
+	EXPECT_EQ(blk, 1u);
+	EXPECT_EQ(off, 64u);
+	rgrp_bitmap_locate(1024, 896 + 960, &blk, &off);
+	EXPECT_EQ(blk, 2u);
+	EXPECT_EQ(off, 64u);
+	EXPECT_EQ(rgrp_length_for(4096, (4096 - 128) * 4), 1u);
+	EXPECT_EQ(rgrp_length_for(4096, (4096 - 128) * 4 + 1), 2u);
+	// 256 MiB of 4 KiB blocks: 65536 blocks, 16384 bitmap bytes: header + 4 blocks.
+	EXPECT_EQ(rgrp_length_for(4096, 65536 - 5), 5u);
+}
+
+// ---- The allocator on an mkfs image ----------------------------------------------
+
+class AllocFs : public ::testing::Test {
+protected:
+	std::string path;
+	cfs_host *host = nullptr;
+	Fs fs{};
+	std::vector<std::string> log;
+
+	void make(uint32_t bsize, uint64_t bytes, uint32_t rgrp_mb)
+	{
+		char tmpl[] = "/tmp/cfs-rgrp-XXXXXX";
+		int fd = mkstemp(tmpl);
+		ASSERT_GE(fd, 0);
+		path = tmpl;
+		ASSERT_EQ(ftruncate(fd, off_t(bytes)), 0);
+		::close(fd);
+		mkfs::Params p;
+		p.bsize = bsize;
+		p.journals = 1;
+		p.journal_mb = 8;
+		p.rgrp_mb = rgrp_mb;
+		p.locktable = "t:alloc";
+		p.dev_bytes = bytes;
+		p.uuid[0] = 7;
+		mkfs::Plan plan;
+		std::string error;
+		ASSERT_TRUE(mkfs::plan(p, &plan, &error)) << error;
+		open_host();
+		ASSERT_EQ(mkfs::write(host, p, plan, &error), 0) << error;
+		ASSERT_EQ(fs_open(host, &fs, nullptr), 0);
+		ASSERT_EQ(rgrp_table_load(&fs), 0);
+		refresh_all();
+	}
+	// rgrp_table_load reads only the rindex; flags and counts come from the headers.
+	void refresh_all()
+	{
+		for (uint32_t i = 0; i < fs.rgrps.count; i++)
+			ASSERT_EQ(rgrp_refresh(&fs, &fs.rgrps.rgrps[i]), 0);
+	}
+	void open_host()
+	{
+		const char *why = nullptr;
+		ASSERT_EQ(user::host_open(path.c_str(), user::HostOptions{}, &host, &why), 0);
+		user::host_set_log(host, [](void *ctx, int, const char *m) {
+			static_cast<AllocFs *>(ctx)->log.push_back(m);
+		}, this, CFS_LOG_DEBUG);
+	}
+	// Drops all cached state and reads the image again, as after a remount.
+	void reopen()
+	{
+		fs_close(&fs);
+		ASSERT_EQ(cfs_env_sync(host), 0);
+		user::host_close(host);
+		open_host();
+		ASSERT_EQ(fs_open(host, &fs, nullptr), 0);
+		ASSERT_EQ(rgrp_table_load(&fs), 0);
+		refresh_all();
+	}
+	void TearDown() override
+	{
+		if (host) {
+			fs_close(&fs);
+			EXPECT_EQ(user::host_held_buffers(host), 0u);
+			user::host_close(host);
+		}
+		if (!path.empty())
+			unlink(path.c_str());
+	}
+	uint32_t first_ordinary() const
+	{
+		for (uint32_t i = 0; i < fs.rgrps.count; i++)
+			if (!(fs.rgrps.rgrps[i].flags & CFS_RGF_JOURNAL))
+				return i;
+		return fs.rgrps.count;
+	}
+	uint64_t total_free()
+	{
+		uint64_t n = 0;
+		for (uint32_t i = 0; i < fs.rgrps.count; i++) {
+			EXPECT_EQ(rgrp_refresh(&fs, &fs.rgrps.rgrps[i]), 0);
+			n += fs.rgrps.rgrps[i].free;
+		}
+		return n;
+	}
+};
+
+TEST_F(AllocFs, AllocatesAContiguousRunAtTheGoalAndPersistsIt)
+{
+	make(4096, 128ull << 20, 16);
+	const uint64_t free_before = total_free();
+	Rgrp &rg = fs.rgrps.rgrps[first_ordinary() + 1];
+	const uint64_t goal = rg.data0 + 100;
+	uint64_t first = 0;
+	uint32_t got = 0;
+	// Direct mode (no transaction): the rgrp blocks are written in place at once.
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, goal, 50, CFS_BLKST_USED, &first, &got, nullptr), 0);
+	EXPECT_EQ(first, goal);
+	EXPECT_EQ(got, 50u);
+	reopen();
+	for (uint64_t b = goal; b < goal + 50; b++)
+		EXPECT_EQ(block_state(&fs, b), int(CFS_BLKST_USED));
+	EXPECT_EQ(block_state(&fs, goal - 1), int(CFS_BLKST_FREE));
+	EXPECT_EQ(block_state(&fs, goal + 50), int(CFS_BLKST_FREE));
+	EXPECT_EQ(total_free(), free_before - 50);
+	EXPECT_TRUE(log.empty());
+}
+
+TEST_F(AllocFs, SkipsUsedBlocksAndPrefersAFullRunOverTheFirstFragment)
+{
+	make(1024, 64ull << 20, 8);
+	Rgrp &rg = fs.rgrps.rgrps[first_ordinary() + 1];
+	uint64_t a, b;
+	uint32_t got;
+	// Used: [data0, +10); free hole of 5 at +10; used [+15, +16); then free.
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, rg.data0, 16, CFS_BLKST_USED, &a, &got, nullptr), 0);
+	ASSERT_EQ(got, 16u);
+	ASSERT_EQ(rgrp_free(&fs, nullptr, rg.data0 + 10, 5), 0);
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, rg.data0, 8, CFS_BLKST_USED, &b, &got, nullptr), 0);
+	EXPECT_EQ(b, rg.data0 + 16) << "the 5-block hole is too short for 8";
+	EXPECT_EQ(got, 8u);
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, rg.data0, 5, CFS_BLKST_USED, &b, &got, nullptr), 0);
+	EXPECT_EQ(b, rg.data0 + 10) << "a run of exactly 5 fits the hole";
+}
+
+TEST_F(AllocFs, NeverAllocatesInJournalRgrpsOrOverSystemFiles)
+{
+	make(4096, 96ull << 20, 16);
+	const Rgrp &jr = fs.rgrps.rgrps[0];
+	ASSERT_TRUE(jr.flags & CFS_RGF_JOURNAL);
+	std::set<uint64_t> taken;
+	uint64_t first;
+	uint32_t got;
+	// Goal inside the journal: the allocator moves on.
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, jr.data0 + 5, 1, CFS_BLKST_DINODE, &first, &got, nullptr), 0);
+	EXPECT_GE(first, jr.data0 + jr.data);
+	EXPECT_EQ(block_state(&fs, first), int(CFS_BLKST_DINODE));
+	// The master directory is at the start of the first ordinary rgrp: not reused.
+	EXPECT_NE(first, from_le64(fs.sb.sb_master_addr));
+}
+
+TEST_F(AllocFs, DinodeGetsTheRgrpGenerationWhichAdvances)
+{
+	make(4096, 96ull << 20, 16);
+	uint64_t a, b, ga = 0, gb = 0;
+	uint32_t got;
+	Rgrp &rg = fs.rgrps.rgrps[first_ordinary() + 1];
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, rg.data0, 1, CFS_BLKST_DINODE, &a, &got, &ga), 0);
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, rg.data0, 1, CFS_BLKST_DINODE, &b, &got, &gb), 0);
+	EXPECT_EQ(gb, ga + 1);
+	EXPECT_NE(a, b);
+	reopen();
+	Rgrp &again = fs.rgrps.rgrps[first_ordinary() + 1];
+	EXPECT_EQ(again.dinodes, 2u);
+}
+
+TEST_F(AllocFs, UnlinkedStateIsCountedAndFreedCleanly)
+{
+	make(4096, 96ull << 20, 16);
+	uint64_t d;
+	uint32_t got;
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, 0, 1, CFS_BLKST_DINODE, &d, &got, nullptr), 0);
+	ASSERT_EQ(rgrp_set_state(&fs, nullptr, d, CFS_BLKST_UNLINKED), 0);
+	EXPECT_EQ(block_state(&fs, d), int(CFS_BLKST_UNLINKED));
+	Rgrp *rg = rgrp_of_block(&fs, d);
+	Buf *b;
+	ASSERT_EQ(meta_read(&fs, rg->addr, CFS_BT_RG, 0, &b), 0);
+	EXPECT_EQ(from_le32(static_cast<cfs_rgrp *>(buf_data(b))->rg_unlinked), 1u);
+	meta_release(&fs, b);
+	const uint32_t dinodes = rg->dinodes;
+	ASSERT_EQ(rgrp_free(&fs, nullptr, d, 1), 0);
+	EXPECT_EQ(block_state(&fs, d), int(CFS_BLKST_FREE));
+	EXPECT_EQ(rg->dinodes, dinodes - 1);
+	ASSERT_EQ(meta_read(&fs, rg->addr, CFS_BT_RG, 0, &b), 0);
+	EXPECT_EQ(from_le32(static_cast<cfs_rgrp *>(buf_data(b))->rg_unlinked), 0u);
+	meta_release(&fs, b);
+}
+
+TEST_F(AllocFs, DoubleFreeIsCorruptionNamingTheBlock)
+{
+	make(4096, 96ull << 20, 16);
+	uint64_t d;
+	uint32_t got;
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, 0, 4, CFS_BLKST_USED, &d, &got, nullptr), 0);
+	ASSERT_EQ(rgrp_free(&fs, nullptr, d, 4), 0);
+	log.clear();
+	EXPECT_EQ(rgrp_free(&fs, nullptr, d + 1, 1), -CFS_EUCLEAN);
+	ASSERT_FALSE(log.empty());
+	EXPECT_NE(log.back().find(std::to_string(d + 1)), std::string::npos) << log.back();
+}
+
+TEST_F(AllocFs, FillsTheFilesystemThenReportsNoSpace)
+{
+	make(4096, 64ull << 20, 8);
+	const uint64_t free_blocks = total_free();
+	uint64_t allocated = 0, first;
+	uint32_t got;
+	int err;
+	while ((err = rgrp_alloc(&fs, nullptr, 0, 1000, CFS_BLKST_USED, &first, &got, nullptr)) == 0)
+		allocated += got;
+	EXPECT_EQ(err, -CFS_ENOSPC);
+	EXPECT_EQ(allocated, free_blocks);
+	EXPECT_EQ(total_free(), 0u);
+}
+
+TEST_F(AllocFs, WithATransactionTheBuffersJoinItAndReachDiskOnCommit)
+{
+	make(4096, 96ull << 20, 16);
+	Trans tr;
+	ASSERT_EQ(trans_begin(&fs, nullptr, 16, &tr), 0);
+	uint64_t first;
+	uint32_t got;
+	ASSERT_EQ(rgrp_alloc(&fs, &tr, 0, 10, CFS_BLKST_USED, &first, &got, nullptr), 0);
+	EXPECT_GE(tr.nbufs, 1u) << "the rgrp header must be in the transaction";
+	ASSERT_EQ(trans_commit(&tr), 0);
+	reopen();
+	EXPECT_EQ(block_state(&fs, first), int(CFS_BLKST_USED));
+	EXPECT_EQ(block_state(&fs, first + got - 1), int(CFS_BLKST_USED));
+}
+
+}  // namespace
