@@ -73,6 +73,18 @@ $(OBJ)/freestanding/%.o: lib/%.cpp | $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CXX) $(FREESTANDING_CXXFLAGS) -c -o $@ $<
 
-test-lib-freestanding: $(FREESTANDING_OBJS)
-	tests/unit/check_freestanding.sh lib/env.h $^
+# The check must also fail on code that breaks the rules (a check that cannot fail
+# proves nothing).
+$(OBJ)/freestanding/selftest-bad.o: tests/unit/fixtures/freestanding_bad.cpp | $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(FREESTANDING_CXXFLAGS) -c -o $@ $<
+
+test-lib-freestanding: $(FREESTANDING_OBJS) $(OBJ)/freestanding/selftest-bad.o
+	tests/unit/check_freestanding.sh lib/env.h $(FREESTANDING_OBJS)
+	@out=$$(tests/unit/check_freestanding.sh lib/env.h $(OBJ)/freestanding/selftest-bad.o 2>&1); \
+	if [ $$? -eq 0 ]; then echo "lib-freestanding selftest: a bad object passed" >&2; exit 1; fi; \
+	for want in 'undefined symbol outside env.h: strlen' 'forbidden sections: .init_array' '.tdata'; do \
+		echo "$$out" | grep -qF -- "$$want" || { echo "lib-freestanding selftest: missing '$$want' in: $$out" >&2; exit 1; }; \
+	done; echo "lib-freestanding selftest: bad object rejected"
+
 TEST_SUITES += lib-freestanding
