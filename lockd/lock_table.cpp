@@ -197,7 +197,7 @@ void LockTable::send_basts(Resource &r, std::vector<Event> &out)
 						continue;
 					h.bast_modes |= 1u << waiter.requested;
 					Event e;
-	e.kind = Event::Kind::Bast;
+					e.kind = Event::Kind::Bast;
 					e.mount = h.mount;
 					e.lock = h.id;
 					e.mode = waiter.requested;
@@ -348,7 +348,7 @@ void LockTable::join(MountId mount, uint32_t journal_count, LockId journal_lock,
 {
 	if (mounts_.count(mount) || locks_.count(journal_lock)) {
 		Event e;
-	e.kind = Event::Kind::Joined;
+		e.kind = Event::Kind::Joined;
 		e.mount = mount;
 		e.status = -EEXIST;
 		out.push_back(e);
@@ -372,8 +372,16 @@ void LockTable::try_pending_joins(std::vector<Event> &out)
 			continue;
 		}
 		Event e;
-	e.kind = Event::Kind::Joined;
+		e.kind = Event::Kind::Joined;
 		e.mount = it->first;
+		if (m.journal_count == 0) {
+			// A tool's mount: locks, no journal, never asked to recover one.
+			m.journal = kNoJournal;
+			e.journal = CFS_NO_JOURNAL;
+			out.push_back(e);
+			++it;
+			continue;
+		}
 		e.status = -ENOSPC;
 		for (uint32_t j = 0; j < m.journal_count; j++) {
 			if (journal_free(j)) {
@@ -422,14 +430,14 @@ void LockTable::assign_recoveries(std::vector<Event> &out)
 		if (rec.assigned)
 			continue;
 		for (const auto &[id, m] : mounts_) {
-			if (m.dead || m.journal < 0)
+			if (m.dead || m.journal < 0 || m.journal == kNoJournal)
 				continue;
 			// The dead journal's own lock went at fencing and no join can take it
 			// while it awaits replay, so this grant never conflicts.
 			create_granted(id, recovery_lock_id(id.node, j), journal_lock_name(j), CFS_LOCK_EX);
 			rec.assigned = id;
 			Event e;
-	e.kind = Event::Kind::Recover;
+			e.kind = Event::Kind::Recover;
 			e.mount = id;
 			e.journal = j;
 			e.dead_node = rec.dead_node;
@@ -507,7 +515,7 @@ void LockTable::node_fenced(NodeId node, std::vector<Event> &out)
 	if (!awaiting_fence_.erase(node))
 		return;
 	for (auto &[id, m] : mounts_) {
-		if (id.node == node && m.dead && m.journal >= 0)
+		if (id.node == node && m.dead && m.journal >= 0 && m.journal != kNoJournal)
 			recoveries_[static_cast<uint32_t>(m.journal)] = Recovery{node, std::nullopt};
 	}
 	for (auto &[j, rec] : recoveries_)
@@ -521,7 +529,7 @@ void LockTable::node_fenced(NodeId node, std::vector<Event> &out)
 		}
 		auto mit = mounts_.find(l.mount);
 		bool keep = writes_lvb(l.granted) && !is_journal_name(l.resource) && mit != mounts_.end() &&
-			    mit->second.journal >= 0;
+			    mit->second.journal >= 0 && mit->second.journal != kNoJournal;
 		if (writes_lvb(l.granted) && !is_journal_name(l.resource))
 			resource_of(l).lvb_valid = false;
 		if (keep) {

@@ -59,6 +59,9 @@ struct Event {
 
 class LockTable {
 public:
+	// A mount with journal_count 0 (a tool) joins without a journal (MountView::journal =
+	// kNoJournal) and is never assigned a recovery.
+	static constexpr int64_t kNoJournal = INT64_MAX;
 	// A mount joins; it receives the lowest free journal slot below journal_count, whose
 	// journal lock it then holds EX as lock `journal_lock`. While grants are disabled the
 	// join waits; -ENOSPC when every journal is taken or awaiting recovery.

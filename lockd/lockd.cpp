@@ -154,6 +154,8 @@ public:
 	bool owns_child(pid_t pid) const { return fence_child_ == pid; }
 	void append_locks_json(std::string &out) const;
 	void append_cluster_json(std::string &out) const;
+	void append_locks_text(std::string &out) const;
+	void append_cluster_text(std::string &out) const;
 	bool fence_ack(NodeId node);
 	bool empty_of_local_mounts() const { return mounts_.empty(); }
 	bool refused() const { return refused_; }
@@ -998,7 +1000,8 @@ void Lockspace::append_cluster_json(std::string &out) const
 	first = true;
 	for (const auto &m : table_.mounts()) {
 		out += std::string(first ? "" : ",") + "{\"node\":" + std::to_string(m.id.node) +
-		       ",\"journal\":" + std::to_string(m.journal) + "}";
+		       ",\"journal\":" +
+		       (m.journal == LockTable::kNoJournal ? std::string("null") : std::to_string(m.journal)) + "}";
 		first = false;
 	}
 	out += "],\"awaiting_fence\":[";
@@ -1023,6 +1026,63 @@ void Lockspace::append_cluster_json(std::string &out) const
 		first = false;
 	}
 	out += "]}";
+}
+
+void Lockspace::append_locks_text(std::string &out) const
+{
+	out += "lockspace " + name_ + "\n";
+	auto lock_text = [](const LockTable::LockView &l, bool queued) {
+		std::string s = "node " + std::to_string(l.id.node) + " " + mode_name(l.granted);
+		if (queued)
+			s += std::string("->") + mode_name(l.requested);
+		if (l.orphaned)
+			s += l.pinned_journal >= 0 ? " (dead, pinned until journal " + std::to_string(l.pinned_journal) +
+							     " is replayed)"
+						   : std::string(" (dead, awaiting fencing)");
+		return s;
+	};
+	auto resources = table_.resources();
+	if (resources.empty())
+		out += "  (no resources)\n";
+	for (const auto &r : resources) {
+		out += "  " + json_escape(r.name) + "  lvb " + hex(r.lvb.data(), r.lvb.size()) +
+		       (r.lvb_valid ? "" : " INVALID") + "\n";
+		const std::pair<const char *, const std::vector<LockTable::LockView> *> queues[] = {
+			{"granted", &r.granted}, {"converting", &r.converting}, {"waiting", &r.waiting}};
+		for (auto &[qname, q] : queues)
+			for (const auto &l : *q)
+				out += std::string("    ") + qname + std::string(11 - strlen(qname), ' ') +
+				       lock_text(l, q != &r.granted) + "\n";
+	}
+}
+
+void Lockspace::append_cluster_text(std::string &out) const
+{
+	out += "lockspace " + name_ + ": " + (refused_ ? "refused" : have_state_ ? "member" : "joining") +
+	       ", grants " + (table_.grants_enabled() ? "enabled" : "STOPPED (waiting for quorum)") + "\n  members:";
+	for (NodeId n : members_)
+		out += " " + std::to_string(n);
+	out += "\n  mounts:";
+	for (const auto &m : table_.mounts())
+		out += " node " + std::to_string(m.id.node) +
+		       (m.journal == LockTable::kNoJournal ? std::string(" (no journal)")
+							   : " journal " + std::to_string(m.journal)) +
+		       ";";
+	out += "\n";
+	for (NodeId n : table_.nodes_awaiting_fence())
+		out += "  node " + std::to_string(n) + " awaits fencing" +
+		       (d_.config().fence_command.empty() ? " (no fence_command: run clusterfs_tool fence-ack " +
+								  std::to_string(n) + ")"
+							    : "") +
+		       "\n";
+	if (fence_child_ >= 0 || fence_attempts_)
+		out += "  fencing node " + std::to_string(fence_target_) + ": attempt " + std::to_string(fence_attempts_) +
+		       (fence_child_ >= 0 ? " running" : ", last result " + fence_last_result_) + "\n";
+	for (const auto &rec : table_.recoveries())
+		out += "  journal " + std::to_string(rec.journal) + " of dead node " + std::to_string(rec.dead_node) +
+		       (rec.assigned ? " being replayed by node " + std::to_string(rec.assigned->node)
+				     : std::string(" awaits a mount to replay it")) +
+		       "\n";
 }
 
 // ---- Daemon ----
@@ -1173,6 +1233,18 @@ void Daemon::handle_admin(Connection *c, const cfs_lock_req_admin &req)
 	std::string ls(req.lockspace, strnlen(req.lockspace, sizeof(req.lockspace)));
 	switch (proto::from_le32(req.command)) {
 	case CFS_ADMIN_DUMP_LOCKS: {
+		bool text = proto::from_le32(req.arg) & CFS_ADMIN_TEXT;
+		if (text) {
+			std::string out;
+			for (auto &[name, l] : lockspaces_)
+				if (ls.empty() || name == ls)
+					l->append_locks_text(out);
+			if (!ls.empty() && out.empty())
+				return admin_reply(c, seq, -ENOENT, "no lockspace " + ls + " on this node");
+			if (out.empty())
+				out = "no lockspaces on this node\n";
+			return admin_reply(c, seq, 0, out);
+		}
 		std::string out = "{\"node_id\":" + std::to_string(node_id_) + ",\"lockspaces\":[";
 		bool first = true;
 		for (auto &[name, l] : lockspaces_) {
@@ -1189,6 +1261,14 @@ void Daemon::handle_admin(Connection *c, const cfs_lock_req_admin &req)
 		return admin_reply(c, seq, 0, out);
 	}
 	case CFS_ADMIN_DUMP_CLUSTER: {
+		if (proto::from_le32(req.arg) & CFS_ADMIN_TEXT) {
+			std::string out = "node " + std::to_string(node_id_) + ", " +
+					  (quorate() ? "quorate" : "INQUORATE: nothing is granted") + "\n";
+			for (auto &[name, l] : lockspaces_)
+				if (ls.empty() || name == ls)
+					l->append_cluster_text(out);
+			return admin_reply(c, seq, 0, out);
+		}
 		std::string out = "{\"node_id\":" + std::to_string(node_id_) + ",\"quorate\":" +
 				  (quorate() ? "true" : "false") + ",\"lockspaces\":[";
 		bool first = true;
@@ -1244,7 +1324,7 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 		for (char ch : name)
 			printable &= ch > ' ' && ch < 0x7f;
 		uint32_t journals = proto::from_le32(req->journal_count);
-		if (!printable || journals == 0 || journals > 65536)
+		if (!printable || journals > 65536)
 			return fail(-EINVAL);
 		if (!quorate())
 			return fail(-ENOLCK);

@@ -103,6 +103,8 @@ enum cfs_lock_admin_command {
 	CFS_ADMIN_FENCE_ACK = 3,    /* declare node `arg` fenced by hand (lockspace "" = all) */
 };
 
+#define CFS_ADMIN_TEXT 0x1u
+
 /* cfs_lock_ev_withdraw.reason */
 enum cfs_lock_withdraw_reason {
 	CFS_WITHDRAW_COROSYNC_LOST = 1, /* the local corosync died: lockd is exiting */
@@ -111,6 +113,7 @@ enum cfs_lock_withdraw_reason {
 };
 
 #define CFS_LOCKSPACE_ALL 0xffffffffu
+#define CFS_NO_JOURNAL 0xffffffffu
 
 struct cfs_lock_header {
 	cfs_le32 magic;   /* CFS_LOCKPROTO_MAGIC */
@@ -124,7 +127,8 @@ struct cfs_lock_header {
 struct cfs_lock_req_join {
 	struct cfs_lock_header hdr;
 	char lockspace[CFS_LOCKSPACE_NAME_MAX]; /* NUL-padded "cluster:fsname" */
-	cfs_le32 journal_count;                 /* journals in the filesystem (slots 0..n-1) */
+	cfs_le32 journal_count;                 /* journals in the filesystem (slots 0..n-1);
+						   0: no journal (tools), never told to recover */
 	cfs_le32 flags;                         /* reserved, 0 */
 };
 
@@ -133,7 +137,8 @@ struct cfs_lock_ev_joined {
 	cfs_le32 status;       /* 0 or negative errno (-ENOSPC: no free journal) */
 	cfs_le32 lockspace_id; /* handle for the other requests on this connection */
 	cfs_le32 node_id;      /* corosync node id of this node */
-	cfs_le32 journal_slot; /* journal this mount owns (its journal lock is held EX) */
+	cfs_le32 journal_slot; /* journal this mount owns (its journal lock is held EX),
+				  CFS_NO_JOURNAL if it joined with journal_count 0 */
 };
 
 struct cfs_lock_req_leave {
@@ -216,7 +221,7 @@ struct cfs_lock_ev_reply {
 struct cfs_lock_req_admin {
 	struct cfs_lock_header hdr;
 	cfs_le32 command; /* enum cfs_lock_admin_command */
-	cfs_le32 arg;
+	cfs_le32 arg; /* FENCE_ACK: node id; DUMP_*: CFS_ADMIN_TEXT for a human-readable table */
 	char lockspace[CFS_LOCKSPACE_NAME_MAX];
 };
 
