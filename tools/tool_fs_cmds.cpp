@@ -566,6 +566,7 @@ int cmd_dir(int argc, char **argv)
 		out.u64("generation", d.generation);
 		out.u64_fmt("hash", d.hash, "0x%08" PRIx64);
 		out.u64("block", d.block);
+		out.u64("offset", d.offset);
 		out.end_object();
 		return true;
 	}, [&](uint64_t, const std::string &p) { problems.push_back(p); }, &walk);

@@ -145,6 +145,7 @@ private:
 	std::vector<EntryRef> entries_;
 	std::unordered_set<uint64_t> system_inodes_;
 	uint64_t lost_found_ = 0;
+	std::vector<uint64_t> rebuilt_links_;      // links made by reset_directory
 };
 
 void Checker::init_header(Block *b, uint64_t blkno, uint16_t type, uint64_t owner)
@@ -391,6 +392,10 @@ void Checker::reset_directory(uint64_t ino, uint64_t parent)
 	if (ok)
 		r_.repaired();
 	rec.dir_reset = true;
+	// Its new "." and ".." are links; pass 2 adds them (the parent may not be read yet).
+	rebuilt_links_.push_back(ino);
+	rebuilt_links_.push_back(parent);
+	rec.dotdot = parent;
 	rec.blocks_counted = 1;
 	rec.blocks_field = 1;
 	rec.entries_counted = 2;
@@ -518,6 +523,12 @@ void Checker::check_dinode(uint64_t ino, bool system)
 		if (r_.problem(PreenSafety::kNeedsOperator,
 		               "empty the directory (its files go to lost+found)",
 		               "directory %" PRIu64 " is damaged:%s", ino, all.c_str())) {
+			// The tree (hash table) it had is released with it; pass 5 frees it.
+			img_.walk_tree(ino, b, [&](const FsImage::TreeBlock &tb) {
+				if (!duplicates_.count(tb.blkno) && claims_[tb.blkno] == kUsed)
+					claims_[tb.blkno] = kFree;
+				return true;
+			}, [](const FsImage::TreeBlock &, const std::string &) {});
 			uint64_t parent = rec.parent_field;
 			reset_directory(ino, parent);
 			return;
@@ -622,6 +633,13 @@ bool Checker::remove_entry(const EntryRef &e, const char *why)
 				auto *lf = reinterpret_cast<cfs_leaf *>(b.data());
 				uint32_t n = from_le32(lf->lf_entries);
 				lf->lf_entries = to_le32(n ? n - 1 : 0);
+			} else {
+				// A linear directory's count lives in the same block and must agree
+				// with its chain for the dinode to verify.
+				cfs_dinode *di = as_dinode(b);
+				uint64_t n = from_le64(di->di_entries);
+				di->di_entries = to_le64(n ? n - 1 : 0);
+				inodes_[e.dir].entries_field = n ? n - 1 : 0;
 			}
 			std::string werr;
 			if (!img_.write_meta(e.d.block, &b, &werr)) {
@@ -642,6 +660,9 @@ bool Checker::remove_entry(const EntryRef &e, const char *why)
 void Checker::pass2_entries()
 {
 	r_.info(1, "pass 2: directory entries");
+	for (uint64_t ino : rebuilt_links_)
+		if (inodes_.count(ino))
+			inodes_[ino].links++;
 	std::vector<bool> removed(entries_.size(), false);
 	for (size_t i = 0; i < entries_.size(); i++) {
 		const EntryRef &e = entries_[i];
