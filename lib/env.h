@@ -16,6 +16,11 @@
  * the Linux numbers, identical in the kernel and in glibc on every Linux arch lib
  * targets). Functions returning int return 0 on success.
  *
+ * Besides these functions, lib/ code may reference only what the compiler emits calls
+ * to and every host provides: memcpy, memset, memmove, memcmp (from __builtin_mem* and
+ * struct copies), and in the kernel build __stack_chk_fail, __fentry__ and the
+ * retpoline/return thunks. The lib-freestanding suite enforces this list.
+ *
  * Context: every function may sleep unless it says otherwise. lib calls none of them
  * with a spinlock held (cfs_env_spin_* excepted).
  *
