@@ -55,7 +55,7 @@ crash_loop() {
 	local fs=$1 dir=$2 rounds=$3 i
 	mkdir -p "$dir"
 	for ((i = 1; i <= rounds; i++)); do
-		"$bin/cfs_crashwork" "$dir" --seed "$i" --segment-bytes 300000 >/dev/null &
+		"$bin/cfs_crashwork" "$dir" --seed "$i" --segment-bytes 65536 >/dev/null &
 		local pid=$!
 		sleep "0.$((RANDOM % 9 + 1))"
 		kill -KILL "$pid"
@@ -162,14 +162,16 @@ else
 		fail "mount tmpfs"
 	fi
 
-	img=$work/fs.img
 	mnt=$work/mnt
 	# on_image NAME "MKFS COMMAND" SUITE-ARGS...: a fresh 3 GiB sparse image, the full check.
 	on_image() {
 		local fs=$1 mkfs=$2
 		shift 2
 		step "$fs (loop image)"
-		rm -f "$img" && truncate -s 3G "$img"
+		# A new image file per filesystem: a loop device still detaching from the previous
+		# one must never be reused with its stale cached blocks.
+		img=$work/$fs.img
+		truncate -s 3G "$img"
 		if ! $mkfs "$img" >/dev/null || ! mount -o loop "$img" "$mnt"; then
 			fail "$fs: mkfs/mount"
 			return
@@ -179,6 +181,7 @@ else
 		check_fs "$fs" "$mnt" "$@"
 		remount=
 		umount "$mnt" && mounted=()
+		rm -f "$img"
 	}
 	# 256-byte inodes: nanosecond and post-2038 timestamps.
 	on_image ext4 "mkfs.ext4 -q -F -I 256 -b 4096" --bigdir 20000
@@ -193,6 +196,8 @@ else
 	fi
 	# 1 KiB blocks: the smallest block size clusterfs supports; the suite must adapt.
 	step "ext4 with 1 KiB blocks"
+	img=$work/ext4-1k.img
+	truncate -s 3G "$img"
 	if mkfs.ext4 -q -F -I 256 -b 1024 "$img" && mount -o loop "$img" "$mnt"; then
 		mounted+=("$mnt")
 		timeout -s KILL 90 "$bin/cfs_posix_suite" "$mnt" >"$work/suite.log" 2>&1
