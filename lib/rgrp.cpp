@@ -186,7 +186,12 @@ int rgrp_table_load(Fs *fs)
 {
 	const uint32_t count = from_le32(fs->sb.sb_rgrps);
 	const uint64_t rindex = from_le64(fs->sb.sb_rindex_addr);
-	const size_t bytes = sizeof(cfs_rindex) * size_t(count);
+	const uint64_t bytes = sizeof(cfs_rindex) * uint64_t(count);
+	// Every rgrp has at least one header block and one data block.
+	if (count == 0 || count > fs->blocks / 2 || bytes > UINT32_MAX) {
+		cfs_env_log(fs->host, CFS_LOG_ERR, "superblock: implausible rgrp count %u", count);
+		return -CFS_EUCLEAN;
+	}
 	auto *entries = static_cast<cfs_rindex *>(cfs_env_alloc(fs->host, bytes, CFS_ALLOC_LARGE));
 	if (!entries)
 		return -CFS_ENOMEM;
