@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "siphash.h"
+
 namespace cfs::test {
 namespace {
 
@@ -361,6 +363,116 @@ TEST_P(DirTest, EntriesSurviveReopen)
 }
 
 INSTANTIATE_TEST_SUITE_P(BlockSizes, DirTest, ::testing::Values(1024u, 4096u));
+
+}  // namespace
+}  // namespace cfs::test
+
+namespace cfs::test {
+namespace {
+
+// Names whose hashes share their top 17 bits all land in one slot even at the deepest
+// table lib grows (2^17 slots): splits cannot separate them, so past one leaf's worth
+// they chain (as soon as a split fails to make room, see docs/lib-algo.md).
+class DirChainTest : public ::testing::Test {
+protected:
+	TestFs t;
+	void SetUp() override
+	{
+		TestFsOptions o;
+		o.bsize = 1024;
+		o.blocks = 65536;
+		o.rgrp_data = 16000;
+		o.journal_blocks = 256;
+		t.create(o);
+	}
+
+	std::vector<std::string> colliding_names(size_t want)
+	{
+		std::vector<std::string> out;
+		uint32_t target = dir_hash(t.fs.sb.sb_hash_key, "c0", 2) >> 15;
+		char buf[32];
+		for (uint64_t i = 0; out.size() < want; i++) {
+			int n = snprintf(buf, sizeof(buf), "c%llu", (unsigned long long)i);
+			if (dir_hash(t.fs.sb.sb_hash_key, buf, size_t(n)) >> 15 == target)
+				out.emplace_back(buf, size_t(n));
+		}
+		return out;
+	}
+};
+
+TEST_F(DirChainTest, EntriesSharingTheDeepestPrefixChainLeaves)
+{
+	auto names = colliding_names(100);
+	uint64_t free_before = t.free_blocks();
+	InodeRef d(&t.fs);
+	ASSERT_EQ(inode_get(&t.fs, t.root, d.get()), 0);
+	for (size_t i = 0; i < names.size(); i++) {
+		Trans tr;
+		ASSERT_EQ(trans_begin(&t.fs, nullptr, dir_add_max_bufs(&t.fs, d.get()), &tr), 0);
+		DirEntry e{1000 + i, 1, CFS_DT_REG};
+		ASSERT_EQ(dir_add(&t.fs, &tr, d.get(), names[i].data(), uint32_t(names[i].size()), &e), 0)
+			<< i;
+		ASSERT_EQ(trans_commit(&tr), 0);
+	}
+	auto *di = static_cast<cfs_dinode *>(buf_data(d->bh));
+	unsigned depth = from_le16(di->di_depth);
+	EXPECT_GE(depth, 1u);
+	EXPECT_EQ(inode_blocks(d.get()), 1 + free_before - t.free_blocks());
+	// The slot of the shared prefix heads a chain of several leaves, each of the table's
+	// depth (a chain only forms when splitting cannot separate the entries).
+	uint64_t slot = dir_hash(t.fs.sb.sb_hash_key, names[0].data(), names[0].size()) >> (32 - depth);
+	uint64_t leaf = 0;
+	ASSERT_EQ(jdata_read(&t.fs, t.root, slot * 8, &leaf, 8), 0) << (t.log.empty() ? "" : t.log.back());
+	unsigned chain = 0;
+	for (uint64_t blk = from_le64(leaf); blk; chain++) {
+		Buf *b;
+		ASSERT_EQ(meta_read(&t.fs, blk, CFS_BT_LF, t.root, &b), 0);
+		EXPECT_EQ(from_le16(static_cast<cfs_leaf *>(buf_data(b))->lf_depth), depth);
+		blk = from_le64(static_cast<cfs_leaf *>(buf_data(b))->lf_next);
+		meta_release(&t.fs, b);
+	}
+	EXPECT_GE(chain, 3u);
+	for (size_t i = 0; i < names.size(); i++) {
+		DirEntry e;
+		ASSERT_EQ(dir_lookup(&t.fs, d.get(), names[i].data(), uint32_t(names[i].size()), &e), 0);
+		EXPECT_EQ(e.ino, 1000 + i);
+	}
+	// readdir in small batches walks the chain once.
+	std::map<std::string, int> seen;
+	uint64_t cookie = kDirCookieStart;
+	for (int calls = 0; cookie != kDirCookieEnd; calls++) {
+		ASSERT_LT(calls, 1000);
+		struct Ctx {
+			std::map<std::string, int> *seen;
+			int left;
+		} ctx{&seen, 5};
+		ASSERT_EQ(dir_readdir(&t.fs, d.get(), &cookie,
+				      [](void *c, const char *name, uint32_t len, const DirEntry *, uint64_t) {
+					      auto *x = static_cast<Ctx *>(c);
+					      if (x->left-- == 0)
+						      return false;
+					      (*x->seen)[std::string(name, len)]++;
+					      return true;
+				      },
+				      &ctx),
+			  0);
+	}
+	EXPECT_EQ(seen.size(), names.size() + 2);
+	for (auto &kv : seen)
+		EXPECT_EQ(kv.second, 1) << kv.first;
+	// Removing from the middle of the chain, then freeing everything.
+	for (size_t i = 0; i < names.size(); i += 3) {
+		Trans tr;
+		ASSERT_EQ(trans_begin(&t.fs, nullptr, 8, &tr), 0);
+		ASSERT_EQ(dir_remove(&t.fs, &tr, d.get(), names[i].data(), uint32_t(names[i].size()), nullptr), 0);
+		ASSERT_EQ(trans_commit(&tr), 0);
+	}
+	for (size_t i = 0; i < names.size(); i++) {
+		DirEntry e;
+		EXPECT_EQ(dir_lookup(&t.fs, d.get(), names[i].data(), uint32_t(names[i].size()), &e),
+			  i % 3 ? 0 : -CFS_ENOENT);
+	}
+}
 
 }  // namespace
 }  // namespace cfs::test
