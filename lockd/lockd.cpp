@@ -192,6 +192,8 @@ private:
 	std::map<NodeId, uint64_t> incarnations_;
 	std::set<std::pair<NodeId, uint64_t>> dead_incarnations_;
 	uint64_t view_ = 0; // CPG membership changes applied; same on every member
+	bool trusted_ = true; // the batch being applied comes from a live incarnation
+	bool stale_ = false;  // members left and quorum was not confirmed since
 	uint64_t grants_request_view_ = ~0ull;
 	std::map<uint32_t, std::vector<uint8_t>> snapshot_chunks_;
 	struct Buffered {
@@ -502,8 +504,10 @@ void Lockspace::apply_membership(const std::vector<NodeId> &left, bool any_joine
 				name_.c_str(), n);
 	}
 	// Quorum must be confirmed for the new membership before anything is granted again.
-	if (!left.empty())
+	if (!left.empty()) {
 		table_.set_grants_enabled(false, ev);
+		stale_ = true;
+	}
 	(void)any_joined;
 	route(ev);
 }
@@ -563,20 +567,9 @@ void Lockspace::apply_batch(NodeId sender, const uint8_t *p, size_t len)
 	}
 	uint64_t inc = r.u64();
 	uint32_t count = r.u32();
-	if (dead_incarnations_.count({sender, inc})) {
-		// A member we declared dead speaks again with its old state: never trust it.
-		for (uint32_t i = 0; i < count && r.ok(); i++)
-			if (r.u8() == static_cast<uint8_t>(Op::Hello))
-				break;
-		if (table_.grants_enabled() && lowest_member() == d_.node_id()) {
-			wire::Writer w;
-			w.u8(static_cast<uint8_t>(Op::Refuse));
-			w.u32(sender);
-			w.u64(inc);
-			queue_op(w.take());
-		}
-		return;
-	}
+	// A member we declared dead that speaks again with its old state is never trusted:
+	// only its Hello (which gets it refused) and a Refuse it sends are looked at.
+	trusted_ = !dead_incarnations_.count({sender, inc});
 	for (uint32_t i = 0; i < count && r.ok(); i++) {
 		Op op = static_cast<Op>(r.u8());
 		apply_op(sender, inc, op, r);
@@ -592,7 +585,24 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 	switch (op) {
 	case Op::Hello: {
 		uint64_t inc = r.u64();
-		incarnations_[sender] = inc;
+		if (!r.ok())
+			break;
+		if (!dead_incarnations_.count({sender, inc})) {
+			incarnations_[sender] = inc;
+			break;
+		}
+		// A partition merged back. A side that regained quorum after the split is
+		// authoritative; if neither did, the lower node id's state wins. The other side
+		// withdraws its clients and rejoins fresh; its old locks go through fencing.
+		if (!refused_ && (!stale_ || me < sender)) {
+			log_msg("lockspace %s: node %u came back with state from before it was declared dead: refusing it",
+				name_.c_str(), sender);
+			wire::Writer w;
+			w.u8(static_cast<uint8_t>(Op::Refuse));
+			w.u32(sender);
+			w.u64(inc);
+			queue_op(w.take());
+		}
 		break;
 	}
 	case Op::Snapshot: {
@@ -612,13 +622,13 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		MountId m{sender, r.u64()};
 		uint32_t journals = r.u32();
 		LockId jl{sender, r.u64()};
-		if (r.ok())
+		if (r.ok() && trusted_)
 			table_.join(m, journals, jl, ev);
 		break;
 	}
 	case Op::Leave: {
 		MountId m{sender, r.u64()};
-		if (!r.ok())
+		if (!r.ok() || !trusted_)
 			break;
 		table_.leave(m, ev);
 		if (sender == me) {
@@ -650,7 +660,7 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		Mode mode = r.i32();
 		uint32_t flags = r.u32();
 		std::string name = r.str(CFS_RESOURCE_NAME_MAX);
-		if (r.ok())
+		if (r.ok() && trusted_)
 			table_.request(m, id, name, mode, flags, ev);
 		break;
 	}
@@ -662,7 +672,7 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		uint32_t flags = r.u32();
 		Lvb lvb;
 		r.bytes(lvb.data(), lvb.size());
-		if (!r.ok())
+		if (!r.ok() || !trusted_)
 			break;
 		if (op == Op::Convert)
 			table_.convert(m, id, mode, flags, lvb, ev);
@@ -673,14 +683,14 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 	case Op::Cancel: {
 		MountId m{sender, r.u64()};
 		LockId id{sender, r.u64()};
-		if (r.ok())
+		if (r.ok() && trusted_)
 			table_.cancel(m, id, ev);
 		break;
 	}
 	case Op::Recovered: {
 		MountId m{sender, r.u64()};
 		uint32_t journal = r.u32();
-		if (!r.ok())
+		if (!r.ok() || !trusted_)
 			break;
 		int status = table_.journal_recovered(m, journal, ev);
 		log_msg("lockspace %s: journal %u %s by node %u", name_.c_str(), journal,
@@ -690,7 +700,8 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 	case Op::Grants: {
 		uint64_t view = r.u64();
 		bool enabled = r.u8();
-		if (r.ok() && view == view_ && enabled != table_.grants_enabled()) {
+		if (r.ok() && trusted_ && view == view_ && enabled != table_.grants_enabled()) {
+			stale_ = stale_ && !enabled;
 			table_.set_grants_enabled(enabled, ev);
 			log_msg("lockspace %s: grants %s", name_.c_str(), enabled ? "enabled (quorate)" : "stopped (inquorate)");
 		}
@@ -699,7 +710,7 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 	case Op::Fenced: {
 		NodeId node = r.u32();
 		bool manual = r.u8();
-		if (r.ok() && table_.node_awaiting_fence(node)) {
+		if (r.ok() && trusted_ && table_.node_awaiting_fence(node)) {
 			log_msg("lockspace %s: node %u fenced%s; dropping its locks", name_.c_str(), node,
 				manual ? " (acknowledged by hand)" : "");
 			table_.node_fenced(node, ev);
@@ -1564,11 +1575,12 @@ int Daemon::run()
 		// fence agent to run again, quorum to propose.
 		int timeout = pending ? 2 : 200;
 		int r = poll(fds.data(), fds.size(), timeout);
+		int poll_errno = errno;
 		reap_children();
 		if (r < 0) {
-			if (errno == EINTR)
+			if (poll_errno == EINTR)
 				continue;
-			log_msg("poll: %s", strerror(errno));
+			log_msg("poll: %s", strerror(poll_errno));
 			return 1;
 		}
 		if (fds[1].revents) {

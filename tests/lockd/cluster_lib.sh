@@ -111,13 +111,15 @@ corosync_start() {
 }
 
 lockd_start() {
-	local i=$1
+	local i=$1 before
+	touch "$WORK/n$i/lockd.log"
+	before=$(grep -c "serving" "$WORK/n$i/lockd.log")
 	ip netns exec "$(ns "$i")" "$LOCKD" -f -c "$WORK/n$i/lockd.conf" -s "$(sock "$i")" \
 		>>"$WORK/n$i/lockd.log" 2>&1 &
 	LOCKD_PID[$i]=$!
 	OUR_PIDS+=($!)
 	local end=$((SECONDS + 20))
-	until [ -S "$(sock "$i")" ] && grep -q "serving" "$WORK/n$i/lockd.log"; do
+	until [ "$(grep -c "serving" "$WORK/n$i/lockd.log")" -gt "$before" ]; do
 		kill -0 "${LOCKD_PID[$i]}" 2>/dev/null || fail "lockd on node $i exited: $(tail -n 3 "$WORK/n$i/lockd.log")"
 		[ "$SECONDS" -lt "$end" ] || fail "lockd on node $i did not start"
 		sleep 0.05

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# lockd integration test with real corosync: 3 nodes on this machine (see cluster_lib.sh),
+# one clusterfs_lockd per node, scripted clients. Each step asserts what clients on other
+# nodes observe. Needs root (network namespaces). Bounded: every wait has a timeout.
+. "$(dirname "$0")/cluster_lib.sh"
+
+EAGAIN=-11 EDEADLK=-35 ENOLCK=-37
+LS=lockdtest:fs
+START=$SECONDS
+
+step() { log "== $*"; }
+count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+tool() { local node=$1 cmd=$2; shift 2; "$TOOL" "$cmd" -s "$(sock "$node")" "$@"; }
+
+step "3-node corosync cluster, lockd on nodes 1 and 2"
+cluster_up 3
+lockd_start 1
+lockd_start 2
+client_start a 1 "$LS"
+client_start b 2 "$LS"
+grep -q "journal=0 node=1" "$(out a)" || fail "first mount did not get journal 0"
+grep -q "journal=1 node=2" "$(out b)" || fail "second mount did not get journal 1"
+
+step "contention: blocking callback to the holder, hand-off on release"
+send a lock 1 r1 EX
+wait_for "$(out a)" "^complete id=1 status=0 mode=EX"
+send b lock 1 r1 EX
+wait_for "$(out a)" "^bast id=1 mode=EX"
+sleep 0.3
+[ "$(count "$(out b)" "^complete id=1 ")" = 0 ] || fail "node 2 was granted r1 while node 1 held it EX"
+send a unlock 1
+wait_for "$(out a)" "^complete id=1 status=0 mode=IV"
+wait_for "$(out b)" "^complete id=1 status=0 mode=EX"
+
+step "try-lock: NOQUEUE fails at once and sends no blocking callback"
+send a lock 2 r1 PR noqueue
+wait_for "$(out a)" "^complete id=2 status=$EAGAIN mode=IV"
+sleep 0.3
+[ "$(count "$(out b)" "^bast id=1 mode=PR")" = 0 ] || fail "a NOQUEUE request sent a bast"
+
+step "lock value block written on down-convert from EX, read on another node's grant"
+send a lock 3 lvbres EX valblk
+wait_for "$(out a)" "^complete id=3 status=0 mode=EX"
+send a convert 3 NL valblk lvb=free-blocks-4711
+wait_for "$(out a)" "^complete id=3 status=0 mode=NL"
+send b lock 3 lvbres PR valblk
+wait_for "$(out b)" "^complete id=3 status=0 mode=PR lvb=free-blocks-4711$"
+
+step "conversion deadlock: second PR->EX conversion fails with EDEADLK"
+send a lock 4 dl PR
+send b lock 4 dl PR
+wait_for "$(out a)" "^complete id=4 status=0 mode=PR"
+wait_for "$(out b)" "^complete id=4 status=0 mode=PR"
+send a convert 4 EX
+wait_for "$(out b)" "^bast id=4 mode=EX"
+send b convert 4 EX
+wait_for "$(out b)" "^complete id=4 status=$EDEADLK mode=PR"
+send b unlock 4
+wait_for "$(out a)" "^complete id=4 status=0 mode=EX"
+
+step "a node joining late receives the table (snapshot) and sees the same locks"
+lockd_start 3
+client_start c 3 "$LS"
+grep -q "journal=2 node=3" "$(out c)" || fail "third mount did not get journal 2"
+json=$(tool 3 locks --json --lockspace "$LS") || fail "clusterfs_tool locks on node 3 failed"
+echo "$json" | grep -q '"resource":"r1","lvb":"[0-9a-f]*","lvb_valid":true,"granted":\[{"node":2,"lock":"[0-9]*","mode":"EX"}\]' ||
+	fail "node 3's table does not show node 2 holding r1 EX: $json"
+echo "$json" | grep -q '"resource":"lvbres","lvb":"667265652d626c6f636b732d34373131' ||
+	fail "node 3's table lacks the LVB written before it joined: $json"
+send c lock 1 r1 EX noqueue
+wait_for "$(out c)" "^complete id=1 status=$EAGAIN"
+cjson=$(tool 3 cluster --json) || fail "clusterfs_tool cluster failed"
+echo "$cjson" | grep -q '"quorate":true' || fail "cluster --json: $cjson"
+echo "$cjson" | grep -q '"members":\[1,2,3\]' || fail "cluster --json members: $cjson"
+tool 1 cluster | grep -q "node 1, quorate" || fail "clusterfs_tool cluster text output"
+tool 2 locks --lockspace "$LS" | grep -Eq "^    granted +node 2 EX" || fail "clusterfs_tool locks text output"
+
+step "clusterfs_tool lock: mutual exclusion between shell scripts on two nodes"
+: >"$WORK/mutex.log"
+critical='echo "in $$" >>"$0"; sleep 0.2; echo "out $$" >>"$0"'
+for i in 1 2 3; do
+	for node in 1 3; do
+		tool "$node" lock "$LS" mutex -- sh -c "$critical" "$WORK/mutex.log" &
+		OUR_PIDS+=($!)
+	done
+done
+for pid in "${OUR_PIDS[@]: -6}"; do wait "$pid" || fail "clusterfs_tool lock exited $?"; done
+[ "$(wc -l <"$WORK/mutex.log")" = 12 ] || fail "expected 12 lines in the mutex log: $(cat "$WORK/mutex.log")"
+awk '$1=="in"{if(inside)exit 1;inside=1} $1=="out"{inside=0}' "$WORK/mutex.log" ||
+	fail "two holders inside the critical section at once: $(tr '\n' ' ' <"$WORK/mutex.log")"
+rc=0; tool 1 lock -w 0.5 "$LS" r1 -- true 2>"$WORK/lockwait.err" || rc=$?
+[ "$rc" = 75 ] || fail "lock -w on a held resource exited $rc, expected 75"
+grep -q "timed out after 0.5 s" "$WORK/lockwait.err" || fail "no timeout message: $(cat "$WORK/lockwait.err")"
+rc=0; tool 1 lock "$LS" free -- sh -c 'exit 7' || rc=$?
+[ "$rc" = 7 ] || fail "lock did not return the command's exit status (got $rc)"
+
+step "kill -9 of node 3's corosync and lockd: fence (retried), locks released, one survivor replays"
+send c lock 5 deadex EX valblk
+send c lock 6 deadpr PR
+wait_for "$(out c)" "^complete id=5 status=0 mode=EX"
+wait_for "$(out c)" "^complete id=6 status=0 mode=PR"
+send a lock 5 deadex PR valblk
+send b lock 6 deadpr EX
+wait_for "$(out c)" "^bast id=5 mode=PR"
+touch "$WORK/fence.log.fail" # the first fence attempt fails: it must be retried
+kill -9 "${COROSYNC_PID[3]}" "${LOCKD_PID[3]}" "${CLIENT_PID[c]}"
+wait_for "$WORK/fence.log" "^failed 3 node3$" 20
+wait_for "$WORK/fence.log" "^fenced 3 node3$" 20
+grep -q "fencing node 3 FAILED" "$WORK/n1/lockd.log" || fail "the failed fence was not logged"
+wait_for "$(out b)" "^complete id=6 status=0 mode=EX" # PR holder's lock dropped at fencing
+wait_for "$(out a)" "^recover journal=2 dead=3|^complete id=5" 10
+sleep 0.5
+recovers=$(( $(count "$(out a)" "^recover journal=2 dead=3") + $(count "$(out b)" "^recover journal=2 dead=3") ))
+[ "$recovers" = 1 ] || fail "journal 2 recovery assigned $recovers times"
+grep -q "^recover journal=2 dead=3" "$(out a)" || fail "recovery not assigned to the lowest mount"
+[ "$(count "$(out a)" "^complete id=5 ")" = 0 ] || fail "deadex granted before journal 2 was replayed"
+[ "$(grep -c "^fenced 3" "$WORK/fence.log")" = 1 ] || fail "node 3 fenced more than once: $(cat "$WORK/fence.log")"
+tool 1 cluster | grep -q "journal 2 of dead node 3 being replayed by node 1" || fail "cluster does not show the recovery"
+send a recovered 2
+wait_for "$(out a)" "^complete id=5 status=0 mode=PR lvb=.* lvb_invalid$|^complete id=5 status=0 mode=PR lvb_invalid$"
+
+step "lockd restart while a client holds locks: the client loses it, the node is fenced and recovered"
+kill -9 "${LOCKD_PID[2]}"
+wait "${CLIENT_PID[b]}" 2>/dev/null
+grep -q "^lost lockd" "$(out b)" || fail "client of the killed lockd did not notice"
+wait_for "$WORK/fence.log" "^fenced 2 node2$" 20
+wait_for "$(out a)" "^recover journal=1 dead=2" 10
+send a lock 7 r1 EX # node 2 held r1 EX: pinned until its journal is replayed
+sleep 0.3
+[ "$(count "$(out a)" "^complete id=7 ")" = 0 ] || fail "r1 granted before node 2's journal was replayed"
+send a recovered 1
+wait_for "$(out a)" "^complete id=7 status=0 mode=EX"
+lockd_start 2
+client_start b2 2 "$LS"
+grep -q "journal=1 node=2" "$(out b2)" || fail "restarted node did not get its journal back: $(head -1 "$(out b2)")"
+send b2 lock 1 r1 PR
+wait_for "$(out a)" "^bast id=7 mode=PR"
+
+step "inquorate partition grants nothing; grants resume when the partition heals"
+ip -n "${RUN_ID}br" link set p2 down
+wait_for "$WORK/n1/lockd.log" "node 1 is now inquorate" 20
+wait_for "$WORK/n2/lockd.log" "node 2 is now inquorate" 20
+send a lock 8 fresh EX
+wait_for "$(out a)" "^complete id=8 status=$ENOLCK mode=IV"
+rc=0; tool 2 lock "$LS" fresh -- true 2>"$WORK/inq.err" || rc=$?
+[ "$rc" = 69 ] && grep -q inquorate "$WORK/inq.err" || fail "lock on an inquorate node: rc=$rc $(cat "$WORK/inq.err")"
+json=$(tool 1 locks --json --lockspace "$LS")
+echo "$json" | grep -q '"resource":"fresh"' && fail "inquorate node 1 recorded a grant: $json"
+ip -n "${RUN_ID}br" link set p2 up
+wait_for "$WORK/n1/lockd.log" "node 1 is now quorate" 30
+wait_for "$WORK/n1/lockd.log" "node 2 came back with state from before it was declared dead" 20
+wait_for "$(out b2)" "^withdraw reason=2" 20
+send a lock 9 fresh EX
+wait_for "$(out a)" "^complete id=9 status=0 mode=EX" 20
+
+step "corosync dies under lockd: clients are withdrawn, lockd exits non-zero"
+kill -9 "${COROSYNC_PID[1]}"
+wait_for "$(out a)" "^withdraw reason=1" 20
+rc=0; wait "${LOCKD_PID[1]}" || rc=$?
+[ "$rc" != 0 ] || fail "lockd exited 0 after losing corosync"
+
+log "PASS: lockd cluster test ($((SECONDS - START)) s)"
