@@ -7,6 +7,10 @@
 //   --mixed      also: files of many sizes (inline, one block, multi-level trees,
 //                sparse with holes), symlinks, fifos, device nodes, a deep directory
 //                chain, and one directory of 3000 entries
+//   --crash-journaled SLOT NAME
+//                last: create /NAME through journal SLOT, flush the log record and
+//                stop as a crashed node would, before anything is written in place
+//                (the journal is left dirty; replay must bring NAME in)
 // Writes without a journal (as mkfs does) and leaves the statfs file equal to the
 // resource-group totals, as a clean unmount would: fsck must find nothing to fix.
 #include <cerrno>
@@ -20,6 +24,7 @@
 #include "dir.h"
 #include "fs.h"
 #include "inode.h"
+#include "journal.h"
 #include "rgrp.h"
 #include "trans.h"
 #include "user/fileio.h"
@@ -28,7 +33,8 @@
 namespace {
 
 cfs::Fs g_fs;
-constexpr uint32_t kTransBufs = 4096;
+cfs::Journal *g_journal = nullptr;  // non-null: transactions go through this journal
+uint32_t g_trans_bufs = 4096;
 
 [[noreturn]] void die(const char *what, int err)
 {
@@ -47,7 +53,7 @@ uint64_t create(uint64_t dir, const std::string &name, uint32_t mode, uint32_t r
                 uint32_t rdev_minor = 0)
 {
 	cfs::Trans tr{};
-	check("trans_begin", cfs::trans_begin(&g_fs, nullptr, kTransBufs, &tr));
+	check("trans_begin", cfs::trans_begin(&g_fs, g_journal, g_trans_bufs, &tr));
 	cfs::Inode dip{}, ip{};
 	check("inode_get(dir)", cfs::inode_get(&g_fs, dir, &dip));
 	cfs::InodeInit init{};
@@ -76,7 +82,7 @@ void write_file(uint64_t ino, uint64_t off, size_t len, uint8_t fill)
 	for (size_t done = 0; done < len;) {
 		size_t n = std::min<size_t>(len - done, 1 << 20);
 		cfs::Trans tr{};
-		check("trans_begin", cfs::trans_begin(&g_fs, nullptr, kTransBufs, &tr));
+		check("trans_begin", cfs::trans_begin(&g_fs, g_journal, g_trans_bufs, &tr));
 		cfs::Inode ip{};
 		check("inode_get", cfs::inode_get(&g_fs, ino, &ip));
 		check("file_write", cfs::user::file_write(&g_fs, &tr, &ip, off + done, buf.data() + done, n));
@@ -118,6 +124,8 @@ int main(int argc, char **argv)
 	uint64_t files = 0, per_dir = 1000;
 	bool mixed = false;
 	unsigned seed = 1;
+	long crash_slot = -1;
+	const char *crash_name = nullptr;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--files") && i + 1 < argc)
 			files = strtoull(argv[++i], nullptr, 0);
@@ -125,7 +133,10 @@ int main(int argc, char **argv)
 			per_dir = strtoull(argv[++i], nullptr, 0);
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			seed = static_cast<unsigned>(strtoul(argv[++i], nullptr, 0));
-		else if (!strcmp(argv[i], "--mixed"))
+		else if (!strcmp(argv[i], "--crash-journaled") && i + 2 < argc) {
+			crash_slot = strtol(argv[++i], nullptr, 0);
+			crash_name = argv[++i];
+		} else if (!strcmp(argv[i], "--mixed"))
 			mixed = true;
 		else if (!image && argv[i][0] != '-')
 			image = argv[i];
@@ -192,6 +203,19 @@ int main(int argc, char **argv)
 
 	write_statfs();
 	check("sync", cfs_env_sync(host));
+	if (crash_name) {
+		cfs::JournalLoc loc{};
+		check("journal_locate", cfs::journal_locate(&g_fs, static_cast<uint32_t>(crash_slot), &loc));
+		check("journal_open", cfs::journal_open(&g_fs, &loc, &g_journal));
+		g_trans_bufs = 64;
+		create(root, crash_name, 0100644);
+		check("journal_flush", cfs::journal_flush(g_journal));
+		// The crash: the log record is on disk, nothing was written in place.
+		cfs::journal_close(g_journal);
+		cfs::fs_close(&g_fs);
+		cfs::user::host_close(host);
+		return 0;
+	}
 	cfs::fs_close(&g_fs);
 	cfs::user::host_close(host);
 	return 0;

@@ -81,6 +81,7 @@ struct InodeRec {
 struct EntryRef {
 	uint64_t dir;
 	FsImage::Dirent d;
+	bool removed = false;  // by a pass 2 repair
 };
 
 std::string fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -663,11 +664,10 @@ void Checker::pass2_entries()
 	for (uint64_t ino : rebuilt_links_)
 		if (inodes_.count(ino))
 			inodes_[ino].links++;
-	std::vector<bool> removed(entries_.size(), false);
 	for (size_t i = 0; i < entries_.size(); i++) {
-		const EntryRef &e = entries_[i];
+		EntryRef &e = entries_[i];
 		if (inodes_[e.dir].dir_reset) {
-			removed[i] = true;
+			e.removed = true;
 			continue;
 		}
 		const char *name = e.d.name.c_str();
@@ -706,7 +706,7 @@ void Checker::pass2_entries()
 			               problem.c_str())) {
 				if (remove_entry(e, problem.c_str())) {
 					r_.repaired();
-					removed[i] = true;
+					e.removed = true;
 					continue;
 				}
 			}
@@ -882,7 +882,7 @@ void Checker::pass3_connectivity()
 	// Children of each directory, from the entries that survived pass 2.
 	std::unordered_map<uint64_t, std::vector<uint64_t>> children;
 	for (const EntryRef &e : entries_) {
-		if (e.d.name == "." || e.d.name == ".." || inodes_[e.dir].dir_reset)
+		if (e.d.name == "." || e.d.name == ".." || e.removed)
 			continue;
 		if (inodes_.count(e.d.ino) && claims_[e.d.ino] != kFree)
 			children[e.dir].push_back(e.d.ino);

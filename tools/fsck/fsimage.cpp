@@ -408,7 +408,7 @@ void FsImage::walk_tree(uint64_t ino, const Block &dinode,
 			TreeBlock tb{p, level, parent, i, fb};
 			if (p >= blocks_ || p <= sb_blkno()) {
 				bad(tb, format("pointer %u of block %" PRIu64 " points outside the "
-				               "filesystem (block %" PRIu64 ")", i, parent, p));
+				               "filesystem's data area (block %" PRIu64 ")", i, parent, p));
 				continue;
 			}
 			if (level < height) {

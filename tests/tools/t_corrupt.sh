@@ -1,0 +1,133 @@
+# Corruption tests: damage one kind of metadata block at a time in a populated image;
+# fsck -n must exit 4 and name the damage; fsck -y must repair it (exit 1) so that a
+# second fsck -n finds the filesystem clean, or, for damage this version cannot
+# repair, say so and exit 4.
+. ./lib.sh
+
+BS=${BS:-1024}
+base=$WORK/base.img
+rm -f "$base"
+truncate -s 128M "$base"
+"$MKFS" -q -O -b "$BS" -j 2 -J 8 -r 32 -t test:corrupt "$base" || { fail "mkfs"; finish; exit; }
+"$POPULATE" "$base" --files 400 --per-dir 200 --mixed || { fail "populate"; finish; exit; }
+"$FSCK" -n "$base" >/dev/null || fail "base image is not clean"
+
+json() { "$TOOL" "$@" 2>/dev/null; }
+entry_ino() { json dir --json "$base" "$1" | jq ".entries[] | select(.name == \"$2\") | .inode"; }
+u64_at() { od -An -t u8 -j "$(( $2 * BS + $3 ))" -N8 "$1" | tr -d ' '; }
+
+img=$WORK/c.img
+# case NAME PATTERN DAMAGE-CMD...: damage a fresh copy, expect detection and repair.
+case_repaired() {
+	local name=$1 pattern=$2
+	shift 2
+	cp --sparse=always "$base" "$img"
+	"$@" || { fail "$name: damaging failed"; return; }
+	expect_rc 4 "$name: fsck -n reports it" "$FSCK" -n "$img"
+	expect_out "$pattern" "$name: fsck -n names it"
+	expect_rc 1 "$name: fsck -y repairs it" "$FSCK" -y "$img"
+	expect_rc 0 "$name: clean after repair" "$FSCK" -n "$img"
+}
+# case_unrepairable NAME PATTERN DAMAGE-CMD...: detected, and -y says what it cannot do.
+case_unrepairable() {
+	local name=$1 pattern=$2
+	shift 2
+	cp --sparse=always "$base" "$img"
+	"$@" || { fail "$name: damaging failed"; return; }
+	expect_rc 4 "$name: fsck -n reports it" "$FSCK" -n "$img"
+	expect_out "$pattern" "$name: fsck -n names it"
+	"$FSCK" -y "$img" >"$WORK/out" 2>&1
+	local rc=$?
+	[ $((rc & 4)) -ne 0 ] && pass "$name: -y leaves it uncorrected" ||
+		fail "$name: fsck -y exit $rc, expected the uncorrected bit"
+	expect_out "repair failed|not supported|cannot be rebuilt" "$name: -y says what it could not repair"
+}
+
+sb=$((65536 / BS))
+root=$(json sb --json "$base" | jq .root_inode)
+rindex=$(json sb --json "$base" | jq .rindex_inode)
+rg_addr=$(json rgrps --json "$base" | jq '.rgrps[] | select(.flags == "-") | .address' | head -1)
+rg_data0=$(json rgrps --json "$base" | jq ".rgrps[] | select(.address == $rg_addr) | .data0")
+size3=$(entry_ino /mixed size3)
+size8=$(entry_ino /mixed size8)
+indirect=$(u64_at "$base" "$size8" 256)
+leaf=$(json dir --json "$base" /mixed/bigdir | jq '.entries[10].block')
+mixed=$(entry_ino / mixed)
+statfs=$(json sb --json "$base" | jq .statfs_inode)
+# A free block well inside the first allocatable rgrp, and a data block in use.
+free_blk=$(( rg_data0 + $(json rgrps --json "$base" | jq ".rgrps[] | select(.address == $rg_addr) | .data") - 10 ))
+data_blk=$(u64_at "$base" "$(entry_ino /mixed size6)" 256)
+
+case_unrepairable "superblock CRC" "superblock CRC mismatch" "$POKE" "$img" flip "$sb" 400
+case_unrepairable "rindex dinode" "rindex dinode: block $rindex" "$POKE" "$img" flip "$rindex" 1000
+case_repaired "rgrp header CRC" "block $rg_addr \\(rgrp header\\): CRC mismatch" "$POKE" "$img" flip "$rg_addr" 120
+case_repaired "rgrp free count" "header counts free" "$POKE" "$img" u32 "$rg_addr" 68 12345
+case_repaired "leaked block" "blocks marked in use belong to nothing \\(first: $free_blk\\)" \
+	"$POKE" "$img" state "$free_blk" 1
+case_repaired "used block marked free" "blocks in use are marked free \\(first: $data_blk\\)" \
+	"$POKE" "$img" state "$data_blk" 0
+case_repaired "dinode CRC" "dinode $size3: block $size3 \\(dinode\\): CRC mismatch" \
+	"$POKE" "$img" flip "$size3" 100
+case_repaired "dinode link count" "inode $size3: link count 7, should be 1" \
+	"$POKE" "$img" u32 "$size3" 76 7
+case_repaired "dinode block count" "inode $size8: block count 3, it owns" \
+	"$POKE" "$img" u64 "$size8" 88 3
+case_repaired "indirect block CRC" "inode $size8: block $indirect \\(indirect\\): CRC mismatch" \
+	"$POKE" "$img" flip "$indirect" 200
+# Two files sharing a data block: reported; resolving it is left to the operator.
+size7=$(entry_ino /mixed size7)
+shared=$(u64_at "$base" "$size7" 256)
+case_unrepairable "block shared by two files" "block $shared \\(level 1\\) is already in use" \
+	"$POKE" "$img" u64 "$(entry_ino /mixed size6)" 264 "$shared"
+case_repaired "directory leaf CRC" "block $leaf \\(dir leaf\\): CRC mismatch" \
+	"$POKE" "$img" flip "$leaf" 300
+case_repaired "statfs totals" "statfs: total" "$POKE" "$img" u64 "$statfs" 264 5
+case_repaired "root link count" "inode $root: link count 9, should be" \
+	"$POKE" "$img" u32 "$root" 76 9
+
+# Entry pointing at a block that holds no dinode: the entry goes; the file it named
+# becomes an orphan and lands in /lost+found.
+off=$(json dir --json "$base" /mixed | jq '.entries[] | select(.name == "size2") | .offset')
+size2=$(entry_ino /mixed size2)
+case_repaired "entry to a non-dinode" "entry 'size2' points to block $free_blk" \
+	"$POKE" "$img" u64 "$mixed" "$off" "$free_blk"
+expect_rc 0 "orphan moved: tool dir /lost+found" "$TOOL" dir --json "$img" /lost+found
+jq_eq "[.entries[] | select(.name == \"#$size2\")] | length" 1 "orphan is /lost+found/#$size2"
+expect_rc 0 "lost+found entry resolves" "$TOOL" inode --json "$img" "$size2"
+jq_eq .nlink 1 "orphan has one link"
+
+# Entry hash that does not match its name.
+off=$(json dir --json "$base" /mixed | jq '.entries[] | select(.name == "fifo") | .offset')
+case_repaired "entry hash" "entry 'fifo' has hash 0x00000001" \
+	"$POKE" "$img" u32 "$mixed" "$((off + 16))" 1
+
+# Dirty journal: a node commits a transaction (creating /crashfile) to journal 1 and
+# "crashes" before writing anything in place. -n reports the journal and does not
+# write; -y replays it through lib and the file appears.
+cp --sparse=always "$base" "$img"
+"$POPULATE" "$img" --crash-journaled 1 crashfile || fail "dirty journal: populate"
+before=$(checksum "$img")
+expect_rc 4 "dirty journal: fsck -n reports it" "$FSCK" -n "$img"
+expect_out "journal 1 is dirty" "dirty journal: named"
+[ "$(checksum "$img")" = "$before" ] && pass "dirty journal: -n wrote nothing" ||
+	fail "dirty journal: fsck -n changed the image"
+expect_rc 0 "dirty journal: file not there before replay" "$TOOL" dir --json "$img" /
+jq_eq '[.entries[] | select(.name == "crashfile")] | length' 0 "dirty journal: crashfile absent"
+expect_rc 1 "dirty journal: fsck -y replays it" "$FSCK" -y "$img"
+expect_out "replay it: yes" "dirty journal: replayed"
+expect_rc 0 "dirty journal: clean after replay" "$FSCK" -n "$img"
+expect_rc 0 "dirty journal: tool sees it clean" "$TOOL" journals --json "$img"
+jq_eq '.journals[1].state' clean "dirty journal: journal 1 clean"
+expect_rc 0 "dirty journal: replayed file is there" "$TOOL" dir --json "$img" /
+jq_eq '[.entries[] | select(.name == "crashfile")] | length' 1 "dirty journal: crashfile present"
+
+# Preen: fixes counts on its own, stops short of removing entries.
+cp --sparse=always "$base" "$img"
+"$POKE" "$img" u32 "$rg_addr" 68 12345
+expect_rc 1 "preen repairs counts" "$FSCK" -p "$img"
+cp --sparse=always "$base" "$img"
+"$POKE" "$img" flip "$size3" 100
+expect_rc 4 "preen refuses to clear a dinode" "$FSCK" -p "$img"
+expect_out "UNEXPECTED INCONSISTENCY" "preen says to run fsck by hand"
+
+finish
