@@ -11,6 +11,7 @@
 //  - the manifest itself: only its last record may be torn.
 // Prints one "LOSS ..." line per violation and a summary; exits 1 on any loss, 2 on bad usage.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "crash_manifest.h"
@@ -78,11 +80,12 @@ public:
 			check_replace(record);
 		for (const auto& [name, record] : q.append)
 			check_append(record);
+		check_unrecorded(m, q);
 		std::printf("cfs_crashcheck: %s: %zu manifest records (%zu torn tail bytes ignored); "
 			    "%d replace files verified (%d at a newer generation than recorded); "
-			    "%d append files verified (%zu unrecorded tail bytes); %d losses\n",
+			    "%d append files verified (%zu unrecorded tail bytes); %d files not yet recorded; %d losses\n",
 			    dir_.c_str(), m.records.size(), m.torn_tail_bytes, replace_ok_, replace_newer_, append_ok_,
-			    tail_bytes_, losses_);
+			    tail_bytes_, unrecorded_, losses_);
 		return losses_ ? 1 : 0;
 	}
 
@@ -103,6 +106,11 @@ private:
 		if (gen < r.count)
 			return loss(r.name, "manifest promises generation " + std::to_string(r.count) + ", file holds older generation " +
 						    std::to_string(gen));
+		// The writer records generation G before it starts G+1: anything newer means the
+		// manifest itself lost fsync'ed records.
+		if (gen > r.count + 1)
+			return loss(r.name, "file holds generation " + std::to_string(gen) + " but the manifest ends at " +
+						    std::to_string(r.count) + ": fsync'ed manifest records were lost");
 		std::string want = replace_content(r.name, gen);
 		if (content != want)
 			return loss(r.name, "generation " + std::to_string(gen) + " is damaged: " + std::to_string(content.size()) +
@@ -138,11 +146,59 @@ private:
 			if (content[i] != want[i] && content[i] != 0)
 				return loss(r.name, "bytes past the fsync'ed length " + std::to_string(r.length) +
 							    " are neither written data nor zeros (offset " + std::to_string(i) + ")");
+		// Only one chunk is ever in flight past the last record.
+		if (content.size() - r.length > chunk_length(r.name, r.count))
+			return loss(r.name, std::to_string(content.size() - r.length) + " bytes past the recorded length, more than "
+						    "the one chunk in flight: fsync'ed manifest records were lost");
 		tail_bytes_ += content.size() - r.length;
 		++append_ok_;
 	}
 
+	// Files the manifest never mentions may only be the first state in flight: generation 1
+	// of a replace file, or the first chunk of the newest segment of an append slot.
+	void check_unrecorded(const Manifest& m, const Requirements& q) {
+		std::set<std::string> mentioned;
+		for (const Record& r : m.records)
+			mentioned.insert(r.name);
+		DIR* dir = opendir(dir_.c_str());
+		if (!dir)
+			return loss(".", std::string("cannot list the directory: ") + strerror(errno));
+		while (struct dirent* e = readdir(dir)) {
+			std::string name = e->d_name;
+			unsigned k = 0, seg = 0;
+			char tail;
+			if (mentioned.count(name))
+				continue;
+			if (std::sscanf(name.c_str(), "r%u%c", &k, &tail) == 1 && name == "r" + std::to_string(k)) {
+				std::string content, err;
+				if (!read_file(dir_ + "/" + name, &content, &err))
+					loss(name, "unreadable: " + err);
+				else if (replace_generation(name, content) != 1 || content != replace_content(name, 1))
+					loss(name, "not in the manifest, so it must be a complete generation 1, and is not"
+						   " (lost manifest records?)");
+				++unrecorded_;
+			} else if (std::sscanf(name.c_str(), "a%u.%u%c", &k, &seg, &tail) == 2 &&
+				   name == "a" + std::to_string(k) + "." + std::to_string(seg)) {
+				std::string slot = "a" + std::to_string(k);
+				uint64_t newest = q.segment.count(slot) ? q.segment.at(slot) : 0;
+				bool next_segment = q.segment.count(slot) ? seg == newest + 1 : seg == 0;
+				std::string content, err;
+				if (!next_segment)
+					loss(name, "segment not in the manifest and not the next one of " + slot +
+						   " (lost manifest records?)");
+				else if (!read_file(dir_ + "/" + name, &content, &err))
+					loss(name, "unreadable: " + err);
+				else if (content.size() > chunk_length(name, 0))
+					loss(name, "not in the manifest but holds " + std::to_string(content.size()) +
+						   " bytes, more than its first chunk (lost manifest records?)");
+				++unrecorded_;
+			}
+		}
+		closedir(dir);
+	}
+
 	std::string dir_;
+	int unrecorded_ = 0;
 	int losses_ = 0;
 	int replace_ok_ = 0;
 	int replace_newer_ = 0;
