@@ -92,9 +92,7 @@ bool open_image(const Invocation &inv, int *fd, FsImage **img)
 	std::string why;
 	if (!(*img)->open_superblock(&why)) {
 		fprintf(stderr, "clusterfs_tool %s: %s: %s\n", inv.command, inv.device, why.c_str());
-		delete *img;
-		close(*fd);
-		return false;
+		return false;  // the caller's OpenedImage releases both
 	}
 	return true;
 }

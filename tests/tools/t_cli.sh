@@ -1,0 +1,82 @@
+# Command lines, exit statuses and error messages of fsck.clusterfs and clusterfs_tool
+# on bad input: wrong usage, missing devices, foreign filesystems, truncated images.
+. ./lib.sh
+
+img=$WORK/cli.img
+new_image cli.img 64M -b 4096 -j 1 -J 8 -p lock_nolock
+
+# fsck(8) usage errors: 16.
+expect_rc 16 "fsck without a device" "$FSCK" -n
+expect_rc 16 "fsck with two devices" "$FSCK" -n "$img" "$img"
+expect_rc 16 "fsck -n and -y together" "$FSCK" -n -y "$img"
+expect_out "exclude each other" "fsck says why -n -y is refused"
+expect_rc 16 "fsck unknown option" "$FSCK" -Q "$img"
+expect_rc 16 "fsck without a mode and without a terminal" "$FSCK" "$img" </dev/null
+expect_out "no terminal" "fsck asks for -n, -y or -p"
+expect_rc 0 "fsck -V" "$FSCK" -V
+
+# Operational errors: 8, with a sentence naming the problem.
+expect_rc 8 "fsck on a missing device" "$FSCK" -n "$WORK/missing.img"
+expect_out "cannot open .*No such file" "fsck names the open error"
+truncate -s 64M "$WORK/zero.img"
+expect_rc 8 "fsck on zeros" "$FSCK" -n "$WORK/zero.img"
+expect_out "no clusterfs superblock at byte 65536" "fsck says there is no superblock"
+if command -v mkfs.ext4 >/dev/null; then
+	truncate -s 64M "$WORK/ext4.img"
+	mkfs.ext4 -q -F "$WORK/ext4.img"
+	expect_rc 8 "fsck on ext4" "$FSCK" -n "$WORK/ext4.img"
+	expect_out "contains a ext4 filesystem" "fsck names the foreign filesystem"
+	expect_rc 1 "tool on ext4" "$TOOL" sb "$WORK/ext4.img"
+	expect_out "ext4" "tool names the foreign filesystem"
+fi
+cp --sparse=always "$img" "$WORK/short.img"
+truncate -s 32M "$WORK/short.img"
+expect_rc 8 "fsck on a truncated image" "$FSCK" -n "$WORK/short.img"
+expect_out "truncated image or wrong device" "fsck says the image is truncated"
+expect_rc 1 "tool on a truncated image" "$TOOL" df "$WORK/short.img"
+expect_out "truncated image" "tool says the image is truncated"
+
+# Tool usage and object errors.
+expect_rc 2 "tool inode without a number" "$TOOL" inode "$img"
+expect_rc 2 "tool inode with a non-number" "$TOOL" inode "$img" abc
+expect_rc 2 "tool unknown option" "$TOOL" sb --bogus "$img"
+expect_rc 1 "tool on a missing device" "$TOOL" sb "$WORK/missing.img"
+expect_out "cannot open" "tool names the open error"
+expect_rc 3 "tool blk past the end" "$TOOL" blk "$img" 99999999
+expect_out "past the end" "tool says the block is past the end"
+expect_rc 3 "tool inode on a non-dinode" "$TOOL" inode "$img" 17
+expect_out "not a metadata block|holds a" "tool says the block is no dinode"
+expect_rc 3 "tool dir on a missing path" "$TOOL" dir "$img" /no/such
+expect_out "no entry 'no'" "tool names the missing component"
+
+# Every command has a --json form that jq accepts.
+root=$("$TOOL" sb --json "$img" | jq .root_inode)
+for c in "sb" "rgrps" "journals" "df" "inode $root" "dir /" "dir $root" "blk $root" "blk 16"; do
+	set -- $c
+	cmd=$1
+	shift
+	expect_rc 0 "tool $c --json" "$TOOL" "$cmd" --json "$img" "$@"
+	jq -e . "$WORK/out" >/dev/null && pass "tool $c: valid JSON" || fail "tool $c: invalid JSON"
+	expect_rc 0 "tool $c (text)" "$TOOL" "$cmd" "$img" "$@"
+done
+expect_rc 0 "tool blk decodes a dinode" "$TOOL" blk --json "$img" "$root"
+jq_eq .header.type dinode "blk header type"
+jq_eq .header.crc_ok true "blk CRC ok"
+jq_eq '.hex | length' 8192 "blk hex covers the block"
+
+# fsck refuses an image whose loop device is mounted (needs loop devices and mount).
+if loop=$(losetup -f --show "$WORK/ext4.img" 2>/dev/null); then
+	mkdir -p "$WORK/mnt"
+	if mount "$loop" "$WORK/mnt" 2>/dev/null; then
+		expect_rc 8 "fsck on an image mounted through a loop device" "$FSCK" -n "$WORK/ext4.img"
+		expect_out "attached to $loop, which is mounted on" "fsck names the mount"
+		umount "$WORK/mnt"
+	else
+		echo "SKIP: mount of a loop device not permitted here"
+	fi
+	losetup -d "$loop"
+else
+	echo "SKIP: no loop devices here"
+fi
+
+finish
