@@ -69,6 +69,14 @@ struct cfs_sb_info {
 	char lockproto[CFS_LOCKNAME_LEN];
 	char locktable[CFS_LOCKNAME_LEN];
 
+	/*
+	 * Serialises transactions and journal flushes (lib's journal is single-threaded).
+	 * Taken after glocks and i_rwsem, before any per-inode map_lock.
+	 */
+	struct mutex trans_mutex;
+	struct delayed_work log_work;	/* flushes the journal every commit= seconds */
+	struct delayed_work statfs_work; /* folds statfs changes every statfs_quantum= s */
+
 	struct cfs_glock_table glocks;
 	struct cfs_glock *sb_glock;	/* covers the superblock and statfs */
 	struct cfs_holder sb_holder;	/* held SH for the life of the mount */
@@ -78,6 +86,8 @@ struct cfs_inode_info {
 	struct inode vfs_inode;
 	struct cfs_glock *glock;	/* covers the dinode, its tree and its data */
 	struct list_head ordered_entry;	/* on host.ordered_inodes while data is pending */
+	/* Protects the block map against lookups while it grows (writeback, reads). */
+	struct rw_semaphore map_lock;
 	u64 generation;
 	struct timespec64 crtime;
 	u32 di_flags;
@@ -107,6 +117,15 @@ void cfs_destroy_inode_cache(void);
 /* inode.c */
 struct inode *cfs_iget(struct super_block *sb, u64 ino);
 void cfs_evict_inode(struct inode *inode);
+int cfs_setattr(cfs_idmap_t *idmap, struct dentry *dentry, struct iattr *attr);
+int cfs_write_inode(struct inode *inode, struct writeback_control *wbc);
+/* Re-reads the dinode into the VFS inode; @with_size for anything but a regular file
+ * whose page cache may be ahead of the disk. Caller holds trans_mutex or the glock. */
+int cfs_inode_refresh(struct inode *inode, bool with_size);
+
+/* dir.c */
+struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags);
+
 int cfs_getattr(cfs_idmap_t *idmap, const struct path *path, struct kstat *stat,
 		u32 request_mask, unsigned int query_flags);
 extern const struct inode_operations cfs_dir_inode_operations;
@@ -119,6 +138,7 @@ extern const struct iomap_ops cfs_iomap_ops;
 extern const struct address_space_operations cfs_file_aops;
 extern const struct file_operations cfs_file_operations;
 extern const struct inode_operations cfs_symlink_inode_operations;
+int cfs_fsync(struct file *file, loff_t start, loff_t end, int datasync);
 
 /* withdraw.c */
 /* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */

@@ -9,6 +9,7 @@
 #define CLUSTERFS_COMPAT_H
 
 #include <linux/fs.h>
+#include <linux/mm_types.h>
 #include <linux/pagemap.h>
 #include <linux/version.h>
 
@@ -74,14 +75,32 @@ static inline struct folio *cfs_filemap_get_folio(struct address_space *mapping,
 #define cfs_splice_read generic_file_splice_read
 #endif
 
-/* iomap_file_buffered_write gained a private pointer for the iomap ops in 6.11. */
+/*
+ * iomap_file_buffered_write: advances iocb->ki_pos itself from 6.5 (before, the caller
+ * did); gained a private pointer for the iomap ops in 6.11.
+ */
+#include <linux/iomap.h>
+static inline ssize_t cfs_iomap_file_buffered_write(struct kiocb *iocb, struct iov_iter *from,
+						    const struct iomap_ops *ops)
+{
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
-#define cfs_iomap_file_buffered_write(iocb, from, ops) \
-	iomap_file_buffered_write(iocb, from, ops, NULL)
+	return iomap_file_buffered_write(iocb, from, ops, NULL);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	return iomap_file_buffered_write(iocb, from, ops);
 #else
-#define cfs_iomap_file_buffered_write(iocb, from, ops) \
-	iomap_file_buffered_write(iocb, from, ops)
+	ssize_t ret = iomap_file_buffered_write(iocb, from, ops);
+
+	if (ret > 0)
+		iocb->ki_pos += ret;
+	return ret;
 #endif
+}
+
+/* Fault return value for an errno: vmf_fs_error() from 6.7. */
+static inline vm_fault_t cfs_vmf_fs_error(int err)
+{
+	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
 
 /* The filesystem UUID shown by the VFS (statx, fanotify): super_set_uuid() from 6.8. */
 static inline void cfs_set_sb_uuid(struct super_block *sb, const u8 *uuid)

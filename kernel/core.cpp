@@ -1,19 +1,178 @@
 // SPDX-License-Identifier: GPL-2.0
 // kernel/core.h implemented on lib/: the only place the glue's plain C structs meet
-// lib's C++ types.
+// lib's C++ types. Each write operation is one journaled transaction; the caller
+// serialises them (sbi->trans_mutex) and holds the VFS locks and glocks lib expects.
+//
+// lib has no rollback (trans.h): it performs every step that can fail before the first
+// change it cannot undo. Where an operation here has two such phases (allocate an
+// inode, then add its name), a failure of the second undoes the first inside the same
+// transaction, which then commits a net no-op, so memory never runs ahead of the log.
+#include <cstddef>
+#include <cstdint>
 #include <new>
 
-#include "core.h"
 #include "bmap.h"
+#include "core.h"
 #include "dir.h"
 #include "fs.h"
 #include "inode.h"
+#include "journal.h"
+#include "rgrp.h"
+#include "trans.h"
 
 struct cfs_core {
 	cfs::Fs fs;
+	cfs::JournalLoc journal_loc;
+	cfs::Journal *journal;  // nullptr: read-only, nothing may change
+	cfs::BmapGeometry geometry;
+	std::uint8_t *block_buffer;  // one block, for unstuffing (under trans_mutex)
+	// statfs accounting (GFS2 statfs_change): every transaction that changes the rgrp
+	// counts adds the difference to this node's change file, in the same transaction;
+	// cfs_core_statfs_sync folds it into the global statfs file.
+	std::uint64_t statfs_change_ino;
+	std::uint64_t counted_free;     // rgrp sums as last accounted
+	std::uint64_t counted_dinodes;
 };
 
 namespace {
+
+// Budgets (buffers one transaction may dirty) beyond what lib computes itself.
+constexpr std::uint32_t kInodeAllocBufs = 4;    // dinode + rgrp header + bitmap block + slack
+constexpr std::uint32_t kAllocBufs = 2 * cfs::BmapGeometry::kMaxHeight + 12;
+constexpr unsigned kFreeBudget = 64;            // per transaction while freeing blocks
+constexpr std::uint64_t kMaxAllocRun = 1024;    // blocks one cfs_core_alloc maps at most
+static_assert(kFreeBudget + kAllocBufs + kInodeAllocBufs <= CFS_CORE_MAP_CHANGE_BUFS,
+	      "a block-map transaction may exceed what the glue reserves for it");
+
+class InodeRef {
+public:
+	explicit InodeRef(cfs::Fs *fs) : fs_(fs) {}
+	~InodeRef() { cfs::inode_put(fs_, &ip_); }
+	InodeRef(const InodeRef &) = delete;
+	InodeRef &operator=(const InodeRef &) = delete;
+
+	[[nodiscard]] int get(std::uint64_t ino) { return cfs::inode_get(fs_, ino, &ip_); }
+	cfs::Inode *operator->() { return &ip_; }
+	cfs::Inode *ptr() { return &ip_; }
+
+private:
+	cfs::Fs *fs_;
+	cfs::Inode ip_{0, nullptr};
+};
+
+// journal_reserve returns -ENOSPC when the record being assembled plus this
+// transaction exceed the ring, even when flushing that record would make room: checkpoint
+// and ask again.
+[[nodiscard]] int reserve_log(cfs::Journal *j, std::uint32_t nbufs)
+{
+	int err = cfs::journal_reserve(j, nbufs);
+	if (err == -CFS_ENOSPC) {
+		err = cfs::journal_checkpoint(j);
+		if (!err)
+			err = cfs::journal_reserve(j, nbufs);
+	}
+	return err;
+}
+
+void rgrp_sums(const cfs::Fs *fs, std::uint64_t *free_blocks, std::uint64_t *dinodes)
+{
+	*free_blocks = *dinodes = 0;
+	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
+		*free_blocks += fs->rgrps.rgrps[i].free;
+		*dinodes += fs->rgrps.rgrps[i].dinodes;
+	}
+}
+
+[[nodiscard]] int read_statfs_record(cfs::Fs *fs, std::uint64_t ino, cfs_statfs *rec)
+{
+	return cfs::jdata_read(fs, ino, 0, rec, sizeof(*rec));
+}
+
+[[nodiscard]] int write_statfs_record(cfs::Fs *fs, cfs::Trans *tr, std::uint64_t ino,
+				      const cfs_statfs *rec)
+{
+	cfs::Inode ip{0, nullptr};
+	int err = cfs::inode_get(fs, ino, &ip);
+	if (err)
+		return err;
+	err = cfs::inode_write_inline(fs, tr, &ip, 0, rec, sizeof(*rec));
+	cfs::inode_put(fs, &ip);
+	return err;
+}
+
+// Adds what this transaction changed in the rgrp counts to our statfs change file.
+[[nodiscard]] int account_statfs(cfs_core *core, cfs::Trans *tr)
+{
+	cfs::Fs *fs = &core->fs;
+	if (!core->statfs_change_ino)
+		return 0;
+	std::uint64_t free_blocks, dinodes;
+	rgrp_sums(fs, &free_blocks, &dinodes);
+	if (free_blocks == core->counted_free && dinodes == core->counted_dinodes)
+		return 0;
+	cfs_statfs rec;
+	int err = read_statfs_record(fs, core->statfs_change_ino, &rec);
+	if (err)
+		return err;
+	rec.sf_free = cfs::to_le64(cfs::from_le64(rec.sf_free) + (free_blocks - core->counted_free));
+	rec.sf_dinodes = cfs::to_le64(cfs::from_le64(rec.sf_dinodes) + (dinodes - core->counted_dinodes));
+	err = write_statfs_record(fs, tr, core->statfs_change_ino, &rec);
+	if (err)
+		return err;
+	core->counted_free = free_blocks;
+	core->counted_dinodes = dinodes;
+	return 0;
+}
+
+class Txn {
+public:
+	explicit Txn(cfs_core *core) : core_(core) {}
+	~Txn()
+	{
+		if (open_)
+			cfs::trans_cancel(&tr_);
+	}
+	Txn(const Txn &) = delete;
+	Txn &operator=(const Txn &) = delete;
+
+	[[nodiscard]] int begin(std::uint32_t max_bufs)
+	{
+		if (!core_->journal)
+			return -CFS_EROFS;
+		max_bufs += 1;  // the statfs change file
+		int err = reserve_log(core_->journal, max_bufs);
+		if (err)
+			return err;
+		err = cfs::trans_begin(&core_->fs, core_->journal, max_bufs, &tr_);
+		if (!err)
+			open_ = true;
+		return err;
+	}
+	[[nodiscard]] int commit()
+	{
+		int err = account_statfs(core_, &tr_);
+		open_ = false;
+		if (err) {
+			cfs::trans_cancel(&tr_);
+			return err;
+		}
+		return cfs::trans_commit(&tr_);
+	}
+	cfs::Trans *get() { return &tr_; }
+
+private:
+	cfs_core *core_;
+	cfs::Trans tr_{};
+	bool open_ = false;
+};
+
+constexpr std::uint32_t kModeTypeMask = 0170000;
+constexpr std::uint32_t kModeDir = 0040000;
+constexpr std::uint32_t kModeReg = 0100000;
+constexpr std::uint32_t kModeLnk = 0120000;
+
+bool is_dir_mode(std::uint32_t mode) { return (mode & kModeTypeMask) == kModeDir; }
+
 void copy_name(char *dst, const char *src, unsigned size)
 {
 	unsigned i = 0;
@@ -22,7 +181,69 @@ void copy_name(char *dst, const char *src, unsigned size)
 	for (; i < size; i++)
 		dst[i] = '\0';
 }
+
+void fill_core_inode(const cfs::Inode *ip, cfs_core_inode *out)
+{
+	const auto *di = static_cast<const cfs_dinode *>(cfs::buf_data(ip->bh));
+	out->mode = cfs::from_le32(di->di_mode);
+	out->uid = cfs::from_le32(di->di_uid);
+	out->gid = cfs::from_le32(di->di_gid);
+	out->nlink = cfs::from_le32(di->di_nlink);
+	out->size = cfs::from_le64(di->di_size);
+	out->blocks = cfs::from_le64(di->di_blocks);
+	out->generation = cfs::from_le64(di->di_generation);
+	out->atime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_atime));
+	out->mtime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_mtime));
+	out->ctime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_ctime));
+	out->crtime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_crtime));
+	out->atime_nsec = cfs::from_le32(di->di_atime_nsec);
+	out->mtime_nsec = cfs::from_le32(di->di_mtime_nsec);
+	out->ctime_nsec = cfs::from_le32(di->di_ctime_nsec);
+	out->crtime_nsec = cfs::from_le32(di->di_crtime_nsec);
+	out->flags = cfs::from_le32(di->di_flags);
+	out->height = cfs::from_le16(di->di_height);
+	out->rdev_major = cfs::from_le32(di->di_rdev_major);
+	out->rdev_minor = cfs::from_le32(di->di_rdev_minor);
+}
+
+void touch_ctime(cfs::Fs *fs, cfs::Inode *ip) { cfs::inode_touch(fs, ip, false); }
+
+// Link count changes of a directory's parent when a subdirectory comes or goes.
+void add_nlink(cfs::Inode *ip, int delta)
+{
+	std::uint32_t n = cfs::inode_nlink(ip);
+	cfs::inode_set_nlink(ip, delta < 0 && n == 0 ? 0 : n + delta);
+}
+
+// An inode that lost its last link: marked unlinked so that after a crash fsck (or a
+// later mount) finds and frees it; freed for real when the last opener closes it.
+[[nodiscard]] int orphan(cfs::Fs *fs, cfs::Trans *tr, cfs::Inode *ip)
+{
+	return cfs::rgrp_set_state(fs, tr, ip->ino, CFS_BLKST_UNLINKED);
+}
+
+[[nodiscard]] int drop_link(cfs::Fs *fs, cfs::Trans *tr, cfs::Inode *ip, bool *orphaned)
+{
+	int err = cfs::inode_dirty(tr, ip);
+	if (err)
+		return err;
+	if (cfs::inode_is_dir(ip))
+		cfs::inode_set_nlink(ip, 0);  // its "." and its parent's entry go together
+	else
+		add_nlink(ip, -1);
+	touch_ctime(fs, ip);
+	*orphaned = cfs::inode_nlink(ip) == 0;
+	return *orphaned ? orphan(fs, tr, ip) : 0;
+}
+
+std::uint32_t dir_budget(cfs::Fs *fs, cfs::Inode *dir)
+{
+	return cfs::dir_add_max_bufs(fs, dir) + 8;
+}
+
 }  // namespace
+
+// ---- Mount ------------------------------------------------------------------------------
 
 extern "C" int cfs_core_mount(struct cfs_host *host, struct cfs_core **out, struct cfs_core_sb *sb)
 {
@@ -35,6 +256,13 @@ extern "C" int cfs_core_mount(struct cfs_host *host, struct cfs_core **out, stru
 		delete core;
 		return err;
 	}
+	core->block_buffer = static_cast<std::uint8_t *>(cfs_env_alloc(host, core->fs.bsize, 0));
+	if (!core->block_buffer) {
+		cfs::fs_close(&core->fs);
+		delete core;
+		return -CFS_ENOMEM;
+	}
+	cfs::bmap_geometry_init(&core->geometry, core->fs.bsize);
 	const cfs::Fs &fs = core->fs;
 	const cfs_sb &disk = fs.sb;
 	sb->block_size = fs.bsize;
@@ -62,6 +290,9 @@ extern "C" void cfs_core_unmount(struct cfs_core *core)
 {
 	if (!core)
 		return;
+	if (core->journal)
+		cfs::journal_close(core->journal);
+	cfs_env_free(core->fs.host, core->block_buffer);
 	cfs::fs_close(&core->fs);
 	delete core;
 }
@@ -71,46 +302,151 @@ extern "C" const char *cfs_core_locktable_problem(const char *lockproto, const c
 	return cfs::locktable_problem(lockproto, locktable);
 }
 
-extern "C" int cfs_core_inode_read(struct cfs_core *core, cfs_core_u64 ino, struct cfs_core_inode *out)
+extern "C" int cfs_core_load_rgrps(struct cfs_core *core)
 {
-	cfs::Buf *bh;
-	int err = cfs::meta_read(&core->fs, ino, CFS_BT_DI, ino, &bh);
+	int err = cfs::rgrp_table_load(&core->fs);
 	if (err)
 		return err;
-	const cfs_dinode *di = static_cast<const cfs_dinode *>(cfs::buf_data(bh));
-	out->mode = cfs::from_le32(di->di_mode);
-	out->uid = cfs::from_le32(di->di_uid);
-	out->gid = cfs::from_le32(di->di_gid);
-	out->nlink = cfs::from_le32(di->di_nlink);
-	out->size = cfs::from_le64(di->di_size);
-	out->blocks = cfs::from_le64(di->di_blocks);
-	out->generation = cfs::from_le64(di->di_generation);
-	out->atime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_atime));
-	out->mtime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_mtime));
-	out->ctime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_ctime));
-	out->crtime_sec = static_cast<cfs_core_s64>(cfs::from_le64(di->di_crtime));
-	out->atime_nsec = cfs::from_le32(di->di_atime_nsec);
-	out->mtime_nsec = cfs::from_le32(di->di_mtime_nsec);
-	out->ctime_nsec = cfs::from_le32(di->di_ctime_nsec);
-	out->crtime_nsec = cfs::from_le32(di->di_crtime_nsec);
-	out->flags = cfs::from_le32(di->di_flags);
-	out->height = cfs::from_le16(di->di_height);
-	out->rdev_major = cfs::from_le32(di->di_rdev_major);
-	out->rdev_minor = cfs::from_le32(di->di_rdev_minor);
-	cfs::meta_release(&core->fs, bh);
+	for (std::uint32_t i = 0; i < core->fs.rgrps.count; i++) {
+		err = cfs::rgrp_refresh(&core->fs, &core->fs.rgrps.rgrps[i]);
+		if (err)
+			return err;
+	}
+	rgrp_sums(&core->fs, &core->counted_free, &core->counted_dinodes);
 	return 0;
+}
+
+extern "C" int cfs_core_statfs_start(struct cfs_core *core, cfs_core_u32 slot)
+{
+	cfs::Fs *fs = &core->fs;
+	cfs_jindex entry;
+	int err = cfs::jdata_read(fs, cfs::from_le64(fs->sb.sb_jindex_addr),
+				  std::uint64_t(slot) * sizeof(entry), &entry, sizeof(entry));
+	if (err)
+		return err;
+	core->statfs_change_ino = cfs::from_le64(entry.ji_statfs_addr);
+	rgrp_sums(fs, &core->counted_free, &core->counted_dinodes);
+	return 0;
+}
+
+extern "C" int cfs_core_statfs_sync(struct cfs_core *core)
+{
+	cfs::Fs *fs = &core->fs;
+	if (!core->statfs_change_ino || !core->journal)
+		return 0;
+	cfs_statfs change, global;
+	int err = read_statfs_record(fs, core->statfs_change_ino, &change);
+	if (err)
+		return err;
+	if (!change.sf_free && !change.sf_dinodes)
+		return 0;
+	const std::uint64_t global_ino = cfs::from_le64(fs->sb.sb_statfs_addr);
+	err = read_statfs_record(fs, global_ino, &global);
+	if (err)
+		return err;
+	Txn tx(core);
+	err = tx.begin(2);
+	if (err)
+		return err;
+	global.sf_free = cfs::to_le64(cfs::from_le64(global.sf_free) + cfs::from_le64(change.sf_free));
+	global.sf_dinodes = cfs::to_le64(cfs::from_le64(global.sf_dinodes) + cfs::from_le64(change.sf_dinodes));
+	change.sf_free = 0;
+	change.sf_dinodes = 0;
+	err = write_statfs_record(fs, tx.get(), global_ino, &global);
+	if (!err)
+		err = write_statfs_record(fs, tx.get(), core->statfs_change_ino, &change);
+	if (err)
+		return err;
+	return tx.commit();
 }
 
 extern "C" int cfs_core_statfs(struct cfs_core *core, struct cfs_core_statfs *out)
 {
-	cfs_statfs sf;
+	out->total = out->free = out->dinodes = 0;
+	for (std::uint32_t i = 0; i < core->fs.rgrps.count; i++) {
+		const cfs::Rgrp &rg = core->fs.rgrps.rgrps[i];
+		if (rg.flags & CFS_RGF_JOURNAL)
+			continue;
+		out->total += rg.data;
+		out->free += rg.free;
+		out->dinodes += rg.dinodes;
+	}
+	return 0;
+}
+
+extern "C" cfs_core_u64 cfs_core_max_file_size(struct cfs_core *core)
+{
+	const cfs::BmapGeometry &g = core->geometry;
+	std::uint64_t blocks = g.blocks_at_height[g.max_height];
+	std::uint64_t limit = ~std::uint64_t(0) >> 1;  // loff_t
+	if (blocks >= (limit >> core->fs.bsize_shift))
+		return limit;
+	return blocks << core->fs.bsize_shift;
+}
+
+// ---- Journal ----------------------------------------------------------------------------
+
+extern "C" int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, bool may_write,
+				      bool open_for_write, struct cfs_core_replay *out)
+{
 	cfs::Fs *fs = &core->fs;
-	int err = cfs::jdata_read(fs, cfs::from_le64(fs->sb.sb_statfs_addr), 0, &sf, sizeof(sf));
+	*out = cfs_core_replay{};
+	int err = cfs::journal_locate(fs, slot, &core->journal_loc);
 	if (err)
 		return err;
-	out->total = cfs::from_le64(sf.sf_total);
-	out->free = cfs::from_le64(sf.sf_free);
-	out->dinodes = cfs::from_le64(sf.sf_dinodes);
+	cfs::JournalHead head;
+	err = cfs::journal_find_head(fs, &core->journal_loc, &head);
+	if (err)
+		return err;
+	out->was_unmounted = head.unmounted;
+	if (!head.clean && !head.empty) {
+		out->was_dirty = 1;
+		if (!may_write)
+			return -CFS_EROFS;
+		cfs::ReplayStats stats{};
+		err = cfs::journal_replay(fs, &core->journal_loc, false, &stats);
+		if (err)
+			return err;
+		out->records = stats.records;
+		out->blocks_replayed = stats.blocks_replayed;
+		out->blocks_revoked = stats.blocks_revoked;
+	}
+	if (!open_for_write)
+		return 0;
+	return cfs::journal_open(fs, &core->journal_loc, &core->journal);
+}
+
+extern "C" int cfs_core_journal_flush(struct cfs_core *core)
+{
+	return core->journal ? cfs::journal_flush(core->journal) : 0;
+}
+
+extern "C" int cfs_core_journal_stop(struct cfs_core *core, bool clean)
+{
+	cfs::Journal *j = core->journal;
+	core->journal = nullptr;
+	if (!j)
+		return 0;
+	if (clean)
+		return cfs::journal_close_clean(j);
+	cfs::journal_close(j);
+	return 0;
+}
+
+extern "C" bool cfs_core_journal_active(struct cfs_core *core)
+{
+	return core->journal != nullptr;
+}
+
+// ---- Reads --------------------------------------------------------------------------------
+
+extern "C" int cfs_core_inode_read(struct cfs_core *core, cfs_core_u64 ino, struct cfs_core_inode *out)
+{
+	InodeRef ip(&core->fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	fill_core_inode(ip.ptr(), out);
 	return 0;
 }
 
@@ -127,8 +463,8 @@ struct ReaddirAdapter {
 	void *ctx;
 };
 
-bool readdir_adapter(void *opaque, const char *name, uint32_t len, const cfs::DirEntry *entry,
-		     uint64_t cookie_after)
+bool readdir_adapter(void *opaque, const char *name, std::uint32_t len, const cfs::DirEntry *entry,
+		     std::uint64_t cookie_after)
 {
 	auto *adapter = static_cast<ReaddirAdapter *>(opaque);
 	cfs_core_dirent out;
@@ -142,13 +478,12 @@ static_assert(CFS_CORE_DIR_COOKIE_END == cfs::kDirCookieEnd, "readdir cookie spa
 extern "C" int cfs_core_lookup(struct cfs_core *core, cfs_core_u64 dir, const char *name,
 			       cfs_core_u32 len, struct cfs_core_dirent *out)
 {
-	cfs::Inode ip;
-	int err = cfs::inode_get(&core->fs, dir, &ip);
+	InodeRef dp(&core->fs);
+	int err = dp.get(dir);
 	if (err)
 		return err;
 	cfs::DirEntry entry;
-	err = cfs::dir_lookup(&core->fs, &ip, name, len, &entry);
-	cfs::inode_put(&core->fs, &ip);
+	err = cfs::dir_lookup(&core->fs, dp.ptr(), name, len, &entry);
 	if (!err)
 		to_core_dirent(entry, out);
 	return err;
@@ -157,26 +492,23 @@ extern "C" int cfs_core_lookup(struct cfs_core *core, cfs_core_u64 dir, const ch
 extern "C" int cfs_core_readdir(struct cfs_core *core, cfs_core_u64 dir, cfs_core_u64 *cookie,
 				cfs_core_emit_fn emit, void *ctx)
 {
-	cfs::Inode ip;
-	int err = cfs::inode_get(&core->fs, dir, &ip);
+	InodeRef dp(&core->fs);
+	int err = dp.get(dir);
 	if (err)
 		return err;
 	ReaddirAdapter adapter{emit, ctx};
-	err = cfs::dir_readdir(&core->fs, &ip, cookie, readdir_adapter, &adapter);
-	cfs::inode_put(&core->fs, &ip);
-	return err;
+	return cfs::dir_readdir(&core->fs, dp.ptr(), cookie, readdir_adapter, &adapter);
 }
 
 extern "C" int cfs_core_bmap(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
 			     cfs_core_u64 max_count, struct cfs_core_map *out)
 {
-	cfs::Inode ip;
-	int err = cfs::inode_get(&core->fs, ino, &ip);
+	InodeRef ip(&core->fs);
+	int err = ip.get(ino);
 	if (err)
 		return err;
 	cfs::BmapExtent extent;
-	err = cfs::bmap_lookup(&core->fs, &ip, lblock, max_count, &extent);
-	cfs::inode_put(&core->fs, &ip);
+	err = cfs::bmap_lookup(&core->fs, ip.ptr(), lblock, max_count, &extent);
 	if (err)
 		return err;
 	out->disk_block = extent.disk_block;
@@ -188,11 +520,471 @@ extern "C" int cfs_core_bmap(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u
 extern "C" int cfs_core_read_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
 				    void *buf, cfs_core_u32 len)
 {
-	cfs::Inode ip;
-	int err = cfs::inode_get(&core->fs, ino, &ip);
+	InodeRef ip(&core->fs);
+	int err = ip.get(ino);
 	if (err)
 		return err;
-	err = cfs::inode_read_inline(&core->fs, &ip, off, buf, len);
-	cfs::inode_put(&core->fs, &ip);
-	return err;
+	return cfs::inode_read_inline(&core->fs, ip.ptr(), off, buf, len);
+}
+
+// ---- Namespace changes ------------------------------------------------------------------
+
+namespace {
+
+// Writes a long symlink's target into a data block of its own; the block reaches the
+// disk before the transaction that points at it commits (ordered data).
+[[nodiscard]] int write_symlink_block(cfs_core *core, cfs::Trans *tr, cfs::Inode *ip,
+				      const char *target, std::uint32_t len)
+{
+	cfs::Fs *fs = &core->fs;
+	cfs::BmapExtent extent;
+	int err = cfs::bmap_alloc(fs, tr, ip, 0, 1, ip->ino + 1, &extent);
+	if (err)
+		return err;
+	std::uint8_t *block = core->block_buffer;
+	__builtin_memset(block, 0, fs->bsize);
+	__builtin_memcpy(block, target, len);
+	const void *blocks[1] = {block};
+	err = cfs_env_log_write(fs->host, extent.disk_block, blocks, 1, 0);
+	if (err)
+		return err;
+	cfs::inode_set_size(ip, len);
+	return 0;
+}
+
+[[nodiscard]] int fill_new_inode(cfs_core *core, cfs::Trans *tr, cfs::Inode *ip,
+				 const cfs_core_new_inode *init)
+{
+	if ((init->mode & kModeTypeMask) != kModeLnk)
+		return 0;
+	cfs::Fs *fs = &core->fs;
+	if (init->symlink_len < cfs::inode_inline_capacity(fs))
+		return cfs::inode_write_inline(fs, tr, ip, 0, init->symlink, init->symlink_len);
+	if (init->symlink_len >= fs->bsize)
+		return -CFS_ENAMETOOLONG;
+	return write_symlink_block(core, tr, ip, init->symlink, init->symlink_len);
+}
+
+}  // namespace
+
+extern "C" int cfs_core_create(struct cfs_core *core, cfs_core_u64 dir, const char *name,
+			       cfs_core_u32 len, const struct cfs_core_new_inode *init,
+			       cfs_core_u64 *ino_out)
+{
+	cfs::Fs *fs = &core->fs;
+	InodeRef dp(fs);
+	int err = dp.get(dir);
+	if (err)
+		return err;
+	Txn tx(core);
+	err = tx.begin(dir_budget(fs, dp.ptr()) + kInodeAllocBufs + kAllocBufs);
+	if (err)
+		return err;
+
+	cfs::InodeInit ii{};
+	ii.mode = init->mode;
+	ii.uid = init->uid;
+	ii.gid = init->gid;
+	ii.nlink = 1;
+	ii.rdev_major = init->rdev_major;
+	ii.rdev_minor = init->rdev_minor;
+	ii.parent = dir;
+	InodeRef ip(fs);
+	err = cfs::inode_alloc(fs, tx.get(), dir, &ii, ip.ptr());
+	if (err)
+		return err;
+
+	cfs::DirEntry entry{ip->ino, cfs::inode_generation(ip.ptr()), cfs::dir_type_of_mode(init->mode)};
+	err = fill_new_inode(core, tx.get(), ip.ptr(), init);
+	if (!err)
+		err = cfs::dir_add(fs, tx.get(), dp.ptr(), name, len, &entry);
+	if (!err && is_dir_mode(init->mode)) {
+		err = cfs::inode_dirty(tx.get(), dp.ptr());
+		if (!err)
+			add_nlink(dp.ptr(), +1);
+	}
+	if (err) {
+		// Give the inode back inside the same transaction: it commits as a no-op.
+		bool done = false;
+		int undo = 0;
+		while (!undo && !done)
+			undo = cfs::inode_free(fs, tx.get(), ip.ptr(), kFreeBudget, &done);
+		int commit = tx.commit();
+		return undo ? undo : (commit ? commit : err);
+	}
+	*ino_out = ip->ino;
+	return tx.commit();
+}
+
+extern "C" int cfs_core_link(struct cfs_core *core, cfs_core_u64 dir, const char *name,
+			     cfs_core_u32 len, cfs_core_u64 ino)
+{
+	cfs::Fs *fs = &core->fs;
+	InodeRef dp(fs), ip(fs);
+	int err = dp.get(dir);
+	if (!err)
+		err = ip.get(ino);
+	if (err)
+		return err;
+	if (cfs::inode_nlink(ip.ptr()) >= 0xffffffffu)
+		return -CFS_EMLINK;
+	Txn tx(core);
+	err = tx.begin(dir_budget(fs, dp.ptr()) + 1);
+	if (err)
+		return err;
+	cfs::DirEntry entry{ino, cfs::inode_generation(ip.ptr()), cfs::dir_type_of_mode(cfs::inode_mode(ip.ptr()))};
+	err = cfs::dir_add(fs, tx.get(), dp.ptr(), name, len, &entry);
+	if (err)
+		return err;
+	err = cfs::inode_dirty(tx.get(), ip.ptr());
+	if (err)
+		return err;
+	add_nlink(ip.ptr(), +1);
+	touch_ctime(fs, ip.ptr());
+	return tx.commit();
+}
+
+extern "C" int cfs_core_unlink(struct cfs_core *core, cfs_core_u64 dir, const char *name,
+			       cfs_core_u32 len, cfs_core_u64 ino, bool is_dir, bool *orphaned)
+{
+	cfs::Fs *fs = &core->fs;
+	*orphaned = false;
+	InodeRef dp(fs), ip(fs);
+	int err = dp.get(dir);
+	if (!err)
+		err = ip.get(ino);
+	if (err)
+		return err;
+	if (is_dir) {
+		bool empty = false;
+		err = cfs::dir_is_empty(fs, ip.ptr(), &empty);
+		if (err)
+			return err;
+		if (!empty)
+			return -CFS_ENOTEMPTY;
+	}
+	Txn tx(core);
+	err = tx.begin(dir_budget(fs, dp.ptr()) + kInodeAllocBufs);
+	if (err)
+		return err;
+	cfs::DirEntry removed;
+	err = cfs::dir_remove(fs, tx.get(), dp.ptr(), name, len, &removed);
+	if (err)
+		return err;
+	if (removed.ino != ino) {
+		// The dentry and the directory disagree: the directory changed under us,
+		// which the caller's locks exclude. Treat as corruption.
+		return -CFS_EUCLEAN;
+	}
+	if (is_dir) {
+		err = cfs::inode_dirty(tx.get(), dp.ptr());
+		if (err)
+			return err;
+		add_nlink(dp.ptr(), -1);
+	}
+	err = drop_link(fs, tx.get(), ip.ptr(), orphaned);
+	if (err)
+		return err;
+	return tx.commit();
+}
+
+namespace {
+
+// A directory moved from old_parent to new_parent: its ".." and di_parent follow.
+[[nodiscard]] int reparent_dir(cfs::Fs *fs, cfs::Trans *tr, cfs::Inode *moved,
+			       cfs::Inode *old_parent, cfs::Inode *new_parent)
+{
+	cfs::DirEntry dotdot{new_parent->ino, cfs::inode_generation(new_parent), CFS_DT_DIR};
+	int err = cfs::dir_replace(fs, tr, moved, "..", 2, &dotdot, nullptr);
+	if (!err)
+		err = cfs::inode_dirty(tr, moved);
+	if (!err)
+		err = cfs::inode_dirty(tr, old_parent);
+	if (!err)
+		err = cfs::inode_dirty(tr, new_parent);
+	if (err)
+		return err;
+	cfs::inode_set_parent(moved, new_parent->ino);
+	add_nlink(old_parent, -1);
+	add_nlink(new_parent, +1);
+	return 0;
+}
+
+}  // namespace
+
+extern "C" int cfs_core_rename(struct cfs_core *core, cfs_core_u64 old_dir, const char *old_name,
+			       cfs_core_u32 old_len, cfs_core_u64 new_dir, const char *new_name,
+			       cfs_core_u32 new_len, unsigned int flags, cfs_core_u64 *orphaned_ino)
+{
+	cfs::Fs *fs = &core->fs;
+	*orphaned_ino = 0;
+	InodeRef odp(fs), ndp(fs);
+	int err = odp.get(old_dir);
+	if (!err)
+		err = ndp.get(new_dir);
+	if (err)
+		return err;
+
+	cfs::DirEntry src, dst;
+	err = cfs::dir_lookup(fs, odp.ptr(), old_name, old_len, &src);
+	if (err)
+		return err;
+	err = cfs::dir_lookup(fs, ndp.ptr(), new_name, new_len, &dst);
+	const bool dst_exists = err == 0;
+	if (err && err != -CFS_ENOENT)
+		return err;
+	if (dst_exists && (flags & CFS_CORE_RENAME_NOREPLACE))
+		return -CFS_EEXIST;
+	if (!dst_exists && (flags & CFS_CORE_RENAME_EXCHANGE))
+		return -CFS_ENOENT;
+	if (dst_exists && dst.ino == src.ino)
+		return 0;  // two names of one inode: POSIX says do nothing
+
+	InodeRef sp(fs), tp(fs);
+	err = sp.get(src.ino);
+	if (!err && dst_exists)
+		err = tp.get(dst.ino);
+	if (err)
+		return err;
+	const bool src_dir = cfs::inode_is_dir(sp.ptr());
+	const bool dst_dir = dst_exists && cfs::inode_is_dir(tp.ptr());
+	const bool cross = old_dir != new_dir;
+	if (dst_dir && !(flags & CFS_CORE_RENAME_EXCHANGE)) {
+		bool empty = false;
+		err = cfs::dir_is_empty(fs, tp.ptr(), &empty);
+		if (err)
+			return err;
+		if (!empty)
+			return -CFS_ENOTEMPTY;
+	}
+
+	Txn tx(core);
+	err = tx.begin(dir_budget(fs, odp.ptr()) + dir_budget(fs, ndp.ptr()) + 2 * kInodeAllocBufs + 8);
+	if (err)
+		return err;
+	cfs::Trans *tr = tx.get();
+
+	if (flags & CFS_CORE_RENAME_EXCHANGE) {
+		err = cfs::dir_replace(fs, tr, odp.ptr(), old_name, old_len, &dst, nullptr);
+		if (!err)
+			err = cfs::dir_replace(fs, tr, ndp.ptr(), new_name, new_len, &src, nullptr);
+		if (!err && cross && src_dir)
+			err = reparent_dir(fs, tr, sp.ptr(), odp.ptr(), ndp.ptr());
+		if (!err && cross && dst_dir)
+			err = reparent_dir(fs, tr, tp.ptr(), ndp.ptr(), odp.ptr());
+		if (!err)
+			err = cfs::inode_dirty(tr, tp.ptr());
+		if (err)
+			return err;
+		touch_ctime(fs, tp.ptr());
+	} else {
+		if (dst_exists) {
+			err = cfs::dir_replace(fs, tr, ndp.ptr(), new_name, new_len, &src, nullptr);
+			if (err)
+				return err;
+			bool orphaned = false;
+			err = drop_link(fs, tr, tp.ptr(), &orphaned);
+			if (!err && dst_dir) {
+				// The replaced directory's ".." no longer counts for the new parent.
+				err = cfs::inode_dirty(tr, ndp.ptr());
+				if (!err)
+					add_nlink(ndp.ptr(), -1);
+			}
+			if (err)
+				return err;
+			if (orphaned)
+				*orphaned_ino = dst.ino;
+		} else {
+			err = cfs::dir_add(fs, tr, ndp.ptr(), new_name, new_len, &src);
+			if (err)
+				return err;
+		}
+		err = cfs::dir_remove(fs, tr, odp.ptr(), old_name, old_len, nullptr);
+		if (!err && cross && src_dir)
+			err = reparent_dir(fs, tr, sp.ptr(), odp.ptr(), ndp.ptr());
+		if (err)
+			return err;
+	}
+	err = cfs::inode_dirty(tr, sp.ptr());
+	if (err)
+		return err;
+	touch_ctime(fs, sp.ptr());
+	return tx.commit();
+}
+
+// ---- Inode attributes, size, blocks -----------------------------------------------------
+
+extern "C" int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
+				     const struct cfs_core_inode *attrs, unsigned int mask)
+{
+	cfs::Fs *fs = &core->fs;
+	InodeRef ip(fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	Txn tx(core);
+	err = tx.begin(1);
+	if (err)
+		return err;
+	err = cfs::inode_dirty(tx.get(), ip.ptr());
+	if (err)
+		return err;
+	if (mask & CFS_CORE_ATTR_MODE) {
+		// The file type never changes: only permission bits come from the VFS.
+		std::uint32_t mode = cfs::inode_mode(ip.ptr());
+		cfs::inode_set_mode(ip.ptr(), (mode & kModeTypeMask) | (attrs->mode & 07777));
+	}
+	if (mask & CFS_CORE_ATTR_OWNER)
+		cfs::inode_set_owner(ip.ptr(), attrs->uid, attrs->gid);
+	if (mask & CFS_CORE_ATTR_TIMES) {
+		cfs::inode_set_time(ip.ptr(), cfs::InodeTime::atime, {attrs->atime_sec, attrs->atime_nsec});
+		cfs::inode_set_time(ip.ptr(), cfs::InodeTime::mtime, {attrs->mtime_sec, attrs->mtime_nsec});
+		cfs::inode_set_time(ip.ptr(), cfs::InodeTime::ctime, {attrs->ctime_sec, attrs->ctime_nsec});
+	}
+	if ((mask & CFS_CORE_ATTR_SIZE) &&
+	    (cfs::inode_mode(ip.ptr()) & kModeTypeMask) == kModeReg &&
+	    cfs::inode_height(ip.ptr()) > 0 && attrs->size > cfs::inode_size(ip.ptr()))
+		cfs::inode_set_size(ip.ptr(), attrs->size);
+	return tx.commit();
+}
+
+namespace {
+
+// Converts a stuffed file to a block-mapped one; its inline bytes go to the new block,
+// written before the transaction commits.
+[[nodiscard]] int unstuff(cfs_core *core, cfs::Trans *tr, cfs::Inode *ip)
+{
+	std::uint64_t data_block = 0;
+	int err = cfs::inode_unstuff(&core->fs, tr, ip, core->block_buffer, &data_block);
+	if (err || !data_block)
+		return err;
+	const void *blocks[1] = {core->block_buffer};
+	return cfs_env_log_write(core->fs.host, data_block, blocks, 1, 0);
+}
+
+}  // namespace
+
+extern "C" int cfs_core_truncate_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 size,
+				      bool *done)
+{
+	cfs::Fs *fs = &core->fs;
+	*done = false;
+	InodeRef ip(fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	Txn tx(core);
+	err = tx.begin(kFreeBudget + kAllocBufs);
+	if (err)
+		return err;
+	if (cfs::inode_height(ip.ptr()) == 0 && size > cfs::inode_inline_capacity(fs)) {
+		// Growing a stuffed file past its inline area: the tail becomes a hole.
+		err = unstuff(core, tx.get(), ip.ptr());
+		if (err)
+			return err;
+	}
+	err = cfs::inode_truncate(fs, tx.get(), ip.ptr(), size, kFreeBudget, done);
+	if (err)
+		return err;
+	return tx.commit();
+}
+
+extern "C" int cfs_core_punch_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 first,
+				   cfs_core_u64 end, bool *done)
+{
+	cfs::Fs *fs = &core->fs;
+	*done = false;
+	InodeRef ip(fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	if (cfs::inode_height(ip.ptr()) == 0) {
+		*done = true;  // stuffed: the caller zeroes inline bytes through the page cache
+		return 0;
+	}
+	Txn tx(core);
+	err = tx.begin(kFreeBudget + kInodeAllocBufs);
+	if (err)
+		return err;
+	err = cfs::inode_dirty(tx.get(), ip.ptr());
+	if (err)
+		return err;
+	err = cfs::bmap_punch(fs, tx.get(), ip.ptr(), first, end, kFreeBudget, done);
+	if (err)
+		return err;
+	cfs::inode_touch(fs, ip.ptr(), true);
+	return tx.commit();
+}
+
+extern "C" int cfs_core_alloc(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
+			      cfs_core_u64 max_count, struct cfs_core_map *out)
+{
+	cfs::Fs *fs = &core->fs;
+	InodeRef ip(fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	if (max_count > kMaxAllocRun)
+		max_count = kMaxAllocRun;
+	if (cfs::inode_height(ip.ptr()) > 0) {
+		// Already mapped: no transaction needed.
+		cfs::BmapExtent extent;
+		err = cfs::bmap_lookup(fs, ip.ptr(), lblock, max_count, &extent);
+		if (err)
+			return err;
+		if (extent.disk_block) {
+			out->disk_block = extent.disk_block;
+			out->count = extent.count;
+			out->fresh = 0;
+			return 0;
+		}
+		max_count = extent.count;  // the hole's length bounds the allocation
+	}
+	Txn tx(core);
+	err = tx.begin(kAllocBufs + kInodeAllocBufs);
+	if (err)
+		return err;
+	if (cfs::inode_height(ip.ptr()) == 0) {
+		err = unstuff(core, tx.get(), ip.ptr());
+		if (err)
+			return err;
+	}
+	cfs::BmapExtent extent;
+	err = cfs::bmap_alloc(fs, tx.get(), ip.ptr(), lblock, max_count, 0, &extent);
+	if (err)
+		return err;
+	err = tx.commit();
+	if (err)
+		return err;
+	out->disk_block = extent.disk_block;
+	out->count = extent.count;
+	out->fresh = extent.fresh;
+	return 0;
+}
+
+extern "C" int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, bool *done)
+{
+	cfs::Fs *fs = &core->fs;
+	*done = false;
+	InodeRef ip(fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	if (cfs::inode_nlink(ip.ptr()) != 0)
+		return -CFS_EUCLEAN;  // still linked: freeing it would corrupt the tree
+	Txn tx(core);
+	err = tx.begin(kFreeBudget + kInodeAllocBufs);
+	if (err)
+		return err;
+	err = cfs::inode_free(fs, tx.get(), ip.ptr(), kFreeBudget, done);
+	if (err)
+		return err;
+	return tx.commit();
+}
+
+extern "C" int cfs_core_reserve(struct cfs_core *core, cfs_core_u32 nbufs)
+{
+	if (!core->journal)
+		return -CFS_EROFS;
+	return reserve_log(core->journal, nbufs);
 }

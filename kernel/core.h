@@ -82,6 +82,8 @@ struct cfs_core_statfs {
 	cfs_core_u64 dinodes;
 };
 int cfs_core_statfs(struct cfs_core *core, struct cfs_core_statfs *out);
+/* Largest file size the pointer tree can map. */
+cfs_core_u64 cfs_core_max_file_size(struct cfs_core *core);
 
 /* Directory entries. */
 struct cfs_core_dirent {
@@ -118,6 +120,105 @@ int cfs_core_bmap(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
 /* Copies bytes [@off, @off + @len) of a stuffed inode's inline data (zeros past EOF). */
 int cfs_core_read_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
 			 void *buf, cfs_core_u32 len);
+
+/* ---- Journal (callers serialise all of these and every transaction: sbi->trans_mutex) */
+
+struct cfs_core_replay {
+	cfs_core_u32 records;
+	cfs_core_u32 blocks_replayed;
+	cfs_core_u32 blocks_revoked;
+	cfs_core_u8 was_dirty;		/* the journal needed replay */
+	cfs_core_u8 was_unmounted;	/* its newest header says clean unmount */
+};
+
+/* Loads the resource groups (allocation, statfs). */
+int cfs_core_load_rgrps(struct cfs_core *core);
+
+/* statfs accounting through journal @slot's statfs change file (after load_rgrps). */
+int cfs_core_statfs_start(struct cfs_core *core, cfs_core_u32 slot);
+/* Folds this node's change file into the global statfs file (one transaction). */
+int cfs_core_statfs_sync(struct cfs_core *core);
+
+/*
+ * Replays journal @slot if it is dirty (-EROFS when it is and !@may_write), then, with
+ * @open_for_write, opens it for new transactions: write operations are possible after.
+ */
+int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, bool may_write,
+			   bool open_for_write, struct cfs_core_replay *out);
+/* Writes committed transactions to the log: durable when it returns 0. */
+int cfs_core_journal_flush(struct cfs_core *core);
+/* Clean shutdown (checkpoint + unmount header) when @clean, else just drops it. */
+int cfs_core_journal_stop(struct cfs_core *core, bool clean);
+bool cfs_core_journal_active(struct cfs_core *core);
+
+/* ---- Namespace and inode changes: one transaction each ------------------------------ */
+
+struct cfs_core_new_inode {
+	cfs_core_u32 mode;
+	cfs_core_u32 uid;
+	cfs_core_u32 gid;
+	cfs_core_u32 rdev_major;
+	cfs_core_u32 rdev_minor;
+	const char *symlink;		/* S_IFLNK: the target */
+	cfs_core_u32 symlink_len;
+};
+
+/* Creates an inode and its entry @name in @dir (a directory bumps @dir's link count). */
+int cfs_core_create(struct cfs_core *core, cfs_core_u64 dir, const char *name,
+		    cfs_core_u32 len, const struct cfs_core_new_inode *init, cfs_core_u64 *ino);
+/* A hard link: entry @name in @dir for @ino, whose link count grows. */
+int cfs_core_link(struct cfs_core *core, cfs_core_u64 dir, const char *name, cfs_core_u32 len,
+		  cfs_core_u64 ino);
+/*
+ * Removes entry @name (naming @ino) from @dir. @is_dir: rmdir (-ENOTEMPTY unless empty).
+ * An inode left with no link is marked unlinked in its rgrp; *@orphaned tells the caller
+ * to free it once nobody has it open (cfs_core_free_inode).
+ */
+int cfs_core_unlink(struct cfs_core *core, cfs_core_u64 dir, const char *name,
+		    cfs_core_u32 len, cfs_core_u64 ino, bool is_dir, bool *orphaned);
+
+#define CFS_CORE_RENAME_NOREPLACE	(1u << 0)
+#define CFS_CORE_RENAME_EXCHANGE	(1u << 1)
+/* *@orphaned_ino: an overwritten target that lost its last link (0 if none). */
+int cfs_core_rename(struct cfs_core *core, cfs_core_u64 old_dir, const char *old_name,
+		    cfs_core_u32 old_len, cfs_core_u64 new_dir, const char *new_name,
+		    cfs_core_u32 new_len, unsigned int flags, cfs_core_u64 *orphaned_ino);
+
+/* What cfs_core_update_inode copies from the VFS inode into the dinode. */
+#define CFS_CORE_ATTR_MODE	(1u << 0)
+#define CFS_CORE_ATTR_OWNER	(1u << 1)
+#define CFS_CORE_ATTR_TIMES	(1u << 2)	/* atime, mtime, ctime */
+#define CFS_CORE_ATTR_SIZE	(1u << 3)	/* regular files: size only grows this way */
+int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
+			  const struct cfs_core_inode *attrs, unsigned int mask);
+
+/*
+ * Block-map changes (allocation, truncation, freeing) run with the inode's map lock held
+ * exclusively, which writeback also takes: a journal flush inside them could wait on
+ * writeback of that very inode. The caller therefore reserves log space first, under
+ * trans_mutex and before the map lock, so that the transaction never flushes.
+ */
+#define CFS_CORE_MAP_CHANGE_BUFS 128u
+int cfs_core_reserve(struct cfs_core *core, cfs_core_u32 nbufs);
+
+/* One transaction of a truncation (or sparse extension) to @size; repeat until *@done. */
+int cfs_core_truncate_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 size,
+			   bool *done);
+
+/* One transaction of freeing file blocks [@first, @end) (a punched hole); repeat until *@done. */
+int cfs_core_punch_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 first,
+			cfs_core_u64 end, bool *done);
+
+/*
+ * Maps file block @lblock for writing, allocating up to @max_count blocks for a hole and
+ * unstuffing an inline file first (its bytes are written to the new block before the
+ * transaction commits). out->fresh: the blocks' contents are undefined.
+ */
+int cfs_core_alloc(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
+		   cfs_core_u64 max_count, struct cfs_core_map *out);
+
+/* One transaction of freeing an unlinked inode and its blocks; repeat until *@done. */
+int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, bool *done);
 
 /* NULL when "lockproto"/"locktable" are a valid pair, else what is wrong. */
 const char *cfs_core_locktable_problem(const char *lockproto, const char *locktable);

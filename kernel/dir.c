@@ -8,7 +8,7 @@
 #include "clusterfs.h"
 #include "core.h"
 
-static struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags)
+struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags)
 {
 	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
 	struct cfs_core_dirent entry;
@@ -92,10 +92,5 @@ const struct file_operations cfs_dir_operations = {
 	.llseek		= cfs_dir_llseek,
 	.read		= generic_read_dir,
 	.iterate_shared	= cfs_readdir,
-	.fsync		= generic_file_fsync,
-};
-
-const struct inode_operations cfs_dir_inode_operations = {
-	.lookup		= cfs_lookup,
-	.getattr	= cfs_getattr,
+	.fsync		= cfs_fsync,
 };

@@ -4,78 +4,172 @@
  * file blocks (bmap); the data itself never passes through lib. Stuffed (inline)
  * files are served as IOMAP_INLINE from a copy of the dinode's inline area.
  */
+#include <linux/blkdev.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/iomap.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/writeback.h>
 
 #include "clusterfs.h"
 #include "core.h"
+
+/* iomap->flags bit: this mapping holds sbi->trans_mutex until iomap_end. */
+#define IOMAP_F_CFS_HOLDS_TRANS (IOMAP_F_PRIVATE << 1)
+
+/* Inline (stuffed) data: a private copy of the dinode's inline bytes, freed in iomap_end. */
+static int cfs_iomap_inline(struct inode *inode, loff_t pos, loff_t length, struct iomap *iomap)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	loff_t size = i_size_read(inode);
+	void *inline_copy;
+	int err;
+
+	if (pos >= size) {
+		iomap->type = IOMAP_HOLE;
+		iomap->addr = IOMAP_NULL_ADDR;
+		iomap->offset = pos;
+		iomap->length = length;
+		return 0;
+	}
+	inline_copy = kmalloc(sbi->block_size, GFP_NOFS);
+	if (!inline_copy)
+		return -ENOMEM;
+	err = cfs_core_read_inline(sbi->core, inode->i_ino, 0, inline_copy, size);
+	if (err) {
+		kfree(inline_copy);
+		return cfs_core_error(sbi, err);
+	}
+	iomap->type = IOMAP_INLINE;
+	iomap->addr = IOMAP_NULL_ADDR;
+	iomap->offset = 0;
+	iomap->length = size;
+	iomap->inline_data = inline_copy;
+	iomap->private = inline_copy;
+	iomap->flags |= IOMAP_F_PRIVATE;
+	return 0;
+}
+
+static void cfs_iomap_fill(struct inode *inode, u64 lblock, const struct cfs_core_map *map,
+			   struct iomap *iomap)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+
+	iomap->offset = (loff_t)lblock << sbi->block_shift;
+	iomap->length = (loff_t)map->count << sbi->block_shift;
+	if (!map->disk_block) {
+		iomap->type = IOMAP_HOLE;
+		iomap->addr = IOMAP_NULL_ADDR;
+	} else {
+		iomap->type = IOMAP_MAPPED;
+		iomap->addr = (u64)map->disk_block << sbi->block_shift;
+		if (map->fresh)
+			iomap->flags |= IOMAP_F_NEW;
+	}
+}
+
+/* Read-only mapping: holes stay holes. */
+static int cfs_iomap_lookup(struct inode *inode, loff_t pos, loff_t length, struct iomap *iomap)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_core_map map;
+	u64 lblock = pos >> sbi->block_shift;
+	u64 last = (pos + length - 1) >> sbi->block_shift;
+	int err;
+
+	down_read(&ci->map_lock);
+	if (ci->height == 0) {
+		err = cfs_iomap_inline(inode, pos, length, iomap);
+		up_read(&ci->map_lock);
+		return err;
+	}
+	err = cfs_core_bmap(sbi->core, inode->i_ino, lblock, last - lblock + 1, &map);
+	up_read(&ci->map_lock);
+	if (err)
+		return cfs_core_error(sbi, err);
+	cfs_iomap_fill(inode, lblock, &map, iomap);
+	return 0;
+}
+
+/*
+ * Mapping for a write: allocates blocks for holes (unstuffing an inline file first).
+ * Runs under trans_mutex, reserving log space before taking the map lock (core.h).
+ * The caller keeps trans_mutex until its data is in the page cache (see
+ * cfs_iomap_write_begin) or returns it at once.
+ */
+static int cfs_iomap_allocate(struct inode *inode, loff_t pos, loff_t length, struct iomap *iomap)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_core_map map;
+	u64 lblock = pos >> sbi->block_shift;
+	u64 last = (pos + length - 1) >> sbi->block_shift;
+	int err;
+
+	lockdep_assert_held(&sbi->trans_mutex);
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
+	if (err)
+		return cfs_core_error(sbi, err);
+	down_write(&ci->map_lock);
+	err = cfs_core_alloc(sbi->core, inode->i_ino, lblock, last - lblock + 1, &map);
+	if (!err)
+		err = cfs_inode_refresh(inode, false);
+	up_write(&ci->map_lock);
+	if (err)
+		return cfs_core_error(sbi, err);
+	cfs_iomap_fill(inode, lblock, &map, iomap);
+	cfs_host_add_ordered(&sbi->host, ci);
+	return 0;
+}
 
 static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsigned int flags,
 			   struct iomap *iomap, struct iomap *srcmap)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
-	struct cfs_inode_info *ci = CFS_I(inode);
-	loff_t size = i_size_read(inode);
-	struct cfs_core_map map;
-	u64 lblock, last;
-	void *inline_copy;
 	int err;
 
 	iomap->bdev = inode->i_sb->s_bdev;
 	iomap->private = NULL;
+	iomap->flags = 0;
 
-	if (ci->height == 0) {
-		/* Stuffed: bytes [0, size) live in the dinode. */
-		if (pos >= size || size == 0) {
-			iomap->type = IOMAP_HOLE;
-			iomap->addr = IOMAP_NULL_ADDR;
-			iomap->offset = pos;
-			iomap->length = length;
-			return 0;
-		}
-		inline_copy = kmalloc(sbi->block_size, GFP_NOFS);
-		if (!inline_copy)
-			return -ENOMEM;
-		err = cfs_core_read_inline(sbi->core, inode->i_ino, 0, inline_copy, size);
-		if (err) {
-			kfree(inline_copy);
-			return cfs_core_error(sbi, err);
-		}
-		iomap->type = IOMAP_INLINE;
-		iomap->addr = IOMAP_NULL_ADDR;
-		iomap->offset = 0;
-		iomap->length = size;
-		iomap->inline_data = inline_copy;
-		iomap->private = inline_copy;
-		return 0;
-	}
+	if (!(flags & IOMAP_WRITE) || (flags & IOMAP_ZERO))
+		return cfs_iomap_lookup(inode, pos, length, iomap);
 
-	lblock = pos >> sbi->block_shift;
-	last = (pos + length - 1) >> sbi->block_shift;
-	err = cfs_core_bmap(sbi->core, inode->i_ino, lblock, last - lblock + 1, &map);
-	if (err)
-		return cfs_core_error(sbi, err);
-	iomap->offset = (loff_t)lblock << sbi->block_shift;
-	iomap->length = (loff_t)map.count << sbi->block_shift;
-	if (!map.disk_block) {
-		iomap->type = IOMAP_HOLE;
-		iomap->addr = IOMAP_NULL_ADDR;
-	} else {
-		iomap->type = IOMAP_MAPPED;
-		iomap->addr = (u64)map.disk_block << sbi->block_shift;
+	/*
+	 * Freshly allocated blocks must not be committed before their data is written
+	 * (ordered mode). Buffered writes keep trans_mutex, which every journal flush
+	 * takes, until iomap_end, when the data is dirty in the page cache and on the
+	 * ordered list; direct writes are waited for by the ordered flush (inode_dio_wait).
+	 */
+	mutex_lock(&sbi->trans_mutex);
+	err = cfs_iomap_allocate(inode, pos, length, iomap);
+	if (err || (flags & IOMAP_DIRECT) || !(iomap->flags & IOMAP_F_NEW)) {
+		mutex_unlock(&sbi->trans_mutex);
+		return err;
 	}
+	iomap->flags |= IOMAP_F_CFS_HOLDS_TRANS;
 	return 0;
 }
 
 static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t written,
 			 unsigned int flags, struct iomap *iomap)
 {
-	kfree(iomap->private);
-	iomap->private = NULL;
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+
+	if (iomap->flags & IOMAP_F_PRIVATE) {
+		kfree(iomap->private);
+		iomap->private = NULL;
+	}
+	if (iomap->flags & IOMAP_F_SIZE_CHANGED)
+		mark_inode_dirty(inode);
+	if (iomap->flags & IOMAP_F_CFS_HOLDS_TRANS)
+		mutex_unlock(&sbi->trans_mutex);
 	return 0;
 }
 
@@ -83,6 +177,63 @@ const struct iomap_ops cfs_iomap_ops = {
 	.iomap_begin	= cfs_iomap_begin,
 	.iomap_end	= cfs_iomap_end,
 };
+
+/* For page_mkwrite: blocks were allocated before the folio was locked; only map. */
+static int cfs_iomap_mkwrite_begin(struct inode *inode, loff_t pos, loff_t length,
+				   unsigned int flags, struct iomap *iomap, struct iomap *srcmap)
+{
+	int err;
+
+	iomap->bdev = inode->i_sb->s_bdev;
+	iomap->private = NULL;
+	iomap->flags = 0;
+	err = cfs_iomap_lookup(inode, pos, length, iomap);
+	if (!err && iomap->type != IOMAP_MAPPED)
+		err = -EIO;	/* allocation was done just before: a hole here is a bug */
+	return err;
+}
+
+static const struct iomap_ops cfs_iomap_mkwrite_ops = {
+	.iomap_begin	= cfs_iomap_mkwrite_begin,
+	.iomap_end	= cfs_iomap_end,
+};
+
+/* Writeback: every dirty block was allocated when it was dirtied. */
+static int cfs_map_blocks(struct iomap_writepage_ctx *wpc, struct inode *inode, loff_t offset)
+{
+	int err;
+
+	if (offset >= wpc->iomap.offset && offset < wpc->iomap.offset + wpc->iomap.length &&
+	    wpc->iomap.type == IOMAP_MAPPED)
+		return 0;
+	memset(&wpc->iomap, 0, sizeof(wpc->iomap));
+	wpc->iomap.bdev = inode->i_sb->s_bdev;
+	err = cfs_iomap_lookup(inode, offset, CFS_SB(inode->i_sb)->block_size, &wpc->iomap);
+	if (err)
+		return err;
+	if (wpc->iomap.flags & IOMAP_F_PRIVATE) {
+		kfree(wpc->iomap.private);
+		wpc->iomap.private = NULL;
+		wpc->iomap.flags &= ~IOMAP_F_PRIVATE;
+	}
+	if (wpc->iomap.type != IOMAP_MAPPED) {
+		pr_err_ratelimited("clusterfs (%s): inode %lu: dirty page at %lld has no block\n",
+				   inode->i_sb->s_id, inode->i_ino, offset);
+		return -EIO;
+	}
+	return 0;
+}
+
+static const struct iomap_writeback_ops cfs_writeback_ops = {
+	.map_blocks	= cfs_map_blocks,
+};
+
+static int cfs_writepages(struct address_space *mapping, struct writeback_control *wbc)
+{
+	struct iomap_writepage_ctx wpc = {};
+
+	return iomap_writepages(mapping, wbc, &wpc, &cfs_writeback_ops);
+}
 
 static int cfs_read_folio(struct file *file, struct folio *folio)
 {
@@ -102,6 +253,10 @@ static sector_t cfs_bmap(struct address_space *mapping, sector_t block)
 const struct address_space_operations cfs_file_aops = {
 	.read_folio		= cfs_read_folio,
 	.readahead		= cfs_readahead,
+	.writepages		= cfs_writepages,
+	.dirty_folio		= filemap_dirty_folio,
+	.direct_IO		= noop_direct_IO,
+	.migrate_folio		= filemap_migrate_folio,
 	.bmap			= cfs_bmap,
 	.release_folio		= iomap_release_folio,
 	.invalidate_folio	= iomap_invalidate_folio,
@@ -131,6 +286,269 @@ static ssize_t cfs_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	return ret;
 }
 
+static ssize_t cfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_holder gh;
+	ssize_t ret;
+
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	inode_lock(inode);
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out_unlock;
+	ret = file_remove_privs(file);
+	if (ret)
+		goto out_unlock;
+	ret = file_update_time(file);
+	if (ret)
+		goto out_unlock;
+	ret = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_EX, &gh);
+	if (ret)
+		goto out_unlock;
+	if (iocb->ki_flags & IOCB_DIRECT) {
+		loff_t end;
+
+		/* Allocating direct writes stay direct: blocks are allocated, never buffered. */
+		ret = iomap_dio_rw(iocb, from, &cfs_iomap_ops, NULL, 0, NULL, 0);
+		end = iocb->ki_pos;
+		if (ret > 0 && end > i_size_read(inode)) {
+			i_size_write(inode, end);
+			mark_inode_dirty(inode);
+		}
+	} else {
+		ret = cfs_iomap_file_buffered_write(iocb, from, &cfs_iomap_ops);
+	}
+	cfs_glock_dq(&gh);
+out_unlock:
+	inode_unlock(inode);
+	if (ret > 0)
+		ret = generic_write_sync(iocb, ret);
+	return ret;
+}
+
+/* fsync/fdatasync: data, then the dinode, then the journal up to now. */
+int cfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
+{
+	struct inode *inode = file->f_mapping->host;
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	int err;
+
+	err = file_write_and_wait_range(file, start, end);
+	if (err)
+		return err;
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	if (!sb_rdonly(inode->i_sb)) {
+		err = sync_inode_metadata(inode, 1);
+		if (err)
+			return err;
+		mutex_lock(&sbi->trans_mutex);
+		err = cfs_core_journal_flush(sbi->core);
+		mutex_unlock(&sbi->trans_mutex);
+		if (err)
+			return cfs_core_error(sbi, err);
+	}
+	return 0;
+}
+
+static vm_fault_t cfs_page_mkwrite(struct vm_fault *vmf)
+{
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct folio *folio = page_folio(vmf->page);
+	loff_t pos = folio_pos(folio);
+	loff_t size;
+	size_t len;
+	struct iomap iomap = {};
+	vm_fault_t ret;
+	int err;
+
+	sb_start_pagefault(inode->i_sb);
+	file_update_time(vmf->vma->vm_file);
+	size = i_size_read(inode);
+	if (pos >= size) {
+		ret = VM_FAULT_SIGBUS;	/* truncated under us */
+		goto out;
+	}
+	len = min_t(loff_t, folio_size(folio), size - pos);
+
+	/* Allocate before iomap_page_mkwrite locks the folio: writeback may hold it. */
+	mutex_lock(&sbi->trans_mutex);
+	err = cfs_iomap_allocate(inode, pos, len, &iomap);
+	while (!err && iomap.offset + iomap.length < pos + len) {
+		loff_t next = iomap.offset + iomap.length;
+
+		memset(&iomap, 0, sizeof(iomap));
+		err = cfs_iomap_allocate(inode, next, pos + len - next, &iomap);
+	}
+	if (err) {
+		mutex_unlock(&sbi->trans_mutex);
+		ret = cfs_vmf_fs_error(err);
+		goto out;
+	}
+	/* Still under trans_mutex: the folio is dirty before any commit can happen. */
+	ret = iomap_page_mkwrite(vmf, &cfs_iomap_mkwrite_ops);
+	mutex_unlock(&sbi->trans_mutex);
+out:
+	sb_end_pagefault(inode->i_sb);
+	return ret;
+}
+
+static const struct vm_operations_struct cfs_file_vm_ops = {
+	.fault		= filemap_fault,
+	.map_pages	= filemap_map_pages,
+	.page_mkwrite	= cfs_page_mkwrite,
+};
+
+static int cfs_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	file_accessed(file);
+	vma->vm_ops = &cfs_file_vm_ops;
+	return 0;
+}
+
+static loff_t cfs_file_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	struct cfs_holder gh;
+	loff_t ret;
+
+	switch (whence) {
+	case SEEK_HOLE:
+	case SEEK_DATA:
+		ret = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_SH, &gh);
+		if (ret)
+			return ret;
+		inode_lock_shared(inode);
+		if (whence == SEEK_HOLE)
+			ret = iomap_seek_hole(inode, offset, &cfs_iomap_ops);
+		else
+			ret = iomap_seek_data(inode, offset, &cfs_iomap_ops);
+		inode_unlock_shared(inode);
+		cfs_glock_dq(&gh);
+		if (ret < 0)
+			return ret;
+		return vfs_setpos(file, ret, inode->i_sb->s_maxbytes);
+	default:
+		return generic_file_llseek(file, offset, whence);
+	}
+}
+
+/* Allocates [offset, offset + len) with zeroed blocks (the format has no unwritten extents). */
+static long cfs_fallocate_range(struct inode *inode, loff_t offset, loff_t len)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	loff_t pos = offset, end = offset + len;
+	int err = 0;
+
+	while (!err && pos < end) {
+		struct iomap iomap = {};
+
+		mutex_lock(&sbi->trans_mutex);
+		err = cfs_iomap_allocate(inode, pos, end - pos, &iomap);
+		if (!err && (iomap.flags & IOMAP_F_NEW))
+			/* Zeroed before any commit can make the blocks part of the file. */
+			err = blkdev_issue_zeroout(inode->i_sb->s_bdev,
+						   iomap.addr >> SECTOR_SHIFT,
+						   iomap.length >> SECTOR_SHIFT, GFP_NOFS, 0);
+		mutex_unlock(&sbi->trans_mutex);
+		if (!err)
+			pos = iomap.offset + iomap.length;
+		if (fatal_signal_pending(current))
+			err = -EINTR;
+	}
+	return err;
+}
+
+static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	loff_t bsize = sbi->block_size;
+	loff_t first = round_up(offset, bsize), last = round_down(offset + len, bsize);
+	bool done = false;
+	int err;
+
+	if (ci->height == 0 || offset >= i_size_read(inode))
+		return iomap_zero_range(inode, offset, len, NULL, &cfs_iomap_ops);
+	/* Partial blocks at either end are zeroed in place, whole blocks freed. */
+	err = iomap_zero_range(inode, offset, min(first, offset + len) - offset, NULL,
+			       &cfs_iomap_ops);
+	if (!err && last > first && offset + len > last)
+		err = iomap_zero_range(inode, last, offset + len - last, NULL, &cfs_iomap_ops);
+	if (err || last <= first)
+		return err;
+	truncate_pagecache_range(inode, first, last - 1);
+	err = filemap_write_and_wait(inode->i_mapping);
+	if (err)
+		return err;
+	mutex_lock(&sbi->trans_mutex);
+	while (!err && !done) {
+		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
+		if (err)
+			break;
+		down_write(&ci->map_lock);
+		err = cfs_core_punch_step(sbi->core, inode->i_ino, first >> sbi->block_shift,
+					  last >> sbi->block_shift, &done);
+		if (!err)
+			err = cfs_inode_refresh(inode, false);
+		up_write(&ci->map_lock);
+	}
+	mutex_unlock(&sbi->trans_mutex);
+	return err ? cfs_core_error(sbi, err) : 0;
+}
+
+static long cfs_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_holder gh;
+	loff_t end = offset + len;
+	long err;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	if (!S_ISREG(inode->i_mode))
+		return -ENODEV;
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+
+	inode_lock(inode);
+	err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_EX, &gh);
+	if (err)
+		goto out_unlock;
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode)) {
+		err = inode_newsize_ok(inode, end);
+		if (err)
+			goto out_dq;
+	}
+	inode_dio_wait(inode);
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		err = cfs_punch_hole(inode, offset, len);
+	} else {
+		err = cfs_fallocate_range(inode, offset, len);
+		if (!err && !(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
+			i_size_write(inode, end);
+	}
+	if (!err) {
+		inode_set_ctime_current(inode);
+		if (mode & FALLOC_FL_PUNCH_HOLE)
+			cfs_inode_set_mtime(inode, inode_get_ctime(inode));
+		mark_inode_dirty(inode);
+	}
+out_dq:
+	cfs_glock_dq(&gh);
+out_unlock:
+	inode_unlock(inode);
+	return err;
+}
+
 static int cfs_file_open(struct inode *inode, struct file *file)
 {
 	file->f_mode |= FMODE_CAN_ODIRECT;
@@ -138,12 +556,15 @@ static int cfs_file_open(struct inode *inode, struct file *file)
 }
 
 const struct file_operations cfs_file_operations = {
-	.llseek		= generic_file_llseek,
+	.llseek		= cfs_file_llseek,
 	.read_iter	= cfs_file_read_iter,
-	.mmap		= generic_file_readonly_mmap,
+	.write_iter	= cfs_file_write_iter,
+	.mmap		= cfs_file_mmap,
 	.splice_read	= cfs_splice_read,
+	.splice_write	= iter_file_splice_write,
 	.open		= cfs_file_open,
-	.fsync		= generic_file_fsync,
+	.fsync		= cfs_fsync,
+	.fallocate	= cfs_fallocate,
 };
 
 const struct inode_operations cfs_symlink_inode_operations = {

@@ -63,13 +63,30 @@ static bool cfs_glock_holders_allow(struct cfs_glock *gl, enum cfs_glock_state s
 	return true;
 }
 
-/* A pending demotion goes first, so another node asking for the lock is not starved. */
+/* Local holders exclude each other like the node-level states do: EX is alone. */
+static bool cfs_holder_states_compatible(enum cfs_glock_state a, enum cfs_glock_state b)
+{
+	return (a == CFS_GL_SH && b == CFS_GL_SH) || (a == CFS_GL_DF && b == CFS_GL_DF);
+}
+
+/*
+ * A pending demotion goes first, so another node asking for the lock is not starved.
+ * Then the node's state must cover the request and every current holder must be
+ * compatible with it: the glock serialises this node's users too (as in GFS2).
+ */
 static bool cfs_glock_can_grant(struct cfs_glock *gl, enum cfs_glock_state state)
 {
+	struct cfs_holder *gh;
+
 	if (test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
 	    test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags))
 		return false;
-	return cfs_glock_state_covers(gl->gl_state, state);
+	if (!cfs_glock_state_covers(gl->gl_state, state))
+		return false;
+	list_for_each_entry(gh, &gl->gl_holders, gh_list)
+		if (!cfs_holder_states_compatible(gh->gh_state, state))
+			return false;
+	return true;
 }
 
 static bool cfs_glock_can_request(struct cfs_glock *gl, enum cfs_glock_state state)
@@ -77,6 +94,9 @@ static bool cfs_glock_can_request(struct cfs_glock *gl, enum cfs_glock_state sta
 	if (test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) ||
 	    test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
 	    test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags))
+		return false;
+	/* The node already has the state: only local holders are in the way. */
+	if (cfs_glock_state_covers(gl->gl_state, state))
 		return false;
 	/* Holders keep what they have: the new state must cover each of them. */
 	return cfs_glock_holders_allow(gl, state);

@@ -126,8 +126,10 @@ void cfs_glock_hold(struct cfs_glock *gl);
 void cfs_glock_put(struct cfs_glock *gl);
 
 /*
- * Acquires @gl in @state for @gh, waiting (killable) until the lock module grants it.
- * A glock held EX satisfies SH holders. Returns 0, -EINTR, or the lock module's error.
+ * Acquires @gl in @state for @gh, waiting (killable) until the lock module grants it
+ * and no incompatible local holder remains (an EX holder is alone; SH holders share).
+ * A glock held EX by the node satisfies SH holders. Returns 0, -EINTR, or the lock
+ * module's error.
  */
 int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh);
 /* Releases @gh. The glock keeps its state (cached) unless a demotion is pending. */

@@ -5,11 +5,12 @@
 #include <linux/fs.h>
 #include <linux/pagemap.h>
 #include <linux/stat.h>
+#include <linux/writeback.h>
 
 #include "clusterfs.h"
 #include "core.h"
 
-static void cfs_inode_apply(struct inode *inode, const struct cfs_core_inode *di)
+static void cfs_inode_apply(struct inode *inode, const struct cfs_core_inode *di, bool with_size)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_inode_info *ci = CFS_I(inode);
@@ -18,7 +19,8 @@ static void cfs_inode_apply(struct inode *inode, const struct cfs_core_inode *di
 	i_uid_write(inode, di->uid);
 	i_gid_write(inode, di->gid);
 	set_nlink(inode, di->nlink);
-	i_size_write(inode, di->size);
+	if (with_size)
+		i_size_write(inode, di->size);
 	inode->i_blocks = di->blocks << (sbi->block_shift - 9);
 	inode->i_generation = (u32)di->generation;
 	cfs_inode_set_atime(inode, (struct timespec64){ di->atime_sec, di->atime_nsec });
@@ -52,6 +54,8 @@ static int cfs_inode_set_ops(struct inode *inode, const struct cfs_core_inode *d
 		inode->i_op = &cfs_file_inode_operations;
 		inode->i_fop = &cfs_file_operations;
 		inode->i_mapping->a_ops = &cfs_file_aops;
+		/* Page cache allocations happen under trans_mutex: no fs reclaim. */
+		mapping_set_gfp_mask(inode->i_mapping, GFP_NOFS);
 		return 0;
 	case S_IFLNK:
 		inode->i_op = &cfs_symlink_inode_operations;
@@ -63,7 +67,8 @@ static int cfs_inode_set_ops(struct inode *inode, const struct cfs_core_inode *d
 	case S_IFIFO:
 	case S_IFSOCK:
 		inode->i_op = &cfs_special_inode_operations;
-		init_special_inode(inode, inode->i_mode, MKDEV(di->rdev_major, di->rdev_minor));
+		init_special_inode(inode, inode->i_mode, MKDEV(di->rdev_major & 0xfff,
+							      di->rdev_minor & 0xfffff));
 		return 0;
 	default:
 		return -EUCLEAN;
@@ -102,7 +107,7 @@ struct inode *cfs_iget(struct super_block *sb, u64 ino)
 		err = cfs_core_error(sbi, err);
 		goto fail;
 	}
-	cfs_inode_apply(inode, &di);
+	cfs_inode_apply(inode, &di, true);
 	err = cfs_inode_set_ops(inode, &di);
 	if (err) {
 		pr_err_ratelimited("clusterfs (%s): inode %llu has an invalid mode %o\n",
@@ -118,13 +123,57 @@ fail:
 	return ERR_PTR(err);
 }
 
+int cfs_inode_refresh(struct inode *inode, bool with_size)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_core_inode di;
+	int err;
+
+	err = cfs_core_inode_read(sbi->core, inode->i_ino, &di);
+	if (err)
+		return err;
+	cfs_inode_apply(inode, &di, with_size || !S_ISREG(inode->i_mode));
+	return 0;
+}
+
+/* Frees the blocks and dinode of an inode whose last link and last user are gone. */
+static void cfs_free_unlinked(struct inode *inode)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_holder gh;
+	bool done = false;
+	int err;
+
+	if (cfs_withdrawn(sbi) || sb_rdonly(inode->i_sb) || !ci->glock)
+		return;	/* left marked unlinked: fsck.clusterfs reclaims it */
+	err = cfs_glock_nq(ci->glock, CFS_GL_EX, &gh);
+	if (err)
+		return;
+	mutex_lock(&sbi->trans_mutex);
+	while (!err && !done) {
+		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
+		if (err)
+			break;
+		down_write(&ci->map_lock);
+		err = cfs_core_free_inode_step(sbi->core, inode->i_ino, &done);
+		up_write(&ci->map_lock);
+	}
+	mutex_unlock(&sbi->trans_mutex);
+	cfs_glock_dq(&gh);
+	if (err)
+		cfs_core_error(sbi, err);
+}
+
 void cfs_evict_inode(struct inode *inode)
 {
 	struct cfs_inode_info *ci = CFS_I(inode);
 
 	truncate_inode_pages_final(&inode->i_data);
-	clear_inode(inode);
 	cfs_host_remove_ordered(&CFS_SB(inode->i_sb)->host, ci);
+	if (!inode->i_nlink && !is_bad_inode(inode))
+		cfs_free_unlinked(inode);
+	clear_inode(inode);
 	if (ci->glock) {
 		ci->glock->gl_object = NULL;
 		cfs_glock_put(ci->glock);
@@ -152,10 +201,145 @@ int cfs_getattr(cfs_idmap_t *idmap, const struct path *path, struct kstat *stat,
 	return 0;
 }
 
+/* Copies the VFS inode's attributes into the dinode (one transaction); trans_mutex held. */
+static int cfs_inode_persist_locked(struct inode *inode, unsigned int mask)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_core_inode attrs = {};
+	struct timespec64 ts;
+
+	attrs.mode = inode->i_mode;
+	attrs.uid = i_uid_read(inode);
+	attrs.gid = i_gid_read(inode);
+	ts = cfs_inode_get_atime(inode);
+	attrs.atime_sec = ts.tv_sec;
+	attrs.atime_nsec = ts.tv_nsec;
+	ts = cfs_inode_get_mtime(inode);
+	attrs.mtime_sec = ts.tv_sec;
+	attrs.mtime_nsec = ts.tv_nsec;
+	ts = inode_get_ctime(inode);
+	attrs.ctime_sec = ts.tv_sec;
+	attrs.ctime_nsec = ts.tv_nsec;
+	attrs.size = i_size_read(inode);
+	return cfs_core_update_inode(sbi->core, inode->i_ino, &attrs, mask);
+}
+
+static int cfs_inode_persist(struct inode *inode, unsigned int mask)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	int err;
+
+	mutex_lock(&sbi->trans_mutex);
+	err = cfs_inode_persist_locked(inode, mask);
+	mutex_unlock(&sbi->trans_mutex);
+	return err;
+}
+
+int cfs_write_inode(struct inode *inode, struct writeback_control *wbc)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	unsigned int mask = CFS_CORE_ATTR_MODE | CFS_CORE_ATTR_OWNER | CFS_CORE_ATTR_TIMES;
+	int err;
+
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	if (sb_rdonly(inode->i_sb) || !cfs_core_journal_active(sbi->core))
+		return 0;
+	if (S_ISREG(inode->i_mode))
+		mask |= CFS_CORE_ATTR_SIZE;
+	/*
+	 * Background writeback must not wait for trans_mutex: a buffered write holds it
+	 * while it throttles on dirty pages. Keep the inode dirty and come back later.
+	 */
+	if (wbc->sync_mode == WB_SYNC_ALL) {
+		mutex_lock(&sbi->trans_mutex);
+	} else if (!mutex_trylock(&sbi->trans_mutex)) {
+		mark_inode_dirty_sync(inode);
+		return 0;
+	}
+	err = cfs_inode_persist_locked(inode, mask);
+	mutex_unlock(&sbi->trans_mutex);
+	return err ? cfs_core_error(sbi, err) : 0;
+}
+
+/* Size changes: zero the tail of the new last block, drop the cache, free the blocks. */
+static int cfs_setsize(struct inode *inode, loff_t newsize)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	loff_t oldsize = i_size_read(inode);
+	bool done = false;
+	int err;
+
+	if (newsize > sbi->sb->s_maxbytes)
+		return -EFBIG;
+	if (ci->height > 0 && newsize < oldsize) {
+		err = iomap_truncate_page(inode, newsize, NULL, &cfs_iomap_ops);
+		if (err)
+			return err;
+	}
+	truncate_setsize(inode, newsize);
+	/* Nothing dirty may need the map lock while the block map shrinks (core.h). */
+	err = filemap_write_and_wait(inode->i_mapping);
+	if (err)
+		return err;
+
+	mutex_lock(&sbi->trans_mutex);
+	while (!err && !done) {
+		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
+		if (err)
+			break;
+		down_write(&ci->map_lock);
+		err = cfs_core_truncate_step(sbi->core, inode->i_ino, newsize, &done);
+		up_write(&ci->map_lock);
+	}
+	if (!err)
+		err = cfs_inode_refresh(inode, true);
+	mutex_unlock(&sbi->trans_mutex);
+	return err;
+}
+
+int cfs_setattr(cfs_idmap_t *idmap, struct dentry *dentry, struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_holder gh;
+	unsigned int mask = 0;
+	int err;
+
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	err = setattr_prepare(idmap, dentry, attr);
+	if (err)
+		return err;
+	err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_EX, &gh);
+	if (err)
+		return err;
+	if ((attr->ia_valid & ATTR_SIZE) && S_ISREG(inode->i_mode) &&
+	    attr->ia_size != i_size_read(inode)) {
+		inode_dio_wait(inode);
+		err = cfs_setsize(inode, attr->ia_size);
+		if (err)
+			goto out;
+	}
+	setattr_copy(idmap, inode, attr);
+	if (attr->ia_valid & ATTR_MODE)
+		mask |= CFS_CORE_ATTR_MODE;
+	if (attr->ia_valid & (ATTR_UID | ATTR_GID))
+		mask |= CFS_CORE_ATTR_OWNER;
+	mask |= CFS_CORE_ATTR_TIMES;	/* ctime changes with any attribute */
+	err = cfs_inode_persist(inode, mask);
+out:
+	cfs_glock_dq(&gh);
+	return err ? cfs_core_error(sbi, err) : 0;
+}
+
 const struct inode_operations cfs_file_inode_operations = {
 	.getattr	= cfs_getattr,
+	.setattr	= cfs_setattr,
 };
 
 const struct inode_operations cfs_special_inode_operations = {
 	.getattr	= cfs_getattr,
+	.setattr	= cfs_setattr,
 };

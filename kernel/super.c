@@ -112,6 +112,7 @@ static struct inode *cfs_alloc_inode(struct super_block *sb)
 		return NULL;
 	ci->glock = NULL;
 	INIT_LIST_HEAD(&ci->ordered_entry);
+	init_rwsem(&ci->map_lock);
 	ci->generation = 0;
 	ci->di_flags = 0;
 	ci->height = 0;
@@ -144,8 +145,121 @@ void cfs_destroy_inode_cache(void)
 	kmem_cache_destroy(cfs_inode_cache);
 }
 
+/* ---- journal lifecycle ------------------------------------------------------------ */
+
+static void cfs_log_work(struct work_struct *work)
+{
+	struct cfs_sb_info *sbi = container_of(to_delayed_work(work), struct cfs_sb_info, log_work);
+	int err = 0;
+
+	mutex_lock(&sbi->trans_mutex);
+	if (!cfs_withdrawn(sbi) && cfs_core_journal_active(sbi->core))
+		err = cfs_core_journal_flush(sbi->core);
+	mutex_unlock(&sbi->trans_mutex);
+	if (err) {
+		cfs_core_error(sbi, err == -EIO ? err : -EIO);
+		return;
+	}
+	if (cfs_core_journal_active(sbi->core))
+		queue_delayed_work(system_long_wq, &sbi->log_work, sbi->opts.commit_secs * HZ);
+}
+
+/* Folds this node's statfs changes into the global file every statfs_quantum seconds. */
+static void cfs_statfs_work(struct work_struct *work)
+{
+	struct cfs_sb_info *sbi = container_of(to_delayed_work(work), struct cfs_sb_info,
+					       statfs_work);
+	int err = 0;
+
+	mutex_lock(&sbi->trans_mutex);
+	if (!cfs_withdrawn(sbi) && cfs_core_journal_active(sbi->core))
+		err = cfs_core_statfs_sync(sbi->core);
+	mutex_unlock(&sbi->trans_mutex);
+	if (err) {
+		cfs_core_error(sbi, err);
+		return;
+	}
+	if (cfs_core_journal_active(sbi->core))
+		queue_delayed_work(system_long_wq, &sbi->statfs_work,
+				   sbi->opts.statfs_quantum * HZ);
+}
+
+/* Replays our journal if needed and, for a writable mount, opens it and starts the timer. */
+static int cfs_journal_start(struct cfs_sb_info *sbi, bool writable, struct fs_context *fc)
+{
+	struct super_block *sb = sbi->sb;
+	struct cfs_core_replay replay;
+	bool may_write = !bdev_read_only(sb->s_bdev);
+	int err;
+
+	mutex_lock(&sbi->trans_mutex);
+	err = cfs_core_journal_start(sbi->core, sbi->journal_slot, may_write, writable, &replay);
+	mutex_unlock(&sbi->trans_mutex);
+	if (err == -EROFS) {
+		if (fc)
+			errorfc(fc, "%s: journal %u needs recovery but the device is read-only",
+				sb->s_id, sbi->journal_slot);
+		return err;
+	}
+	if (err) {
+		if (fc)
+			errorfc(fc, "%s: cannot recover journal %u (%d)", sb->s_id, sbi->journal_slot, err);
+		return err == -EUCLEAN || err == -EBADMSG ? -EUCLEAN : err;
+	}
+	if (replay.was_dirty) {
+		pr_info("clusterfs (%s): journal %u replayed: %u records, %u blocks written, %u revoked\n",
+			sb->s_id, sbi->journal_slot, replay.records, replay.blocks_replayed,
+			replay.blocks_revoked);
+		/* Replay wrote home locations behind the buffer cache. */
+		invalidate_bdev(sb->s_bdev);
+	}
+	if (writable) {
+		queue_delayed_work(system_long_wq, &sbi->log_work, sbi->opts.commit_secs * HZ);
+		queue_delayed_work(system_long_wq, &sbi->statfs_work, sbi->opts.statfs_quantum * HZ);
+	}
+	return 0;
+}
+
+/* Stops journaling: a clean unmount header unless the mount is withdrawn. */
+static int cfs_journal_stop(struct cfs_sb_info *sbi)
+{
+	int err;
+
+	cancel_delayed_work_sync(&sbi->log_work);
+	cancel_delayed_work_sync(&sbi->statfs_work);
+	mutex_lock(&sbi->trans_mutex);
+	err = cfs_withdrawn(sbi) ? 0 : cfs_core_statfs_sync(sbi->core);
+	if (!err)
+		err = cfs_core_journal_stop(sbi->core, !cfs_withdrawn(sbi));
+	else
+		cfs_core_journal_stop(sbi->core, false);
+	mutex_unlock(&sbi->trans_mutex);
+	if (err)
+		cfs_withdraw(sbi, "clean shutdown of journal %u failed (%d)", sbi->journal_slot, err);
+	return err;
+}
+
+static int cfs_sync_fs(struct super_block *sb, int wait)
+{
+	struct cfs_sb_info *sbi = CFS_SB(sb);
+	int err = 0;
+
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	mutex_lock(&sbi->trans_mutex);
+	if (cfs_core_journal_active(sbi->core)) {
+		err = cfs_core_statfs_sync(sbi->core);
+		if (!err)
+			err = cfs_core_journal_flush(sbi->core);
+	}
+	mutex_unlock(&sbi->trans_mutex);
+	return err ? cfs_core_error(sbi, err) : 0;
+}
+
 static void cfs_release_sbi(struct cfs_sb_info *sbi)
 {
+	if (sbi->core && cfs_core_journal_active(sbi->core))
+		cfs_journal_stop(sbi);
 	if (sbi->sb_glock) {
 		cfs_glock_dq(&sbi->sb_holder);
 		cfs_glock_put(sbi->sb_glock);
@@ -216,7 +330,9 @@ static const struct super_operations cfs_super_ops = {
 	.alloc_inode	= cfs_alloc_inode,
 	.free_inode	= cfs_free_inode,
 	.evict_inode	= cfs_evict_inode,
+	.write_inode	= cfs_write_inode,
 	.put_super	= cfs_put_super,
+	.sync_fs	= cfs_sync_fs,
 	.statfs		= cfs_statfs,
 	.show_options	= cfs_show_options,
 };
@@ -267,6 +383,9 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sbi->opts = ctx->opts;
 	sb->s_fs_info = sbi;
 	cfs_host_init(&sbi->host, sb);
+	mutex_init(&sbi->trans_mutex);
+	INIT_DELAYED_WORK(&sbi->log_work, cfs_log_work);
+	INIT_DELAYED_WORK(&sbi->statfs_work, cfs_statfs_work);
 
 	sb->s_op = &cfs_super_ops;
 	sb->s_magic = CFS_META_MAGIC;
@@ -343,6 +462,19 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	}
 
 	cfs_set_sb_uuid(sb, sbi->uuid);
+	sb->s_maxbytes = min_t(u64, MAX_LFS_FILESIZE, cfs_core_max_file_size(sbi->core));
+
+	err = cfs_journal_start(sbi, !sb_rdonly(sb), fc);
+	if (err)
+		goto fail;
+	err = cfs_core_load_rgrps(sbi->core);
+	if (!err)
+		err = cfs_core_statfs_start(sbi->core, sbi->journal_slot);
+	if (err) {
+		errorfc(fc, "%s: cannot load the resource groups (%d)", sb->s_id, err);
+		err = cfs_core_error(sbi, err);
+		goto fail;
+	}
 
 	root = cfs_iget(sb, sbi->root_addr);
 	if (IS_ERR(root)) {
@@ -384,6 +516,7 @@ static int cfs_reconfigure(struct fs_context *fc)
 	struct cfs_fs_context *ctx = fc->fs_private;
 	struct super_block *sb = fc->root->d_sb;
 	struct cfs_sb_info *sbi = CFS_SB(sb);
+	int err;
 
 	sync_filesystem(sb);
 	if ((test_bit(Opt_lockproto, &ctx->given) && strcmp(ctx->opts.lockproto, sbi->lockproto)) ||
@@ -394,12 +527,30 @@ static int cfs_reconfigure(struct fs_context *fc)
 		return invalfc(fc, "%s is withdrawn: it cannot be made writable; unmount and run fsck.clusterfs",
 			       sb->s_id);
 
+	if ((fc->sb_flags & SB_RDONLY) && !sb_rdonly(sb)) {
+		err = cfs_journal_stop(sbi);
+		if (err)
+			return err;
+	} else if (!(fc->sb_flags & SB_RDONLY) && sb_rdonly(sb)) {
+		err = cfs_journal_start(sbi, true, fc);
+		if (err)
+			return err;
+	}
+
 	if (test_bit(Opt_errors, &ctx->given))
 		sbi->opts.errors = ctx->opts.errors;
-	if (test_bit(Opt_commit, &ctx->given))
+	if (test_bit(Opt_commit, &ctx->given) && ctx->opts.commit_secs != sbi->opts.commit_secs) {
 		sbi->opts.commit_secs = ctx->opts.commit_secs;
-	if (test_bit(Opt_statfs_quantum, &ctx->given))
+		if (cfs_core_journal_active(sbi->core))
+			mod_delayed_work(system_long_wq, &sbi->log_work, sbi->opts.commit_secs * HZ);
+	}
+	if (test_bit(Opt_statfs_quantum, &ctx->given) &&
+	    ctx->opts.statfs_quantum != sbi->opts.statfs_quantum) {
 		sbi->opts.statfs_quantum = ctx->opts.statfs_quantum;
+		if (cfs_core_journal_active(sbi->core))
+			mod_delayed_work(system_long_wq, &sbi->statfs_work,
+					 sbi->opts.statfs_quantum * HZ);
+	}
 	if (test_bit(Opt_discard, &ctx->given))
 		sbi->opts.discard = ctx->opts.discard;
 	return 0;

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Namespace operations: create, mkdir, mknod, symlink, link, unlink, rmdir, rename.
+ * Each takes the glocks of the inodes it changes in EX (in inode-number order when
+ * there are several), then runs one journaled transaction in the core.
+ */
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/sort.h>
+
+#include "clusterfs.h"
+#include "core.h"
+
+#define CFS_MAX_OP_GLOCKS 4
+
+struct cfs_op_locks {
+	struct cfs_glock *gl[CFS_MAX_OP_GLOCKS];
+	struct cfs_holder gh[CFS_MAX_OP_GLOCKS];
+	int count;
+	int held;
+};
+
+static void cfs_op_locks_add(struct cfs_op_locks *locks, struct inode *inode)
+{
+	struct cfs_glock *gl;
+	int i;
+
+	if (!inode)
+		return;
+	gl = CFS_I(inode)->glock;
+	for (i = 0; i < locks->count; i++)
+		if (locks->gl[i] == gl)
+			return;
+	locks->gl[locks->count++] = gl;
+}
+
+static int cfs_glock_cmp(const void *a, const void *b)
+{
+	const struct cfs_glock *ga = *(const struct cfs_glock *const *)a;
+	const struct cfs_glock *gb = *(const struct cfs_glock *const *)b;
+
+	return ga->gl_number < gb->gl_number ? -1 : ga->gl_number > gb->gl_number;
+}
+
+static void cfs_op_unlock(struct cfs_op_locks *locks)
+{
+	while (locks->held > 0)
+		cfs_glock_dq(&locks->gh[--locks->held]);
+}
+
+/* EX on every inode the operation changes, in inode-number order (no ABBA). */
+static int cfs_op_lock(struct cfs_op_locks *locks)
+{
+	int err;
+
+	sort(locks->gl, locks->count, sizeof(locks->gl[0]), cfs_glock_cmp, NULL);
+	for (locks->held = 0; locks->held < locks->count; locks->held++) {
+		err = cfs_glock_nq(locks->gl[locks->held], CFS_GL_EX, &locks->gh[locks->held]);
+		if (err) {
+			cfs_op_unlock(locks);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int cfs_op_begin(struct cfs_sb_info *sbi, struct cfs_op_locks *locks)
+{
+	int err;
+
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	err = cfs_op_lock(locks);
+	if (err)
+		return err;
+	mutex_lock(&sbi->trans_mutex);
+	return 0;
+}
+
+static void cfs_op_end(struct cfs_sb_info *sbi, struct cfs_op_locks *locks)
+{
+	mutex_unlock(&sbi->trans_mutex);
+	cfs_op_unlock(locks);
+}
+
+static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode, dev_t rdev,
+			 const char *symlink)
+{
+	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
+	struct cfs_op_locks locks = {};
+	struct cfs_core_new_inode init = {};
+	struct inode *inode;
+	u64 ino = 0;
+	int err;
+
+	if (dentry->d_name.len > CFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	init.mode = mode;
+	init.uid = from_kuid(&init_user_ns, current_fsuid());
+	init.gid = from_kgid(&init_user_ns, current_fsgid());
+	if (dir->i_mode & S_ISGID) {
+		init.gid = i_gid_read(dir);
+		if (S_ISDIR(mode))
+			init.mode |= S_ISGID;
+	}
+	init.rdev_major = MAJOR(rdev);
+	init.rdev_minor = MINOR(rdev);
+	if (symlink) {
+		init.symlink = symlink;
+		init.symlink_len = strlen(symlink);
+	}
+
+	cfs_op_locks_add(&locks, dir);
+	err = cfs_op_begin(sbi, &locks);
+	if (err)
+		return err;
+	err = cfs_core_create(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
+			      &init, &ino);
+	if (!err)
+		err = cfs_inode_refresh(dir, true);
+	cfs_op_end(sbi, &locks);
+	if (err)
+		return cfs_core_error(sbi, err);
+
+	inode = cfs_iget(dir->i_sb, ino);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	d_instantiate(dentry, inode);
+	return 0;
+}
+
+static int cfs_create(cfs_idmap_t *idmap, struct inode *dir, struct dentry *dentry,
+		      umode_t mode, bool excl)
+{
+	return cfs_new_inode(dir, dentry, (mode & 07777) | S_IFREG, 0, NULL);
+}
+
+static int cfs_mkdir(cfs_idmap_t *idmap, struct inode *dir, struct dentry *dentry, umode_t mode)
+{
+	return cfs_new_inode(dir, dentry, (mode & 07777) | S_IFDIR, 0, NULL);
+}
+
+static int cfs_mknod(cfs_idmap_t *idmap, struct inode *dir, struct dentry *dentry,
+		     umode_t mode, dev_t rdev)
+{
+	if (!S_ISCHR(mode) && !S_ISBLK(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) &&
+	    !S_ISREG(mode))
+		return -EINVAL;
+	return cfs_new_inode(dir, dentry, mode, rdev, NULL);
+}
+
+static int cfs_symlink(cfs_idmap_t *idmap, struct inode *dir, struct dentry *dentry,
+		       const char *target)
+{
+	size_t len = strlen(target);
+
+	if (len >= CFS_SB(dir->i_sb)->block_size)
+		return -ENAMETOOLONG;
+	return cfs_new_inode(dir, dentry, S_IFLNK | 0777, 0, target);
+}
+
+static int cfs_link(struct dentry *old_dentry, struct inode *dir, struct dentry *dentry)
+{
+	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
+	struct inode *inode = d_inode(old_dentry);
+	struct cfs_op_locks locks = {};
+	int err;
+
+	if (dentry->d_name.len > CFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	cfs_op_locks_add(&locks, dir);
+	cfs_op_locks_add(&locks, inode);
+	err = cfs_op_begin(sbi, &locks);
+	if (err)
+		return err;
+	err = cfs_core_link(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
+			    inode->i_ino);
+	if (!err)
+		err = cfs_inode_refresh(dir, true);
+	if (!err)
+		err = cfs_inode_refresh(inode, false);
+	cfs_op_end(sbi, &locks);
+	if (err)
+		return cfs_core_error(sbi, err);
+	ihold(inode);
+	d_instantiate(dentry, inode);
+	return 0;
+}
+
+static int cfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
+{
+	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
+	struct inode *inode = d_inode(dentry);
+	struct cfs_op_locks locks = {};
+	bool orphaned = false;
+	int err;
+
+	cfs_op_locks_add(&locks, dir);
+	cfs_op_locks_add(&locks, inode);
+	err = cfs_op_begin(sbi, &locks);
+	if (err)
+		return err;
+	err = cfs_core_unlink(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
+			      inode->i_ino, is_dir, &orphaned);
+	if (!err)
+		err = cfs_inode_refresh(dir, true);
+	if (!err)
+		err = cfs_inode_refresh(inode, false);
+	cfs_op_end(sbi, &locks);
+	if (err == -ENOTEMPTY)
+		return err;
+	/* An orphaned inode is freed by cfs_evict_inode once its last user is gone. */
+	return err ? cfs_core_error(sbi, err) : 0;
+}
+
+static int cfs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	return cfs_remove(dir, dentry, false);
+}
+
+static int cfs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	return cfs_remove(dir, dentry, true);
+}
+
+static int cfs_rename(cfs_idmap_t *idmap, struct inode *old_dir, struct dentry *old_dentry,
+		      struct inode *new_dir, struct dentry *new_dentry, unsigned int flags)
+{
+	struct cfs_sb_info *sbi = CFS_SB(old_dir->i_sb);
+	struct inode *src = d_inode(old_dentry);
+	struct inode *dst = d_inode(new_dentry);
+	struct cfs_op_locks locks = {};
+	unsigned int core_flags = 0;
+	u64 orphaned = 0;
+	int err;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (new_dentry->d_name.len > CFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (flags & RENAME_NOREPLACE)
+		core_flags |= CFS_CORE_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		core_flags |= CFS_CORE_RENAME_EXCHANGE;
+
+	cfs_op_locks_add(&locks, old_dir);
+	cfs_op_locks_add(&locks, new_dir);
+	cfs_op_locks_add(&locks, src);
+	cfs_op_locks_add(&locks, dst);
+	err = cfs_op_begin(sbi, &locks);
+	if (err)
+		return err;
+	err = cfs_core_rename(sbi->core, old_dir->i_ino, old_dentry->d_name.name,
+			      old_dentry->d_name.len, new_dir->i_ino, new_dentry->d_name.name,
+			      new_dentry->d_name.len, core_flags, &orphaned);
+	if (!err)
+		err = cfs_inode_refresh(old_dir, true);
+	if (!err && new_dir != old_dir)
+		err = cfs_inode_refresh(new_dir, true);
+	if (!err)
+		err = cfs_inode_refresh(src, false);
+	if (!err && dst)
+		err = cfs_inode_refresh(dst, false);
+	cfs_op_end(sbi, &locks);
+	if (err == -ENOTEMPTY || err == -EEXIST)
+		return err;
+	return err ? cfs_core_error(sbi, err) : 0;
+}
+
+const struct inode_operations cfs_dir_inode_operations = {
+	.lookup		= cfs_lookup,
+	.create		= cfs_create,
+	.mkdir		= cfs_mkdir,
+	.mknod		= cfs_mknod,
+	.symlink	= cfs_symlink,
+	.link		= cfs_link,
+	.unlink		= cfs_unlink,
+	.rmdir		= cfs_rmdir,
+	.rename		= cfs_rename,
+	.getattr	= cfs_getattr,
+	.setattr	= cfs_setattr,
+};
