@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -1280,6 +1281,55 @@ void test_readdir_insert(const std::string& d) {
 	R.eq("readdir-delete.all-seen", before.size() + added.size() + 2, seen2.size());
 }
 
+// The largest size the filesystem accepts (s_maxbytes, the format's limit), found with
+// ftruncate, must be fully usable: its last byte written and read back, one byte further
+// refused with EFBIG (EINVAL when the limit is the off_t maximum: the end would overflow).
+void test_file_size_limit(const std::string& d) {
+	std::string p = d + "/limit";
+	int fd = open(p.c_str(), O_CREAT | O_RDWR, 0644);
+	off_t ok = 0, bad = std::numeric_limits<off_t>::max();  // ok: accepted; above bad: refused
+	bool odd_errno = false;
+	while (ok < bad) {
+		off_t mid = ok + (bad - ok) / 2 + 1;
+		if (ftruncate(fd, mid) == 0) {
+			ok = mid;
+		} else {
+			odd_errno |= errno != EFBIG && errno != EINVAL;
+			bad = mid - 1;
+		}
+	}
+	const off_t limit = ok;
+	const bool at_off_t_max = limit == std::numeric_limits<off_t>::max();
+	std::printf("# maximum file size %lld bytes\n", (long long)limit);
+	R.eq("large-file.limit-refusals-EFBIG-or-EINVAL", false, odd_errno);
+	R.truth("large-file.limit-at-least-1TiB", limit >= 1024 * GiB, ">= 1 TiB", std::to_string(limit));
+	ftruncate(fd, 0);
+	if (!R.eq("large-file.write-last-byte", 1l, (long)pwrite(fd, "L", 1, limit - 1))) {
+		close(fd);
+		unlink(p.c_str());
+		return;
+	}
+	struct stat st;
+	fstat(fd, &st);
+	R.eq("large-file.size-at-limit", (long long)limit, (long long)st.st_size);
+	flush_and_drop(fd);
+	R.eq("large-file.read-last-byte", std::string("L"), read_at(fd, limit - 1, 1));
+	std::string before = read_at(fd, limit - 4097, 4096);
+	R.truth("large-file.hole-before-last-byte-zero", before.size() == 4096 && all_zero(before), "4096 zeros",
+		nonzero_at(before));
+	R.err("large-file.write-at-limit-refused", pwrite(fd, "X", 1, limit), at_off_t_max ? EINVAL : EFBIG);
+	if (!at_off_t_max) {
+		R.eq("large-file.write-across-limit-short", 1l, (long)pwrite(fd, "MN", 2, limit - 1));
+		R.err("large-file.truncate-past-limit-EFBIG", ftruncate(fd, limit + 1), EFBIG);
+	}
+	R.ok("large-file.truncate-from-limit-to-0", ftruncate(fd, 0));
+	fstat(fd, &st);
+	R.truth("large-file.truncate-from-limit-frees", st.st_blocks * 512 <= fs_block_size(), "at most one block",
+		std::to_string(st.st_blocks * 512));
+	close(fd);
+	R.ok("large-file.unlink-at-limit", unlink(p.c_str()));
+}
+
 void test_large_file(const std::string& d) {
 	std::string p = d + "/f";
 	int fd = open(p.c_str(), O_CREAT | O_RDWR, 0644);
@@ -1309,6 +1359,7 @@ void test_large_file(const std::string& d) {
 	fd = open(p.c_str(), O_RDWR);
 	R.eq("large-file.lseek-end", (long)(4 * GiB + 1000), (long)lseek(fd, 0, SEEK_END));
 	close(fd);
+	test_file_size_limit(d);
 }
 
 void test_bigdir(const std::string& d, int entries) {
