@@ -63,6 +63,14 @@ bool load_config(const std::string &path, bool must_exist, Config *config, std::
 				return false;
 			}
 			config->fence_retry_seconds = static_cast<int>(v);
+		} else if (key == "lockspace_linger_seconds") {
+			char *end;
+			long v = strtol(value.c_str(), &end, 10);
+			if (value.empty() || *end || v < 0 || v > 86400) {
+				*error = where() + "lockspace_linger_seconds must be 0..86400";
+				return false;
+			}
+			config->lockspace_linger_seconds = static_cast<int>(v);
 		} else {
 			*error = where() + "unknown key '" + key + "'";
 			return false;

@@ -12,6 +12,8 @@ struct Config {
 	// waits for `clusterfs_tool fence-ack NODE`.
 	std::vector<std::string> fence_command;
 	int fence_retry_seconds = 5;
+	// How long an unused lockspace stays joined after its last local mount left.
+	int lockspace_linger_seconds = 10;
 };
 
 // Reads `path` into *config. A missing file is fine when !must_exist (defaults apply).

@@ -159,6 +159,7 @@ public:
 	bool fence_ack(NodeId node);
 	bool empty_of_local_mounts() const { return mounts_.empty(); }
 	bool refused() const { return refused_; }
+	double idle_since = 0; // when the last local mount left (0: in use)
 
 	std::map<uint64_t, LocalMount> mounts_;
 	std::map<uint64_t, LocalLock> locks_;
@@ -175,6 +176,7 @@ private:
 	void apply_membership(const std::vector<NodeId> &left, bool any_joined);
 	void route(const std::vector<Event> &events);
 	void encode_snapshot(std::vector<uint8_t> &out) const;
+	void send_snapshot(NodeId target);
 	bool load_snapshot(const std::vector<uint8_t> &bytes);
 	NodeId lowest_member() const { return members_.empty() ? 0 : *members_.begin(); }
 	void mcast_raw(std::vector<uint8_t> bytes) { outgoing_.push_back(std::move(bytes)); }
@@ -196,6 +198,8 @@ private:
 	bool stale_ = false;  // members left and quorum was not confirmed since
 	uint64_t grants_request_view_ = ~0ull;
 	std::map<uint32_t, std::vector<uint8_t>> snapshot_chunks_;
+	std::map<NodeId, std::vector<uint8_t>> held_snapshots_; // joiner -> table at its join
+	std::set<NodeId> join_old_members_; // members with state when we joined
 	struct Buffered {
 		bool is_confchg;
 		NodeId sender;
@@ -437,6 +441,9 @@ void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cp
 			view_ = 1;
 			log_msg("lockspace %s: founded the group", name_.c_str());
 		}
+		for (size_t i = 0; i < nmembers; i++)
+			if (!joined_set.count(members[i].nodeid))
+				join_old_members_.insert(members[i].nodeid);
 		wire::Writer w;
 		w.u8(static_cast<uint8_t>(Op::Hello));
 		w.u64(incarnation_);
@@ -445,6 +452,21 @@ void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cp
 	}
 	if (!have_state_) {
 		buffered_.push_back(Buffered{true, 0, {}, left_nodes, !joined_set.empty()});
+		for (NodeId n : left_nodes)
+			join_old_members_.erase(n);
+		if (join_old_members_.empty()) {
+			// Everybody who held the table left before sending it: nobody has state to
+			// lose any more, so the table restarts empty (with their buffered ops).
+			log_msg("lockspace %s: every member holding the table left before sending it; starting afresh",
+				name_.c_str());
+			have_state_ = true;
+			view_ = 1;
+			auto buffered = std::move(buffered_);
+			buffered_.clear();
+			for (auto &b : buffered)
+				if (!b.is_confchg)
+					apply_batch(b.sender, b.bytes.data(), b.bytes.size());
+		}
 		return;
 	}
 	apply_membership(left_nodes, !joined_set.empty());
@@ -462,30 +484,52 @@ void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cp
 		for (size_t i = 0; i < nmembers; i++)
 			if (!joined_set.count(members[i].nodeid) && (!lowest_old || members[i].nodeid < lowest_old))
 				lowest_old = members[i].nodeid;
-		if (lowest_old == me) {
-			std::vector<uint8_t> snap;
-			encode_snapshot(snap);
-			uint32_t chunks = static_cast<uint32_t>((snap.size() + kSnapshotChunk - 1) / kSnapshotChunk);
-			for (NodeId target : joined_set) {
-				for (uint32_t c = 0; c < chunks; c++) {
-					size_t off = c * kSnapshotChunk, n = std::min(kSnapshotChunk, snap.size() - off);
-					wire::Writer w;
-					w.u32(kBatchMagic);
-					w.u64(incarnation_);
-					w.u32(1);
-					w.u8(static_cast<uint8_t>(Op::Snapshot));
-					w.u32(target);
-					w.u32(c);
-					w.u32(chunks);
-					w.u32(static_cast<uint32_t>(n));
-					w.bytes(snap.data() + off, n);
-					mcast_raw(w.take());
-				}
-				log_msg("lockspace %s: sent a %zu-byte snapshot to node %u", name_.c_str(), snap.size(),
-					target);
+		// Every old member keeps the snapshot taken here until one reaches the joiner:
+		// if the sender leaves first, the next old member sends its identical copy.
+		std::vector<uint8_t> snap;
+		encode_snapshot(snap);
+		for (NodeId target : joined_set)
+			held_snapshots_[target] = snap;
+		if (lowest_old == me)
+			for (NodeId target : joined_set)
+				send_snapshot(target);
+	}
+	if (!left_nodes.empty() && !held_snapshots_.empty()) {
+		NodeId lowest_with_state = 0;
+		for (NodeId n : members_)
+			if (!held_snapshots_.count(n) && (!lowest_with_state || n < lowest_with_state))
+				lowest_with_state = n;
+		for (auto it = held_snapshots_.begin(); it != held_snapshots_.end();) {
+			if (!members_.count(it->first)) {
+				it = held_snapshots_.erase(it);
+				continue;
 			}
+			if (lowest_with_state == me)
+				send_snapshot(it->first);
+			++it;
 		}
 	}
+}
+
+void Lockspace::send_snapshot(NodeId target)
+{
+	const std::vector<uint8_t> &snap = held_snapshots_.at(target);
+	uint32_t chunks = static_cast<uint32_t>(std::max<size_t>(1, (snap.size() + kSnapshotChunk - 1) / kSnapshotChunk));
+	for (uint32_t c = 0; c < chunks; c++) {
+		size_t off = c * kSnapshotChunk, n = std::min(kSnapshotChunk, snap.size() - off);
+		wire::Writer w;
+		w.u32(kBatchMagic);
+		w.u64(incarnation_);
+		w.u32(1);
+		w.u8(static_cast<uint8_t>(Op::Snapshot));
+		w.u32(target);
+		w.u32(c);
+		w.u32(chunks);
+		w.u32(static_cast<uint32_t>(n));
+		w.bytes(snap.data() + off, n);
+		mcast_raw(w.take());
+	}
+	log_msg("lockspace %s: sent a %zu-byte snapshot to node %u", name_.c_str(), snap.size(), target);
 }
 
 // A membership change at the same point of the agreed order on every member.
@@ -606,10 +650,12 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		break;
 	}
 	case Op::Snapshot: {
-		// Addressed to a joiner; we have state already. Skip the payload.
-		r.u32();
-		r.u32();
-		r.u32();
+		// Addressed to a joiner; we have state already. Once its last chunk is through,
+		// our own copy is no longer needed.
+		NodeId target = r.u32();
+		uint32_t chunk = r.u32(), chunks = r.u32();
+		if (r.ok() && chunk + 1 == chunks)
+			held_snapshots_.erase(target);
 		uint32_t n = r.u32();
 		std::vector<uint8_t> skip(n <= r.remaining() ? n : 0);
 		if (n > r.remaining())
@@ -1613,7 +1659,15 @@ int Daemon::run()
 		// A lockspace nobody here uses any more (or that refused us) is left.
 		for (auto it = lockspaces_.begin(); it != lockspaces_.end();) {
 			Lockspace *ls = it->second.get();
-			if ((ls->empty_of_local_mounts() && !ls->has_pending_output()) || ls->refused()) {
+			bool idle = ls->empty_of_local_mounts() && !ls->has_pending_output();
+			if (!idle)
+				ls->idle_since = 0;
+			else if (ls->idle_since == 0)
+				ls->idle_since = now_seconds();
+			// Lingering in the group keeps the table warm for the next mount and avoids
+			// leaving while a joiner may still need our snapshot.
+			bool expired = idle && now_seconds() - ls->idle_since >= config_.lockspace_linger_seconds;
+			if (expired || ls->refused()) {
 				bool used = false;
 				for (auto &c : conns_)
 					for (auto &[id, p] : c->joined)
