@@ -39,4 +39,5 @@ bench-lockd: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client
 install-lockd: $(BIN)/clusterfs_lockd
 	install -D -m 0755 $(BIN)/clusterfs_lockd $(DESTDIR)$(PREFIX)/sbin/clusterfs_lockd
 	install -D -m 0644 lockd/clusterfs_lockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/clusterfs_lockd.8
-	install -D -m 0644 lockd/clusterfs_lockd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/clusterfs_lockd.service
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' lockd/clusterfs_lockd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/clusterfs_lockd.service
