@@ -35,3 +35,38 @@ TOOLS_TEST_BINS := $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs $(BIN)/mkfs.clust
 test-tools: $(TOOLS_TEST_BINS)
 	timeout 300 tests/tools/run.sh $(BIN)
 TEST_SUITES += tools
+
+# ---- fuzzing: suite `fuzz` -------------------------------------------------------------
+# libFuzzer (clang) over fsck's check in -n mode, with ASan and UBSan. lib, its userspace
+# host and fsck's core are compiled again with the sanitizers. The run is bounded
+# (FUZZ_SECONDS) and starts from the committed corpus (tests/fuzz/corpus); inputs it
+# finds go to build/fuzz/corpus, never into the source tree.
+FUZZ_CXX      ?= clang++
+FUZZ_SECONDS  ?= 60
+FUZZ_DIR      := $(BUILD)/fuzz
+FUZZ_FLAGS    := -std=gnu++20 -O1 -gline-tables-only -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer $(CPPFLAGS) -Itools/fsck
+FUZZ_SRCS      = $(LIB_SRCS) $(LIB_USER_SRCS) $(FSCK_CORE_SRCS) tests/fuzz/fsck_fuzz.cpp
+FUZZ_OBJS      = $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRCS))
+
+$(FUZZ_DIR)/obj/%.o: %.cpp $(FSCK_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/fsck_fuzz: $$(FUZZ_OBJS)
+	$(FUZZ_CXX) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIB_LDLIBS) $(TOOLS_LDLIBS)
+
+$(BIN)/make_seed: tests/fuzz/make_seed.cpp | $(BIN)
+	$(CXX) $(CXXSTD) $(WARN) $(CXXFLAGS) -o $@ $<
+
+.PHONY: test-fuzz fuzz-seeds
+test-fuzz: $(FUZZ_DIR)/fsck_fuzz
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	timeout $$(( $(FUZZ_SECONDS) + 120 )) $(FUZZ_DIR)/fsck_fuzz -max_total_time=$(FUZZ_SECONDS) \
+		-timeout=20 -rss_limit_mb=2048 -max_len=262144 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus tests/fuzz/corpus
+TEST_SUITES += fuzz
+
+# Regenerates the committed seeds from fresh images (run by hand after a format change).
+fuzz-seeds: $(BIN)/make_seed $(BIN)/mkfs.clusterfs $(BIN)/cfs_populate
+	tests/fuzz/make_seeds.sh $(BIN) tests/fuzz/corpus
