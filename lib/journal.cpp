@@ -507,11 +507,25 @@ int journal_checkpoint(Journal *j)
 	return write_record(j, 0);
 }
 
+namespace {
+
+// The record being assembled plus a transaction of `nbufs`, in the worst case where
+// every buffer it dirties is also freed (one revoke each); +1 for a checkpoint's header.
+uint32_t blocks_needed(const Journal *j, uint32_t nbufs)
+{
+	return record_blocks(j, j->live_bufs + nbufs, j->live_revokes + nbufs) + 1;
+}
+
+}  // namespace
+
+bool journal_has_room(const Journal *j, uint32_t nbufs)
+{
+	return blocks_needed(j, nbufs) <= j->loc.length - j->used;
+}
+
 int journal_reserve(Journal *j, uint32_t nbufs)
 {
-	// The record being assembled plus this transaction, in the worst case where every
-	// buffer it dirties is also freed (one revoke each); +1 for a checkpoint's header.
-	uint32_t need = record_blocks(j, j->live_bufs + nbufs, j->live_revokes + nbufs) + 1;
+	uint32_t need = blocks_needed(j, nbufs);
 	if (need > j->loc.length)
 		return -CFS_ENOSPC;
 	if (need <= j->loc.length - j->used)

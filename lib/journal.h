@@ -104,6 +104,11 @@ uint32_t journal_record_blocks(const Journal *j, uint32_t nbufs, uint32_t nrevok
 // flushing and checkpointing as needed. -ENOSPC if it never can.
 [[nodiscard]] int journal_reserve(Journal *j, uint32_t nbufs);
 
+// Whether a transaction of `nbufs` buffers fits without a checkpoint. A kernel that
+// holds its log lock shared around transactions checks this first and, when false,
+// checkpoints under the exclusive lock before trans_begin (which then never has to).
+bool journal_has_room(const Journal *j, uint32_t nbufs);
+
 }  // namespace cfs
 
 #endif

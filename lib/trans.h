@@ -42,8 +42,9 @@ struct Trans {
 };
 
 // Starts a transaction that will dirty at most `max_bufs` metadata buffers. With a
-// journal, waits for (makes) log space for that many blocks first: may flush and
-// checkpoint the journal.
+// journal, makes log space for that many blocks first: may flush and checkpoint the
+// journal (a kernel holding its log lock shared checks journal_has_room beforehand and
+// checkpoints under the exclusive lock, so this never needs to).
 [[nodiscard]] int trans_begin(Fs *fs, Journal *journal, uint32_t max_bufs, Trans *tr);
 
 // Adds a buffer the caller is about to change; idempotent. Takes its own hold.
