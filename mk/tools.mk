@@ -70,3 +70,18 @@ TEST_SUITES += fuzz
 # Regenerates the committed seeds from fresh images (run by hand after a format change).
 fuzz-seeds: $(BIN)/make_seed $(BIN)/mkfs.clusterfs $(BIN)/cfs_populate
 	tests/fuzz/make_seeds.sh $(BIN) tests/fuzz/corpus
+
+# ---- benchmark -----------------------------------------------------------------------
+.PHONY: bench-tools
+bench-tools: $(BIN)/mkfs.clusterfs $(BIN)/fsck.clusterfs $(BIN)/clusterfs_tool $(BIN)/cfs_populate
+	scripts/bench/tools.sh $(BIN) docs/bench/tools.md
+BENCH += bench-tools
+
+# ---- install -------------------------------------------------------------------------
+.PHONY: install-tools
+install-tools: $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 man/fsck.clusterfs.8 man/mkfs.clusterfs.8 man/clusterfs_tool.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/
+INSTALL += install-tools
