@@ -244,10 +244,8 @@ void test_create(const std::string& d) {
 		close(fd);
 	}
 	R.err("create.in-missing-dir-ENOENT", open((d + "/nope/x").c_str(), O_CREAT | O_RDWR, 0644), ENOENT);
-	R.err("create.o_excl-on-symlink-EEXIST",
-	      (symlink("dangling-target", (d + "/sl").c_str()),
-	       open((d + "/sl").c_str(), O_CREAT | O_EXCL | O_RDWR, 0644)),
-	      EEXIST);
+	symlink("dangling-target", (d + "/sl").c_str());
+	R.err("create.o_excl-on-symlink-EEXIST", open((d + "/sl").c_str(), O_CREAT | O_EXCL | O_RDWR, 0644), EEXIST);
 	R.eq("create.o_excl-on-symlink-did-not-follow", false, exists(d + "/dangling-target"));
 }
 
@@ -292,7 +290,8 @@ void test_rmdir(const std::string& d) {
 	mkdir((p + "/sub").c_str(), 0755);
 	R.err("rmdir.non-empty-subdir-ENOTEMPTY", rmdir(p.c_str()), ENOTEMPTY);
 	rmdir((p + "/sub").c_str());
-	R.err("rmdir.on-file-ENOTDIR", (make_file(d + "/file", ""), rmdir((d + "/file").c_str())), ENOTDIR);
+	make_file(d + "/file", "");
+	R.err("rmdir.on-file-ENOTDIR", rmdir((d + "/file").c_str()), ENOTDIR);
 	R.err("rmdir.dot-EINVAL", rmdir((p + "/.").c_str()), EINVAL);
 	R.err("rmdir.missing-ENOENT", rmdir((d + "/nope").c_str()), ENOENT);
 	int dirfd = open(p.c_str(), O_RDONLY | O_DIRECTORY);
@@ -824,7 +823,8 @@ void test_rw(const std::string& d) {
 	int dfd = open(d.c_str(), O_RDONLY | O_DIRECTORY);
 	R.err("rw.read-directory-EISDIR", read(dfd, &c, 1), EISDIR);
 	close(dfd);
-	R.err("rw.pwrite-negative-offset-EINVAL", (fd = open(p.c_str(), O_RDWR), pwrite(fd, "x", 1, -1)), EINVAL);
+	fd = open(p.c_str(), O_RDWR);
+	R.err("rw.pwrite-negative-offset-EINVAL", pwrite(fd, "x", 1, -1), EINVAL);
 	close(fd);
 }
 
@@ -951,11 +951,13 @@ void test_mmap(const std::string& d) {
 	std::string want = data;
 	want.replace(3000, patch.size(), patch);
 	same_bytes("mmap.store-visible-to-pread", want, read_at(fd, 0, len));
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // msync made it durable; reread from disk
-	same_bytes("mmap.store-on-disk-after-msync", want, slurp(p));
 	pwrite(fd, "WRITE", 5, 10);
+	want.replace(10, 5, "WRITE");
 	R.truth("mmap.pwrite-visible-in-mapping", memcmp(m + 10, "WRITE", 5) == 0, "WRITE", std::string(m + 10, 5));
 	munmap(mem, 4 * 4096);
+	// Unmapped and written back, the pages can be dropped: the next read comes from disk.
+	flush_and_drop(fd);
+	same_bytes("mmap.stores-read-back-from-disk", want, slurp(p));
 	// A private mapping's stores never reach the file.
 	mem = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (mem != MAP_FAILED) {
@@ -1700,10 +1702,8 @@ void test_names(const std::string& d) {
 	for (int c = 1; c < 256; ++c)
 		if (c != '/')
 			odd += static_cast<char>(c);
-	odd = odd.substr(0, 254);
-	if (odd == "." || odd == "..")
-		odd += "x";
-	R.ok("names.all-byte-values", (fd = open((d + "/" + odd).c_str(), O_CREAT | O_RDWR, 0644)));
+	fd = open((d + "/" + odd).c_str(), O_CREAT | O_RDWR, 0644);
+	R.ok("names.all-byte-values", fd);
 	if (fd >= 0)
 		close(fd);
 	std::set<std::string> listed;
