@@ -388,6 +388,8 @@ int cfs_env_ordered_data_flush(struct cfs_host *h)
 		ret = filemap_write_and_wait(ci->vfs_inode.i_mapping);
 		if (ret && !err)
 			err = ret;
+		/* Direct writes into fresh blocks are in flight without dirty pages. */
+		inode_dio_wait(&ci->vfs_inode);
 		iput(&ci->vfs_inode);
 		spin_lock(&h->ordered_lock);
 	}

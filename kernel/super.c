@@ -397,20 +397,21 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 
 	err = cfs_core_mount(&sbi->host, &sbi->core, &disk);
 	if (err) {
+		/* lib has logged what exactly it rejected, on the line before. */
 		switch (err) {
-		case -EINVAL:
-			errorfc(fc, "no clusterfs superblock on %s", sb->s_id);
-			break;
 		case -EOPNOTSUPP:
 			errorfc(fc, "%s: unsupported format version or features", sb->s_id);
 			break;
 		case -EUCLEAN:
 		case -EBADMSG:
-			errorfc(fc, "%s: superblock is corrupt", sb->s_id);
+			errorfc(fc, "%s: the superblock is damaged", sb->s_id);
 			err = -EUCLEAN;
 			break;
+		case -EIO:
+			errorfc(fc, "%s: cannot read the superblock", sb->s_id);
+			break;
 		default:
-			errorfc(fc, "%s: cannot read the superblock (%d)", sb->s_id, err);
+			errorfc(fc, "%s: superblock rejected (%d)", sb->s_id, err);
 			break;
 		}
 		goto fail;

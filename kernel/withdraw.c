@@ -37,6 +37,9 @@ void cfs_withdraw(struct cfs_sb_info *sbi, const char *fmt, ...)
 
 int cfs_core_error(struct cfs_sb_info *sbi, int err)
 {
+	/* A mount that fails reports its error and writes nothing anyway. */
+	if (!sbi->sb->s_root && (err == -EUCLEAN || err == -EBADMSG || err == -EIO))
+		return -EIO;
 	switch (err) {
 	case -EUCLEAN:
 	case -EBADMSG:

@@ -1,0 +1,52 @@
+# Shared steps of the clusterfs.ko VM tests (tests/vm/kernel-*.sh), sourced by them after
+# the harness (scripts/vm/lib.sh) booted the nodes. Mount point /mnt/cfs on every node.
+CFS_MNT=/mnt/cfs
+
+# kfs_load K: the module and its dependency (libcrc32c) on node K.
+kfs_load() {
+	node_run "$1" 'modprobe libcrc32c && { grep -q "^clusterfs " /proc/modules || insmod kernel/clusterfs.ko; } && mkdir -p /mnt/cfs'
+}
+
+# kfs_mkfs K [MKFS OPTIONS]: a fresh lock_nolock filesystem with two journals.
+kfs_mkfs() {
+	local node=$1
+	shift
+	node_run "$node" "build/bin/mkfs.clusterfs -q -O -p lock_nolock -j 2 -J 8 $* \$CFS_SHARED_DEV"
+}
+
+# kfs_mount K [OPTIONS]
+kfs_mount() {
+	node_run "$1" "mount -t clusterfs ${2:+-o $2} \$CFS_SHARED_DEV $CFS_MNT"
+}
+
+kfs_umount() {
+	node_run "$1" "umount $CFS_MNT"
+}
+
+# kfs_fsck_clean K: unmounted filesystem passes fsck.clusterfs -n.
+kfs_fsck_clean() {
+	local out
+	out=$(node_run "$1" 'build/bin/fsck.clusterfs -n $CFS_SHARED_DEV 2>&1') ||
+		fail "fsck.clusterfs -n found problems: $out"
+}
+
+# kfs_expect_refused K OPTIONS ERE WHAT: the mount fails, and the mount command's output
+# or the kernel log explains why (matches ERE).
+kfs_expect_refused() {
+	local node=$1 opts=$2 pattern=$3 what=$4 out
+	node_run "$node" 'dmesg -C'
+	if out=$(node_run "$node" "mount -t clusterfs ${opts:+-o $opts} \$CFS_SHARED_DEV $CFS_MNT 2>&1"); then
+		node_run "$node" "umount $CFS_MNT" || true
+		fail "$what: mount succeeded, expected a refusal"
+	fi
+	out+=$'\n'$(node_run "$node" 'dmesg')
+	grep -qE -- "$pattern" <<<"$out" || fail "$what: no message matching /$pattern/ in: $out"
+	vm_log "refused as expected: $what"
+}
+
+# kfs_corrupt K ARGS...: kernel/tests/cfs_corrupt.py on the shared device of node K.
+kfs_corrupt() {
+	local node=$1
+	shift
+	node_run "$node" "python3 kernel/tests/cfs_corrupt.py \$CFS_SHARED_DEV $*"
+}
