@@ -88,3 +88,32 @@ test-lib-freestanding: $(FREESTANDING_OBJS) $(OBJ)/freestanding/selftest-bad.o
 	done; echo "lib-freestanding selftest: bad object rejected"
 
 TEST_SUITES += lib-freestanding
+
+# ---- lib-unit-asan -----------------------------------------------------------------
+# The same unit tests with AddressSanitizer and UBSan (lib, lib/user, mkfs layout).
+ASAN_OBJ   := $(BUILD)/asan
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize=vptr \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_LIB_OBJS  = $(patsubst %.cpp,$(ASAN_OBJ)/%.o,$(LIB_SRCS) $(LIB_USER_SRCS))
+ASAN_TEST_OBJS = $(patsubst %.cpp,$(ASAN_OBJ)/%.o,$(LIB_UNIT_SRCS) mkfs/layout.cpp)
+ASAN_UNIT_BIN := $(BIN)/lib_unit_tests_asan
+
+$(ASAN_OBJ)/lib/%.o: lib/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(ASAN_FLAGS) -fno-exceptions -MMD -MP -c -o $@ $<
+$(ASAN_OBJ)/tests/unit/%.o: tests/unit/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Itests/unit -Imkfs $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
+$(ASAN_OBJ)/mkfs/%.o: mkfs/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Imkfs $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
+-include $(wildcard $(ASAN_OBJ)/*/*.d $(ASAN_OBJ)/*/*/*.d)
+
+$(ASAN_UNIT_BIN): $$(ASAN_TEST_OBJS) $$(ASAN_LIB_OBJS) | $(BIN)
+	$(CXX) $(ASAN_FLAGS) -o $@ $(ASAN_TEST_OBJS) $(ASAN_LIB_OBJS) -lgtest -lgtest_main $(LIB_LDLIBS)
+
+.PHONY: test-lib-unit-asan
+test-lib-unit-asan: $(ASAN_UNIT_BIN)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		timeout 900 $(ASAN_UNIT_BIN) --gtest_brief=1
+TEST_SUITES += lib-unit-asan

@@ -235,16 +235,17 @@ TEST_P(MkfsRoundTrip, EveryBlockIsAccountedAndReadableThroughLib)
 			ASSERT_GE(state, 0);
 			counts[state]++;
 			auto it = owned.find(b);
-			ASSERT_EQ(unsigned(state), it == owned.end() ? CFS_BLKST_FREE : it->second)
-				<< "block " << b;
+			const unsigned expected = it == owned.end() ? unsigned(CFS_BLKST_FREE) : it->second;
+			ASSERT_EQ(unsigned(state), expected) << "block " << b;
 		}
 		EXPECT_EQ(rg->free, counts[CFS_BLKST_FREE]);
 		EXPECT_EQ(rg->dinodes, counts[CFS_BLKST_DINODE]);
 		total += rg->data;
 		free_blocks += rg->free;
 		dinodes += rg->dinodes;
-		if (r + 1 < fs.rgrps.count)
-			EXPECT_EQ(fs.rgrps.rgrps[r + 1].addr >= rg->data0 + rg->data, true);
+		if (r + 1 < fs.rgrps.count) {
+			EXPECT_GE(fs.rgrps.rgrps[r + 1].addr, rg->data0 + rg->data);
+		}
 	}
 	// Every owned block lies in some rgrp's data.
 	for (auto &[blk, state] : owned)
