@@ -2,7 +2,7 @@
 // unix socket and replicates one lock table per lockspace over a corosync CPG group:
 // every operation is multicast in agreed order and applied by every member (see
 // docs/locking.md). One thread, one poll loop over CPG, quorum, socket and child fds.
-#include <corosync/cpg.h>
+#include <corosync/cpg.h> // only for the local node id
 #include <corosync/quorum.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,6 +31,7 @@
 #include "client_proto.h"
 #include "config.h"
 #include "lock_table.h"
+#include "transport.h"
 #include "wire.h"
 
 using namespace clusterfs::lockd;
@@ -138,12 +139,14 @@ struct LocalMount {
 class Daemon;
 
 // One lockspace: its CPG group, its replicated table and this node's side of it.
-class Lockspace {
+class Lockspace final : public GroupTransport::Listener {
 public:
-	Lockspace(Daemon &d, std::string name) : d_(d), name_(std::move(name)), incarnation_(random_u64()) {}
-	~Lockspace();
+	Lockspace(Daemon &d, std::string name)
+		: d_(d), name_(std::move(name)), incarnation_(random_u64()), transport_(make_cpg_transport(name_, *this))
+	{
+	}
 	bool start(std::string *error);
-	int fd() const { return fd_; }
+	int fd() const { return transport_->fd(); }
 	const std::string &name() const { return name_; }
 	bool dispatch(); // false: corosync connection lost
 	void flush();
@@ -164,11 +167,12 @@ public:
 	std::map<uint64_t, LocalMount> mounts_;
 	std::map<uint64_t, LocalLock> locks_;
 
-	// Callbacks from libcpg.
-	void on_deliver(uint32_t nodeid, const void *msg, size_t len);
-	void on_confchg(const cpg_address *members, size_t nmembers, const cpg_address *left, size_t nleft,
-			const cpg_address *joined, size_t njoined);
-	void on_totem(uint64_t ring_seq);
+	// GroupTransport::Listener
+	void on_deliver(uint32_t nodeid, const uint8_t *msg, size_t len) override;
+	void on_membership(const std::vector<GroupTransport::Member> &members,
+			   const std::vector<GroupTransport::Member> &left,
+			   const std::vector<GroupTransport::Member> &joined) override;
+	void on_ring(uint64_t ring_seq) override;
 
 private:
 	void apply_batch(NodeId sender, const uint8_t *p, size_t len);
@@ -184,9 +188,8 @@ private:
 
 	Daemon &d_;
 	std::string name_;
-	cpg_handle_t handle_ = 0;
-	int fd_ = -1;
 	uint64_t incarnation_;
+	std::unique_ptr<GroupTransport> transport_;
 	LockTable table_;
 	bool have_state_ = false; // false until our snapshot arrived (or we founded the group)
 	bool refused_ = false;
@@ -289,29 +292,6 @@ Daemon *g_daemon;
 
 // ---- libcpg / libquorum trampolines ----
 
-Lockspace *lockspace_of(cpg_handle_t handle)
-{
-	void *ctx = nullptr;
-	cpg_context_get(handle, &ctx);
-	return static_cast<Lockspace *>(ctx);
-}
-
-void cpg_deliver(cpg_handle_t handle, const cpg_name *, uint32_t nodeid, uint32_t, void *msg, size_t len)
-{
-	lockspace_of(handle)->on_deliver(nodeid, msg, len);
-}
-
-void cpg_confchg(cpg_handle_t handle, const cpg_name *, const cpg_address *members, size_t nmembers,
-		 const cpg_address *left, size_t nleft, const cpg_address *joined, size_t njoined)
-{
-	lockspace_of(handle)->on_confchg(members, nmembers, left, nleft, joined, njoined);
-}
-
-void cpg_totem(cpg_handle_t handle, cpg_ring_id ring_id, uint32_t, const uint32_t *)
-{
-	lockspace_of(handle)->on_totem(ring_id.seq);
-}
-
 void quorum_notify(quorum_handle_t, uint32_t quorate, quorum_ring_id ring_id, uint32_t, const uint32_t *)
 {
 	g_daemon->on_quorum(quorate, ring_id.seq);
@@ -319,59 +299,18 @@ void quorum_notify(quorum_handle_t, uint32_t quorate, quorum_ring_id ring_id, ui
 
 // ---- Lockspace ----
 
-Lockspace::~Lockspace()
-{
-	if (handle_) {
-		cpg_name group{};
-		group.length = static_cast<uint32_t>(name_.size());
-		memcpy(group.value, name_.data(), name_.size());
-		cpg_leave(handle_, &group);
-		cpg_finalize(handle_);
-	}
-}
-
 bool Lockspace::start(std::string *error)
 {
-	cpg_model_v1_data_t model{};
-	model.model = CPG_MODEL_V1;
-	model.cpg_deliver_fn = cpg_deliver;
-	model.cpg_confchg_fn = cpg_confchg;
-	model.cpg_totem_confchg_fn = cpg_totem;
-	model.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
-	cs_error_t err;
-	for (int tries = 0; (err = cpg_model_initialize(&handle_, CPG_MODEL_V1,
-						       reinterpret_cast<cpg_model_data_t *>(&model), this)) ==
-			    CS_ERR_TRY_AGAIN &&
-			    tries < 50;
-	     tries++)
-		usleep(100000); // startup only, before serving anything
-	if (err != CS_OK) {
-		handle_ = 0;
-		*error = "cannot connect to corosync CPG (error " + std::to_string(err) + "): is corosync running?";
+	if (!transport_->join(error))
 		return false;
-	}
-	cpg_name group{};
-	// CPG group names are limited to 128 bytes; lockspace names to 64.
-	group.length = static_cast<uint32_t>(name_.size());
-	memcpy(group.value, name_.data(), name_.size());
-	for (int tries = 0; (err = cpg_join(handle_, &group)) == CS_ERR_TRY_AGAIN && tries < 50; tries++)
-		usleep(100000);
-	if (err != CS_OK || cpg_fd_get(handle_, &fd_) != CS_OK) {
-		*error = "cannot join CPG group " + name_ + " (error " + std::to_string(err) + ")";
-		return false;
-	}
 	log_msg("lockspace %s: joining (incarnation %016llx)", name_.c_str(),
 		static_cast<unsigned long long>(incarnation_));
 	return true;
 }
 
-bool Lockspace::dispatch()
-{
-	cs_error_t err = cpg_dispatch(handle_, CS_DISPATCH_ALL);
-	return err == CS_OK || err == CS_ERR_TRY_AGAIN;
-}
+bool Lockspace::dispatch() { return transport_->dispatch(); }
 
-void Lockspace::on_totem(uint64_t ring_seq) { d_.note_totem_ring(ring_seq); }
+void Lockspace::on_ring(uint64_t ring_seq) { d_.note_totem_ring(ring_seq); }
 
 void Lockspace::flush()
 {
@@ -396,37 +335,35 @@ void Lockspace::flush()
 		pending_ops_.clear();
 	}
 	while (!outgoing_.empty()) {
-		iovec iov{outgoing_.front().data(), outgoing_.front().size()};
-		cs_error_t err = cpg_mcast_joined(handle_, CPG_TYPE_AGREED, &iov, 1);
-		if (err == CS_ERR_TRY_AGAIN)
+		auto result = transport_->multicast(outgoing_.front());
+		if (result == GroupTransport::SendResult::Retry)
 			return; // retried from the poll loop
-		if (err != CS_OK) {
-			log_msg("lockspace %s: multicast failed (error %d)", name_.c_str(), err);
-			if (err == CS_ERR_LIBRARY || err == CS_ERR_BAD_HANDLE)
-				d_.fatal_corosync("multicast");
-		}
+		if (result == GroupTransport::SendResult::Lost)
+			d_.fatal_corosync("multicast");
 		outgoing_.pop_front();
 	}
 }
 
-void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cpg_address *left, size_t nleft,
-			   const cpg_address *joined, size_t njoined)
+void Lockspace::on_membership(const std::vector<GroupTransport::Member> &members,
+			      const std::vector<GroupTransport::Member> &left,
+			      const std::vector<GroupTransport::Member> &joined)
 {
+	size_t nmembers = members.size(), nleft = left.size(), njoined = joined.size();
 	NodeId me = d_.node_id();
 	bool i_joined = false;
 	std::set<NodeId> joined_set;
 	for (size_t i = 0; i < njoined; i++) {
-		joined_set.insert(joined[i].nodeid);
-		if (joined[i].nodeid == me && joined[i].pid == static_cast<uint32_t>(getpid()))
+		joined_set.insert(joined[i].node);
+		if (joined[i].node == me && joined[i].pid == static_cast<uint32_t>(getpid()))
 			i_joined = true;
 	}
 	members_.clear();
 	for (size_t i = 0; i < nmembers; i++)
-		members_.insert(members[i].nodeid);
+		members_.insert(members[i].node);
 	std::vector<NodeId> left_nodes;
 	for (size_t i = 0; i < nleft; i++) {
-		log_msg("lockspace %s: node %u left (reason %u)", name_.c_str(), left[i].nodeid, left[i].reason);
-		left_nodes.push_back(left[i].nodeid);
+		log_msg("lockspace %s: node %u left (reason %u)", name_.c_str(), left[i].node, left[i].reason);
+		left_nodes.push_back(left[i].node);
 	}
 	for (NodeId n : joined_set)
 		log_msg("lockspace %s: node %u joined", name_.c_str(), n);
@@ -434,7 +371,7 @@ void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cp
 	if (i_joined) {
 		bool founder = true; // nobody was there before us: the table starts empty
 		for (size_t i = 0; i < nmembers; i++)
-			if (!joined_set.count(members[i].nodeid))
+			if (!joined_set.count(members[i].node))
 				founder = false;
 		if (founder) {
 			have_state_ = true;
@@ -442,8 +379,8 @@ void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cp
 			log_msg("lockspace %s: founded the group", name_.c_str());
 		}
 		for (size_t i = 0; i < nmembers; i++)
-			if (!joined_set.count(members[i].nodeid))
-				join_old_members_.insert(members[i].nodeid);
+			if (!joined_set.count(members[i].node))
+				join_old_members_.insert(members[i].node);
 		wire::Writer w;
 		w.u8(static_cast<uint8_t>(Op::Hello));
 		w.u64(incarnation_);
@@ -482,8 +419,8 @@ void Lockspace::on_confchg(const cpg_address *members, size_t nmembers, const cp
 		// this point of the agreed order; they buffer what is delivered after it.
 		NodeId lowest_old = 0;
 		for (size_t i = 0; i < nmembers; i++)
-			if (!joined_set.count(members[i].nodeid) && (!lowest_old || members[i].nodeid < lowest_old))
-				lowest_old = members[i].nodeid;
+			if (!joined_set.count(members[i].node) && (!lowest_old || members[i].node < lowest_old))
+				lowest_old = members[i].node;
 		// Every old member keeps the snapshot taken here until one reaches the joiner:
 		// if the sender leaves first, the next old member sends its identical copy.
 		std::vector<uint8_t> snap;
@@ -556,9 +493,8 @@ void Lockspace::apply_membership(const std::vector<NodeId> &left, bool any_joine
 	route(ev);
 }
 
-void Lockspace::on_deliver(uint32_t nodeid, const void *msg, size_t len)
+void Lockspace::on_deliver(uint32_t nodeid, const uint8_t *p, size_t len)
 {
-	const auto *p = static_cast<const uint8_t *>(msg);
 	if (!have_state_) {
 		// Only our snapshot is applied now; everything else waits for it.
 		wire::Reader r(p, len);
