@@ -8,6 +8,8 @@
 //  - append file a<k>.<s> recorded at length L: its first L bytes are exactly the chunks
 //    written; bytes past L (appended, fsync not confirmed) are the next chunks or zeros,
 //    never other data;
+//  - overwrite file o<k>: every block holds exactly its last fdatasync'ed generation, except
+//    the one block whose rewrite was announced but not confirmed (old, new or torn);
 //  - the manifest itself: only its last record may be torn.
 // Prints one "LOSS ..." line per violation and a summary; exits 1 on any loss, 2 on bad usage.
 
@@ -80,12 +82,22 @@ public:
 			check_replace(record);
 		for (const auto& [name, record] : q.append)
 			check_append(record);
+		size_t in_flight = 0;
+		for (const auto& [name, state] : q.overwrite) {
+			check_overwrite(name, state);
+			in_flight += state.pending.size();
+		}
+		// Rewrites happen one at a time and a restart completes an unfinished one first.
+		if (in_flight > 1)
+			loss(kManifest, std::to_string(in_flight) + " block rewrites announced and never completed; at most "
+				       "one can be in flight (lost manifest records?)");
 		check_unrecorded(m, q);
 		std::printf("cfs_crashcheck: %s: %zu manifest records (%zu torn tail bytes ignored); "
 			    "%d replace files verified (%d at a newer generation than recorded); "
-			    "%d append files verified (%zu unrecorded tail bytes); %d files not yet recorded; %d losses\n",
+			    "%d append files verified (%zu unrecorded tail bytes); %d overwrite files verified (%d torn "
+			    "block in flight); %d files not yet recorded; %d losses\n",
 			    dir_.c_str(), m.records.size(), m.torn_tail_bytes, replace_ok_, replace_newer_, append_ok_,
-			    tail_bytes_, unrecorded_, losses_);
+			    tail_bytes_, overwrite_ok_, torn_in_flight_, unrecorded_, losses_);
 		return losses_ ? 1 : 0;
 	}
 
@@ -154,6 +166,42 @@ private:
 		++append_ok_;
 	}
 
+	// Each block holds exactly its last synced generation, or, for the one block whose
+	// rewrite was announced but not confirmed, the announced one or anything at all (an
+	// in-place overwrite interrupted by a crash may be torn).
+	void check_overwrite(const std::string& name, const Requirements::Overwrite& state) {
+		std::string content, err;
+		size_t want_size = state.generation.size() * kOverwriteBlock;
+		if (!read_file(dir_ + "/" + name, &content, &err))
+			return loss(name, "created with " + std::to_string(state.generation.size()) + " blocks, file unreadable: " + err);
+		if (content.size() != want_size)
+			return loss(name, "size " + std::to_string(content.size()) + ", never changes from " + std::to_string(want_size));
+		int bad = 0;
+		std::string first;
+		for (uint64_t b = 0; b < state.generation.size(); ++b) {
+			uint64_t gen = 0, synced = state.generation[b];
+			auto pending = state.pending.find(b);
+			bool valid = overwrite_block_generation(name, b, content.substr(b * kOverwriteBlock, kOverwriteBlock), &gen);
+			if (pending != state.pending.end()) {
+				if (valid && gen != synced && gen != pending->second && bad++ == 0)
+					first = "block " + std::to_string(b) + " (rewrite in flight) holds generation " +
+						std::to_string(gen) + ", neither " + std::to_string(synced) + " nor " +
+						std::to_string(pending->second);
+				torn_in_flight_ += !valid;
+			} else if (!valid) {
+				if (bad++ == 0)
+					first = "block " + std::to_string(b) + " is damaged, synced generation " + std::to_string(synced);
+			} else if (gen != synced && bad++ == 0) {
+				first = "block " + std::to_string(b) + " holds generation " + std::to_string(gen) +
+					", last synced " + std::to_string(synced) +
+					(gen < synced ? " (fdatasync'ed overwrite lost)" : " (lost manifest records?)");
+			}
+		}
+		if (bad)
+			return loss(name, std::to_string(bad) + " bad blocks; first: " + first);
+		++overwrite_ok_;
+	}
+
 	// Files the manifest never mentions may only be the first state in flight: generation 1
 	// of a replace file, or the first chunk of the newest segment of an append slot.
 	void check_unrecorded(const Manifest& m, const Requirements& q) {
@@ -199,6 +247,8 @@ private:
 
 	std::string dir_;
 	int unrecorded_ = 0;
+	int overwrite_ok_ = 0;
+	int torn_in_flight_ = 0;
 	int losses_ = 0;
 	int replace_ok_ = 0;
 	int replace_newer_ = 0;

@@ -1,4 +1,5 @@
-// cfs_crashwork DIR --seed S [--ops N] [--replace-files N] [--append-files N] [--segment-bytes B]
+// cfs_crashwork DIR --seed S [--ops N] [--replace-files N] [--append-files N] [--overwrite-files N]
+//               [--segment-bytes B]
 //
 // The workload side of the crash loop: writes files with deterministic content, makes each
 // new state durable with fsync (and a directory fsync where a name changes), and after each
@@ -32,6 +33,8 @@ struct Options {
 	long ops = 0;  // 0: forever
 	int replace_files = 8;
 	int append_files = 4;
+	int overwrite_files = 2;
+	size_t overwrite_blocks = 64;
 	size_t segment_bytes = 4 << 20;
 };
 
@@ -85,11 +88,13 @@ public:
 		std::fflush(stdout);
 		for (long op = 0; opt_.ops == 0 || op < opt_.ops; ++op) {
 			rng_ = mix(rng_ + op);
-			int slot = rng_ % (opt_.replace_files + opt_.append_files);
+			int slot = rng_ % (opt_.replace_files + opt_.append_files + opt_.overwrite_files);
 			if (slot < opt_.replace_files)
 				replace_step(slot);
-			else
+			else if (slot < opt_.replace_files + opt_.append_files)
 				append_step(slot - opt_.replace_files);
+			else
+				overwrite_step(slot - opt_.replace_files - opt_.append_files);
 		}
 		std::printf("cfs_crashwork: done, %zu records\n", records_);
 	}
@@ -135,7 +140,60 @@ private:
 			segments_.push_back(s);
 			open_segment(k, q.append.count(name) > 0);
 		}
+		for (int k = 0; k < opt_.overwrite_files; ++k)
+			resume_overwrite(k, q);
 		rng_ = mix(opt_.seed ^ mix(records_));
+	}
+
+	// Overwrite files: create whole at generation 0, or reopen and finish a rewrite whose
+	// intent was recorded but whose completion was not (the block may be torn).
+	void resume_overwrite(int k, Requirements& q) {
+		std::string name = "o" + std::to_string(k), path = opt_.dir + "/" + name;
+		Overwrite o;
+		if (q.overwrite.count(name)) {
+			const Requirements::Overwrite& state = q.overwrite[name];
+			o.generation = state.generation;
+			o.fd = open(path.c_str(), O_WRONLY);
+			if (o.fd < 0)
+				die("open " + path);
+			overwrites_.push_back(o);
+			for (const auto& [block, gen] : state.pending)
+				rewrite_block(k, block, gen, false);
+			return;
+		}
+		o.generation.assign(opt_.overwrite_blocks, 0);
+		o.fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+		if (o.fd < 0)
+			die("create " + path);
+		std::string all;
+		for (size_t b = 0; b < opt_.overwrite_blocks; ++b)
+			all += overwrite_block(name, b, 0);
+		write_all(o.fd, all, 0, &rng_);
+		if (fsync(o.fd) != 0)
+			die("fsync " + path);
+		fsync_dir(opt_.dir);
+		overwrites_.push_back(o);
+		append_record(Record{'C', name, opt_.overwrite_blocks, all.size(), 0});
+	}
+
+	// Rewrites one block in place: intent record, one aligned write, fdatasync/fsync, record.
+	void rewrite_block(int k, uint64_t block, uint64_t gen, bool announce) {
+		std::string name = "o" + std::to_string(k);
+		Overwrite& o = overwrites_[k];
+		if (announce)
+			append_record(Record{'I', name, gen, block, 0});
+		std::string data = overwrite_block(name, block, gen);
+		if (pwrite(o.fd, data.data(), data.size(), block * kOverwriteBlock) != (ssize_t)data.size())
+			die("overwrite " + name);
+		if ((rng_ & 4 ? fdatasync(o.fd) : fsync(o.fd)) != 0)
+			die("fdatasync " + name);
+		o.generation[block] = gen;
+		append_record(Record{'O', name, gen, block, crc(data)});
+	}
+
+	void overwrite_step(int k) {
+		uint64_t block = mix(rng_ ^ 0x5bd1e995) % overwrites_[k].generation.size();
+		rewrite_block(k, block, overwrites_[k].generation[block] + 1, true);
 	}
 
 	void append_record(const Record& r) {
@@ -236,12 +294,17 @@ private:
 	uint64_t rng_ = 0;
 	std::vector<uint64_t> generation_;
 	std::vector<Segment> segments_;
+	struct Overwrite {
+		std::vector<uint64_t> generation;  // per block, last synced
+		int fd = -1;
+	};
+	std::vector<Overwrite> overwrites_;
 };
 
 void usage() {
 	std::fprintf(stderr,
 		     "usage: cfs_crashwork DIR --seed S [--ops N] [--replace-files N] [--append-files N]\n"
-		     "                     [--segment-bytes B]\n"
+		     "                     [--overwrite-files N] [--segment-bytes B]\n"
 		     "  Writes fsync'ed files and an fsync'ed manifest of them into DIR until killed\n"
 		     "  (or for N operations); continues an existing DIR/.manifest.\n");
 }
@@ -272,6 +335,8 @@ int main(int argc, char** argv) {
 			o.replace_files = v, ++i;
 		} else if (a == "--append-files" && val && number(argv[i + 1], 0, &v) && v <= 1000) {
 			o.append_files = v, ++i;
+		} else if (a == "--overwrite-files" && val && number(argv[i + 1], 0, &v) && v <= 1000) {
+			o.overwrite_files = v, ++i;
 		} else if (a == "--segment-bytes" && val && number(argv[i + 1], 1, &v)) {
 			o.segment_bytes = v, ++i;
 		} else if (a[0] != '-' && o.dir.empty()) {
@@ -283,7 +348,7 @@ int main(int argc, char** argv) {
 		}
 	}
 	struct stat st;
-	if (o.dir.empty() || !o.have_seed || o.replace_files + o.append_files == 0) {
+	if (o.dir.empty() || !o.have_seed || o.replace_files + o.append_files + o.overwrite_files == 0) {
 		usage();
 		return 2;
 	}

@@ -2,7 +2,7 @@
 // fsync'ed manifest of durable states. See docs/posix-tests.md ("crash loop") for the
 // guarantee being checked.
 //
-// Two kinds of files live in the work directory:
+// Three kinds of files live in the work directory:
 //  - replace files "r<k>": each generation G is written whole to "r<k>.tmp", fsync'ed,
 //    renamed over "r<k>" and the directory fsync'ed (the careful-application pattern). The
 //    content starts with a header line naming the file, generation and length, followed by
@@ -10,10 +10,17 @@
 //  - append files "a<k>.<segment>": chunk i (bytes derived from (name, i)) is appended and
 //    the file fsync'ed or fdatasync'ed. A full segment is retired (a "D" record, then
 //    unlink) and the next segment created and its directory fsync'ed.
+//  - overwrite files "o<k>": a fixed number of 4 KiB blocks, created whole (generation 0
+//    of every block) and then rewritten in place one block at a time, each rewrite
+//    announced by an intent record and followed by fdatasync or fsync (the database
+//    pattern: no allocation, no size change, so no metadata forces the data out).
 // After each fsync the manifest ".manifest" gets one record line, itself fsync'ed:
 //    R <name> <generation> <length> <crc32 of the content> *<crc32 of the line so far>
 //    A <name> <chunks> <length> <crc32 of the first length bytes> *<crc>
 //    D <name> *<crc>
+//    C <name> <blocks> <bytes> 00000000 *<crc>          overwrite file created
+//    I <name> <generation> <block> 00000000 *<crc>      about to rewrite block
+//    O <name> <generation> <block> <crc32 of the block> *<crc>   block rewritten, synced
 #pragma once
 
 #include <zlib.h>
@@ -115,10 +122,37 @@ inline std::string append_prefix(const std::string& name, uint64_t chunks) {
 	return s;
 }
 
+// ---- overwrite files ------------------------------------------------------------------------
+
+inline constexpr size_t kOverwriteBlock = 4096;
+
+inline std::string overwrite_header(const std::string& name, uint64_t block, uint64_t gen) {
+	char buf[96];
+	std::snprintf(buf, sizeof buf, "cfs-crash %s block %" PRIu64 " gen %" PRIu64 "\n", name.c_str(), block, gen);
+	return buf;
+}
+
+inline std::string overwrite_block(const std::string& name, uint64_t block, uint64_t gen) {
+	std::string s = overwrite_header(name, block, gen);
+	s += derived_bytes(name, (block << 40) ^ gen ^ (1ull << 62), kOverwriteBlock - s.size());
+	return s;
+}
+
+// The generation a block of an overwrite file holds, if it is one whole, valid generation.
+inline bool overwrite_block_generation(const std::string& name, uint64_t block, const std::string& bytes,
+				       uint64_t* gen) {
+	char fname[64];
+	uint64_t b = 0;
+	if (std::sscanf(bytes.c_str(), "cfs-crash %63s block %" SCNu64 " gen %" SCNu64 "\n", fname, &b, gen) != 3 ||
+	    name != fname || b != block)
+		return false;
+	return bytes == overwrite_block(name, block, *gen);
+}
+
 // ---- the manifest -------------------------------------------------------------------------
 
 struct Record {
-	char kind = 0;  // 'R', 'A' or 'D'
+	char kind = 0;  // 'R', 'A', 'D', 'C', 'I' or 'O'
 	std::string name;
 	uint64_t count = 0;  // generation (R) or chunks (A)
 	uint64_t length = 0;
@@ -153,7 +187,7 @@ inline bool parse_record(const std::string& line, Record* r) {
 	if (kind == 'D')
 		return true;
 	unsigned content_crc;
-	if ((kind != 'R' && kind != 'A') ||
+	if (!std::strchr("RACIO", kind) ||
 	    std::sscanf(line.c_str(), "%*c %*s %" SCNu64 " %" SCNu64 " %8x", &r->count, &r->length, &content_crc) != 3)
 		return false;
 	r->content_crc = content_crc;
@@ -209,6 +243,11 @@ struct Requirements {
 	std::map<std::string, Record> replace;	// name -> newest R record
 	std::map<std::string, Record> append;	// name -> newest A record (not retired)
 	std::map<std::string, uint64_t> segment;  // "a<k>" -> newest segment number seen
+	struct Overwrite {
+		std::vector<uint64_t> generation;	  // per block, last synced (O) generation
+		std::map<uint64_t, uint64_t> pending;  // block -> generation announced (I), not yet synced
+	};
+	std::map<std::string, Overwrite> overwrite;  // name -> state, once created (C)
 };
 
 inline Requirements requirements(const Manifest& m) {
@@ -218,10 +257,21 @@ inline Requirements requirements(const Manifest& m) {
 			q.replace[r.name] = r;
 		} else if (r.kind == 'A') {
 			q.append[r.name] = r;
-		} else {
+		} else if (r.kind == 'D') {
 			q.append.erase(r.name);
+		} else if (r.kind == 'C') {
+			q.overwrite[r.name].generation.assign(r.count, 0);
+		} else if (q.overwrite.count(r.name) && r.length < q.overwrite[r.name].generation.size()) {
+			Requirements::Overwrite& o = q.overwrite[r.name];
+			if (r.kind == 'I') {
+				o.pending[r.length] = r.count;
+			} else {  // 'O'
+				o.generation[r.length] = r.count;
+				if (o.pending.count(r.length) && o.pending[r.length] == r.count)
+					o.pending.erase(r.length);
+			}
 		}
-		if (r.kind != 'R') {
+		if (r.kind == 'A' || r.kind == 'D') {
 			size_t dot = r.name.find('.');
 			uint64_t seg = std::strtoull(r.name.c_str() + dot + 1, nullptr, 10);
 			std::string slot = r.name.substr(0, dot);

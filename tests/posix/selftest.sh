@@ -85,19 +85,37 @@ crashcheck_detects_damage() {
 	rm -rf "$d" && cp -a "$src" "$d"
 	rm "$d/$rfile"
 	expect_failure "$fs: crashcheck detects a lost file $rfile" "$bin/cfs_crashcheck" "$d"
+	# Two blocks of an overwrite file (at most one rewrite can be in flight, so at least one
+	# of them must hold exactly its synced generation).
 	rm -rf "$d" && cp -a "$src" "$d"
-	cp "$d/$rfile" "$work/older"
-	# A later generation on top, then the older content put back: a rolled-back fsync.
-	local before after
-	before=$(awk -v f="$rfile" '$1 == "R" && $2 == f' "$d/.manifest" | wc -l)
+	printf '\xff' | dd of="$d/o0" bs=1 seek=4196 conv=notrunc status=none
+	printf '\xff' | dd of="$d/o0" bs=1 seek=8292 conv=notrunc status=none
+	expect_failure "$fs: crashcheck detects corrupted blocks in o0" "$bin/cfs_crashcheck" "$d"
+	rm -rf "$d" && cp -a "$src" "$d"
+	cp "$d/$rfile" "$work/older-$rfile"
+	cp "$d/o0" "$work/older-o0"
+	# Later states on top, then older content put back: a rolled-back fsync / fdatasync.
+	local r_before r_after o_before o_after
+	r_before=$(awk -v f="$rfile" '$1 == "R" && $2 == f' "$d/.manifest" | wc -l)
+	o_before=$(awk '$1 == "O" && $2 == "o0"' "$d/.manifest" | wc -l)
 	"$bin/cfs_crashwork" "$d" --seed 99 --ops 200 --segment-bytes 300000 >/dev/null
-	after=$(awk -v f="$rfile" '$1 == "R" && $2 == f' "$d/.manifest" | wc -l)
-	if [ "$after" -gt "$before" ]; then
-		cp "$work/older" "$d/$rfile"
+	r_after=$(awk -v f="$rfile" '$1 == "R" && $2 == f' "$d/.manifest" | wc -l)
+	o_after=$(awk '$1 == "O" && $2 == "o0"' "$d/.manifest" | wc -l)
+	if [ "$r_after" -gt "$r_before" ]; then
+		cp "$d/$rfile" "$work/newer-$rfile"
+		cp "$work/older-$rfile" "$d/$rfile"
 		expect_failure "$fs: crashcheck detects $rfile rolled back to an older generation" \
 			"$bin/cfs_crashcheck" "$d"
+		cp "$work/newer-$rfile" "$d/$rfile"
 	else
 		fail "$fs: $rfile was not rewritten in 200 operations"
+	fi
+	if [ "$o_after" -gt "$o_before" ]; then
+		cp "$work/older-o0" "$d/o0"
+		expect_failure "$fs: crashcheck detects o0 blocks rolled back to older generations" \
+			"$bin/cfs_crashcheck" "$d"
+	else
+		fail "$fs: o0 was not rewritten in 200 operations"
 	fi
 	if [ -n "$afile" ]; then
 		rm -rf "$d" && cp -a "$src" "$d"
