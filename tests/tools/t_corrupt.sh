@@ -96,10 +96,20 @@ jq_eq "[.entries[] | select(.name == \"#$size2\")] | length" 1 "orphan is /lost+
 expect_rc 0 "lost+found entry resolves" "$TOOL" inode --json "$img" "$size2"
 jq_eq .nlink 1 "orphan has one link"
 
-# Entry hash that does not match its name.
+# Entry hash that does not match its name, in a linear directory: corrected in place.
 off=$(json dir --json "$base" /mixed | jq '.entries[] | select(.name == "fifo") | .offset')
 case_repaired "entry hash" "entry 'fifo' has hash 0x00000001" \
 	"$POKE" "$img" u32 "$mixed" "$((off + 16))" 1
+expect_rc 0 "entry hash: entry kept" "$TOOL" dir --json "$img" /mixed
+jq_eq '[.entries[] | select(.name == "fifo")] | length' 1 "entry hash: fifo still listed"
+
+# Entry type that disagrees with its dinode, in a leaf of a hashed directory.
+IFS=, read -r eblk eoff ename < <(json dir --json "$base" /mixed/bigdir |
+	jq -r '.entries[20] | "\(.block),\(.offset),\(.name)"')
+case_repaired "leaf entry type" "entry '$ename' has type 2" \
+	"$POKE" "$img" u8 "$eblk" "$((eoff + 23))" 2
+expect_rc 0 "leaf entry type: entry kept" "$TOOL" dir --json "$img" /mixed/bigdir
+jq_eq ".entries[] | select(.name == \"$ename\") | .type" regular "leaf entry type: corrected"
 
 # Dirty journal: a node commits a transaction (creating /crashfile) to journal 1 and
 # "crashes" before writing anything in place. -n reports the journal and does not

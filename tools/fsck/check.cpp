@@ -132,6 +132,7 @@ private:
 	void zero_pointer(uint64_t ino, const FsImage::TreeBlock &tb);
 	void reset_directory(uint64_t ino, uint64_t parent);
 	bool remove_entry(const EntryRef &e, const char *why);
+	bool patch_entry(const EntryRef &e, const std::function<void(cfs_dirent *)> &change);
 	bool update_dinode(uint64_t ino, const std::function<void(cfs_dinode *)> &change);
 	void init_header(Block *b, uint64_t blkno, uint16_t type, uint64_t owner);
 	void write_area_dirent(uint8_t *p, uint64_t ino, uint64_t gen, const char *name,
@@ -658,6 +659,30 @@ bool Checker::remove_entry(const EntryRef &e, const char *why)
 	return false;
 }
 
+// Changes fields of one entry in place (hash of a linear directory, type, generation):
+// nothing moves, so nothing else in the block is affected.
+bool Checker::patch_entry(const EntryRef &e, const std::function<void(cfs_dirent *)> &change)
+{
+	bool in_dinode = e.d.block == e.dir;
+	Block b;
+	MetaRead mr = img_.read_meta(e.d.block, in_dinode ? CFS_BT_DI : CFS_BT_LF, e.dir, &b);
+	if (!mr.valid) {
+		r_.repair_failed("%s", mr.problem.c_str());
+		return false;
+	}
+	if (e.d.offset + CFS_DIRENT_HEADER_SIZE > img_.bsize()) {
+		r_.repair_failed("entry offset %u outside block %" PRIu64, e.d.offset, e.d.block);
+		return false;
+	}
+	change(reinterpret_cast<cfs_dirent *>(b.data() + e.d.offset));
+	std::string why;
+	if (!img_.write_meta(e.d.block, &b, &why)) {
+		r_.repair_failed("%s", why.c_str());
+		return false;
+	}
+	return true;
+}
+
 void Checker::pass2_entries()
 {
 	r_.info(1, "pass 2: directory entries");
@@ -701,6 +726,27 @@ void Checker::pass2_entries()
 			problem = fmt("directory %" PRIu64 " has a second name '%s' in directory %" PRIu64
 			              " (first in %" PRIu64 ")", e.d.ino, name, e.dir,
 			              it->second.parent_found);
+		// Fields that do not decide where the entry lives are corrected in place: the
+		// dinode is the authority on type and generation, the name on the hash of an
+		// entry in a linear directory (where position does not depend on it).
+		uint32_t name_hash = cfs::dir_hash(img_.sb().sb_hash_key, name, e.d.name.size());
+		bool patchable = it != inodes_.end() && claims_[e.d.ino] != kFree &&
+		                 (e.d.hash == name_hash || e.d.depth == 0) &&
+		                 (e.d.depth == 0 || ((e.d.hash >> (32 - e.d.depth)) >= e.d.slot_first &&
+		                                     (e.d.hash >> (32 - e.d.depth)) < e.d.slot_first + e.d.slot_count)) &&
+		                 !(!strcmp(name, ".") && e.d.ino != e.dir) &&
+		                 !(it->second.is_dir && strcmp(name, ".") && strcmp(name, "..") &&
+		                   it->second.parent_found != 0);
+		if (!problem.empty() && patchable) {
+			if (r_.problem(PreenSafety::kSafe, "correct the entry", "%s", problem.c_str()) &&
+			    patch_entry(e, [&](cfs_dirent *de) {
+				    de->de_hash = to_le32(name_hash);
+				    de->de_type = dtype_of_mode(it->second.mode);
+				    de->de_generation = to_le64(it->second.generation);
+			    }))
+				r_.repaired();
+			problem.clear();
+		}
 		if (!problem.empty()) {
 			if (r_.problem(PreenSafety::kNeedsOperator, "remove the entry", "%s",
 			               problem.c_str())) {
@@ -724,10 +770,10 @@ void Checker::pass2_entries()
 	for (auto &[ino, rec] : inodes_) {
 		if (!rec.is_dir || rec.dir_reset)
 			continue;
-		if (rec.dotdot == 0)
-			r_.problem(PreenSafety::kNeedsOperator, "leave it", "directory %" PRIu64
-			           " has no '..' entry", ino) ||
-			        true;
+		if (rec.dotdot == 0 &&
+		    r_.problem(PreenSafety::kNeedsOperator, "leave it", "directory %" PRIu64
+		               " has no '..' entry", ino))
+			r_.repair_failed("adding a missing '..' is not supported by this version");
 	}
 }
 
