@@ -8,17 +8,17 @@
 // whole kill/replay loop. cfs_crashcheck DIR verifies the manifest's promises.
 // Format and guarantee: crash_manifest.h and docs/posix-tests.md.
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "crash_manifest.h"
 
