@@ -109,7 +109,8 @@ cluster_start() {
 	VM_INITRD=$(vm_initramfs "$VM_KVER") || exit 1
 	VM_NODES=$nodes
 	VM_MEM=$mem
-	mkdir -p "$VM_LOG_DIR" "$VM_STATE_DIR/share"
+	VM_IMAGE_DIR=${VM_IMAGE_ROOT:-$VM_STATE_DIR}/$VM_RUN_ID-images
+	mkdir -p "$VM_LOG_DIR" "$VM_STATE_DIR/share" "$VM_IMAGE_DIR"
 	VM_SHARE=$VM_STATE_DIR/share
 	VM_STARTED=1
 	if [ "$install_trap" -eq 1 ]; then
@@ -132,12 +133,12 @@ cluster_start() {
 
 	_vm_shared_image=
 	if [ "$shared_mib" -gt 0 ]; then
-		_vm_shared_image=$VM_STATE_DIR/shared.img
+		_vm_shared_image=$VM_IMAGE_DIR/shared.img
 		_vm_make_image "$_vm_shared_image" "$shared_mib"
 	fi
 	if [ "$_vm_private_mib" -gt 0 ]; then
 		for ((k = 1; k <= nodes; k++)); do
-			_vm_make_image "$VM_STATE_DIR/private$k.img" "$_vm_private_mib"
+			_vm_make_image "$VM_IMAGE_DIR/private$k.img" "$_vm_private_mib"
 		done
 	fi
 	for ((k = 1; k <= nodes; k++)); do
@@ -158,7 +159,7 @@ _vm_launch() {
 			-device "virtio-blk-pci,drive=shared,share-rw=on,serial=cfs-shared")
 	fi
 	if [ "$_vm_private_mib" -gt 0 ]; then
-		disks+=(-drive "file=$VM_STATE_DIR/private$k.img,if=none,id=private,format=raw,cache=none,aio=threads"
+		disks+=(-drive "file=$VM_IMAGE_DIR/private$k.img,if=none,id=private,format=raw,cache=none,aio=threads"
 			-device "virtio-blk-pci,drive=private,serial=cfs-private")
 	fi
 	rm -f "$VM_SHARE/node$k/ready"
@@ -170,7 +171,7 @@ _vm_launch() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-chardev "file,id=console,path=$console,append=on" -serial chardev:console \
 		-kernel "/boot/vmlinuz-$VM_KVER" -initrd "$VM_INITRD" \
-		-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 cfs.node=$k cfs.nodes=$VM_NODES cfs.ip=$VM_SUBNET.$k/24 cfs.agent=$VM_SCRIPTS/agent.sh ${VM_KERNEL_ARGS:-}" \
+		-append "console=ttyS0 no_timer_check panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 cfs.node=$k cfs.nodes=$VM_NODES cfs.ip=$VM_SUBNET.$k/24 cfs.agent=$VM_SCRIPTS/agent.sh ${VM_KERNEL_ARGS:-}" \
 		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
 		-device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot" \
 		-fsdev "local,id=ctl,path=$VM_SHARE,security_model=none,multidevs=remap" \
@@ -372,7 +373,7 @@ cluster_stop() {
 	if [ "${VM_KEEP:-0}" = 1 ]; then
 		vm_log "kept disks and share in $VM_STATE_DIR"
 	else
-		rm -rf "$VM_STATE_DIR"
+		rm -rf "$VM_STATE_DIR" "$VM_IMAGE_DIR"
 	fi
 	vm_console_check || status=1
 	vm_log "cluster stopped; logs in $VM_LOG_DIR"

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Runs the peer benchmarks in test VMs, one filesystem after another, and writes one
+# markdown table (medians; one row per filesystem) plus every run's raw figures.
+#
+# usage: scripts/bench/run.sh [--fs "gfs2 ext4"] [--runs N] [--out FILE]
+#   --fs    adapters from scripts/bench/fs/ (default: all of them)
+#   --runs  repetitions of every workload (default 3; streaming ones at least 5: the
+#           first large write after a metadata-heavy run is often several times slower)
+#   --out   results file (default docs/bench/results.md)
+#
+# Workloads (files/s, MiB/s, ms; each cell also gives the median seconds):
+#   create, ls -l (caches dropped), unlink of 2000 empty files on node1;
+#   64 MiB write+fsync and cold read on node1;
+#   nodes 1 and 2 creating 1000 files each at once in one directory, then each in its
+#   own directory (aggregate files/s: 2000 / the slower node's time);
+#   ping-pong: nodes 1 and 2 appending to one file in turn (ms per hand-off).
+# A filesystem whose adapter allows one node only gets "n/a" for the two-node workloads.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+
+fs_list=
+runs=3
+out=docs/bench/results.md
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--fs) fs_list=${2:?}; shift 2 ;;
+	--runs) runs=${2:?}; shift 2 ;;
+	--out) out=${2:?}; shift 2 ;;
+	-h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+if [ -z "$fs_list" ]; then
+	fs_list=$(for adapter in scripts/bench/fs/*.sh; do basename "$adapter" .sh; done | tr '\n' ' ')
+fi
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs must be a positive number" >&2; exit 2; }
+for fs in $fs_list; do
+	[ -r "scripts/bench/fs/$fs.sh" ] || { echo "bench: no adapter scripts/bench/fs/$fs.sh" >&2; exit 2; }
+done
+stream_runs=$((runs > 5 ? runs : 5))
+
+FILES=2000
+FILES_PER_NODE=1000
+STREAM_MIB=64
+PINGPONG_ROUNDS=20
+
+stamp=$(date -u +%Y%m%dT%H%M%S)
+bench_dir=$repo/build/bench-logs/$stamp-$$
+mkdir -p "$bench_dir"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# One filesystem: boot, set up, run every workload $runs times, append "fs workload run
+# seconds count" lines to $bench_dir/raw.tsv. Runs in a subshell: the harness's EXIT trap
+# stops this filesystem's cluster before the next one boots.
+bench_fs() (
+	local fs=$1 nodes
+	export VM_LOG_DIR=$bench_dir/$fs
+	source scripts/vm/lib.sh
+	source "scripts/bench/fs/$fs.sh"
+	nodes=$((FS_MAX_NODES >= 2 ? 2 : 1))
+	cluster_start "$nodes" --shared-mib 2048
+	local boot_start=$SECONDS
+	fs_setup "$nodes" || exit 1
+	fs_mkfs "$nodes" || exit 1
+	local k
+	for ((k = 1; k <= nodes; k++)); do
+		fs_mount "$k" /mnt/bench || exit 1
+	done
+	vm_log "bench $fs: $nodes node(s) mounted, set-up took $((SECONDS - boot_start))s"
+	echo -e "$fs\tsetup\t1\t$((SECONDS - boot_start))\t1" >>"$bench_dir/raw.tsv"
+
+	local workload="python3 scripts/bench/workload.py"
+	# Runs a workload on one node and records it.
+	measure() {
+		local name=$1 run=$2 node=$3 result seconds count
+		shift 3
+		result=$(node_run "$node" -t 600 "$workload $*") || { vm_log "bench $fs: $name failed"; exit 1; }
+		seconds=$(awk '$1 == "seconds" {print $2}' <<<"$result")
+		count=$(awk '$1 == "count" {print $2}' <<<"$result")
+		echo -e "$fs\t$name\t$run\t$seconds\t$count" >>"$bench_dir/raw.tsv"
+	}
+	# Runs a workload on nodes 1 and 2 started together; records the slower node's time
+	# and the operations both did together.
+	measure_pair() {
+		local name=$1 run=$2 count=$3 node1_args=$4 node2_args=$5 go=go-$fs-$1-$2 seconds
+		rm -f "$VM_SHARE/$go"*
+		node_run 1 -t 600 "$workload --go /cfs/run/$go $node1_args" >"$bench_dir/$go.1" &
+		local pid1=$!
+		node_run 2 -t 600 "$workload --go /cfs/run/$go $node2_args" >"$bench_dir/$go.2" &
+		local pid2=$! start=$SECONDS
+		until [ -e "$VM_SHARE/$go.ready-1" ] && [ -e "$VM_SHARE/$go.ready-2" ]; do
+			((SECONDS - start < 120)) || { vm_log "bench $fs: $name: nodes not ready"; exit 1; }
+			sleep 0.05
+		done
+		touch "$VM_SHARE/$go"
+		wait "$pid1" || { vm_log "bench $fs: $name failed on node1"; exit 1; }
+		wait "$pid2" || { vm_log "bench $fs: $name failed on node2"; exit 1; }
+		seconds=$(awk '$1 == "seconds" && $2 > max {max = $2} END {print max}' "$bench_dir/$go.1" "$bench_dir/$go.2")
+		echo -e "$fs\t$name\t$run\t$seconds\t$count" >>"$bench_dir/raw.tsv"
+	}
+
+	local run dir
+	for ((run = 1; run <= runs; run++)); do
+		dir=/mnt/bench/run$run
+		node_run 1 "mkdir -p $dir" || exit 1
+		measure create "$run" 1 create --dir "$dir/files" --count "$FILES"
+		measure stat "$run" 1 stat --dir "$dir/files" --drop-caches
+		measure unlink "$run" 1 unlink --dir "$dir/files"
+		if [ "$nodes" -ge 2 ]; then
+			node_run 1 "mkdir -p $dir/shared $dir/own1 $dir/own2" || exit 1
+			measure_pair shared-dir "$run" $((FILES_PER_NODE * 2)) \
+				"create --dir $dir/shared --count $FILES_PER_NODE --prefix n1-" \
+				"create --dir $dir/shared --count $FILES_PER_NODE --prefix n2-"
+			measure_pair own-dirs "$run" $((FILES_PER_NODE * 2)) \
+				"create --dir $dir/own1 --count $FILES_PER_NODE" \
+				"create --dir $dir/own2 --count $FILES_PER_NODE"
+			node_run 1 ": >$dir/pingpong" || exit 1
+			measure_pair pingpong "$run" $((PINGPONG_ROUNDS * 2)) \
+				"pingpong --file $dir/pingpong --rounds $PINGPONG_ROUNDS" \
+				"pingpong --file $dir/pingpong --rounds $PINGPONG_ROUNDS"
+		fi
+		node_run 1 -t 600 "rm -rf $dir" || exit 1
+	done
+	for ((run = 1; run <= stream_runs; run++)); do
+		measure write "$run" 1 write --file /mnt/bench/stream --mib "$STREAM_MIB"
+		measure read "$run" 1 read --file /mnt/bench/stream --drop-caches
+		node_run 1 "rm -f /mnt/bench/stream" || exit 1
+	done
+	for ((k = nodes; k >= 1; k--)); do
+		fs_umount "$k" /mnt/bench || exit 1
+	done
+)
+
+: >"$bench_dir/raw.tsv"
+failed=()
+for fs in $fs_list; do
+	echo "=== bench $fs (logs $bench_dir/$fs)"
+	bench_fs "$fs" || failed+=("$fs")
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Median seconds per (fs, workload) and the rate computed from it.
+summary=$(awk -F'\t' '
+	{ key = $1 "\t" $2; n[key]++; s[key, n[key]] = $4; c[key] = $5 }
+	END {
+		for (key in n) {
+			m = n[key]
+			for (i = 1; i <= m; i++) v[i] = s[key, i]
+			for (i = 2; i <= m; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+			med = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+			print key "\t" med "\t" c[key] "\t" m
+		}
+	}' "$bench_dir/raw.tsv")
+
+cell() { # fs workload kind(rate|ms) -> "rate (seconds s)"
+	awk -F'\t' -v fs="$1" -v w="$2" -v kind="$3" '
+		$1 == fs && $2 == w {
+			found = 1
+			if (kind == "ms") printf "%.1f (%.2f s)", $3 * 1000 / $4, $3
+			else if (kind == "s") printf "%d s", $3
+			else printf "%.0f (%.2f s)", $4 / $3, $3
+		}
+		END { if (!found) printf "n/a" }' <<<"$summary"
+}
+
+kver=$(source scripts/vm/lib.sh && vm_kernel_version)
+mkdir -p "$(dirname "$out")"
+{
+	echo "# Benchmark results: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "Written by \`scripts/bench/run.sh\` (\`make bench-vm\`). qemu TCG (no KVM), 1 vCPU and"
+	echo "768 MiB per VM, kernel $kver, $(nproc) host cores; host load average $load_before before,"
+	echo "$load_after after (other work shares this machine: compare rows of one run only)."
+	echo "Medians of $runs runs ($stream_runs for the 64 MiB write and read); each cell is the rate"
+	echo "computed from the median time, and that time. Shared disk: a fully written 2 GiB raw"
+	echo "image (cache=none). Cluster filesystems on 2 nodes, ext4 on 1 (the emulator's ceiling)."
+	echo
+	echo "| filesystem | create 2000, files/s | ls -l cold, files/s | unlink 2000, files/s | write+fsync 64 MiB, MiB/s | cold read 64 MiB, MiB/s | 2 nodes × 1000, one dir, files/s | 2 nodes × 1000, own dirs, files/s | ping-pong append, ms/hand-off | mount set-up |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	for fs in $fs_list; do
+		if [[ " ${failed[*]:-} " == *" $fs "* ]]; then
+			echo "| $fs | failed: see build/bench-logs/$stamp-$$/$fs |||||||||"
+			continue
+		fi
+		echo "| $fs | $(cell "$fs" create rate) | $(cell "$fs" stat rate) | $(cell "$fs" unlink rate) | $(cell "$fs" write rate) | $(cell "$fs" read rate) | $(cell "$fs" shared-dir rate) | $(cell "$fs" own-dirs rate) | $(cell "$fs" pingpong ms) | $(cell "$fs" setup s) |"
+	done
+	echo
+	echo "Ping-pong: $PINGPONG_ROUNDS rounds ($((PINGPONG_ROUNDS * 2)) appends of 16 bytes, nodes alternating,"
+	echo "each waiting until it sees the other's record); time per hand-off = total / appends."
+	echo "Mount set-up: cluster stack, mkfs and mounting every node, after the VMs are up."
+	echo
+	echo "## Every run (fs, workload, run, seconds, count)"
+	echo
+	echo '```'
+	cat "$bench_dir/raw.tsv"
+	echo '```'
+} >"$out"
+echo "bench: results in $out (logs $bench_dir)"
+[ ${#failed[@]} -eq 0 ] || { echo "bench: failed: ${failed[*]}" >&2; exit 1; }
