@@ -8,6 +8,7 @@
 # Bounded to about two minutes: every program runs under `timeout`.
 set -u
 bin=$(cd "${1:?usage: selftest.sh BINDIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 for p in cfs_posix_suite cfs_fsx cfs_crashwork cfs_crashcheck; do
 	[ -x "$bin/$p" ] || { echo "selftest: $bin/$p missing (make it first)" >&2; exit 2; }
 done
@@ -144,19 +145,14 @@ crashcheck_detects_damage() {
 check_fs() {
 	local fs=$1 mnt=$2
 	shift 2
-	step "$fs: cfs_posix_suite $*"
-	timeout -s KILL 90 "$bin/cfs_posix_suite" "$mnt" "$@" >"$work/suite.log" 2>&1
+	# The VM tests' entry point: the suite, then cfs_fsx seeds 1-4 (2 and 4 on small files,
+	# crossing the inline / block-mapped boundary again and again).
+	step "$fs: run-posix-tests.sh -- $*"
+	timeout -s KILL 150 "$here/run-posix-tests.sh" "$bin" "$mnt" --fsx-seeds 4 --fsx-ops 4000 -- "$@" \
+		>"$work/run.log" 2>&1
 	local rc=$?
-	grep -v '^ok ' "$work/suite.log"
-	if [ "$rc" -eq 0 ]; then pass "$fs: cfs_posix_suite"; else fail "$fs: cfs_posix_suite (exit $rc)"; fi
-
-	step "$fs: cfs_fsx"
-	local seed
-	for seed in 1 2 3; do
-		run "$fs: cfs_fsx seed $seed" 60 "$bin/cfs_fsx" "$mnt" --seed "$seed" --ops 4000
-	done
-	# Small files: crosses the inline ("stuffed") / block-mapped boundary again and again.
-	run "$fs: cfs_fsx small file" 60 "$bin/cfs_fsx" "$mnt" --seed 5 --ops 4000 --max-len 12288
+	grep -v -e '^ok ' -e '^cfs_fsx: file ' "$work/run.log"
+	if [ "$rc" -eq 0 ]; then pass "$fs: suite and cfs_fsx"; else fail "$fs: suite and cfs_fsx (exit $rc)"; fi
 	expect_failure "$fs: cfs_fsx detects a model/file mismatch" \
 		"$bin/cfs_fsx" "$mnt" --seed 4 --ops 1000 --corrupt-model-at 300
 	rm -f "$mnt"/cfs_fsx.4.*
