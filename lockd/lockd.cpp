@@ -142,7 +142,7 @@ class Daemon;
 class Lockspace final : public GroupTransport::Listener {
 public:
 	Lockspace(Daemon &d, std::string name)
-		: d_(d), name_(std::move(name)), incarnation_(random_u64()), transport_(make_cpg_transport(name_, *this))
+		: d_(d), name_(std::move(name)), incarnation_(random_u64()), transport_(make_cpg_transport("clusterfs:" + name_, *this))
 	{
 	}
 	bool start(std::string *error);
@@ -1192,6 +1192,14 @@ void Daemon::accept_client()
 		int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
+		// The socket's mode already keeps others out; a lock client must be root.
+		ucred cred{};
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+			log_msg("refusing a client with uid %u: only root may take cluster locks", cred.uid);
+			close(fd);
+			continue;
+		}
 		auto c = std::make_unique<Connection>();
 		c->fd = fd;
 		conns_.push_back(std::move(c));

@@ -393,6 +393,69 @@ TEST_F(TableTest, DeadNodesLocksBlockUntilFencedThenPinnedUntilReplayed)
 	EXPECT_EQ(table.lock_count(), 2u /*live journal locks*/ + 1 /*node 4*/ + 3 /*1:1,1:2,1:3*/ + 1 /*3:1*/);
 }
 
+TEST_F(TableTest, ToolMountsHaveNoJournalAndAreNeverAskedToRecover)
+{
+	table.leave(M(1), ev); // the lowest journal mount goes: the tool mount is now lowest
+	table.join(MountId{0, 7}, 0, L(0, 7), ev);
+	auto e = take();
+	ASSERT_EQ(e.size(), 1u);
+	EXPECT_EQ(e[0].status, 0);
+	EXPECT_EQ(e[0].journal, CFS_NO_JOURNAL);
+	table.request(MountId{0, 7}, L(0, 8), "r", CFS_LOCK_EX, 0, ev);
+	EXPECT_EQ(completion(0, 8)->mode, CFS_LOCK_EX);
+	take();
+	table.node_down(3, ev);
+	table.node_fenced(3, ev);
+	for (const Event &e2 : ev) {
+		if (e2.kind == Event::Kind::Recover)
+			EXPECT_EQ(e2.mount, M(2)); // not the tool's mount, though it is lower
+	}
+	ASSERT_EQ(table.recoveries().size(), 1u);
+	EXPECT_EQ(table.recoveries()[0].assigned, M(2));
+	// A dead tool node needs fencing for its locks but leaves no journal to replay.
+	table.node_down(0, ev);
+	table.node_fenced(0, ev);
+	EXPECT_EQ(table.recoveries().size(), 1u);
+	EXPECT_FALSE(table.lock(L(0, 8)).has_value());
+}
+
+TEST_F(TableTest, InvalidLvbIsValidAgainAfterTheNextWrite)
+{
+	lock(3, 1, "r", CFS_LOCK_PW, CFS_LKF_VALBLK);
+	table.node_down(3, ev);
+	table.node_fenced(3, ev);
+	EXPECT_EQ(table.journal_recovered(M(1), 2, ev), 0);
+	take();
+	lock(1, 1, "r", CFS_LOCK_EX, CFS_LKF_VALBLK);
+	EXPECT_TRUE(completion(1, 1)->lvb_invalid);
+	Lvb value{};
+	value[0] = 1;
+	convert(1, 1, CFS_LOCK_PR, CFS_LKF_VALBLK, value); // down from EX: written, valid again
+	take();
+	lock(2, 1, "r", CFS_LOCK_PR, CFS_LKF_VALBLK);
+	EXPECT_FALSE(completion(2, 1)->lvb_invalid);
+	EXPECT_EQ(completion(2, 1)->lvb, value);
+}
+
+TEST(Wire, ReaderLatchesFailureInsteadOfReadingPastTheEnd)
+{
+	wire::Writer w;
+	w.u32(0x01020304);
+	w.str("abc");
+	auto bytes = w.take();
+	EXPECT_EQ(bytes[0], 0x04); // little-endian
+	wire::Reader r(bytes.data(), bytes.size());
+	EXPECT_EQ(r.u32(), 0x01020304u);
+	EXPECT_EQ(r.str(8), "abc");
+	EXPECT_TRUE(r.ok() && r.at_end());
+	EXPECT_EQ(r.u64(), 0u);
+	EXPECT_FALSE(r.ok());
+	wire::Reader limited(bytes.data(), bytes.size());
+	limited.u32();
+	EXPECT_EQ(limited.str(2), ""); // longer than the caller allows
+	EXPECT_FALSE(limited.ok());
+}
+
 TEST_F(TableTest, NodeWithNothingNeedsNoFence)
 {
 	EXPECT_FALSE(table.node_down(7, ev));
