@@ -40,6 +40,11 @@ struct Fs {
 	cfs_sb sb;               // the verified superblock (on-disk byte order)
 	RgrpTable rgrps;         // loaded by rgrp_table_load (rgrp.h)
 	uint32_t rgrp_hint;      // index of the rgrp the last allocation used
+	// statfs accounting (statfs.h): the statfs-change file of this node's journal slot,
+	// set by the mounting host; 0 (tools owning the whole fs) sends the allocator's
+	// count changes to the global statfs file directly.
+	uint64_t statfs_local_ino;
+	cfs_spin *statfs_lock;   // optional, created by a multi-threaded host
 
 	VerifyCtx verify_ctx() const { return VerifyCtx{bsize, blocks, uuid}; }
 };

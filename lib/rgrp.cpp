@@ -1,6 +1,7 @@
 // Resource groups: rgrp table, 2-bit bitmaps, allocator.
 #include "rgrp.h"
 
+#include "statfs.h"
 #include "trans.h"
 
 namespace cfs {
@@ -496,7 +497,11 @@ int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,
 		}
 		if (err)
 			return err;
+		// Everything that can fail comes before the first change.
+		StatfsUpdate su;
 		err = bm.prepare(tr, index, len);
+		if (!err)
+			err = statfs_prepare(fs, tr, &su);
 		if (err)
 			return err;
 		cfs_rgrp *h = bm.header();
@@ -509,8 +514,10 @@ int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,
 			h->rg_igeneration = to_le64(gen + 1);
 		}
 		err = bm.write_direct(tr);
-		if (err)
-			return err;
+		const int serr = statfs_apply(fs, tr, &su, -int64_t(len),
+					      state == CFS_BLKST_DINODE ? 1 : 0);
+		if (err || serr)
+			return err ? err : serr;
 		fs->rgrp_hint = r;
 		*first = rg->data0 + index;
 		*got = len;
@@ -549,12 +556,23 @@ int change_state(Fs *fs, Trans *tr, uint64_t first, uint32_t count, unsigned to,
 	}
 	if (from == to)
 		return 0;
+	// statfs counts free blocks and dinodes (unlinked ones included).
+	auto is_dinode = [](unsigned s) { return s == CFS_BLKST_DINODE || s == CFS_BLKST_UNLINKED; };
+	const int64_t dfree = (to == CFS_BLKST_FREE ? int64_t(count) : 0) -
+			      (from == CFS_BLKST_FREE ? int64_t(count) : 0);
+	const int64_t ddinodes = (is_dinode(to) ? int64_t(count) : 0) -
+				 (is_dinode(from) ? int64_t(count) : 0);
+	StatfsUpdate su;
 	err = bm.prepare(tr, index, count);
+	if (!err && (dfree || ddinodes))
+		err = statfs_prepare(fs, tr, &su);
 	if (err)
 		return err;
 	bm.set_range(index, count, to);
 	adjust_counts(bm.header(), rg, from, to, count);
-	return bm.write_direct(tr);
+	err = bm.write_direct(tr);
+	const int serr = statfs_apply(fs, tr, &su, dfree, ddinodes);
+	return err ? err : serr;
 }
 
 }  // namespace

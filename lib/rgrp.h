@@ -5,6 +5,9 @@
 // bits 2 * (i % 4); the bytes are spread over the header block (from offset 128) and the
 // bitmap blocks (from offset 64).
 //
+// Every allocation or free also changes the statfs counts (statfs.h): one more buffer
+// (the node's statfs-change dinode) joins the transaction.
+//
 // Locking: lib takes no lock. The caller holds the resource group exclusively while
 // allocating or freeing in it (kernel: the rgrp glock in EX plus a local mutex; tools:
 // single-threaded). The allocator adds every rgrp buffer it changes to the caller's

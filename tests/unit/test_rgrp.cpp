@@ -12,6 +12,7 @@
 #include "fs.h"
 #include "layout.h"
 #include "rgrp.h"
+#include "statfs.h"
 #include "trans.h"
 #include "user/host.h"
 
@@ -318,6 +319,59 @@ TEST_F(AllocFs, WithATransactionTheBuffersJoinItAndReachDiskOnCommit)
 	reopen();
 	EXPECT_EQ(block_state(&fs, first), int(CFS_BLKST_USED));
 	EXPECT_EQ(block_state(&fs, first + got - 1), int(CFS_BLKST_USED));
+}
+
+TEST_F(AllocFs, OfflineAllocationsKeepTheGlobalStatfsExact)
+{
+	make(4096, 96ull << 20, 16);
+	const uint64_t statfs_ino = from_le64(fs.sb.sb_statfs_addr);
+	StatfsCounts before, after;
+	ASSERT_EQ(statfs_read(&fs, statfs_ino, &before), 0);
+	EXPECT_EQ(uint64_t(before.free), total_free());
+	uint64_t a, d;
+	uint32_t got;
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, 0, 40, CFS_BLKST_USED, &a, &got, nullptr), 0);
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, 0, 1, CFS_BLKST_DINODE, &d, &got, nullptr), 0);
+	ASSERT_EQ(rgrp_free(&fs, nullptr, a + 10, 5), 0);
+	reopen();
+	ASSERT_EQ(statfs_read(&fs, statfs_ino, &after), 0);
+	EXPECT_EQ(after.free, before.free - 40 - 1 + 5);
+	EXPECT_EQ(after.dinodes, before.dinodes + 1);
+	EXPECT_EQ(after.total, before.total);
+	EXPECT_EQ(uint64_t(after.free), total_free());
+}
+
+TEST_F(AllocFs, MountedNodeAccumulatesDeltasInItsSlotFileUntilFolded)
+{
+	make(4096, 96ull << 20, 16);
+	cfs_jindex ji;
+	ASSERT_EQ(jdata_read(&fs, from_le64(fs.sb.sb_jindex_addr), 0, &ji, sizeof(ji)), 0);
+	const uint64_t local = from_le64(ji.ji_statfs_addr), global = from_le64(fs.sb.sb_statfs_addr);
+	fs.statfs_local_ino = local;
+	StatfsCounts g0, l, g1;
+	ASSERT_EQ(statfs_read(&fs, global, &g0), 0);
+	Trans tr;
+	ASSERT_EQ(trans_begin(&fs, nullptr, 16, &tr), 0);
+	uint64_t a, d;
+	uint32_t got;
+	ASSERT_EQ(rgrp_alloc(&fs, &tr, 0, 7, CFS_BLKST_USED, &a, &got, nullptr), 0);
+	ASSERT_EQ(rgrp_alloc(&fs, &tr, 0, 1, CFS_BLKST_DINODE, &d, &got, nullptr), 0);
+	ASSERT_EQ(rgrp_set_state(&fs, &tr, d, CFS_BLKST_UNLINKED), 0);
+	ASSERT_EQ(trans_commit(&tr), 0);
+	ASSERT_EQ(statfs_read(&fs, local, &l), 0);
+	EXPECT_EQ(l.free, -8);
+	EXPECT_EQ(l.dinodes, 1) << "an unlinked dinode is still a dinode";
+	ASSERT_EQ(statfs_read(&fs, global, &g1), 0);
+	EXPECT_EQ(g1.free, g0.free) << "the global file changes only when folded";
+	ASSERT_EQ(statfs_fold(&fs, nullptr, local), 0);
+	reopen();
+	ASSERT_EQ(statfs_read(&fs, global, &g1), 0);
+	ASSERT_EQ(statfs_read(&fs, local, &l), 0);
+	EXPECT_EQ(g1.free, g0.free - 8);
+	EXPECT_EQ(g1.dinodes, g0.dinodes + 1);
+	EXPECT_EQ(l.free, 0);
+	EXPECT_EQ(l.dinodes, 0);
+	EXPECT_EQ(uint64_t(g1.free), total_free());
 }
 
 }  // namespace
