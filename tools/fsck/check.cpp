@@ -147,6 +147,7 @@ private:
 	std::vector<EntryRef> entries_;
 	std::unordered_set<uint64_t> system_inodes_;
 	uint64_t lost_found_ = 0;
+	bool bitmaps_trusted_ = true;              // false: pass 5 left a bitmap unrepaired
 	std::vector<uint64_t> rebuilt_links_;      // links made by reset_directory
 };
 
@@ -486,7 +487,7 @@ void Checker::check_dinode(uint64_t ino, bool system)
 		if (r_.problem(PreenSafety::kNeedsOperator, "cut the pointer (the range becomes a hole)",
 		               "inode %" PRIu64 ": %s", ino, bad_why[i].c_str())) {
 			zero_pointer(ino, bad_ptrs[i]);
-			if (claims_[bad_ptrs[i].blkno] == kUsed && bad_ptrs[i].blkno < claims_.size() &&
+			if (bad_ptrs[i].blkno < claims_.size() && claims_[bad_ptrs[i].blkno] == kUsed &&
 			    !duplicates_.count(bad_ptrs[i].blkno) && bad_ptrs[i].level == height && jdata) {
 				claims_[bad_ptrs[i].blkno] = kFree;
 				tree_blocks--;
@@ -814,6 +815,7 @@ void Checker::pass5_bitmaps()
 			cfs::bitmap_set(fixed.data(), i, want);
 		}
 		bool fix_bits = false;
+		bool had_bitmap_problem = marked_free_but_used || leaked || wrong_kind || !problems.empty();
 		if (marked_free_but_used &&
 		    r_.problem(PreenSafety::kSafe, "mark them in use",
 		               "rgrp %u (block %" PRIu64 "): %" PRIu64 " blocks in use are marked free "
@@ -854,7 +856,10 @@ void Checker::pass5_bitmaps()
 					r_.repaired();
 			} else {
 				r_.repair_failed("rgrp %u: %s", rg.index, why.c_str());
+				bitmaps_trusted_ = false;
 			}
+		} else if (had_bitmap_problem) {
+			bitmaps_trusted_ = false;
 		}
 
 		// Header: counts from the bitmap as it now is, geometry from the rindex.
@@ -988,6 +993,13 @@ void Checker::pass3_connectivity()
 	if (to_attach.empty())
 		return;
 
+	if (!bitmaps_trusted_) {
+		// lib's allocator would take blocks the bitmaps wrongly call free.
+		for (size_t n = 0; n < to_attach.size(); n++)
+			r_.repair_failed("lost+found: the bitmaps were not repaired, so nothing may be "
+			                 "allocated");
+		return;
+	}
 	LibFs lib;
 	std::string why;
 	std::string path = "/proc/self/fd/" + std::to_string(target_.fd);

@@ -584,7 +584,8 @@ void FsImage::walk_dir(uint64_t ino, const Block &dinode,
 	}
 	uint32_t depth = from_le16(di->di_depth);
 	uint64_t size = from_le64(di->di_size);
-	if (depth == 0 || depth > CFS_MAX_DEPTH || size != (uint64_t(8) << depth)) {
+	if (depth == 0 || depth > CFS_MAX_DEPTH || size != (uint64_t(8) << depth) ||
+	    size > blocks_ * jd_payload()) {
 		bad(ino, format("directory %" PRIu64 ": hash table depth %u does not match its size %"
 		                PRIu64, ino, depth, size));
 		return;
