@@ -18,6 +18,7 @@
 #include "inode.h"
 #include "journal.h"
 #include "rgrp.h"
+#include "statfs.h"
 #include "trans.h"
 
 struct cfs_core {
@@ -26,12 +27,6 @@ struct cfs_core {
 	cfs::Journal *journal;  // nullptr: read-only, nothing may change
 	cfs::BmapGeometry geometry;
 	std::uint8_t *block_buffer;  // one block, for unstuffing (under trans_mutex)
-	// statfs accounting (GFS2 statfs_change): every transaction that changes the rgrp
-	// counts adds the difference to this node's change file, in the same transaction;
-	// cfs_core_statfs_sync folds it into the global statfs file.
-	std::uint64_t statfs_change_ino;
-	std::uint64_t counted_free;     // rgrp sums as last accounted
-	std::uint64_t counted_dinodes;
 };
 
 namespace {
@@ -74,56 +69,6 @@ private:
 	return err;
 }
 
-void rgrp_sums(const cfs::Fs *fs, std::uint64_t *free_blocks, std::uint64_t *dinodes)
-{
-	*free_blocks = *dinodes = 0;
-	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
-		*free_blocks += fs->rgrps.rgrps[i].free;
-		*dinodes += fs->rgrps.rgrps[i].dinodes;
-	}
-}
-
-[[nodiscard]] int read_statfs_record(cfs::Fs *fs, std::uint64_t ino, cfs_statfs *rec)
-{
-	return cfs::jdata_read(fs, ino, 0, rec, sizeof(*rec));
-}
-
-[[nodiscard]] int write_statfs_record(cfs::Fs *fs, cfs::Trans *tr, std::uint64_t ino,
-				      const cfs_statfs *rec)
-{
-	cfs::Inode ip{0, nullptr};
-	int err = cfs::inode_get(fs, ino, &ip);
-	if (err)
-		return err;
-	err = cfs::inode_write_inline(fs, tr, &ip, 0, rec, sizeof(*rec));
-	cfs::inode_put(fs, &ip);
-	return err;
-}
-
-// Adds what this transaction changed in the rgrp counts to our statfs change file.
-[[nodiscard]] int account_statfs(cfs_core *core, cfs::Trans *tr)
-{
-	cfs::Fs *fs = &core->fs;
-	if (!core->statfs_change_ino)
-		return 0;
-	std::uint64_t free_blocks, dinodes;
-	rgrp_sums(fs, &free_blocks, &dinodes);
-	if (free_blocks == core->counted_free && dinodes == core->counted_dinodes)
-		return 0;
-	cfs_statfs rec;
-	int err = read_statfs_record(fs, core->statfs_change_ino, &rec);
-	if (err)
-		return err;
-	rec.sf_free = cfs::to_le64(cfs::from_le64(rec.sf_free) + (free_blocks - core->counted_free));
-	rec.sf_dinodes = cfs::to_le64(cfs::from_le64(rec.sf_dinodes) + (dinodes - core->counted_dinodes));
-	err = write_statfs_record(fs, tr, core->statfs_change_ino, &rec);
-	if (err)
-		return err;
-	core->counted_free = free_blocks;
-	core->counted_dinodes = dinodes;
-	return 0;
-}
-
 class Txn {
 public:
 	explicit Txn(cfs_core *core) : core_(core) {}
@@ -139,7 +84,7 @@ public:
 	{
 		if (!core_->journal)
 			return -CFS_EROFS;
-		max_bufs += 1;  // the statfs change file
+		max_bufs += 1;  // the statfs change file the allocator updates (statfs.h)
 		int err = reserve_log(core_->journal, max_bufs);
 		if (err)
 			return err;
@@ -150,12 +95,7 @@ public:
 	}
 	[[nodiscard]] int commit()
 	{
-		int err = account_statfs(core_, &tr_);
 		open_ = false;
-		if (err) {
-			cfs::trans_cancel(&tr_);
-			return err;
-		}
 		return cfs::trans_commit(&tr_);
 	}
 	cfs::Trans *get() { return &tr_; }
@@ -312,7 +252,6 @@ extern "C" int cfs_core_load_rgrps(struct cfs_core *core)
 		if (err)
 			return err;
 	}
-	rgrp_sums(&core->fs, &core->counted_free, &core->counted_dinodes);
 	return 0;
 }
 
@@ -324,37 +263,27 @@ extern "C" int cfs_core_statfs_start(struct cfs_core *core, cfs_core_u32 slot)
 				  std::uint64_t(slot) * sizeof(entry), &entry, sizeof(entry));
 	if (err)
 		return err;
-	core->statfs_change_ino = cfs::from_le64(entry.ji_statfs_addr);
-	rgrp_sums(fs, &core->counted_free, &core->counted_dinodes);
+	// From now on the allocator sends count changes to this slot's change file, in
+	// the transaction that makes them (statfs.h). trans_mutex serialises the updates,
+	// so lib needs no statfs_lock of its own.
+	fs->statfs_local_ino = cfs::from_le64(entry.ji_statfs_addr);
 	return 0;
 }
 
 extern "C" int cfs_core_statfs_sync(struct cfs_core *core)
 {
 	cfs::Fs *fs = &core->fs;
-	if (!core->statfs_change_ino || !core->journal)
+	if (!fs->statfs_local_ino || !core->journal)
 		return 0;
-	cfs_statfs change, global;
-	int err = read_statfs_record(fs, core->statfs_change_ino, &change);
-	if (err)
-		return err;
-	if (!change.sf_free && !change.sf_dinodes)
-		return 0;
-	const std::uint64_t global_ino = cfs::from_le64(fs->sb.sb_statfs_addr);
-	err = read_statfs_record(fs, global_ino, &global);
-	if (err)
+	cfs::StatfsCounts delta;
+	int err = cfs::statfs_read(fs, fs->statfs_local_ino, &delta);
+	if (err || (!delta.free && !delta.dinodes))
 		return err;
 	Txn tx(core);
 	err = tx.begin(2);
 	if (err)
 		return err;
-	global.sf_free = cfs::to_le64(cfs::from_le64(global.sf_free) + cfs::from_le64(change.sf_free));
-	global.sf_dinodes = cfs::to_le64(cfs::from_le64(global.sf_dinodes) + cfs::from_le64(change.sf_dinodes));
-	change.sf_free = 0;
-	change.sf_dinodes = 0;
-	err = write_statfs_record(fs, tx.get(), global_ino, &global);
-	if (!err)
-		err = write_statfs_record(fs, tx.get(), core->statfs_change_ino, &change);
+	err = cfs::statfs_fold(fs, tx.get(), fs->statfs_local_ino);
 	if (err)
 		return err;
 	return tx.commit();

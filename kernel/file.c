@@ -473,12 +473,24 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	bool done = false;
 	int err;
 
-	if (ci->height == 0 || offset >= i_size_read(inode))
-		return iomap_zero_range(inode, offset, len, NULL, &cfs_iomap_ops);
+	if (offset >= i_size_read(inode))
+		return 0;	/* nothing there to zero */
+	if (ci->height == 0) {
+		/* Inline data is zeroed through blocks: unstuff first. */
+		struct iomap iomap = {};
+
+		mutex_lock(&sbi->trans_mutex);
+		err = cfs_iomap_allocate(inode, 0, bsize, &iomap);
+		mutex_unlock(&sbi->trans_mutex);
+		if (err)
+			return err;
+	}
 	/* Partial blocks at either end are zeroed in place, whole blocks freed. */
-	err = iomap_zero_range(inode, offset, min(first, offset + len) - offset, NULL,
-			       &cfs_iomap_ops);
-	if (!err && last > first && offset + len > last)
+	err = 0;
+	if (first > offset)	/* 6.1's iomap_zero_range warns on an empty range */
+		err = iomap_zero_range(inode, offset, min(first, offset + len) - offset, NULL,
+				       &cfs_iomap_ops);
+	if (!err && last >= first && offset + len > last)
 		err = iomap_zero_range(inode, last, offset + len - last, NULL, &cfs_iomap_ops);
 	if (err || last <= first)
 		return err;
