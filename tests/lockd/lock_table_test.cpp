@@ -407,8 +407,9 @@ TEST_F(TableTest, ToolMountsHaveNoJournalAndAreNeverAskedToRecover)
 	table.node_down(3, ev);
 	table.node_fenced(3, ev);
 	for (const Event &e2 : ev) {
-		if (e2.kind == Event::Kind::Recover)
+		if (e2.kind == Event::Kind::Recover) {
 			EXPECT_EQ(e2.mount, M(2)); // not the tool's mount, though it is lower
+		}
 	}
 	ASSERT_EQ(table.recoveries().size(), 1u);
 	EXPECT_EQ(table.recoveries()[0].assigned, M(2));
