@@ -80,6 +80,7 @@ $(OBJ)/freestanding/selftest-bad.o: tests/unit/fixtures/freestanding_bad.cpp | $
 	$(CXX) $(FREESTANDING_CXXFLAGS) -c -o $@ $<
 
 test-lib-freestanding: $(FREESTANDING_OBJS) $(OBJ)/freestanding/selftest-bad.o
+	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -Ilib -fsyntax-only tests/unit/fixtures/headers_c.c
 	tests/unit/check_freestanding.sh lib/env.h $(FREESTANDING_OBJS)
 	@out=$$(tests/unit/check_freestanding.sh lib/env.h $(OBJ)/freestanding/selftest-bad.o 2>&1); \
 	if [ $$? -eq 0 ]; then echo "lib-freestanding selftest: a bad object passed" >&2; exit 1; fi; \
