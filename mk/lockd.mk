@@ -5,7 +5,7 @@ LOCKD_HDRS := $(wildcard lockd/*.h) include/clusterfs/lockproto.h
 LOCKD_LDLIBS := -lcpg -lquorum
 LOCKD_CPPFLAGS := -Ilockd
 
-ALL += $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client
+ALL += $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/dlm_bench
 TEST_SUITES += lockd-unit lockd-cluster
 BENCH += bench-lockd
 INSTALL += install-lockd
@@ -41,3 +41,12 @@ install-lockd: $(BIN)/clusterfs_lockd
 	install -D -m 0644 lockd/clusterfs_lockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/clusterfs_lockd.8
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' lockd/clusterfs_lockd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/clusterfs_lockd.service
+
+# The kernel DLM's figures for the same operations, and lockd's, in the VM harness
+# (scripts/vm): `make bench-lockd-vm` (minutes under TCG; not part of `make bench`).
+$(BIN)/dlm_bench: tests/lockd/dlm_bench.c | $(BIN)
+	$(CC) -std=gnu11 -pthread $(WARN) $(CFLAGS) -o $@ $< -ldlm
+
+.PHONY: bench-lockd-vm
+bench-lockd-vm: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/dlm_bench
+	timeout 1800 tests/lockd/vm_compare.sh docs/bench/lockd-vm-results.md
