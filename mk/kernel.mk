@@ -2,11 +2,12 @@
 #   make kernel-module          build kernel/clusterfs.ko
 #   make test-kernel-build      build it, and prove the C++ object check rejects what it must
 #   make test-kernel-vm         the module's VM tests (tests/vm/kernel-*.sh)
+#   make kernel-soak            the crash loop with CRASHES= iterations (default 200)
 #   make demo                   boot a VM and show clusterfs working
 KDIR ?= $(shell sh kernel/scripts/default-kdir.sh)
 KERNEL_MODULE := kernel/clusterfs.ko
 
-.PHONY: kernel-module test-kernel-build test-kernel-vm demo
+.PHONY: kernel-module test-kernel-build test-kernel-vm kernel-soak demo
 
 ifneq ($(KDIR),)
 ALL += kernel-module
@@ -22,3 +23,15 @@ TEST_SUITES += kernel-build
 test-kernel-build: kernel-module
 	kernel/tests/check-cxx-object-test.sh
 	kernel/tests/module-symbols-test.sh $(KERNEL_MODULE) $(KDIR)
+
+# VM tests of the module: tests/vm/kernel-*.sh through the harness's runner.
+TEST_SUITES += kernel-vm
+test-kernel-vm: kernel-module build-all
+	tests/vm/run.sh 'kernel-*'
+
+# The crash loop for longer: make kernel-soak [CRASHES=200]
+kernel-soak: kernel-module build-all
+	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) tests/vm/run.sh kernel-crash
+
+demo: kernel-module build-all
+	scripts/demo.sh

@@ -7,11 +7,11 @@ kfs_load() {
 	node_run "$1" 'modprobe libcrc32c && { grep -q "^clusterfs " /proc/modules || insmod kernel/clusterfs.ko; } && mkdir -p /mnt/cfs'
 }
 
-# kfs_mkfs K [MKFS OPTIONS]: a fresh lock_nolock filesystem with two journals.
+# kfs_mkfs K [MKFS OPTIONS]: a fresh lock_nolock filesystem with two 16 MiB journals.
 kfs_mkfs() {
 	local node=$1
 	shift
-	node_run "$node" "build/bin/mkfs.clusterfs -q -O -p lock_nolock -j 2 -J 8 $* \$CFS_SHARED_DEV"
+	node_run "$node" "build/bin/mkfs.clusterfs -q -O -p lock_nolock -j 2 -J 16 $* \$CFS_SHARED_DEV"
 }
 
 # kfs_mount K [OPTIONS]

@@ -10,9 +10,9 @@
 source kernel/tests/vm-helpers.sh
 
 kfs_load 1
-kfs_mkfs 1 -J 32
+kfs_mkfs 1
 kfs_mount 1
-out=$(node_run 1 -t 900 "cd /tmp && build/bin/cfs_posix_suite $CFS_MNT --bigdir 100000 \
+out=$(node_run 1 -t 900 "build/bin/cfs_posix_suite $CFS_MNT --bigdir 100000 \
 	--skip xattr-user --skip xattr-trusted --skip xattr-security --skip acl 2>&1") ||
 	fail "POSIX suite failed: $(grep -E '^FAIL|passed' <<<"$out")"
 vm_log "$(tail -n 1 <<<"$out")"
