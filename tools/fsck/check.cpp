@@ -200,9 +200,9 @@ bool Checker::pass0_layout()
 		if (ours && why.find("truncated") == std::string::npos) {
 			r_.problem(PreenSafety::kNeedsOperator, "repair the superblock",
 			           "%s: %s", target_.name, why.c_str());
-			r_.repair_failed("the superblock cannot be rebuilt by this version: restore "
-			                 "it from a backup of the first %u KiB after block 0",
-			                 CFS_SB_OFFSET / 1024 + 4);
+			r_.repair_failed("the superblock cannot be rebuilt by this version (format v1 "
+			                 "keeps no copy): restore bytes %u to %u of the device from a backup",
+			                 CFS_SB_OFFSET, CFS_SB_OFFSET + CFS_MAX_BLOCK_SIZE - 1);
 		} else {
 			r_.fatal("%s: %s", target_.name, why.c_str());
 		}
@@ -570,6 +570,32 @@ void Checker::pass1_dinodes()
 			if (inodes_.count(s))
 				inodes_[s].jindex_only = true;
 	}
+	// Each journal file must map exactly its jindex extent, block k at first + k: the
+	// log writer addresses the extent directly and the allocator trusts the file.
+	for (const JournalInfo &j : img_.journals()) {
+		uint64_t ino = j.entry.ji_journal_addr;
+		Block jb;
+		if (!inodes_.count(ino) || !img_.read_meta(ino, CFS_BT_DI, ino, &jb).valid)
+			continue;  // reported above
+		uint64_t mapped = 0, wrong = 0, first_wrong = 0;
+		img_.walk_tree(ino, jb, [&](const FsImage::TreeBlock &tb) {
+			if (tb.level != from_le16(as_dinode(jb)->di_height))
+				return true;
+			mapped++;
+			if (tb.blkno != j.entry.ji_first_block + tb.file_block && !wrong++)
+				first_wrong = tb.file_block;
+			return true;
+		}, [](const FsImage::TreeBlock &, const std::string &) {});
+		uint64_t size = from_le64(as_dinode(jb)->di_size);
+		if (wrong || mapped != j.entry.ji_blocks || size != j.entry.ji_blocks * img_.bsize()) {
+			r_.problem(PreenSafety::kNeedsOperator, "leave it",
+			           "journal %u (inode %" PRIu64 "): maps %" PRIu64 " blocks (%" PRIu64
+			           " misplaced, first at file block %" PRIu64 "), size %" PRIu64
+			           "; the jindex says %" PRIu64 " blocks from %" PRIu64, j.slot, ino, mapped,
+			           wrong, first_wrong, size, j.entry.ji_blocks, j.entry.ji_first_block);
+			r_.repair_failed("rebuilding a journal file is not supported by this version");
+		}
+	}
 	for (const RgrpInfo &rg : img_.rgrps()) {
 		std::vector<uint8_t> bits;
 		std::vector<std::string> problems;
@@ -577,9 +603,6 @@ void Checker::pass1_dinodes()
 			continue;  // pass 5 reports and rewrites unreadable bitmaps
 		for (uint32_t i = cfs::bitmap_find(bits.data(), 0, rg.rg.data, CFS_BLKST_DINODE);
 		     i < rg.rg.data;) {
-			uint32_t j2 = i;
-			unsigned st = cfs::bitmap_get(bits.data(), j2);
-			(void)st;
 			check_dinode(rg.rg.data0 + i, false);
 			i = cfs::bitmap_find(bits.data(), i + 1, rg.rg.data, CFS_BLKST_DINODE);
 		}

@@ -89,7 +89,7 @@ void Repairs::repaired()
 
 void Repairs::repair_failed(const char *fmt, ...)
 {
-	fputs("  repair failed: ", out_);
+	fputs("  not repaired: ", out_);
 	va_list ap;
 	va_start(ap, fmt);
 	vfprintf(out_, fmt, ap);
