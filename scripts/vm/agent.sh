@@ -13,7 +13,7 @@ node_dir=/cfs/run/node$CFS_NODE
 jobs_dir=$node_dir/jobs
 mkdir -p "$jobs_dir"
 exec >>"$node_dir/agent.log" 2>&1 </dev/null
-echo "agent: node$CFS_NODE up at $(date -u +%T) kernel $(uname -r)"
+echo "agent: node$CFS_NODE up at $(date -u +%T), uptime $(cut -d' ' -f1 /proc/uptime) s, kernel $(uname -r)"
 
 export CFS_NODE CFS_NODES CFS_IP
 export CFS_SHARED_DEV=/dev/cfs-shared CFS_PRIVATE_DEV=/dev/cfs-private CFS_SCRATCH=/scratch
@@ -38,6 +38,7 @@ exec 9<>/run/cfs-agent.tick
 
 cat /proc/sys/kernel/random/boot_id >"$node_dir/ready.tmp"
 mv "$node_dir/ready.tmp" "$node_dir/ready"
+echo "cfs-agent: node$CFS_NODE ready" >/dev/kmsg
 shopt -s nullglob
 while :; do
 	for job in "$jobs_dir"/*.cmd; do

@@ -17,6 +17,7 @@
 #   cluster_stop                    save dmesg and logs, stop the VMs, remove the network,
 #                                   check every console; non-zero on a kernel splat
 #   vm_console_check                the console check alone (oops, BUG, WARNING, ...)
+#   vm_console_accept K             node K's console so far was expected (crash tests)
 #   fail MSG / assert_eq EXPECTED ACTUAL [WHAT]   end a test with a clear message
 # plus the cluster stack helpers of scripts/vm/cluster.sh (corosync, dlm_controld).
 #
@@ -27,9 +28,10 @@
 
 VM_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VM_SCRIPTS=$VM_REPO/scripts/vm
-VM_RUN_ID=cfsvm-$$
+# Names derived from the PID of the shell that starts the cluster (set again by
+# cluster_start, which may run in a subshell): two runs never share them.
+VM_RUN_ID=cfsvm-$BASHPID
 VM_STATE_DIR=$VM_REPO/build/vm/runs/$VM_RUN_ID
-VM_LOG_DIR=${VM_LOG_DIR:-$VM_REPO/build/vm-logs/run-$$}
 VM_NETNS=$VM_RUN_ID
 VM_SUBNET=10.77.0
 VM_NODES=0
@@ -105,6 +107,10 @@ cluster_start() {
 	[ "$VM_STARTED" -eq 0 ] || vm_die "cluster_start: a cluster is already running in this shell"
 	command -v qemu-system-x86_64 >/dev/null || vm_die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 
+	VM_RUN_ID=cfsvm-$BASHPID
+	VM_STATE_DIR=$VM_REPO/build/vm/runs/$VM_RUN_ID
+	VM_NETNS=$VM_RUN_ID
+	VM_LOG_DIR=${VM_LOG_DIR:-$VM_REPO/build/vm-logs/run-$BASHPID}
 	VM_KVER=$(vm_kernel_version) || exit 1
 	VM_INITRD=$(vm_initramfs "$VM_KVER") || exit 1
 	VM_NODES=$nodes
@@ -120,6 +126,12 @@ cluster_start() {
 	fi
 	vm_log "cluster: $nodes node(s), kernel $VM_KVER, ${mem} MiB each, shared disk ${shared_mib} MiB, logs $VM_LOG_DIR"
 
+	# A namespace of this name was left by a run that died by SIGKILL (its PID is ours
+	# now): nothing can be using it.
+	if ip netns list | grep -qw "^$VM_NETNS"; then
+		vm_log "removing stale network namespace $VM_NETNS"
+		ip netns del "$VM_NETNS"
+	fi
 	ip netns add "$VM_NETNS" || vm_die "cannot create network namespace $VM_NETNS"
 	ip -n "$VM_NETNS" link set lo up
 	ip -n "$VM_NETNS" link add br0 type bridge || vm_die "cannot create the bridge"
@@ -130,6 +142,9 @@ cluster_start() {
 		ip -n "$VM_NETNS" link set "tap$k" master br0 up
 		mkdir -p "$VM_SHARE/node$k/jobs" "$VM_SHARE/node$k/xfer" "$VM_SHARE/node$k/scratch"
 	done
+
+	# The nodes' /etc, unpacked by their init (see initramfs-init).
+	tar -C / -cf "$VM_SHARE/etc.tar" etc 2>/dev/null || vm_die "cannot archive /etc"
 
 	_vm_shared_image=
 	if [ "$shared_mib" -gt 0 ]; then
@@ -304,6 +319,8 @@ node_boot() {
 	local k=$1
 	_vm_check_node "$k"
 	! node_alive "$k" || vm_die "node_boot: node$k is running"
+	# A qemu that ended by itself (a panic) is still our unreaped child.
+	[ -z "${VM_PIDS[$k]:-}" ] || wait "${VM_PIDS[$k]}" 2>/dev/null || true
 	rm -f "$VM_SHARE/node$k/jobs/"*
 	_vm_launch "$k"
 	_vm_wait_ready "$k" "${VM_BOOT_TIMEOUT:-90}" || return 1
@@ -322,21 +339,33 @@ _vm_reap() {
 }
 
 # Prints every console line matching VM_CONSOLE_FAIL (minus VM_CONSOLE_ALLOW) with
-# context; returns 1 when there is one.
+# context; returns 1 when there is one. Output a test accepted (vm_console_accept) is
+# not looked at.
 vm_console_check() {
-	local console status=0 hits
+	local console status=0 hits accepted
 	for console in "$VM_LOG_DIR"/node*.console; do
 		[ -e "$console" ] || continue
-		hits=$(grep -nE "$VM_CONSOLE_FAIL" "$console" |
+		accepted=$(cat "$console.accepted" 2>/dev/null || echo 0)
+		hits=$(tail -c "+$((accepted + 1))" "$console" | grep -naE "$VM_CONSOLE_FAIL" |
 			{ if [ -n "${VM_CONSOLE_ALLOW:-}" ]; then grep -vE "$VM_CONSOLE_ALLOW"; else cat; fi } || true)
 		[ -n "$hits" ] || continue
 		status=1
-		vm_log "kernel problem on ${console##*/} (first hit with context follows):"
+		vm_log "kernel problem on ${console##*/} (matching lines, then the first one in context):"
 		echo "$hits" | head -n 20 | sed 's/^/  match: /' >&2
 		local first=${hits%%:*}
-		sed -n "$((first > 5 ? first - 5 : 1)),$((first + 40))p" "$console" | sed 's/^/  | /' >&2
+		tail -c "+$((accepted + 1))" "$console" |
+			sed -n "$((first > 5 ? first - 5 : 1)),$((first + 40))p" | sed 's/^/  | /' >&2
 	done
 	return "$status"
+}
+
+# vm_console_accept K — what node K's console showed so far was expected (a test that
+# crashes a kernel on purpose): later checks look only at what follows.
+vm_console_accept() {
+	local k=$1
+	_vm_check_node "$k"
+	stat -c %s "$VM_LOG_DIR/node$k.console" >"$VM_LOG_DIR/node$k.console.accepted"
+	echo "=== harness: console accepted up to here at $(date -u +%T)" >>"$VM_LOG_DIR/node$k.console"
 }
 
 cluster_stop() {

@@ -2,7 +2,7 @@
 # /run /tmp and /scratch are writable, the shared disk is there, and files travel both ways.
 # nodes: 1
 # cluster: --shared-mib 64 --private-mib 16
-# timeout: 120
+# timeout: 240
 
 assert_eq "node1" "$(node_run 1 hostname)" "hostname"
 assert_eq "$(uname -m)" "$(node_run 1 uname -m)" "machine"
