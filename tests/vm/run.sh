@@ -4,10 +4,22 @@
 # node count it declares, each bounded by its "# timeout:" (default 300 s). Logs go to
 # build/vm-logs/RUN/NAME/ (build/vm-logs/latest points at the newest run). Ends with
 # "N passed, N failed"; exit status 1 if a test failed or no test matched.
+#
+# usage: tests/vm/run.sh [--exclude PATTERN]... [NAME|PATTERN]...
+#   --exclude  skip matching tests (the `vm` suite skips those another suite runs)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 
+excluded=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--exclude) excluded+=("${2:?--exclude needs a pattern}"); shift 2 ;;
+	--) shift; break ;;
+	-*) echo "vmtest: unknown option '$1'" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
 selection=("$@")
 if [ ${#selection[@]} -eq 0 ] && [ -n "${T:-}" ]; then
 	read -r -a selection <<<"${T//,/ }"
@@ -16,6 +28,12 @@ tests=()
 for script in tests/vm/*.sh; do
 	name=$(basename "$script" .sh)
 	[ "$name" = run ] && continue
+	skip=0
+	for pattern in "${excluded[@]}"; do
+		# shellcheck disable=SC2053 # the pattern is a glob on purpose
+		[[ $name == $pattern ]] && skip=1
+	done
+	[ "$skip" -eq 0 ] || continue
 	if [ ${#selection[@]} -gt 0 ]; then
 		matched=0
 		for pattern in "${selection[@]}"; do
