@@ -31,8 +31,13 @@ $(BIN)/cfs_poke: tests/tools/cfs_poke.cpp $$(LIB_A) | $(BIN)
 TOOLS_TEST_BINS := $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs $(BIN)/mkfs.clusterfs \
 	$(BIN)/cfs_populate $(BIN)/cfs_poke
 
+# GoogleTest: fsck's decision and exit-status logic.
+$(BIN)/tools_unit_tests: tests/tools/test_repairs.cpp tools/fsck/repair.cpp tools/fsck/repair.h | $(BIN)
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) -Itools/fsck $(CXXFLAGS) -o $@ $(filter %.cpp,$^) -lgtest -lgtest_main -lpthread
+
 .PHONY: test-tools
-test-tools: $(TOOLS_TEST_BINS)
+test-tools: $(TOOLS_TEST_BINS) $(BIN)/tools_unit_tests
+	timeout 60 $(BIN)/tools_unit_tests --gtest_brief=1
 	timeout 300 tests/tools/run.sh $(BIN)
 TEST_SUITES += tools
 
