@@ -104,6 +104,7 @@ cluster_start() {
 	[[ $shared_mib =~ ^[0-9]+$ && $_vm_private_mib =~ ^[0-9]+$ && $mem =~ ^[0-9]+$ ]] ||
 		vm_die "cluster_start: sizes must be numbers of MiB"
 	[ "$(id -u)" -eq 0 ] || vm_die "the VM harness needs root (network namespace, taps)"
+	[[ $VM_REPO != *[[:space:]]* ]] || vm_die "the checkout path '$VM_REPO' has white space: the kernel command line cannot carry it"
 	[ "$VM_STARTED" -eq 0 ] || vm_die "cluster_start: a cluster is already running in this shell"
 	command -v qemu-system-x86_64 >/dev/null || vm_die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 
@@ -160,7 +161,7 @@ cluster_start() {
 		_vm_launch "$k"
 	done
 	for ((k = 1; k <= nodes; k++)); do
-		_vm_wait_ready "$k" "${VM_BOOT_TIMEOUT:-$((60 + 30 * nodes))}" || vm_die "node$k did not boot"
+		_vm_wait_ready "$k" "${VM_BOOT_TIMEOUT:-300}" || vm_die "node$k did not boot"
 	done
 	vm_log "cluster: all $nodes node(s) up"
 }
@@ -186,7 +187,7 @@ _vm_launch() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-chardev "file,id=console,path=$console,append=on" -serial chardev:console \
 		-kernel "/boot/vmlinuz-$VM_KVER" -initrd "$VM_INITRD" \
-		-append "console=ttyS0 no_timer_check panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 cfs.node=$k cfs.nodes=$VM_NODES cfs.ip=$VM_SUBNET.$k/24 cfs.agent=$VM_SCRIPTS/agent.sh ${VM_KERNEL_ARGS:-}" \
+		-append "console=ttyS0 no_timer_check panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 cfs.node=$k cfs.nodes=$VM_NODES cfs.ip=$VM_SUBNET.$k/24 cfs.repo=$VM_REPO ${VM_KERNEL_ARGS:-}" \
 		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
 		-device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot" \
 		-fsdev "local,id=ctl,path=$VM_SHARE,security_model=none,multidevs=remap" \
@@ -323,7 +324,7 @@ node_boot() {
 	[ -z "${VM_PIDS[$k]:-}" ] || wait "${VM_PIDS[$k]}" 2>/dev/null || true
 	rm -f "$VM_SHARE/node$k/jobs/"*
 	_vm_launch "$k"
-	_vm_wait_ready "$k" "${VM_BOOT_TIMEOUT:-90}" || return 1
+	_vm_wait_ready "$k" "${VM_BOOT_TIMEOUT:-300}" || return 1
 	vm_log "node$k booted again"
 }
 
