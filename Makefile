@@ -41,7 +41,8 @@ $(BIN) $(OBJ):
 .SECONDEXPANSION:
 include $(sort $(wildcard mk/*.mk))
 
-build-all: $(ALL)
+# The goals a new user runs (README) first install any missing Debian package.
+build-all: $(ALL) | $(if $(filter test demo vmtest bench,$(MAKECMDGOALS)),deps)
 
 test: build-all
 	@scripts/run-suites.sh $(TEST_SUITES)
