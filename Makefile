@@ -32,7 +32,7 @@ TEST_SUITES :=
 BENCH :=
 INSTALL :=
 
-.PHONY: all test vmtest bench demo deps install clean
+.PHONY: all test test-all vmtest bench demo deps install clean
 all: build-all
 
 $(BIN) $(OBJ):
@@ -41,10 +41,15 @@ $(BIN) $(OBJ):
 .SECONDEXPANSION:
 include $(sort $(wildcard mk/*.mk))
 
-# The goals a new user runs (README) first install any missing Debian package.
-build-all: $(ALL) | $(if $(filter test demo vmtest bench,$(MAKECMDGOALS)),deps)
+build-all: $(ALL)
 
-test: build-all
+# `make test` (the README's test command) first installs any missing Debian package, then
+# runs make again so that what the packages bring (kernel headers: KDIR) is seen.
+test:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory test-all
+
+test-all: build-all
 	@scripts/run-suites.sh $(TEST_SUITES)
 
 bench: build-all $(BENCH)
