@@ -129,11 +129,12 @@ struct LocalLock {
 };
 
 struct LocalMount {
-	Connection *conn;
-	uint32_t lockspace_id;
-	uint32_t join_seq;
+	Connection *conn = nullptr;
+	uint32_t lockspace_id = 0;
+	uint32_t join_seq = 0;
 	uint32_t leave_seq = 0;
 	bool leaving = false;
+	std::map<uint32_t, uint32_t> recovered_seq; // journal -> seq of its RECOVERED request
 };
 
 class Daemon;
@@ -677,6 +678,16 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		int status = table_.journal_recovered(m, journal, ev);
 		log_msg("lockspace %s: journal %u %s by node %u", name_.c_str(), journal,
 			status ? "reported recovered by a mount not assigned it" : "recovered", sender);
+		if (sender == me) {
+			auto mit = mounts_.find(m.local);
+			if (mit != mounts_.end() && mit->second.conn && d_.connection_alive(mit->second.conn)) {
+				auto reply = proto::make<cfs_lock_ev_reply>(CFS_LOCK_EV_REPLY,
+									    mit->second.recovered_seq[journal]);
+				reply.status = proto::to_le32(static_cast<uint32_t>(status));
+				d_.send(mit->second.conn, &reply, sizeof(reply));
+				mit->second.recovered_seq.erase(journal);
+			}
+		}
 		break;
 	}
 	case Op::Grants: {
@@ -1342,7 +1353,11 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 		Lockspace *ls = it->second.get();
 		uint64_t mount = next_local_id();
 		uint32_t ls_id = c->next_lockspace_id++;
-		ls->mounts_[mount] = LocalMount{c, ls_id, seq};
+		LocalMount lm;
+		lm.conn = c;
+		lm.lockspace_id = ls_id;
+		lm.join_seq = seq;
+		ls->mounts_[mount] = std::move(lm);
 		c->joined[ls_id] = {ls, mount};
 		wire::Writer w;
 		w.u8(static_cast<uint8_t>(Op::Join));
@@ -1436,12 +1451,16 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 		if (it == c->joined.end())
 			return reply(-ENOENT);
 		auto [ls, mount] = it->second;
+		uint32_t journal = proto::from_le32(req->journal);
+		auto mit = ls->mounts_.find(mount);
+		if (mit != ls->mounts_.end())
+			mit->second.recovered_seq[journal] = seq;
 		wire::Writer w;
 		w.u8(static_cast<uint8_t>(Op::Recovered));
 		w.u64(mount);
-		w.u32(proto::from_le32(req->journal));
+		w.u32(journal);
 		ls->queue_op(w.take());
-		return reply(0);
+		return; // REPLY when applied: -EINVAL if this mount was not assigned the journal
 	}
 	case CFS_LOCK_REQ_ADMIN:
 		return handle_admin(c, *proto::as<cfs_lock_req_admin>(msg));

@@ -76,7 +76,7 @@ enum cfs_lock_msg_type {
 	CFS_LOCK_REQ_CONVERT = 4,   /* struct cfs_lock_req_lock (name unused) -> COMPLETE */
 	CFS_LOCK_REQ_UNLOCK = 5,    /* struct cfs_lock_req_lock (name, mode unused) -> COMPLETE */
 	CFS_LOCK_REQ_CANCEL = 6,    /* struct cfs_lock_req_lock (name, mode unused), see below */
-	CFS_LOCK_REQ_RECOVERED = 7, /* struct cfs_lock_req_recovered -> REPLY */
+	CFS_LOCK_REQ_RECOVERED = 7, /* struct cfs_lock_req_recovered -> REPLY (-EINVAL: not assigned) */
 	CFS_LOCK_REQ_ADMIN = 8,     /* struct cfs_lock_req_admin -> ADMIN_REPLY */
 	/* events */
 	CFS_LOCK_EV_JOINED = 64,      /* struct cfs_lock_ev_joined */

@@ -116,7 +116,10 @@ grep -q "^recover journal=2 dead=3" "$(out a)" || fail "recovery not assigned to
 [ "$(count "$(out a)" "^complete id=5 ")" = 0 ] || fail "deadex granted before journal 2 was replayed"
 [ "$(grep -c "^fenced 3" "$WORK/fence.log")" = 1 ] || fail "node 3 fenced more than once: $(cat "$WORK/fence.log")"
 tool 1 cluster | grep -q "journal 2 of dead node 3 being replayed by node 1" || fail "cluster does not show the recovery"
+send b recovered 2 # not the mount assigned journal 2: refused, nothing released
+wait_for "$(out b)" "^reply status=-22"
 send a recovered 2
+wait_for "$(out a)" "^reply status=0"
 wait_for "$(out a)" "^complete id=5 status=0 mode=PR lvb=.* lvb_invalid$|^complete id=5 status=0 mode=PR lvb_invalid$"
 
 step "lockd restart while a client holds locks: the client loses it, the node is fenced and recovered"
