@@ -14,6 +14,8 @@ tool() { local node=$1 cmd=$2; shift 2; "$TOOL" "$cmd" -s "$(sock "$node")" "$@"
 
 step "3-node corosync cluster, lockd on nodes 1 and 2"
 cluster_up 3
+# Node 2 has no fence command: when it is the one to fence, an operator must fence-ack.
+echo "fence_retry_seconds = 1" >"$WORK/n2/lockd.conf"
 lockd_start 1
 lockd_start 2
 client_start a 1 "$LS"
@@ -103,7 +105,7 @@ send a lock 5 deadex PR valblk
 send b lock 6 deadpr EX
 wait_for "$(out c)" "^bast id=5 mode=PR"
 touch "$WORK/fence.log.fail" # the first fence attempt fails: it must be retried
-kill -9 "${COROSYNC_PID[3]}" "${LOCKD_PID[3]}" "${CLIENT_PID[c]}"
+kill -9 "${CLIENT_PID[c]}" "${LOCKD_PID[3]}" "${COROSYNC_PID[3]}"
 wait_for "$WORK/fence.log" "^failed 3 node3$" 20
 wait_for "$WORK/fence.log" "^fenced 3 node3$" 20
 grep -q "fencing node 3 FAILED" "$WORK/n1/lockd.log" || fail "the failed fence was not logged"
@@ -139,12 +141,35 @@ grep -q "journal=1 node=2" "$(out b2)" || fail "restarted node did not get its j
 send b2 lock 1 r1 PR
 wait_for "$(out a)" "^bast id=7 mode=PR"
 
+step "without a fence command, recovery waits for clusterfs_tool fence-ack"
+send a lock 10 ackres EX
+wait_for "$(out a)" "^complete id=10 status=0 mode=EX"
+send b2 lock 2 ackres PR
+wait_for "$(out a)" "^bast id=10 mode=PR"
+kill -9 "${LOCKD_PID[1]}"
+wait "${CLIENT_PID[a]}" 2>/dev/null
+wait_for "$WORK/n2/lockd.log" "node 1 died holding locks" 20
+sleep 1.5
+tool 2 cluster | grep -q "node 1 awaits fencing (no fence_command: run clusterfs_tool fence-ack 1)" ||
+	fail "cluster does not say node 1 awaits fence-ack: $(tool 2 cluster)"
+[ "$(count "$(out b2)" "^complete id=2 ")" = 0 ] || fail "ackres granted before node 1 was fenced"
+[ "$(count "$WORK/fence.log" "^fenced 1")" = 0 ] || fail "node 1 fenced by a node without a fence command"
+tool 2 fence-ack 1 2>"$WORK/ack.err" || fail "fence-ack failed: $(cat "$WORK/ack.err")"
+wait_for "$(out b2)" "^recover journal=0 dead=1"
+send b2 recovered 0
+wait_for "$(out b2)" "^complete id=2 status=0 mode=PR"
+rc=0; tool 2 fence-ack 1 2>"$WORK/ack2.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "not awaiting fencing" "$WORK/ack2.err" || fail "second fence-ack: rc=$rc $(cat "$WORK/ack2.err")"
+lockd_start 1
+client_start a2 1 "$LS"
+grep -q "journal=0 node=1" "$(out a2)" || fail "restarted node 1 did not get journal 0: $(head -1 "$(out a2)")"
+
 step "inquorate partition grants nothing; grants resume when the partition heals"
 ip -n "${RUN_ID}br" link set p2 down
 wait_for "$WORK/n1/lockd.log" "node 1 is now inquorate" 20
 wait_for "$WORK/n2/lockd.log" "node 2 is now inquorate" 20
-send a lock 8 fresh EX
-wait_for "$(out a)" "^complete id=8 status=$ENOLCK mode=IV"
+send a2 lock 8 fresh EX
+wait_for "$(out a2)" "^complete id=8 status=$ENOLCK mode=IV"
 rc=0; tool 2 lock "$LS" fresh -- true 2>"$WORK/inq.err" || rc=$?
 [ "$rc" = 69 ] && grep -q inquorate "$WORK/inq.err" || fail "lock on an inquorate node: rc=$rc $(cat "$WORK/inq.err")"
 json=$(tool 1 locks --json --lockspace "$LS")
@@ -153,12 +178,12 @@ ip -n "${RUN_ID}br" link set p2 up
 wait_for "$WORK/n1/lockd.log" "node 1 is now quorate" 30
 wait_for "$WORK/n1/lockd.log" "node 2 came back with state from before it was declared dead" 20
 wait_for "$(out b2)" "^withdraw reason=2" 20
-send a lock 9 fresh EX
-wait_for "$(out a)" "^complete id=9 status=0 mode=EX" 20
+send a2 lock 9 fresh EX
+wait_for "$(out a2)" "^complete id=9 status=0 mode=EX" 20
 
 step "corosync dies under lockd: clients are withdrawn, lockd exits non-zero"
 kill -9 "${COROSYNC_PID[1]}"
-wait_for "$(out a)" "^withdraw reason=1" 20
+wait_for "$(out a2)" "^withdraw reason=1" 20
 rc=0; wait "${LOCKD_PID[1]}" || rc=$?
 [ "$rc" != 0 ] || fail "lockd exited 0 after losing corosync"
 
