@@ -904,7 +904,8 @@ uint32_t dir_add_max_bufs(Fs *fs, const Inode *dir)
 	// (splits stop at the table depth); the table; allocator buffers: allocations of one
 	// insert go near each other, so a few rgrps (header + bitmap block each) at most.
 	uint64_t leaves = 2 + next;
-	uint64_t n = 1 + leaves + table_blocks + tree + 3 * 2;
+	// + the statfs file the allocator records count changes in.
+	uint64_t n = 1 + leaves + table_blocks + tree + 3 * 2 + 1;
 	return n > 0xffffffffu ? 0xffffffffu : uint32_t(n);
 }
 

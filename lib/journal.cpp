@@ -525,12 +525,16 @@ bool journal_has_room(const Journal *j, uint32_t nbufs)
 
 int journal_reserve(Journal *j, uint32_t nbufs)
 {
-	uint32_t need = blocks_needed(j, nbufs);
-	if (need > j->loc.length)
-		return -CFS_ENOSPC;
-	if (need <= j->loc.length - j->used)
+	if (blocks_needed(j, nbufs) <= j->loc.length - j->used)
 		return 0;
-	return journal_checkpoint(j);
+	// This transaction alone (a record of its own after the checkpoint's header) must
+	// fit the ring; the record being assembled fits by its own reservation.
+	if (record_blocks(j, nbufs, nbufs) + 1 > j->loc.length)
+		return -CFS_ENOSPC;
+	int err = journal_checkpoint(j);
+	if (err)
+		return err;
+	return blocks_needed(j, nbufs) <= j->loc.length - j->used ? 0 : -CFS_ENOSPC;
 }
 
 int journal_close_clean(Journal *j)

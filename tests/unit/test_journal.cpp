@@ -336,6 +336,23 @@ TEST_P(JournalTest, BlockFreedAndReusedInOneRecordReplaysItsNewContents)
 		EXPECT_TRUE(file_is("m" + std::to_string(i), pattern(20, uint32_t(i)))) << i;
 }
 
+TEST_P(SmallJournalTest, TransactionsWithoutFlushesCheckpointWhenTheRingFills)
+{
+	// No explicit flush: trans_begin writes the record and checkpoints when the next
+	// transaction might not fit, instead of failing.
+	std::vector<std::vector<uint8_t>> data;
+	for (int i = 0; i < 150; i++) {
+		data.push_back(pattern(30, uint32_t(i)));
+		create_file("n" + std::to_string(i), data.back());
+		ASSERT_FALSE(HasFailure()) << "transaction " << i;
+	}
+	ASSERT_EQ(journal_flush(j), 0);
+	crash();
+	replay();
+	for (int i = 0; i < 150; i++)
+		EXPECT_TRUE(file_is("n" + std::to_string(i), data[size_t(i)])) << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(BlockSizes, JournalTest, ::testing::Values(1024u, 4096u));
 INSTANTIATE_TEST_SUITE_P(BlockSizes, SmallJournalTest, ::testing::Values(1024u, 4096u));
 
