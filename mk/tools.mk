@@ -54,9 +54,11 @@ FUZZ_FLAGS    := -std=gnu++20 -O1 -gline-tables-only -fsanitize=fuzzer-no-link,a
 FUZZ_SRCS      = $(LIB_SRCS) $(LIB_USER_SRCS) $(FSCK_CORE_SRCS) tests/fuzz/fsck_fuzz.cpp
 FUZZ_OBJS      = $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRCS))
 
-$(FUZZ_DIR)/obj/%.o: %.cpp $(FSCK_HDRS)
+$(FUZZ_DIR)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
+
+-include $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.d,$(LIB_SRCS) $(LIB_USER_SRCS) $(FSCK_CORE_SRCS) tests/fuzz/fsck_fuzz.cpp)
 
 $(FUZZ_DIR)/fsck_fuzz: $$(FUZZ_OBJS)
 	$(FUZZ_CXX) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIB_LDLIBS) $(TOOLS_LDLIBS)
