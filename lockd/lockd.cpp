@@ -201,6 +201,7 @@ private:
 	bool trusted_ = true; // the batch being applied comes from a live incarnation
 	bool stale_ = false;  // members left and quorum was not confirmed since
 	uint64_t grants_request_view_ = ~0ull;
+	bool grants_proposed_ = false;
 	std::map<uint32_t, std::vector<uint8_t>> snapshot_chunks_;
 	std::map<NodeId, std::vector<uint8_t>> held_snapshots_; // joiner -> table at its join
 	std::set<NodeId> join_old_members_; // members with state when we joined
@@ -873,17 +874,16 @@ void Lockspace::tick()
 	NodeId me = d_.node_id();
 	bool lowest = lowest_member() == me;
 	bool quorate = d_.quorate();
-	if (lowest && quorate != table_.grants_enabled() && grants_request_view_ != view_) {
+	// One proposal per (view, value): it takes effect when delivered in the same view.
+	if (lowest && quorate != table_.grants_enabled() &&
+	    (grants_request_view_ != view_ || grants_proposed_ != quorate)) {
 		wire::Writer w;
 		w.u8(static_cast<uint8_t>(Op::Grants));
 		w.u64(view_);
 		w.u8(quorate);
 		queue_op(w.take());
 		grants_request_view_ = view_;
-	}
-	if (quorate != table_.grants_enabled() && grants_request_view_ == view_ && lowest) {
-		// The proposal for this view carried the other value (quorum changed since).
-		grants_request_view_ = ~0ull;
+		grants_proposed_ = quorate;
 	}
 	// Fencing: the lowest member, while quorate, fences one awaiting node at a time.
 	if (!lowest || !quorate || fence_child_ >= 0 || table_.nodes_awaiting_fence().empty())
