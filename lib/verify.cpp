@@ -153,7 +153,8 @@ int verify_sb(const VerifyCtx &ctx, const void *block, uint64_t blkno, VerifyFai
 		return fail(f, "sb_bsize", OFF(cfs_sb, sb_bsize));
 	if (bsize != ctx.bsize)
 		return fail(f, "sb_bsize", OFF(cfs_sb, sb_bsize));
-	if ((1u << from_le32(sb->sb_bsize_shift)) != bsize)
+	const uint32_t shift = from_le32(sb->sb_bsize_shift);
+	if (shift >= 32 || (1u << shift) != bsize)
 		return fail(f, "sb_bsize_shift", OFF(cfs_sb, sb_bsize_shift));
 	if (blkno != CFS_SB_OFFSET / bsize)
 		return fail(f, "mh_blkno", OFF(cfs_meta_header, mh_blkno));
