@@ -268,8 +268,32 @@ int cmd_rgrps(int argc, char **argv)
 	ToolOutput out(inv.json);
 	out.begin_object();
 	out.u64("count", oi.img->rgrps().size());
-	out.begin_array("rgrps");
+	if (out.json())
+		out.begin_array("rgrps");
+	else
+		printf("%5s %12s %4s %12s %10s %-8s %10s %9s %9s %10s %s\n", "INDEX", "ADDRESS", "LEN",
+		       "DATA0", "DATA", "FLAGS", "FREE", "DINODES", "UNLINKED", "BM_FREE", "STATE");
 	for (const fsck::RgrpInfo &r : oi.img->rgrps()) {
+		if (!out.json()) {
+			std::vector<uint8_t> bits;
+			std::vector<std::string> problems;
+			bool bitmap_ok = oi.img->read_bitmap(r, &bits, &problems) && problems.empty();
+			uint32_t counts[4] = {};
+			if (!bits.empty())
+				cfs::bitmap_count(bits.data(), r.rg.data, counts);
+			const char *flags = r.rg.flags & CFS_RGF_JOURNAL ? "journal"
+			                    : r.rg.flags & CFS_RGF_NOALLOC ? "noalloc" : "-";
+			printf("%5u %12" PRIu64 " %4u %12" PRIu64 " %10u %-8s %10u %9u %9u %10u %s\n", r.index,
+			       r.rg.addr, r.rg.length, r.rg.data0, r.rg.data, flags, r.rg.free, r.rg.dinodes,
+			       r.unlinked, counts[CFS_BLKST_FREE], r.header_ok && bitmap_ok ? "ok" : "DAMAGED");
+			if (!r.header_ok)
+				printf("      %s\n", r.header_problem.c_str());
+			for (const std::string &p : problems)
+				printf("      %s\n", p.c_str());
+			if (!r.header_ok || !bitmap_ok)
+				status = kObjectDamaged;
+			continue;
+		}
 		out.begin_object();
 		out.u64("index", r.index);
 		out.u64("address", r.rg.addr);
@@ -308,7 +332,8 @@ int cmd_rgrps(int argc, char **argv)
 		}
 		out.end_object();
 	}
-	out.end_array();
+	if (out.json())
+		out.end_array();
 	out.end_object();
 	out.done();
 	return status;
@@ -555,8 +580,18 @@ int cmd_dir(int argc, char **argv)
 	out.u64("entries_recorded", from_le64(di->di_entries));
 	std::vector<std::string> problems;
 	FsImage::DirWalk walk;
-	out.begin_array("entries");
+	// Text: one line per entry, like ls -i; JSON: one object per entry.
+	if (!out.json())
+		printf("entries:\n  %-12s %-13s %-10s %-12s %-6s %s\n", "INODE", "TYPE", "HASH", "BLOCK",
+		       "OFFSET", "NAME");
+	else
+		out.begin_array("entries");
 	oi.img->walk_dir(ino, b, [&](const FsImage::Dirent &d) {
+		if (!out.json()) {
+			printf("  %-12" PRIu64 " %-13s 0x%08x %-12" PRIu64 " %-6u %s\n", d.ino,
+			       dirent_type_name(d.type), d.hash, d.block, d.offset, d.name.c_str());
+			return true;
+		}
 		out.begin_object();
 		out.str("name", d.name);
 		out.u64("inode", d.ino);
@@ -568,7 +603,8 @@ int cmd_dir(int argc, char **argv)
 		out.end_object();
 		return true;
 	}, [&](uint64_t, const std::string &p) { problems.push_back(p); }, &walk);
-	out.end_array();
+	if (out.json())
+		out.end_array();
 	out.u64("entries_found", walk.entries);
 	out.u64("leaf_blocks", walk.leaves.size());
 	if (!problems.empty()) {
