@@ -481,6 +481,9 @@ int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,
 	for (uint32_t n = 0; n < fs->rgrps.count; n++) {
 		const uint32_t r = (start_rg + n) % fs->rgrps.count;
 		Rgrp *rg = &fs->rgrps.rgrps[r];
+		// A journal rgrp stays one (flags are known once its header was read).
+		if (rg->flags & CFS_RGF_JOURNAL)
+			continue;
 		RgrpBufs bm(fs, rg);
 		int err = bm.read();
 		if (err)
