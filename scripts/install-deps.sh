@@ -11,7 +11,7 @@ packages=(
 	dlm-controld libdlm-dev gfs2-utils ocfs2-tools
 	iproute2 kmod cpio xz-utils e2fsprogs procps psmisc util-linux
 	fio stress-ng dbench
-	jq
+	jq time
 	zlib1g-dev
 	xfsprogs
 )
