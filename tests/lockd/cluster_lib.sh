@@ -17,6 +17,7 @@ NODES=0
 declare -A COROSYNC_PID LOCKD_PID
 OUR_PIDS=()
 
+count_lines() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 log() { echo "[$(date +%T)] $*"; }
 fail() {
 	echo "FAIL: $*" >&2
