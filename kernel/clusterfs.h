@@ -86,6 +86,7 @@ struct cfs_inode_info {
 	struct inode vfs_inode;
 	struct cfs_glock *glock;	/* covers the dinode, its tree and its data */
 	struct list_head ordered_entry;	/* on host.ordered_inodes while data is pending */
+	struct llist_node delayed_iput;	/* on host.delayed_iputs */
 	/* Protects the block map against lookups while it grows (writeback, reads). */
 	struct rw_semaphore map_lock;
 	u64 generation;

@@ -911,6 +911,79 @@ extern "C" int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino,
 	return tx.commit();
 }
 
+namespace {
+
+// Frees every dinode of resource group `rg` left in state UNLINKED (unlinked while open,
+// then a crash): nobody can have it open after a fresh mount of a lock_nolock fs.
+[[nodiscard]] int reclaim_rgrp_unlinked(cfs_core *core, const cfs::Rgrp &rg, cfs_core_u32 *freed)
+{
+	cfs::Fs *fs = &core->fs;
+	const std::uint32_t bsize = fs->bsize;
+	std::uint32_t first_byte = 0;  // bitmap byte at the start of metadata block k
+	for (std::uint32_t k = 0; k < rg.length && std::uint64_t(first_byte) * CFS_NBBY < rg.data; k++) {
+		const std::uint32_t offset = k == 0 ? CFS_RG_BITMAP_OFFSET : CFS_RB_BITMAP_OFFSET;
+		const std::uint32_t bytes = bsize - offset;
+		std::uint32_t entries = bytes * CFS_NBBY;
+		if (std::uint64_t(first_byte) * CFS_NBBY + entries > rg.data)
+			entries = rg.data - first_byte * CFS_NBBY;
+		// Collect first: freeing rewrites this very bitmap block.
+		std::uint64_t victims[64];
+		std::uint32_t nvictims = 0;
+		{
+			cfs::Buf *b;
+			int err = cfs::meta_read(fs, rg.addr + k, k == 0 ? CFS_BT_RG : CFS_BT_RB, 0, &b);
+			if (err)
+				return err;
+			const auto *bitmap = static_cast<const std::uint8_t *>(cfs::buf_data(b)) + offset;
+			for (std::uint32_t i = cfs::bitmap_find(bitmap, 0, entries, CFS_BLKST_UNLINKED);
+			     i < entries && nvictims < 64;
+			     i = cfs::bitmap_find(bitmap, i + 1, entries, CFS_BLKST_UNLINKED))
+				victims[nvictims++] = rg.data0 + std::uint64_t(first_byte) * CFS_NBBY + i;
+			cfs::meta_release(fs, b);
+		}
+		for (std::uint32_t v = 0; v < nvictims; v++) {
+			bool done = false;
+			while (!done) {
+				int err = cfs_core_free_inode_step(core, victims[v], &done);
+				if (err)
+					return err;
+			}
+			(*freed)++;
+		}
+		if (nvictims == 64)
+			k--;  // more in this block: look again
+		else
+			first_byte += bytes;
+	}
+	return 0;
+}
+
+}  // namespace
+
+extern "C" int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *freed)
+{
+	cfs::Fs *fs = &core->fs;
+	*freed = 0;
+	if (!core->journal)
+		return 0;
+	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
+		const cfs::Rgrp &rg = fs->rgrps.rgrps[i];
+		cfs::Buf *b;
+		int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+		if (err)
+			return err;
+		const std::uint32_t unlinked =
+			cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
+		cfs::meta_release(fs, b);
+		if (unlinked) {
+			err = reclaim_rgrp_unlinked(core, rg, freed);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 extern "C" int cfs_core_reserve(struct cfs_core *core, cfs_core_u32 nbufs)
 {
 	if (!core->journal)

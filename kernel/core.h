@@ -217,6 +217,12 @@ int cfs_core_punch_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 fi
 int cfs_core_alloc(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
 		   cfs_core_u64 max_count, struct cfs_core_map *out);
 
+/*
+ * Frees the dinodes left in state UNLINKED by a crash (unlinked while open). Only when
+ * no node can have them open: a fresh lock_nolock mount. Needs the journal open.
+ */
+int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *freed);
+
 /* One transaction of freeing an unlinked inode and its blocks; repeat until *@done. */
 int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, bool *done);
 

@@ -31,6 +31,39 @@ static inline struct buffer_head *cfs_bh(struct cfs_buf *b)
 	return (struct buffer_head *)b;
 }
 
+static void cfs_delayed_iput_work(struct work_struct *work)
+{
+	struct cfs_host *host = container_of(work, struct cfs_host, delayed_iput_work);
+	struct llist_node *list = llist_del_all(&host->delayed_iputs);
+	struct cfs_inode_info *ci, *next;
+
+	llist_for_each_entry_safe(ci, next, list, delayed_iput)
+		iput(&ci->vfs_inode);
+}
+
+void cfs_host_run_delayed_iputs(struct cfs_host *host)
+{
+	flush_work(&host->delayed_iput_work);
+	cfs_delayed_iput_work(&host->delayed_iput_work);
+}
+
+/*
+ * Drops a reference taken under trans_mutex. Evicting a linked inode needs no
+ * transaction, and link counts only change under trans_mutex, so only an unlinked
+ * inode's last reference goes to the worker (see host.h).
+ */
+static void cfs_host_iput_nolock(struct cfs_host *host, struct cfs_inode_info *ci)
+{
+	if (ci->vfs_inode.i_nlink) {
+		iput(&ci->vfs_inode);
+		return;
+	}
+	if (atomic_add_unless(&ci->vfs_inode.i_count, -1, 1))
+		return;	/* not the last reference */
+	if (llist_add(&ci->delayed_iput, &host->delayed_iputs))
+		schedule_work(&host->delayed_iput_work);
+}
+
 void cfs_host_init(struct cfs_host *host, struct super_block *sb)
 {
 	host->sb = sb;
@@ -42,6 +75,8 @@ void cfs_host_init(struct cfs_host *host, struct super_block *sb)
 	spin_lock_init(&host->ordered_lock);
 	INIT_LIST_HEAD(&host->ordered_inodes);
 	ratelimit_state_init(&host->log_ratelimit, 5 * HZ, 20);
+	init_llist_head(&host->delayed_iputs);
+	INIT_WORK(&host->delayed_iput_work, cfs_delayed_iput_work);
 }
 
 void cfs_host_drain(struct cfs_host *host)
@@ -390,7 +425,7 @@ int cfs_env_ordered_data_flush(struct cfs_host *h)
 			err = ret;
 		/* Direct writes into fresh blocks are in flight without dirty pages. */
 		inode_dio_wait(&ci->vfs_inode);
-		iput(&ci->vfs_inode);
+		cfs_host_iput_nolock(h, ci);
 		spin_lock(&h->ordered_lock);
 	}
 	spin_unlock(&h->ordered_lock);

@@ -474,11 +474,12 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	struct cfs_inode_info *ci = CFS_I(inode);
 	loff_t bsize = sbi->block_size;
 	loff_t first = round_up(offset, bsize), last = round_down(offset + len, bsize);
+	loff_t zero_end;
 	bool done = false;
 	int err;
 
-	if (offset >= i_size_read(inode))
-		return 0;	/* nothing there to zero */
+	if (ci->height == 0 && i_size_read(inode) == 0)
+		return 0;	/* an empty inline file owns no block */
 	if (ci->height == 0) {
 		/* Inline data is zeroed through blocks: unstuff first. */
 		struct iomap iomap = {};
@@ -489,13 +490,17 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 		if (err)
 			return err;
 	}
-	/* Partial blocks at either end are zeroed in place, whole blocks freed. */
+	/*
+	 * Partial blocks at either end are zeroed in place (only below EOF: zeroing through
+	 * the page cache past EOF would grow the file), whole blocks freed.
+	 */
+	zero_end = min_t(loff_t, offset + len, i_size_read(inode));
 	err = 0;
-	if (first > offset)	/* 6.1's iomap_zero_range warns on an empty range */
-		err = iomap_zero_range(inode, offset, min(first, offset + len) - offset, NULL,
+	if (first > offset && zero_end > offset)	/* 6.1 warns on an empty range */
+		err = iomap_zero_range(inode, offset, min(first, zero_end) - offset, NULL,
 				       &cfs_iomap_ops);
-	if (!err && last >= first && offset + len > last)
-		err = iomap_zero_range(inode, last, offset + len - last, NULL, &cfs_iomap_ops);
+	if (!err && last >= first && zero_end > last)
+		err = iomap_zero_range(inode, last, zero_end - last, NULL, &cfs_iomap_ops);
 	if (err || last <= first)
 		return err;
 	truncate_pagecache_range(inode, first, last - 1);

@@ -9,6 +9,8 @@
 
 #include <linux/atomic.h>
 #include <linux/list.h>
+#include <linux/llist.h>
+#include <linux/workqueue.h>
 #include <linux/ratelimit.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -30,6 +32,13 @@ struct cfs_host {
 	spinlock_t ordered_lock;
 	struct list_head ordered_inodes;
 
+	/*
+	 * Inode references the ordered flush took and cannot drop itself: it runs under
+	 * trans_mutex, and a final iput of an unlinked inode frees it in a transaction.
+	 */
+	struct llist_head delayed_iputs;
+	struct work_struct delayed_iput_work;
+
 	/* Error and warning messages from lib (corrupt blocks) are rate limited. */
 	struct ratelimit_state log_ratelimit;
 };
@@ -37,6 +46,8 @@ struct cfs_host {
 void cfs_host_init(struct cfs_host *host, struct super_block *sb);
 /* Waits for in-place writes still in flight (unmount, failed mount). */
 void cfs_host_drain(struct cfs_host *host);
+/* Drops the references left to the delayed-iput worker (unmount, before evict_inodes). */
+void cfs_host_run_delayed_iputs(struct cfs_host *host);
 
 /* Ordered data: @inode's dirty pages are written before the next commit. */
 struct cfs_inode_info;

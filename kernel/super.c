@@ -326,6 +326,19 @@ static int cfs_show_options(struct seq_file *seq, struct dentry *root)
 	return 0;
 }
 
+/*
+ * Unmount: the VFS evicts every unused inode after its sync; a reference parked with
+ * the delayed-iput worker would make an inode look busy. Sync and drain them first.
+ */
+static void cfs_kill_sb(struct super_block *sb)
+{
+	if (sb->s_root && CFS_SB(sb)) {
+		sync_filesystem(sb);
+		cfs_host_run_delayed_iputs(&CFS_SB(sb)->host);
+	}
+	kill_block_super(sb);
+}
+
 static const struct super_operations cfs_super_ops = {
 	.alloc_inode	= cfs_alloc_inode,
 	.free_inode	= cfs_free_inode,
@@ -476,6 +489,21 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		err = cfs_core_error(sbi, err);
 		goto fail;
 	}
+	if (!sb_rdonly(sb)) {
+		u32 freed = 0;
+
+		mutex_lock(&sbi->trans_mutex);
+		err = cfs_core_reclaim_unlinked(sbi->core, &freed);
+		mutex_unlock(&sbi->trans_mutex);
+		if (err) {
+			errorfc(fc, "%s: cannot free inodes unlinked before a crash (%d)", sb->s_id, err);
+			err = cfs_core_error(sbi, err);
+			goto fail;
+		}
+		if (freed)
+			pr_info("clusterfs (%s): freed %u inodes unlinked while open before an unclean shutdown\n",
+				sb->s_id, freed);
+	}
 
 	root = cfs_iget(sb, sbi->root_addr);
 	if (IS_ERR(root)) {
@@ -590,7 +618,7 @@ struct file_system_type clusterfs_fs_type = {
 	.name			= "clusterfs",
 	.init_fs_context	= cfs_init_fs_context,
 	.parameters		= cfs_fs_parameters,
-	.kill_sb		= kill_block_super,
+	.kill_sb		= cfs_kill_sb,
 	.fs_flags		= FS_REQUIRES_DEV,
 };
 MODULE_ALIAS_FS("clusterfs");
