@@ -462,6 +462,13 @@ int block_state(Fs *fs, uint64_t blkno)
 	return (byte >> ((index % CFS_NBBY) * CFS_BIT_SIZE)) & CFS_BIT_MASK;
 }
 
+void rgrp_spread_start(Fs *fs, uint32_t slot, uint32_t slots)
+{
+	if (fs->rgrps.count == 0 || slots == 0)
+		return;
+	fs->rgrp_hint = uint32_t(uint64_t(fs->rgrps.count) * (slot % slots) / slots);
+}
+
 int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,
 	       uint64_t *first, uint32_t *got, uint64_t *generation)
 {

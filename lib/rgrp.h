@@ -83,6 +83,11 @@ int block_state(Fs *fs, uint64_t blkno);
 
 // ---- Allocation --------------------------------------------------------------------
 
+// Where allocations without a goal start: the mounting host calls this with its journal
+// slot so nodes begin in different resource groups (slot i of n starts i/n of the way
+// through the table) instead of all contending for the first one.
+void rgrp_spread_start(Fs *fs, uint32_t slot, uint32_t slots);
+
 // Allocates up to `want` (>= 1) contiguous blocks in `state` (CFS_BLKST_USED or
 // CFS_BLKST_DINODE; DINODE allocates exactly one), starting the search at `goal` (a
 // block number; 0: the rgrp used last) and moving forward through the rgrps, wrapping

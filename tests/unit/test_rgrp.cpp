@@ -321,6 +321,20 @@ TEST_F(AllocFs, WithATransactionTheBuffersJoinItAndReachDiskOnCommit)
 	EXPECT_EQ(block_state(&fs, first + got - 1), int(CFS_BLKST_USED));
 }
 
+TEST_F(AllocFs, NodesWithoutAGoalStartInDifferentRgrps)
+{
+	make(4096, 256ull << 20, 16);
+	std::set<const Rgrp *> used;
+	for (uint32_t slot = 0; slot < 4; slot++) {
+		rgrp_spread_start(&fs, slot, 4);
+		uint64_t b;
+		uint32_t got;
+		ASSERT_EQ(rgrp_alloc(&fs, nullptr, 0, 1, CFS_BLKST_USED, &b, &got, nullptr), 0);
+		used.insert(rgrp_of_block(&fs, b));
+	}
+	EXPECT_EQ(used.size(), 4u);
+}
+
 TEST_F(AllocFs, OfflineAllocationsKeepTheGlobalStatfsExact)
 {
 	make(4096, 96ull << 20, 16);
