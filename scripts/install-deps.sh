@@ -14,6 +14,7 @@ packages=(
 	jq time
 	zlib1g-dev
 	xfsprogs
+	python3 gzip
 )
 missing=()
 for p in "${packages[@]}"; do
