@@ -17,6 +17,8 @@
 #include "layout.h"
 #include "rgrp.h"
 #include "siphash.h"
+#include "statfs.h"
+#include "trans.h"
 #include "user/host.h"
 
 namespace {
@@ -283,6 +285,62 @@ TEST_P(MkfsRoundTrip, EveryBlockIsAccountedAndReadableThroughLib)
 INSTANTIATE_TEST_SUITE_P(BlockSizesAndJournals, MkfsRoundTrip,
 			 ::testing::Combine(::testing::Values(1024u, 2048u, 4096u),
 					    ::testing::Values(1u, 3u)));
+
+// The kernel's first steps on a fresh filesystem, through lib: locate the slot's
+// journal, open it, commit an allocation, crash before any checkpoint, replay.
+TEST(Mkfs, FreshJournalTakesATransactionAndReplaysItAfterACrash)
+{
+	const uint64_t bytes = 256ull << 20;
+	Image img(bytes);
+	mkfs::Params p = params(4096, 2, bytes);
+	p.journal_mb = 8;
+	mkfs::Plan plan;
+	make(img, p, &plan);
+	img.open();
+	Fs fs{};
+	ASSERT_EQ(fs_open(img.host, &fs, nullptr), 0) << img.messages();
+	ASSERT_EQ(rgrp_table_load(&fs), 0);
+	JournalLoc loc;
+	ASSERT_EQ(journal_locate(&fs, 1, &loc), 0) << img.messages();
+	EXPECT_EQ(loc.first, plan.journal_files[1].data.front());
+	cfs_jindex ji[2];
+	ASSERT_EQ(jdata_read(&fs, from_le64(fs.sb.sb_jindex_addr), 0, ji, sizeof(ji)), 0);
+	fs.statfs_local_ino = from_le64(ji[1].ji_statfs_addr);
+	Journal *j = nullptr;
+	ASSERT_EQ(journal_open(&fs, &loc, &j), 0) << img.messages();
+	Trans tr;
+	ASSERT_EQ(trans_begin(&fs, j, 8, &tr), 0);
+	uint64_t blk;
+	uint32_t got;
+	ASSERT_EQ(rgrp_alloc(&fs, &tr, 0, 3, CFS_BLKST_USED, &blk, &got, nullptr), 0);
+	ASSERT_EQ(trans_commit(&tr), 0);
+	ASSERT_EQ(journal_flush(j), 0);
+	journal_close(j);  // crash: logged, never written in place
+	fs_close(&fs);
+	img.close();
+
+	img.open();
+	ASSERT_EQ(fs_open(img.host, &fs, nullptr), 0);
+	ASSERT_EQ(rgrp_table_load(&fs), 0);
+	EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << "home block not yet written";
+	ReplayStats stats;
+	ASSERT_EQ(journal_replay(&fs, &loc, false, &stats), 0) << img.messages();
+	EXPECT_GE(stats.blocks_replayed, 2u) << "rgrp header and statfs-change dinode at least";
+	fs_close(&fs);
+	img.close();
+	img.open();
+	ASSERT_EQ(fs_open(img.host, &fs, nullptr), 0);
+	ASSERT_EQ(rgrp_table_load(&fs), 0);
+	EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED));
+	EXPECT_EQ(block_state(&fs, blk + got - 1), int(CFS_BLKST_USED));
+	StatfsCounts local;
+	ASSERT_EQ(statfs_read(&fs, from_le64(ji[1].ji_statfs_addr), &local), 0);
+	EXPECT_EQ(local.free, -int64_t(got));
+	JournalHead head;
+	ASSERT_EQ(journal_find_head(&fs, &loc, &head), 0);
+	EXPECT_TRUE(head.clean);
+	fs_close(&fs);
+}
 
 TEST(Mkfs, LargeRindexAndJindexSpillIntoJdataBlocks)
 {
