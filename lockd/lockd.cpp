@@ -2,6 +2,7 @@
 // unix socket and replicates one lock table per lockspace over a corosync CPG group:
 // every operation is multicast in agreed order and applied by every member (see
 // docs/locking.md). One thread, one poll loop over CPG, quorum, socket and child fds.
+#include <corosync/cmap.h>
 #include <corosync/cpg.h> // only for the local node id
 #include <corosync/quorum.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -62,6 +64,33 @@ uint64_t random_u64()
 	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
 		v = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ getpid();
 	return v;
+}
+
+// The node's name in corosync's nodelist (`name`, else `ring0_addr`), for the fence
+// agent; "node<ID>" if corosync does not list it.
+std::string corosync_node_name(uint32_t node)
+{
+	std::string name = "node" + std::to_string(node);
+	cmap_handle_t h;
+	if (cmap_initialize(&h) != CS_OK)
+		return name;
+	for (unsigned i = 0; i < 1024; i++) {
+		std::string prefix = "nodelist.node." + std::to_string(i) + ".";
+		uint32_t id;
+		if (cmap_get_uint32(h, (prefix + "nodeid").c_str(), &id) != CS_OK)
+			break;
+		if (id != node)
+			continue;
+		char *value = nullptr;
+		if (cmap_get_string(h, (prefix + "name").c_str(), &value) == CS_OK ||
+		    cmap_get_string(h, (prefix + "ring0_addr").c_str(), &value) == CS_OK) {
+			name = value;
+			free(value);
+		}
+		break;
+	}
+	cmap_finalize(h);
+	return name;
 }
 
 double now_seconds()
@@ -897,7 +926,7 @@ void Lockspace::tick()
 	fence_attempts_++;
 	std::vector<std::string> args = cmd;
 	args.push_back(std::to_string(fence_target_));
-	args.push_back("node" + std::to_string(fence_target_));
+	args.push_back(corosync_node_name(fence_target_));
 	log_msg("lockspace %s: fencing node %u (attempt %d): %s", name_.c_str(), fence_target_, fence_attempts_,
 		cmd[0].c_str());
 	pid_t pid = fork();

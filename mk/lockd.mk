@@ -2,7 +2,7 @@
 LOCKD_CORE_SRCS := lockd/lock_table.cpp
 LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/lockd.cpp lockd/cpg_transport.cpp lockd/config.cpp lockd/client_proto.cpp
 LOCKD_HDRS := $(wildcard lockd/*.h) include/clusterfs/lockproto.h
-LOCKD_LDLIBS := -lcpg -lquorum
+LOCKD_LDLIBS := -lcpg -lquorum -lcmap
 LOCKD_CPPFLAGS := -Ilockd
 
 ALL += $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/dlm_bench

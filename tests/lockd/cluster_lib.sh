@@ -85,7 +85,7 @@ cluster_create() {
 			printf ' crypto_cipher: none\n crypto_hash: none\n}\nnodelist {\n'
 			local j
 			for j in $(seq 1 "$NODES"); do
-				printf ' node {\n  ring0_addr: 10.77.0.%s\n  nodeid: %s\n  name: node%s\n }\n' "$j" "$j" "$j"
+				printf ' node {\n  ring0_addr: 10.77.0.%s\n  nodeid: %s\n  name: cfshost%s\n }\n' "$j" "$j" "$j"
 			done
 			printf '}\nquorum {\n provider: corosync_votequorum\n'
 			[ "$NODES" = 2 ] && printf ' two_node: 1\n'

@@ -106,8 +106,8 @@ send b lock 6 deadpr EX
 wait_for "$(out c)" "^bast id=5 mode=PR"
 touch "$WORK/fence.log.fail" # the first fence attempt fails: it must be retried
 kill -9 "${CLIENT_PID[c]}" "${LOCKD_PID[3]}" "${COROSYNC_PID[3]}"
-wait_for "$WORK/fence.log" "^failed 3 node3$" 20
-wait_for "$WORK/fence.log" "^fenced 3 node3$" 20
+wait_for "$WORK/fence.log" "^failed 3 cfshost3$" 20
+wait_for "$WORK/fence.log" "^fenced 3 cfshost3$" 20
 grep -q "fencing node 3 FAILED" "$WORK/n1/lockd.log" || fail "the failed fence was not logged"
 wait_for "$(out b)" "^complete id=6 status=0 mode=EX" # PR holder's lock dropped at fencing
 wait_for "$(out a)" "^recover journal=2 dead=3|^complete id=5" 10
@@ -128,7 +128,7 @@ step "lockd restart while a client holds locks: the client loses it, the node is
 kill -9 "${LOCKD_PID[2]}"
 wait "${CLIENT_PID[b]}" 2>/dev/null
 grep -q "^lost lockd" "$(out b)" || fail "client of the killed lockd did not notice"
-wait_for "$WORK/fence.log" "^fenced 2 node2$" 20
+wait_for "$WORK/fence.log" "^fenced 2 cfshost2$" 20
 wait_for "$(out a)" "^recover journal=1 dead=2" 10
 send a lock 7 r1 EX # node 2 held r1 EX: pinned until its journal is replayed
 sleep 0.3

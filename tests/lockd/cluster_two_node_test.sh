@@ -25,7 +25,7 @@ wait_for "$(out b)" "^complete id=2 status=0 mode=PW"
 log "== node 2 dies: node 1 stays quorate, fences it, replays its journal"
 kill -9 "${CLIENT_PID[b]}" "${LOCKD_PID[2]}" "${COROSYNC_PID[2]}"
 send a lock 2 held-by-b PR
-wait_for "$WORK/fence.log" "^fenced 2 node2$" 20
+wait_for "$WORK/fence.log" "^fenced 2 cfshost2$" 20
 wait_for "$(out a)" "^recover journal=1 dead=2" 10
 grep -q "node 1 is now inquorate" "$WORK/n1/lockd.log" && fail "two_node survivor lost quorum"
 send a lock 3 new-after-death EX
