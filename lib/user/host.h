@@ -2,6 +2,8 @@
 // pread/pwrite (O_DIRECT optional), malloc, stderr logging, pthread locks.
 // Used by mkfs.clusterfs, fsck.clusterfs, clusterfs_tool and the unit tests.
 // libc is allowed here, and only here (lib/user is never built into the kernel).
+// A host is used by one thread at a time (the tools are single-threaded); the mutex and
+// spinlock hooks are real pthread locks for lib's own use.
 #ifndef CLUSTERFS_LIB_USER_HOST_H
 #define CLUSTERFS_LIB_USER_HOST_H
 
