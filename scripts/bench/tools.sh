@@ -78,9 +78,12 @@ rm -f "$img"
 # (BENCH_GFS2_VM=1; minutes under TCG). Without it, only the empty filesystem is timed.
 gfs2_100k="not measured (BENCH_GFS2_VM=1 makes the image in a VM)"
 gfs2_img=${BENCH_GFS2_IMAGE:-}   # a GFS2 image made earlier by the VM step, reused as is
+gfs2_source="This run: no GFS2 image (set BENCH_GFS2_VM=1 or BENCH_GFS2_IMAGE)."
+[ -z "$gfs2_img" ] || gfs2_source="This run reused the image that script made earlier ($gfs2_img)."
 if [ -z "$gfs2_img" ] && [ -n "${BENCH_GFS2_VM:-}" ]; then
 	echo "bench: populating GFS2 in a VM" >&2
 	gfs2_img=$dir/gfs2-100k.img
+	gfs2_source="This run made the image in a VM."
 	GFS2_INODES_IMAGE=$gfs2_img VM_LOG_DIR=$dir/vm-logs \
 		timeout 3000 scripts/vm/run-test.sh scripts/bench/gfs2-inodes.vm.sh >&2 ||
 		{ gfs2_100k="VM population failed"; gfs2_img=; }
@@ -122,11 +125,11 @@ Notes:
   one log header per journal (a journal is never read before it is written, see
   docs/format.md) and its resource groups' headers and bitmaps (64 MiB per TiB at 4 KiB
   blocks). Both default to a 128 MiB journal and 256 MiB resource groups.
-- fsck -n of an empty filesystem is dominated by reading every bitmap; fsck.clusterfs
-  reads each journal once (head search) where fsck.gfs2 also scans its journals.
+- fsck -n of an empty filesystem is dominated by reading every bitmap and journal.
 - The GFS2 100 000-file image is made by one qemu VM of the harness
   (scripts/bench/gfs2-inodes.vm.sh: mount, mkdir + xargs touch, unmount), because this
   host's kernel has no gfs2 module and gfs2-utils cannot create files offline.
+  ${gfs2_source}
 - The host was shared with other jobs while this ran (load average ${load_avg}): treat
   differences under ~20 % as noise.
 MD
