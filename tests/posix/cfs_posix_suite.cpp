@@ -1779,7 +1779,10 @@ int walk_entry(const char* path, const struct stat* st, int type, struct FTW*) {
 
 // Every entry the features left behind can still be looked up, listed and read.
 void walk_work_tree(const std::string& work) {
-	nftw(work.c_str(), walk_entry, 64, FTW_PHYS);
+	// nftw itself gives up (-1) on a stat or readdir error other than EACCES/ENOENT.
+	if (nftw(work.c_str(), walk_entry, 64, FTW_PHYS) != 0 && walk_errors++ == 0)
+		walk_first_error = "tree walk stopped: " + errno_name(errno) + " after " + std::to_string(walk_entries) +
+				   " entries";
 	R.truth("suite.work-tree-readable", walk_errors == 0, "every entry readable",
 		std::to_string(walk_errors) + " errors of " + std::to_string(walk_entries) + " entries, first " +
 			walk_first_error);
