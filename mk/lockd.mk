@@ -19,11 +19,11 @@ $(BIN)/clusterfs_lockd: $(LOCKD_SRCS) $(LOCKD_HDRS) | $(BIN)
 $(BIN)/lockd_test_client: tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS) $(LOCKD_HDRS) | $(BIN)
 	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS)
 
-$(BIN)/lockd_unit_tests: tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/lockproto_c_test.c \
-		$(LOCKD_CORE_SRCS) lockd/client_proto.cpp $(LOCKD_HDRS) | $(BIN)
+LOCKD_UNIT_SRCS := tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/config_test.cpp \
+	$(LOCKD_CORE_SRCS) lockd/client_proto.cpp lockd/config.cpp
+$(BIN)/lockd_unit_tests: $(LOCKD_UNIT_SRCS) tests/lockd/lockproto_c_test.c $(LOCKD_HDRS) | $(BIN)
 	$(CC) -std=c11 -Wall -Wextra -Werror $(CPPFLAGS) -fsyntax-only tests/lockd/lockproto_c_test.c
-	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ \
-		tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp $(LOCKD_CORE_SRCS) lockd/client_proto.cpp \
+	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ $(LOCKD_UNIT_SRCS) \
 		-lgtest -lgtest_main -pthread
 
 .PHONY: test-lockd-unit test-lockd-cluster bench-lockd install-lockd
