@@ -279,8 +279,9 @@ TEST_P(DirTest, ResumingFromAnyCookieReturnsExactlyTheRest)
 		uint64_t cookie = all[k].cookie;
 		auto rest = readdir_batch(dir, &cookie, SIZE_MAX);
 		ASSERT_EQ(rest.size(), all.size() - k - 1);
-		if (!rest.empty())
+		if (!rest.empty()) {
 			EXPECT_EQ(rest[0].name, all[k + 1].name);
+		}
 		EXPECT_EQ(cookie, kDirCookieEnd);
 	}
 }
