@@ -575,7 +575,11 @@ int main(int argc, char** argv) {
 		} else if (a == "--ops" && has_value && parse_number(argv[i + 1], &v)) {
 			o.ops = v;
 			++i;
-		} else if (a == "--max-len" && has_value && parse_number(argv[i + 1], &v) && v >= (long)kPage) {
+		} else if (a == "--max-len" && has_value && parse_number(argv[i + 1], &v)) {
+			if (v < (long)kPage) {
+				std::fprintf(stderr, "cfs_fsx: --max-len must be at least %zu\n", kPage);
+				return 2;
+			}
 			o.max_len = v;
 			++i;
 		} else if (a == "--corrupt-model-at" && has_value && parse_number(argv[i + 1], &v)) {

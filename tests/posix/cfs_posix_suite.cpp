@@ -1855,7 +1855,7 @@ int main(int argc, char** argv) {
 		{"fallocate", "fallocate 0, KEEP_SIZE, PUNCH_HOLE", test_fallocate},
 		{"statfs", "statfs sanity and usage accounting", test_statfs},
 		{"readdir-insert", "readdir stable under concurrent inserts/deletes", test_readdir_insert},
-		{"large-file", "files beyond 4 GiB (sparse, 17 GiB)", test_large_file},
+		{"large-file", "files beyond 4 GiB (sparse, 17 GiB) and at the size limit", test_large_file},
 		{"bigdir", "directory with 100000 entries",
 		 [&](const std::string& d) { test_bigdir(d, bigdir_entries); }, true},
 		{"xattr-user", "user.* xattrs", test_xattr_user},
