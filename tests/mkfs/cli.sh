@@ -5,7 +5,8 @@
 set -u
 MKFS=$(realpath "$1")
 tmp=$(mktemp -d /tmp/cfs-mkfs-cli.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+loopdev=
+trap '[ -n "$loopdev" ] && losetup -d "$loopdev"; rm -rf "$tmp"' EXIT
 cd "$tmp"
 failures=0
 pass() { echo "ok   $1"; }
@@ -119,15 +120,16 @@ fi
 # A block device (loop), when this environment lets us make one: size through
 # BLKGETSIZE64, exclusive open.
 truncate -s 200M loopimg
-if dev=$(losetup -f --show loopimg 2>/dev/null); then
-	if "$MKFS" -q -j 2 -t loop:fs "$dev"; then
-		magic=$(dd if="$dev" bs=1 skip=65536 count=4 status=none)
+if loopdev=$(losetup -f --show loopimg 2>/dev/null); then
+	if "$MKFS" -q -j 2 -t loop:fs "$loopdev"; then
+		magic=$(dd if="$loopdev" bs=1 skip=65536 count=4 status=none)
 		[ "$magic" = "CLFS" ] && pass "loop block device" || fail "loop block device: magic '$magic'"
 	else
 		fail "loop block device: mkfs failed"
 	fi
-	losetup -d "$dev"
+	losetup -d "$loopdev" && loopdev=
 else
+	loopdev=
 	echo "skip loop block device (losetup not permitted here)"
 fi
 
