@@ -47,6 +47,7 @@ build-all: $(ALL)
 # runs make again so that what the packages bring (kernel headers: KDIR) is seen.
 test:
 	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory -j$$(nproc) build-all
 	@$(MAKE) --no-print-directory test-all
 
 test-all: build-all
