@@ -5,9 +5,15 @@ BIN=$(cd "${1:?usage: run.sh BIN_DIR}" && pwd)
 export BIN
 cd "$(dirname "$0")"
 status=0
-for t in t_*.sh; do
+run() {  # run NAME ENV... SCRIPT
+	local name=$1 start verdict
+	shift
 	start=$(date +%s)
-	if timeout 240 bash "$t"; then verdict=PASS; else verdict=FAIL; status=1; fi
-	echo "--- $t: $verdict ($(( $(date +%s) - start )) s)"
-done
+	if timeout 240 env "$@"; then verdict=PASS; else verdict=FAIL; status=1; fi
+	echo "--- $name: $verdict ($(( $(date +%s) - start )) s)"
+}
+run t_cli.sh bash t_cli.sh
+run "t_corrupt.sh (1 KiB blocks)" BS=1024 bash t_corrupt.sh
+run "t_corrupt.sh (4 KiB blocks)" BS=4096 bash t_corrupt.sh
+run t_roundtrip.sh bash t_roundtrip.sh
 exit $status

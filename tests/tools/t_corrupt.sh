@@ -61,7 +61,9 @@ data_blk=$(u64_at "$base" "$(entry_ino /mixed size6)" 256)
 case_unrepairable "superblock CRC" "superblock CRC mismatch" "$POKE" "$img" flip "$sb" 400
 case_unrepairable "rindex dinode" "rindex dinode: block $rindex" "$POKE" "$img" flip "$rindex" 1000
 case_repaired "rgrp header CRC" "block $rg_addr \\(rgrp header\\): CRC mismatch" "$POKE" "$img" flip "$rg_addr" 120
-case_repaired "rgrp free count" "header counts free" "$POKE" "$img" u32 "$rg_addr" 68 12345
+rg_free=$(json rgrps --json "$base" | jq ".rgrps[] | select(.address == $rg_addr) | .free")
+case_repaired "rgrp free count" "header counts free $((rg_free - 1))" \
+	"$POKE" "$img" u32 "$rg_addr" 68 "$((rg_free - 1))"
 case_repaired "leaked block" "blocks marked in use belong to nothing \\(first: $free_blk\\)" \
 	"$POKE" "$img" state "$free_blk" 1
 case_repaired "used block marked free" "blocks in use are marked free \\(first: $data_blk\\)" \
@@ -140,7 +142,7 @@ jq_eq '[.entries[] | select(.name == "crashfile")] | length' 1 "dirty journal: c
 
 # Preen: fixes counts on its own, stops short of removing entries.
 cp --sparse=always "$base" "$img"
-"$POKE" "$img" u32 "$rg_addr" 68 12345
+"$POKE" "$img" u32 "$rg_addr" 68 "$((rg_free - 1))"
 expect_rc 1 "preen repairs counts" "$FSCK" -p "$img"
 cp --sparse=always "$base" "$img"
 "$POKE" "$img" flip "$size3" 100

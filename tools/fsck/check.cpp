@@ -1224,6 +1224,11 @@ void Checker::pass_statfs()
 	r_.info(1, "pass S: statfs totals");
 	uint64_t total = 0, free_blocks = 0, dinodes = 0;
 	for (const RgrpInfo &rg : img_.rgrps()) {
+		if (!rg.header_ok) {
+			// Its counts are not known; the header problem is reported already.
+			r_.info(1, "  statfs not checked: rgrp %u's header is not repaired", rg.index);
+			return;
+		}
 		total += rg.rg.data;
 		free_blocks += rg.rg.free;
 		dinodes += rg.rg.dinodes;
