@@ -47,8 +47,9 @@ protected:
 		init.nlink = 1;
 		Inode ip;
 		EXPECT_EQ(inode_alloc(&t.fs, &tr, t.root, &init, &ip), 0);
-		if (!data.empty())
+		if (!data.empty()) {
 			EXPECT_EQ(user::file_write(&t.fs, &tr, &ip, 0, data.data(), data.size()), 0);
+		}
 		DirEntry e{ip.ino, inode_generation(&ip), CFS_DT_REG};
 		EXPECT_EQ(dir_add(&t.fs, &tr, root.get(), name.data(), uint32_t(name.size()), &e), 0);
 		uint64_t ino = ip.ino;
@@ -130,8 +131,9 @@ TEST_P(JournalTest, CommittedButNotCheckpointedSurvivesACrashThroughReplay)
 	for (int i = 0; i < 20; i++) {
 		data.push_back(pattern(size_t(i) * 700, uint32_t(i)));
 		create_file("f" + std::to_string(i), data.back());
-		if (i % 5 == 4)
+		if (i % 5 == 4) {
 			ASSERT_EQ(journal_flush(j), 0);
+		}
 	}
 	crash();
 	// Nothing was written in place: the files are not there yet.

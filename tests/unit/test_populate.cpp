@@ -198,8 +198,9 @@ protected:
 		for (int i = 0; i < 3000; i++) {
 			bigdir_names.push_back("entry-" + std::to_string(i) + std::string(size_t(i % 29), 'z'));
 			create(dirs["big"], bigdir_names.back(), kModeReg | 0600);
-			if (i % 500 == 0)
+			if (i % 500 == 0) {
 				ASSERT_EQ(journal_flush(j), 0);
+			}
 		}
 	}
 
