@@ -110,6 +110,7 @@ int grow_array(Fs *fs, T **arr, uint32_t *cap, uint32_t need)
 }
 
 constexpr uint32_t kStageBlocks = 32;  // log blocks written per I/O
+constexpr uint32_t kScanBytes = 1u << 20;  // journal bytes read per I/O by the head search
 
 uint32_t ring_add(uint32_t length, uint32_t rel, uint32_t n = 1)
 {
@@ -688,7 +689,8 @@ int journal_find_head(Fs *fs, const JournalLoc *loc, JournalHead *out)
 	if (loc->length < 2)
 		return algo::corrupt(fs, loc->first, "journal shorter than two blocks");
 	uint32_t bsize = fs->bsize;
-	uint8_t *chunk = static_cast<uint8_t *>(algo::mem_alloc(fs, size_t(kStageBlocks) * bsize));
+	const uint32_t per_read = kScanBytes / bsize;
+	uint8_t *chunk = static_cast<uint8_t *>(algo::mem_alloc(fs, kScanBytes));
 	if (!chunk)
 		return -CFS_ENOMEM;
 	LogHeader best{};
@@ -697,7 +699,7 @@ int journal_find_head(Fs *fs, const JournalLoc *loc, JournalHead *out)
 	// Every block is read: a header can sit anywhere, and a torn record can leave a
 	// stale higher-looking block only if it carries a valid CRC, which it cannot.
 	for (uint32_t done = 0; !err && done < loc->length;) {
-		uint32_t n = loc->length - done < kStageBlocks ? loc->length - done : kStageBlocks;
+		uint32_t n = loc->length - done < per_read ? loc->length - done : per_read;
 		err = cfs_env_blocks_read(fs->host, loc->first + done, chunk, n);
 		for (uint32_t k = 0; !err && k < n; k++) {
 			const uint8_t *blk = chunk + size_t(k) * bsize;
