@@ -2,7 +2,7 @@
 # killed (SIGKILL of its VM) the two survivors see 2 members and stay quorate (2 of 3 votes).
 # nodes: 3
 # cluster: --no-shared --mem 512
-# timeout: 240
+# timeout: 400
 
 cluster_corosync_start
 cluster_wait_quorate -t 90

@@ -2,8 +2,8 @@
 # GFS2 (-t vmtest:gfs -j 2) on the shared disk, both mount it, and what each node writes
 # the other reads back byte-identical.
 # nodes: 2
-# cluster: --shared-mib 1024
-# timeout: 300
+# cluster: --shared-mib 512
+# timeout: 480
 
 source scripts/bench/fs/gfs2.sh
 fs_setup 2
