@@ -3,7 +3,7 @@
 //   J  journals: find each head with lib; replay dirty ones (lib's replay)
 //   1  dinodes: every block the bitmaps call a dinode, plus the system files; verify,
 //      walk each pointer tree claiming blocks (second claims are duplicates), read
-//      directories
+//      directories; each journal file must map exactly its jindex extent
 //   2  directory entries: target valid, type, hash, placement in the hash table,
 //      generation, "." and ".."; one parent per directory
 //   5  bitmaps and rgrp counts against the claims (before anything allocates)
@@ -335,9 +335,10 @@ bool Checker::claim(uint64_t blkno, Claim what, uint64_t owner)
 void Checker::zero_pointer(uint64_t ino, const FsImage::TreeBlock &tb)
 {
 	if (tb.parent == ino) {
-		update_dinode(ino, [&](cfs_dinode *di) {
-			cfs::store_le64(reinterpret_cast<uint8_t *>(di) + CFS_DINODE_SIZE + 8 * uint64_t(tb.slot), 0);
-		}) && (r_.repaired(), true);
+		if (update_dinode(ino, [&](cfs_dinode *di) {
+			    cfs::store_le64(reinterpret_cast<uint8_t *>(di) + CFS_DINODE_SIZE + 8 * uint64_t(tb.slot), 0);
+		    }))
+			r_.repaired();
 		return;
 	}
 	Block b;
