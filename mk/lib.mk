@@ -71,7 +71,9 @@ FREESTANDING_OBJS := $(patsubst lib/%.cpp,$(OBJ)/freestanding/%.o,$(LIB_SRCS))
 
 $(OBJ)/freestanding/%.o: lib/%.cpp | $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CXX) $(FREESTANDING_CXXFLAGS) -c -o $@ $<
+	$(CXX) $(FREESTANDING_CXXFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(FREESTANDING_OBJS:.o=.d)
 
 # The check must also fail on code that breaks the rules (a check that cannot fail
 # proves nothing).
