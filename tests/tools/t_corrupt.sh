@@ -62,6 +62,13 @@ case_unrepairable "superblock CRC" "superblock CRC mismatch" "$POKE" "$img" flip
 case_unrepairable "rindex dinode" "rindex dinode: block $rindex" "$POKE" "$img" flip "$rindex" 1000
 case_repaired "rgrp header CRC" "block $rg_addr \\(rgrp header\\): CRC mismatch" "$POKE" "$img" flip "$rg_addr" 120
 rg_free=$(json rgrps --json "$base" | jq ".rgrps[] | select(.address == $rg_addr) | .free")
+# A bitmap continuation block, in the first rgrp that has one.
+rb=$(json rgrps --json "$base" |
+	jq '[.rgrps[] | select(.length > 1)][0] | if . == null then "none" else .address + 1 end')
+if [ "$rb" != '"none"' ]; then
+	case_repaired "rgrp bitmap block CRC" "block $rb \\(rgrp bitmap\\): CRC mismatch" \
+		"$POKE" "$img" flip "$rb" 200
+fi
 case_repaired "rgrp free count" "header counts free $((rg_free - 1))" \
 	"$POKE" "$img" u32 "$rg_addr" 68 "$((rg_free - 1))"
 case_repaired "leaked block" "blocks marked in use belong to nothing \\(first: $free_blk\\)" \
@@ -86,6 +93,21 @@ case_repaired "directory leaf CRC" "block $leaf \\(dir leaf\\): CRC mismatch" \
 case_repaired "statfs totals" "statfs: total" "$POKE" "$img" u64 "$statfs" 264 5
 case_repaired "root link count" "inode $root: link count 9, should be" \
 	"$POKE" "$img" u32 "$root" 76 9
+
+# A jdata block of a hashed directory's hash table: the directory is rebuilt empty and
+# its 3000 files land in /lost+found.
+bigdir=$(entry_ino /mixed bigdir)
+table_blk=$(json inode --json "$base" "$bigdir" >/dev/null; u64_at "$base" "$bigdir" 256)
+if [ "$(json inode --json "$base" "$bigdir" | jq .height)" -eq 1 ]; then
+	case_repaired "hash table jdata block CRC" "block $table_blk \\(jdata\\): CRC mismatch" \
+		"$POKE" "$img" flip "$table_blk" 500
+	expect_rc 0 "hash table: lost+found lists the files" "$TOOL" dir --json "$img" /lost+found
+	jq_eq '.entries_found' 3002 "hash table: 3000 files in lost+found"
+fi
+
+# The only log header of a journal: the journal has no valid header left.
+jhead=$(json journals --json "$base" | jq '.journals[0].first_block')
+case_unrepairable "log header CRC" "journal 0: no valid log header" "$POKE" "$img" flip "$jhead" 100
 
 # A journal file whose tree no longer maps its extent in order.
 j0=$(json journals --json "$base" | jq '.journals[0].inode')
