@@ -9,7 +9,7 @@
 # The full API and the VM's layout are documented in docs/testing.md. In short:
 #   cluster_start N [--shared-mib M] [--private-mib M] [--mem MiB] [--no-trap]
 #   node_run K [-t SECS] CMD...     CMD (joined like ssh) run by bash on node K as root,
-#                                   in the checkout; its stdout, stderr and exit status
+#                                   in the caller's directory; its stdout, stderr, status
 #   node_copy_in K HOSTPATH VMPATH / node_copy_out K VMPATH HOSTPATH
 #   node_kill K                     kill -9 that node's qemu (a crash)
 #   node_boot K                     boot it again on the same disks, wait for its agent
@@ -24,7 +24,9 @@
 # Settings (environment): VM_LOG_DIR (default build/vm-logs/run-PID), VM_KERNEL (a
 # version under /lib/modules; default the newest one with a /boot/vmlinuz), VM_MEM_MIB,
 # VM_KERNEL_ARGS (appended to the kernel command line), VM_CONSOLE_ALLOW (an ERE: console
-# lines matching it are not failures), VM_KEEP=1 (keep disk images and the share).
+# lines matching it are not failures), VM_KEEP=1 (keep disk images and the share),
+# VM_IMAGE_ROOT (where disk images go, e.g. /dev/shm), VM_BOOT_TIMEOUT (default 300 s),
+# VM_RUN_TIMEOUT (node_run's default limit, 120 s).
 
 VM_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VM_SCRIPTS=$VM_REPO/scripts/vm
@@ -37,7 +39,6 @@ VM_SUBNET=10.77.0
 VM_NODES=0
 VM_STARTED=0
 declare -a VM_PIDS=()
-declare -a _vm_node_mem=()
 _vm_shared_image=
 _vm_private_mib=0
 _vm_job_seq=0
@@ -236,16 +237,18 @@ _vm_wait_ready() {
 }
 
 # node_run K [-t SECS] CMD... — like ssh: the arguments are joined with spaces and run by
-# bash on node K, as root, in the checkout directory. Prints the command's stdout and
+# bash on node K, as root, in the caller's current directory (the checkout, in tests: the
+# node sees it at the same path). Prints the command's stdout and
 # stderr, returns its exit status (124 on timeout, 255 when the node is down).
 node_run() {
 	local k=${1:-} limit=${VM_RUN_TIMEOUT:-120}
 	_vm_check_node "$k"
 	shift
 	if [ "${1:-}" = -t ]; then
-		limit=${2:?node_run: -t needs seconds}
+		limit=${2:-}
 		shift 2
 	fi
+	[[ $limit =~ ^[1-9][0-9]*$ ]] || vm_die "node_run: the time limit must be whole seconds, got '$limit'"
 	[ $# -gt 0 ] || vm_die "node_run: no command"
 	local jobs=$VM_SHARE/node$k/jobs id
 	_vm_job_seq=$((_vm_job_seq + 1))
