@@ -154,6 +154,10 @@ expect_out "journal 1 is dirty" "dirty journal: named"
 	fail "dirty journal: fsck -n changed the image"
 expect_rc 0 "dirty journal: file not there before replay" "$TOOL" dir --json "$img" /
 jq_eq '[.entries[] | select(.name == "crashfile")] | length' 0 "dirty journal: crashfile absent"
+expect_rc 4 "dirty journal: preen leaves a cluster journal to the operator" "$FSCK" -p "$img"
+expect_out "UNEXPECTED INCONSISTENCY" "dirty journal: preen says to run fsck by hand"
+[ "$(checksum "$img")" = "$before" ] && pass "dirty journal: -p wrote nothing" ||
+	fail "dirty journal: fsck -p changed the image"
 expect_rc 1 "dirty journal: fsck -y replays it" "$FSCK" -y "$img"
 expect_out "replay it: yes" "dirty journal: replayed"
 expect_rc 0 "dirty journal: clean after replay" "$FSCK" -n "$img"

@@ -294,7 +294,9 @@ void Checker::pass_journals()
 			r_.repair_failed("replay refused: nothing written");
 			continue;
 		}
-		if (!r_.problem(PreenSafety::kSafe, "replay it",
+		// Unattended (-p), a cluster filesystem's dirty journal is not replayed: its node
+		// may be alive and mounted, which only the operator can rule out.
+		if (!r_.problem(cluster ? PreenSafety::kNeedsOperator : PreenSafety::kSafe, "replay it",
 		                "journal %u is dirty: node slot %u did not unmount cleanly%s; %u "
 		                "records, %u blocks to write back", j.slot, j.slot,
 		                cluster ? " (or still has the filesystem mounted: make sure it does not)"
