@@ -2,16 +2,30 @@
 # the harness (scripts/vm/lib.sh) booted the nodes. Mount point /mnt/cfs on every node.
 CFS_MNT=/mnt/cfs
 
+# The module file to load (kfs_pin_binaries points it at a private copy).
+KFS_MODULE=kernel/clusterfs.ko
+# Where the project's binaries are run from on the node.
+KFS_BIN=build/bin
+
+# kfs_pin_binaries K: copies the module and the tools a long test uses to node K's
+# /scratch (which survives node_kill), so a rebuild on the host during the test cannot
+# swap them underneath it.
+kfs_pin_binaries() {
+	node_run "$1" 'mkdir -p /scratch/pinned && cp kernel/clusterfs.ko build/bin/mkfs.clusterfs build/bin/fsck.clusterfs build/bin/cfs_crashwork build/bin/cfs_crashcheck /scratch/pinned/'
+	KFS_MODULE=/scratch/pinned/clusterfs.ko
+	KFS_BIN=/scratch/pinned
+}
+
 # kfs_load K: the module and its dependency (libcrc32c) on node K.
 kfs_load() {
-	node_run "$1" 'modprobe libcrc32c && { grep -q "^clusterfs " /proc/modules || insmod kernel/clusterfs.ko; } && mkdir -p /mnt/cfs'
+	node_run "$1" "modprobe libcrc32c && { grep -q '^clusterfs ' /proc/modules || insmod $KFS_MODULE; } && mkdir -p $CFS_MNT"
 }
 
 # kfs_mkfs K [MKFS OPTIONS]: a fresh lock_nolock filesystem with two 16 MiB journals.
 kfs_mkfs() {
 	local node=$1
 	shift
-	node_run "$node" "build/bin/mkfs.clusterfs -q -O -p lock_nolock -j 2 -J 16 $* \$CFS_SHARED_DEV"
+	node_run "$node" "$KFS_BIN/mkfs.clusterfs -q -O -p lock_nolock -j 2 -J 16 $* \$CFS_SHARED_DEV"
 }
 
 # kfs_mount K [OPTIONS]
@@ -26,7 +40,7 @@ kfs_umount() {
 # kfs_fsck_clean K: unmounted filesystem passes fsck.clusterfs -n.
 kfs_fsck_clean() {
 	local out
-	out=$(node_run "$1" 'build/bin/fsck.clusterfs -n $CFS_SHARED_DEV 2>&1') ||
+	out=$(node_run "$1" "$KFS_BIN/fsck.clusterfs -n \$CFS_SHARED_DEV 2>&1") ||
 		fail "fsck.clusterfs -n found problems: $out"
 }
 

@@ -10,6 +10,7 @@
 source kernel/tests/vm-helpers.sh
 
 iterations=${CFS_CRASH_ITERATIONS:-20}
+kfs_pin_binaries 1
 kfs_load 1
 kfs_mkfs 1
 kfs_mount 1 commit=1
@@ -18,7 +19,7 @@ kfs_umount 1
 
 for ((i = 1; i <= iterations; i++)); do
 	kfs_mount 1
-	node_run 1 "setsid build/bin/cfs_crashwork $CFS_MNT/work --seed $i </dev/null >/scratch/crashwork.$i.log 2>&1 &"
+	node_run 1 "setsid $KFS_BIN/cfs_crashwork $CFS_MNT/work --seed $i </dev/null >/scratch/crashwork.$i.log 2>&1 &"
 	# Let the workload get going, then crash somewhere in the next few seconds.
 	sleep $((3 + RANDOM % 6))
 	node_alive 1 || fail "iteration $i: the node died before it was killed"
@@ -26,7 +27,7 @@ for ((i = 1; i <= iterations; i++)); do
 	node_boot 1
 	kfs_load 1
 	kfs_mount 1
-	out=$(node_run 1 "build/bin/cfs_crashcheck $CFS_MNT/work 2>&1") ||
+	out=$(node_run 1 "$KFS_BIN/cfs_crashcheck $CFS_MNT/work 2>&1") ||
 		fail "iteration $i: fsync'ed data lost after the crash: $out"
 	kfs_umount 1
 	kfs_fsck_clean 1
