@@ -255,8 +255,11 @@ int record_to_ail(Journal *j)
 		if (!bh)
 			continue;
 		j->bufs[i] = nullptr;
-		if (index_find(&j->ail_index, buf_blkno(bh))) {
-			meta_release(j->fs, bh);  // already there: same cached block
+		if (uint32_t *slot = index_find(&j->ail_index, buf_blkno(bh))) {
+			if (j->ail[*slot])
+				meta_release(j->fs, bh);  // already there: same cached block
+			else
+				j->ail[*slot] = bh;  // freed (revoked) earlier, logged again since
 			continue;
 		}
 		int e = grow_array(j->fs, &j->ail, &j->cap_ail, j->nail + 1);
