@@ -16,7 +16,7 @@
 #   ping-pong: nodes 1 and 2 appending to one file in turn (ms per hand-off).
 # A filesystem whose adapter allows one node only gets "n/a" for the two-node workloads.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 repo=$PWD
 
 fs_list=
@@ -57,6 +57,7 @@ bench_fs() (
 	local fs=$1 nodes
 	export VM_LOG_DIR=$bench_dir/$fs
 	source scripts/vm/lib.sh
+	# shellcheck source=scripts/bench/fs/gfs2.sh # every adapter has this interface
 	source "scripts/bench/fs/$fs.sh"
 	nodes=$((FS_MAX_NODES >= 2 ? 2 : 1))
 	cluster_start "$nodes" --shared-mib 2048

@@ -86,7 +86,7 @@ cluster_corosync_start() {
 }
 
 cluster_wait_quorate() {
-	local limit=120 members= k start=$SECONDS
+	local limit=120 members='' k start=$SECONDS
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-t) limit=${2:?}; shift 2 ;;
@@ -96,7 +96,7 @@ cluster_wait_quorate() {
 		esac
 	done
 	local nodes
-	nodes=($(_vm_nodes_or_all "$@"))
+	read -r -a nodes <<<"$(_vm_nodes_or_all "$@")"
 	members=${members:-${#nodes[@]}}
 	for k in "${nodes[@]}"; do
 		local left=$((limit - (SECONDS - start)))
@@ -127,7 +127,7 @@ cluster_dlm_start() {
 		shift 2
 	fi
 	local nodes
-	nodes=($(_vm_nodes_or_all "$@"))
+	read -r -a nodes <<<"$(_vm_nodes_or_all "$@")"
 	for k in "${nodes[@]}"; do
 		node_run "$k" -t 30 '
 			set -e

@@ -45,6 +45,7 @@ report_failure() {
 }
 trap 'report_failure $?' ERR
 set -eE
+# shellcheck source=/dev/null # the test named on the command line
 source "$test_script"
 set +eE
 trap - ERR

@@ -8,7 +8,7 @@
 # usage: tests/vm/run.sh [--exclude PATTERN]... [NAME|PATTERN]...
 #   --exclude  skip matching tests (the `vm` suite skips those another suite runs)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 repo=$PWD
 
 excluded=()
@@ -45,7 +45,7 @@ for script in tests/vm/*.sh; do
 	tests+=("$script")
 done
 if [ ${#tests[@]} -eq 0 ]; then
-	echo "vmtest: no test matches '${selection[*]:-}' (have: $(cd tests/vm && ls *.sh | grep -v '^run.sh$' | sed 's/\.sh$//' | tr '\n' ' '))" >&2
+	echo "vmtest: no test matches '${selection[*]:-}' (have: $(for t in tests/vm/*.sh; do [ "$t" = tests/vm/run.sh ] || basename "$t" .sh; done | tr '\n' ' '))" >&2
 	exit 1
 fi
 
