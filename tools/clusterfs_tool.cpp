@@ -24,6 +24,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	// `clusterfs_tool --json CMD ARGS` means `clusterfs_tool CMD --json ARGS`: every command
+	// parses --json itself, so move the global spelling after the command name.
+	if (!strcmp(argv[1], "--json") && argc >= 3) {
+		argv[1] = argv[2];
+		argv[2] = const_cast<char *>("--json");
+	}
 	for (const ToolCommand *table : command_tables)
 		for (const ToolCommand *c = table; c->name; c++)
 			if (!strcmp(c->name, argv[1]))
