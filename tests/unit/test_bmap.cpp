@@ -402,6 +402,53 @@ TEST_P(BmapTest, InodeGetRejectsABlockThatIsNotADinode)
 	EXPECT_EQ(inode_get(&t.fs, t.opt.blocks + 5, &bogus), -CFS_EUCLEAN);
 }
 
+TEST_P(BmapTest, ShrinkingAStuffedFileZeroesTheTailItDropped)
+{
+	uint64_t ino = new_file();
+	auto data = pattern(200, 17);
+	write(ino, 0, data);
+	truncate(ino, 50);
+	EXPECT_EQ(read(ino, 0, 500), std::vector<uint8_t>(data.begin(), data.begin() + 50));
+	// Growing again (a hole past the old end) reads zeros, not the old bytes.
+	truncate(ino, 120);
+	auto got = read(ino, 0, 500);
+	ASSERT_EQ(got.size(), 120u);
+	EXPECT_EQ(std::vector<uint8_t>(got.begin() + 50, got.end()), std::vector<uint8_t>(70, 0));
+	EXPECT_EQ(height_of(ino), 0u);
+}
+
+TEST_P(BmapTest, UnstuffHandsTheInlineBytesToTheCaller)
+{
+	uint64_t ino = new_file();
+	write(ino, 0, pattern(300, 18));
+	InodeRef ip(&t.fs);
+	ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+	Trans tr;
+	ASSERT_EQ(trans_begin(&t.fs, nullptr, 16, &tr), 0);
+	std::vector<uint8_t> out(t.fs.bsize, 0xee);
+	uint64_t blk = 0;
+	ASSERT_EQ(inode_unstuff(&t.fs, &tr, ip.get(), out.data(), &blk), 0);
+	ASSERT_EQ(trans_commit(&tr), 0);
+	ASSERT_NE(blk, 0u);
+	auto expect = pattern(300, 18);
+	expect.resize(t.fs.bsize, 0);
+	EXPECT_EQ(out, expect);
+	EXPECT_EQ(inode_height(ip.get()), 1u);
+	EXPECT_EQ(inode_size(ip.get()), 300u);
+	EXPECT_EQ(inode_blocks(ip.get()), 2u);
+	BmapExtent e;
+	ASSERT_EQ(bmap_lookup(&t.fs, ip.get(), 0, 1, &e), 0);
+	EXPECT_EQ(e.disk_block, blk);
+	EXPECT_EQ(t.block_state_of(blk), int(CFS_BLKST_USED));
+	// Unstuffing twice or a directory is a caller bug, refused.
+	ASSERT_EQ(trans_begin(&t.fs, nullptr, 16, &tr), 0);
+	EXPECT_EQ(inode_unstuff(&t.fs, &tr, ip.get(), out.data(), &blk), -CFS_EINVAL);
+	InodeRef root(&t.fs);
+	ASSERT_EQ(inode_get(&t.fs, t.root, root.get()), 0);
+	EXPECT_EQ(inode_unstuff(&t.fs, &tr, root.get(), out.data(), &blk), -CFS_EINVAL);
+	trans_cancel(&tr);
+}
+
 INSTANTIATE_TEST_SUITE_P(BlockSizes, BmapTest, ::testing::Values(1024u, 4096u));
 
 }  // namespace
