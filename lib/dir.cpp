@@ -909,6 +909,58 @@ uint32_t dir_add_max_bufs(Fs *fs, const Inode *dir)
 	return n > 0xffffffffu ? 0xffffffffu : uint32_t(n);
 }
 
+int dir_add_bufs_for_name(Fs *fs, const Inode *dir, const char *name, uint32_t len,
+			  uint32_t *out)
+{
+	*out = dir_add_max_bufs(fs, dir);
+	if (!inode_is_dir(dir) || !is_hashed(dir) || len == 0 || len > CFS_NAME_MAX)
+		return 0;
+	unsigned depth = dir_depth(dir);
+	uint32_t hash = dir_hash(fs->sb.sb_hash_key, name, len);
+	Table t{fs, const_cast<Inode *>(dir), nullptr};
+	uint64_t first;
+	int err = t.get(slot_of(hash, depth), &first);
+	Chain c(fs);
+	if (!err)
+		err = read_chain(fs, dir, first, &c);
+	if (err)
+		return err;
+	const uint32_t need = CFS_DIRENT_SIZE(len);
+	const uint32_t allocator = 3 * 2 + 1;  // a few rgrps (header + bitmap) + statfs file
+	for (unsigned i = 0; i < c.n; i++) {
+		bool fits = false;
+		err = area_walk(fs, buf_blkno(c.bh[i]), leaf_area(fs, c.bh[i]),
+				[&](uint32_t, uint32_t, cfs_dirent *de) {
+			uint32_t rec = algo::load16(&de->de_rec_len);
+			uint32_t used = de->de_inum ? CFS_DIRENT_SIZE(de->de_name_len) : 0;
+			fits = rec - used >= need;
+			return fits ? kFound : 0;
+		});
+		if (err < 0)
+			return err;
+		if (fits) {
+			*out = 2;  // the dinode and this leaf: no allocation
+			return 0;
+		}
+	}
+	unsigned ld = algo::load16(&leaf_hdr(c.bh[0])->lf_depth);
+	if (ld > depth)
+		return algo::corrupt(fs, first, "leaf depth above the table depth");
+	if (c.n > 1 || (ld == depth && depth >= kMaxGrowDepth)) {
+		*out = 1 + 2 + allocator;  // chains one more leaf after the last
+		return 0;
+	}
+	if (depth < kMaxGrowDepth)
+		return 0;  // a doubling may follow the splits: the general bound
+	// Only splits: each one touches the slots of the leaf being split.
+	uint64_t span_bytes = (uint64_t(1) << (depth - ld)) * 8;
+	uint64_t table = inode_height(dir) ? span_bytes / fs->jd_payload + 2 : 0;
+	uint64_t n = 1 + 2 + (depth - ld) + table + allocator;
+	if (n < *out)
+		*out = uint32_t(n);
+	return 0;
+}
+
 namespace {
 
 struct Emitter {

@@ -55,7 +55,15 @@ uint8_t dir_type_of_mode(uint32_t mode);
 			      const DirEntry *entry, DirEntry *old);
 
 // Buffers one dir_add may dirty in `dir` (for trans_begin), allocator buffers included.
+// Conservative: in a directory whose table lives in jdata blocks it counts a doubling.
 uint32_t dir_add_max_bufs(Fs *fs, const Inode *dir);
+
+// The same bound for adding `name` specifically: reads the leaf the name hashes to, so
+// an insert that fits (the common case) reserves 2 buffers, not a whole table. Falls
+// back to dir_add_max_bufs when a doubling is possible. Valid until the directory
+// changes (call it under the same lock as the dir_add).
+[[nodiscard]] int dir_add_bufs_for_name(Fs *fs, const Inode *dir, const char *name,
+					uint32_t len, uint32_t *out);
 
 // True if the directory holds only "." and "..".
 [[nodiscard]] int dir_is_empty(Fs *fs, const Inode *dir, bool *empty);

@@ -268,6 +268,29 @@ TEST_P(DirTest, ReaddirCookiesStayValidAcrossSplitsAndDoublings)
 		EXPECT_EQ(kv.second, 1) << kv.first << " repeated";
 }
 
+TEST_P(DirTest, ReservationsCoverWhatEachInsertDirties)
+{
+	uint64_t dir = mkdir_at(t.root, "reserve");
+	InodeRef d(&t.fs);
+	ASSERT_EQ(inode_get(&t.fs, dir, d.get()), 0);
+	unsigned small = 0;
+	for (int i = 0; i < 6000; i++) {
+		std::string name = name_for(i);
+		uint32_t exact = 0;
+		ASSERT_EQ(dir_add_bufs_for_name(&t.fs, d.get(), name.data(), uint32_t(name.size()), &exact), 0);
+		uint32_t general = dir_add_max_bufs(&t.fs, d.get());
+		ASSERT_LE(exact, general);
+		small += exact <= 2;
+		Trans tr;
+		ASSERT_EQ(trans_begin(&t.fs, nullptr, exact, &tr), 0);
+		DirEntry e{uint64_t(10 + i), 1, CFS_DT_REG};
+		ASSERT_EQ(dir_add(&t.fs, &tr, d.get(), name.data(), uint32_t(name.size()), &e), 0);
+		ASSERT_LE(tr.nbufs, exact) << "insert " << i << " dirtied more than reserved";
+		ASSERT_EQ(trans_commit(&tr), 0);
+	}
+	EXPECT_GT(small, 5000u) << "most inserts fit their leaf and should reserve 2 buffers";
+}
+
 TEST_P(DirTest, ResumingFromAnyCookieReturnsExactlyTheRest)
 {
 	uint64_t dir = mkdir_at(t.root, "resume");
