@@ -145,6 +145,8 @@ const char *cfs_glock_state_name(enum cfs_glock_state state);
 
 int cfs_glock_init(void);
 void cfs_glock_exit(void);
+/* glock_selftest.c: the state machine against a scripted lock module (module load). */
+int cfs_glock_selftest(void);
 
 /* glops.c: per-type cache hooks. */
 extern const struct cfs_glock_operations cfs_inode_glops;

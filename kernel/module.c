@@ -21,6 +21,11 @@ static int __init clusterfs_init(void)
 	err = cfs_glock_init();
 	if (err)
 		return err;
+	err = cfs_glock_selftest();
+	if (err) {
+		pr_err("clusterfs: glock self-test failed (%d), not loading\n", err);
+		goto out_glock;
+	}
 	err = cfs_init_inode_cache();
 	if (err)
 		goto out_glock;
