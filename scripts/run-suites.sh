@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs `make test-<suite>` for each suite named on the command line, keeps going after a
+# Runs `make -jN test-<suite>` (test binaries build in parallel) for each suite named on the command line, keeps going after a
 # failure, saves each suite's output under build/test-logs/ and ends with one summary line.
 set -u
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ for suite in "$@"; do
 	log="$logdir/$suite.log"
 	start=$(date +%s)
 	echo "=== suite $suite"
-	if make --no-print-directory "test-$suite" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+	if make -j"$(nproc)" --no-print-directory "test-$suite" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
 		passed=$((passed + 1)); verdict=PASS
 	else
 		failed=$((failed + 1)); failed_names+=("$suite"); verdict=FAIL
