@@ -420,11 +420,14 @@ int cfs_env_ordered_data_flush(struct cfs_host *h)
 		if (!igrab(&ci->vfs_inode))
 			continue;	/* being evicted: eviction writes its data itself */
 		spin_unlock(&h->ordered_lock);
+		/*
+		 * Not inode_dio_wait(): a direct write allocating in iomap_begin can trigger
+		 * this flush while its own I/O counts as in flight. Fresh blocks of direct
+		 * writes are zeroed before use instead (file.c).
+		 */
 		ret = filemap_write_and_wait(ci->vfs_inode.i_mapping);
 		if (ret && !err)
 			err = ret;
-		/* Direct writes into fresh blocks are in flight without dirty pages. */
-		inode_dio_wait(&ci->vfs_inode);
 		cfs_host_iput_nolock(h, ci);
 		spin_lock(&h->ordered_lock);
 	}

@@ -145,10 +145,19 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 	 * Freshly allocated blocks must not be committed before their data is written
 	 * (ordered mode). Buffered writes keep trans_mutex, which every journal flush
 	 * takes, until iomap_end, when the data is dirty in the page cache and on the
-	 * ordered list; direct writes are waited for by the ordered flush (inode_dio_wait).
+	 * ordered list; direct writes get zeroed blocks before the mapping is used.
 	 */
 	mutex_lock(&sbi->trans_mutex);
 	err = cfs_iomap_allocate(inode, pos, length, iomap);
+	if (!err && (flags & IOMAP_DIRECT) && (iomap->flags & IOMAP_F_NEW))
+		/*
+		 * The direct write's bios complete after this mapping is returned, and a
+		 * journal flush must not wait for them (this very write may be what triggers
+		 * the flush): zero the fresh blocks first, so a commit of the allocation can
+		 * never expose stale data.
+		 */
+		err = blkdev_issue_zeroout(inode->i_sb->s_bdev, iomap->addr >> SECTOR_SHIFT,
+					   iomap->length >> SECTOR_SHIFT, GFP_NOFS, 0);
 	if (err || (flags & IOMAP_DIRECT) || !(iomap->flags & IOMAP_F_NEW)) {
 		mutex_unlock(&sbi->trans_mutex);
 		return err;
