@@ -33,5 +33,12 @@ test-kernel-vm: kernel-module build-all
 kernel-soak: kernel-module build-all
 	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) tests/vm/run.sh kernel-crash
 
-demo: kernel-module build-all
+# `make demo` is the README's first command on a fresh machine: install missing packages,
+# then build in a fresh make (KDIR is read at parse time, after the headers exist).
+demo:
+	scripts/install-deps.sh
+	$(MAKE) --no-print-directory -j$$(nproc) build-all
+	$(MAKE) --no-print-directory demo-run
+
+demo-run: kernel-module build-all
 	scripts/demo.sh
