@@ -7,7 +7,7 @@
 KDIR ?= $(shell sh kernel/scripts/default-kdir.sh)
 KERNEL_MODULE := kernel/clusterfs.ko
 
-.PHONY: kernel-module test-kernel-build test-kernel-vm kernel-soak demo
+.PHONY: kernel-module test-kernel-build test-kernel-vm kernel-soak demo demo-run
 
 ifneq ($(KDIR),)
 ALL += kernel-module
