@@ -11,6 +11,9 @@
 # Workloads (files/s, MiB/s, ms; each cell also gives the median seconds):
 #   create, ls -l (caches dropped), unlink of 2000 empty files on node1;
 #   64 MiB write+fsync and cold read on node1;
+#   2000 random 4 KiB pwrite+fsync into a fully written 64 MiB file on node1 (ops/s);
+#   untar: GNU tar extracting a tarball of 3000 small files in 110 nested directories
+#   (generated deterministically on the host, copied to the node's tmpfs), then sync;
 #   nodes 1 and 2 creating 1000 files each at once in one directory, then each in its
 #   own directory (aggregate files/s: 2000 / the slower node's time);
 #   ping-pong: nodes 1 and 2 appending to one file in turn (ms per hand-off).
@@ -44,11 +47,16 @@ FILES=2000
 FILES_PER_NODE=1000
 STREAM_MIB=64
 PINGPONG_ROUNDS=20
+RANDWRITE_OPS=2000
 
 stamp=$(date -u +%Y%m%dT%H%M%S)
 bench_dir=$repo/build/bench-logs/$stamp-$$
 mkdir -p "$bench_dir"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+tree_tarball=$bench_dir/tree.tar
+python3 scripts/bench/workload.py make-tree-tarball --out "$tree_tarball" >/dev/null ||
+	{ echo "bench: cannot write $tree_tarball" >&2; exit 1; }
+UNTAR_FILES=$(tar -tvf "$tree_tarball" | grep -c '^-')
 
 # One filesystem: boot, set up, run every workload $runs times, append "fs workload run
 # seconds count" lines to $bench_dir/raw.tsv. Runs in a subshell: the harness's EXIT trap
@@ -72,6 +80,9 @@ bench_fs() (
 	echo -e "$fs\tsetup\t1\t$((SECONDS - boot_start))\t1" >>"$bench_dir/raw.tsv"
 
 	local workload="python3 scripts/bench/workload.py"
+	# From the node's tmpfs: reading it over 9p inside the measurement would time the
+	# emulator's 9p transport, not the filesystem.
+	node_run 1 -t 120 "cp $tree_tarball /tmp/tree.tar" || exit 1
 	# Runs a workload on one node and records it.
 	measure() {
 		local name=$1 run=$2 node=$3 result seconds count
@@ -108,6 +119,7 @@ bench_fs() (
 		measure create "$run" 1 create --dir "$dir/files" --count "$FILES"
 		measure stat "$run" 1 stat --dir "$dir/files" --drop-caches
 		measure unlink "$run" 1 unlink --dir "$dir/files"
+		measure untar "$run" 1 untar --tarball /tmp/tree.tar --dir "$dir/untar"
 		if [ "$nodes" -ge 2 ]; then
 			node_run 1 "mkdir -p $dir/shared $dir/own1 $dir/own2" || exit 1
 			measure_pair shared-dir "$run" $((FILES_PER_NODE * 2)) \
@@ -127,6 +139,10 @@ bench_fs() (
 		measure write "$run" 1 write --file /mnt/bench/stream --mib "$STREAM_MIB"
 		measure read "$run" 1 read --file /mnt/bench/stream --drop-caches
 		node_run 1 "rm -f /mnt/bench/stream" || exit 1
+	done
+	for ((run = 1; run <= runs; run++)); do
+		measure randwrite "$run" 1 randwrite --file /mnt/bench/random --mib "$STREAM_MIB" --ops "$RANDWRITE_OPS" --seed "$run"
+		node_run 1 "rm -f /mnt/bench/random" || exit 1
 	done
 	for ((k = nodes; k >= 1; k--)); do
 		fs_umount "$k" /mnt/bench || exit 1
@@ -165,6 +181,13 @@ cell() { # fs workload kind(rate|ms) -> "rate (seconds s)"
 		END { if (!found) printf "n/a" }' <<<"$summary"
 }
 
+ratio() { # fs other workload -> "rate(fs) / rate(other)" to two decimals, or n/a
+	awk -F'\t' -v a="$1" -v b="$2" -v w="$3" '
+		$2 == w && $1 == a && $3 > 0 { ra = $4 / $3 }
+		$2 == w && $1 == b && $3 > 0 { rb = $4 / $3 }
+		END { if (ra > 0 && rb > 0) printf "%.2f", ra / rb; else printf "n/a" }' <<<"$summary"
+}
+
 kver=$(source scripts/vm/lib.sh && vm_kernel_version)
 mkdir -p "$(dirname "$out")"
 {
@@ -177,19 +200,38 @@ mkdir -p "$(dirname "$out")"
 	echo "computed from the median time, and that time. Shared disk: a fully written 2 GiB raw"
 	echo "image (cache=none). Cluster filesystems on 2 nodes, ext4 on 1 (the emulator's ceiling)."
 	echo
-	echo "| filesystem | create 2000, files/s | ls -l cold, files/s | unlink 2000, files/s | write+fsync 64 MiB, MiB/s | cold read 64 MiB, MiB/s | 2 nodes × 1000, one dir, files/s | 2 nodes × 1000, own dirs, files/s | ping-pong append, ms/hand-off | mount set-up |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| filesystem | create 2000, files/s | ls -l cold, files/s | unlink 2000, files/s | write+fsync 64 MiB, MiB/s | cold read 64 MiB, MiB/s | 2 nodes × 1000, one dir, files/s | 2 nodes × 1000, own dirs, files/s | ping-pong append, ms/hand-off | mount set-up | random 4 KiB write+fsync, ops/s | untar $UNTAR_FILES files + sync, files/s |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for fs in $fs_list; do
 		if [[ " ${failed[*]:-} " == *" $fs "* ]]; then
-			echo "| $fs | failed: see build/bench-logs/$stamp-$$/$fs |||||||||"
+			echo "| $fs | failed: see build/bench-logs/$stamp-$$/$fs |||||||||||"
 			continue
 		fi
-		echo "| $fs | $(cell "$fs" create rate) | $(cell "$fs" stat rate) | $(cell "$fs" unlink rate) | $(cell "$fs" write rate) | $(cell "$fs" read rate) | $(cell "$fs" shared-dir rate) | $(cell "$fs" own-dirs rate) | $(cell "$fs" pingpong ms) | $(cell "$fs" setup s) |"
+		echo "| $fs | $(cell "$fs" create rate) | $(cell "$fs" stat rate) | $(cell "$fs" unlink rate) | $(cell "$fs" write rate) | $(cell "$fs" read rate) | $(cell "$fs" shared-dir rate) | $(cell "$fs" own-dirs rate) | $(cell "$fs" pingpong ms) | $(cell "$fs" setup s) | $(cell "$fs" randwrite rate) | $(cell "$fs" untar rate) |"
 	done
+	if [[ " $fs_list " == *" clusterfs "* ]]; then
+		echo
+		echo "Ratios, clusterfs / other (rates divided; above 1: clusterfs is faster):"
+		echo
+		echo "| clusterfs / | create | ls -l cold | unlink | write+fsync | cold read | random 4 KiB write+fsync | untar |"
+		echo "|---|---|---|---|---|---|---|---|"
+		for fs in $fs_list; do
+			[ "$fs" != clusterfs ] || continue
+			printf '| %s |' "$fs"
+			for w in create stat unlink write read randwrite untar; do
+				printf ' %s |' "$(ratio clusterfs "$fs" "$w")"
+			done
+			echo
+		done
+	fi
 	echo
 	echo "Ping-pong: $PINGPONG_ROUNDS rounds ($((PINGPONG_ROUNDS * 2)) appends of 16 bytes, nodes alternating,"
 	echo "each waiting until it sees the other's record); time per hand-off = total / appends."
 	echo "Mount set-up: cluster stack, mkfs and mounting every node, after the VMs are up."
+	echo "Random writes: $RANDWRITE_OPS pwrite()s of 4 KiB at page-aligned offsets drawn from a seeded"
+	echo "generator, each followed by fsync(), into a $STREAM_MIB MiB file written and fsync'ed before timing."
+	echo "Untar: GNU tar extracting $UNTAR_FILES regular files (0-16 KiB, most under 4 KiB) in nested"
+	echo "directories from the node's tmpfs, then sync(); files/s = files / (extract + sync)."
 	echo
 	echo "## Every run (fs, workload, run, seconds, count)"
 	echo

@@ -10,11 +10,16 @@ With --go PATH the command prepares, creates PATH.ready-<node>, waits for PATH t
 nodes start one workload together.
 """
 import argparse
+import io
 import os
+import random
+import subprocess
 import sys
+import tarfile
 import time
 
 LINE = 16  # bytes per ping-pong record: fixed, so the file size counts the hand-offs
+PAGE = 4096
 
 
 def wait_for_go(go, node):
@@ -95,6 +100,75 @@ def read(args):
     return time.monotonic() - start, total >> 20
 
 
+def randwrite(args):
+    """4 KiB writes at random page-aligned offsets of a fully written file, each followed
+    by fsync: the database/log pattern. The file is written and fsync'ed before timing,
+    so every write overwrites allocated blocks (no allocation, no unwritten extents)."""
+    pages = (args.mib << 20) // PAGE
+    chunk = b"\0" * (1 << 20)
+    fd = os.open(args.file, os.O_CREAT | os.O_TRUNC | os.O_RDWR, 0o644)
+    try:
+        for _ in range(args.mib):
+            os.write(fd, chunk)
+        os.fsync(fd)
+        rng = random.Random(args.seed)
+        offsets = [rng.randrange(pages) * PAGE for _ in range(args.ops)]
+        block = bytes(rng.randrange(256) for _ in range(PAGE))
+        start = time.monotonic()
+        for offset in offsets:
+            if os.pwrite(fd, block, offset) != PAGE:
+                sys.exit(f"workload randwrite: short write at {offset}")
+            os.fsync(fd)
+        elapsed = time.monotonic() - start
+    finally:
+        os.close(fd)
+    return elapsed, args.ops
+
+
+def make_tree_tarball(args):
+    """Writes the untar workload's tarball (run on the host, once per benchmark): a
+    deterministic tree of small files in nested directories, sizes drawn from 0 to
+    16 KiB with most under 4 KiB, like a source tree."""
+    rng = random.Random(args.seed)
+    files = 0
+    with tarfile.open(args.out, "w", format=tarfile.GNU_FORMAT) as tar:
+        def add_dir(name):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            info.mtime = 1700000000
+            tar.addfile(info)
+        for top in range(args.top_dirs):
+            add_dir(f"tree/d{top}")
+            for sub in range(args.sub_dirs):
+                directory = f"tree/d{top}/s{sub}"
+                add_dir(directory)
+                for i in range(args.files_per_dir):
+                    size = min(int(rng.expovariate(1 / 3000)), 16384)
+                    info = tarfile.TarInfo(f"{directory}/file{i}.c")
+                    info.size = size
+                    info.mode = 0o644
+                    info.mtime = 1700000000
+                    tar.addfile(info, io.BytesIO(rng.randbytes(size)))
+                    files += 1
+    return 0.0, files
+
+
+def untar(args):
+    """Extracts the tarball with GNU tar into a fresh directory, then sync: creates,
+    small writes, directory inserts and the journal commit, as unpacking a source tree
+    does. The count is the regular files extracted."""
+    with tarfile.open(args.tarball) as tar:
+        files = sum(1 for member in tar if member.isfile())
+    os.makedirs(args.dir, exist_ok=True)
+    start = time.monotonic()
+    done = subprocess.run(["tar", "-xf", args.tarball, "-C", args.dir], stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        sys.exit(f"workload untar: tar failed: {done.stderr.strip()}")
+    os.sync()
+    return time.monotonic() - start, files
+
+
 def pingpong(args):
     """Nodes 1 and 2 append fixed-size records in turn: record i is node (i % 2) + 1's.
     Each waits until the file holds every earlier record, so each append is a hand-off
@@ -149,6 +223,23 @@ def main():
     p.add_argument("--file", required=True)
     p.add_argument("--drop-caches", action="store_true")
     p.set_defaults(run=read)
+    p = sub.add_parser("randwrite")
+    p.add_argument("--file", required=True)
+    p.add_argument("--mib", type=int, required=True, help="size of the file written first")
+    p.add_argument("--ops", type=int, required=True, help="4 KiB pwrite+fsync operations")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(run=randwrite)
+    p = sub.add_parser("make-tree-tarball")
+    p.add_argument("--out", required=True)
+    p.add_argument("--top-dirs", type=int, default=10)
+    p.add_argument("--sub-dirs", type=int, default=10)
+    p.add_argument("--files-per-dir", type=int, default=30)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(run=make_tree_tarball)
+    p = sub.add_parser("untar")
+    p.add_argument("--tarball", required=True)
+    p.add_argument("--dir", required=True)
+    p.set_defaults(run=untar)
     p = sub.add_parser("pingpong")
     p.add_argument("--file", required=True)
     p.add_argument("--rounds", type=int, required=True)
