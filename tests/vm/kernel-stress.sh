@@ -1,0 +1,45 @@
+# clusterfs.ko under stress-ng's filesystem stressors with --verify for about 3 minutes
+# (one worker each, all at once in one directory of the mount: data written and read
+# back, directory churn, deep trees, odd names, links, renames, fallocate, seeks and
+# holes, fsync/sync_file_range, locks); stress-ng must report no failure, the kernel no
+# problem, and the unmounted filesystem must be fsck-clean.
+# The stressor set passes on ext4 in the same VM (docs/kernel-stress.md).
+# nodes: 1
+# cluster: --shared-mib 1024
+# timeout: 600
+
+source kernel/tests/vm-helpers.sh
+
+# STRESS_SECONDS: how long the stressors run together (stress-ng --timeout).
+STRESS_SECONDS=${KSTRESS_SECONDS:-150}
+# Sizes keep the working set (about 500 MiB) well inside the 1 GiB shared disk.
+STRESSORS="--hdd 1 --hdd-bytes 64M --hdd-opts wr-rnd,rd-rnd,fsync
+	--iomix 1 --iomix-bytes 32M
+	--dentry 1 --dir 1 --dirdeep 1 --dirdeep-inodes 20000 --filename 1
+	--fallocate 1 --fallocate-bytes 32M --fstat 1 --fstat-dir $CFS_MNT
+	--link 1 --symlink 1 --rename 1 --chmod 1 --utime 1
+	--seek 1 --seek-size 32M --seek-punch --sync-file 1 --sync-file-bytes 32M
+	--readahead 1 --readahead-bytes 32M --copy-file 1 --copy-file-bytes 128M
+	--lockf 1 --flock 1"
+
+kfs_load 1
+node_run 1 "$KFS_BIN/mkfs.clusterfs -q -O -p lock_nolock -j 1 \$CFS_SHARED_DEV"
+kfs_mount 1
+node_run 1 "mkdir $CFS_MNT/stress && touch $CFS_MNT/fstat-target"
+
+# stress-ng exits 0 only if every stressor ran and passed (2: a stressor failed, e.g. a
+# verify mismatch; 3: one could not run). Its log lines "fail:" name any failure.
+status=0
+out=$(node_run 1 -t $((STRESS_SECONDS + 240)) "cd $CFS_MNT/stress && stress-ng \
+	$(echo $STRESSORS) --verify --metrics-brief --timeout ${STRESS_SECONDS}s \
+	--temp-path $CFS_MNT/stress 2>&1") || status=$?
+printf '%s\n' "$out" >"$VM_LOG_DIR/stress-ng.log"
+vm_log "stress-ng: $(grep -E 'successful run|passed:|failed:|skipped:' <<<"$out" | tr '\n' ' ')"
+[ "$status" -eq 0 ] || fail "stress-ng exited $status: $(grep -Ei 'fail|error|skipp' <<<"$out" | head -n 20)"
+! grep -Eq '(^| )fail:|failed: [1-9]|skipped: [1-9]|verif.*(fail|mismatch)' <<<"$out" ||
+	fail "stress-ng reported failures: $(grep -Ei 'fail|skipp|verif' <<<"$out" | head -n 20)"
+
+# fsck sees what stress-ng left: every block it allocated and freed, every inode it
+# created and unlinked.
+kfs_umount 1
+kfs_fsck_clean 1
