@@ -1,9 +1,10 @@
 # clusterfs.ko under stress-ng's filesystem stressors with --verify for about 3 minutes
 # (one worker each, all at once in one directory of the mount: data written and read
 # back, directory churn, deep trees, odd names, links, renames, fallocate, seeks and
-# holes, fsync/sync_file_range, locks); stress-ng must report no failure, the kernel no
-# problem, and the unmounted filesystem must be fsck-clean.
-# The stressor set passes on ext4 in the same VM (docs/kernel-stress.md).
+# holes, fsync/sync_file_range, mmap/msync, POSIX aio, sendfile, locks and leases);
+# stress-ng must report no failure, the kernel no problem, and the unmounted filesystem
+# must be fsck-clean. The stressor set passes on ext4 in the same VM; io-uring, fiemap and
+# aiol are left out (docs/kernel-stress.md: aiol finds a known clusterfs bug).
 # nodes: 1
 # cluster: --shared-mib 1024
 # timeout: 600
@@ -19,8 +20,11 @@ STRESSORS="--hdd 1 --hdd-bytes 64M --hdd-opts wr-rnd,rd-rnd,fsync
 	--fallocate 1 --fallocate-bytes 32M --fstat 1 --fstat-dir $CFS_MNT
 	--link 1 --symlink 1 --rename 1 --chmod 1 --utime 1
 	--seek 1 --seek-size 32M --seek-punch --sync-file 1 --sync-file-bytes 32M
-	--readahead 1 --readahead-bytes 32M --copy-file 1 --copy-file-bytes 128M
-	--lockf 1 --flock 1"
+	--readahead 1 --readahead-bytes 8M --copy-file 1 --copy-file-bytes 128M
+	--lockf 1 --flock 1 --fcntl 1 --locka 1 --lease 1
+	--fpunch 1 --mmap 1 --mmap-file --mmap-bytes 16M --mmap-odirect --msync 1 --msync-bytes 16M
+	--aio 1 --sendfile 1 --fsize 1 --file-ioctl 1
+	--getdent 1 --dirmany 1 --open 1 --touch 1 --access 1 --chown 1 --inotify 1"
 
 kfs_load 1
 node_run 1 "$KFS_BIN/mkfs.clusterfs -q -O -p lock_nolock -j 1 \$CFS_SHARED_DEV"
