@@ -320,9 +320,17 @@ static ssize_t cfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		goto out_unlock;
 	if (iocb->ki_flags & IOCB_DIRECT) {
 		loff_t end;
+		unsigned int dio_flags = 0;
 
+		/*
+		 * i_size is extended below, once the write is done: a write past EOF must not
+		 * complete asynchronously (io_submit returns -EIOCBQUEUED) or the size update
+		 * would be skipped, leaving written blocks mapped past i_size.
+		 */
+		if (iocb->ki_pos + iov_iter_count(from) > i_size_read(inode))
+			dio_flags |= IOMAP_DIO_FORCE_WAIT;
 		/* Allocating direct writes stay direct: blocks are allocated, never buffered. */
-		ret = iomap_dio_rw(iocb, from, &cfs_iomap_ops, NULL, 0, NULL, 0);
+		ret = iomap_dio_rw(iocb, from, &cfs_iomap_ops, NULL, dio_flags, NULL, 0);
 		end = iocb->ki_pos;
 		if (ret > 0 && end > i_size_read(inode)) {
 			i_size_write(inode, end);
