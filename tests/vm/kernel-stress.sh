@@ -1,10 +1,10 @@
 # clusterfs.ko under stress-ng's filesystem stressors with --verify for about 3 minutes
 # (one worker each, all at once in one directory of the mount: data written and read
 # back, directory churn, deep trees, odd names, links, renames, fallocate, seeks and
-# holes, fsync/sync_file_range, mmap/msync, POSIX aio, sendfile, locks and leases);
+# holes, fsync/sync_file_range, mmap/msync, POSIX and Linux aio, sendfile, locks, leases);
 # stress-ng must report no failure, the kernel no problem, and the unmounted filesystem
-# must be fsck-clean. The stressor set passes on ext4 in the same VM; io-uring, fiemap and
-# aiol are left out (docs/kernel-stress.md: aiol finds a known clusterfs bug).
+# must be fsck-clean. The stressor set passes on ext4 in the same VM; io-uring and fiemap
+# are left out (docs/kernel-stress.md).
 # nodes: 1
 # cluster: --shared-mib 1024
 # timeout: 600
@@ -24,7 +24,8 @@ STRESSORS="--hdd 1 --hdd-bytes 64M --hdd-opts wr-rnd,rd-rnd,fsync
 	--lockf 1 --flock 1 --fcntl 1 --locka 1 --lease 1
 	--fpunch 1 --mmap 1 --mmap-file --mmap-bytes 16M --mmap-odirect --msync 1 --msync-bytes 16M
 	--aio 1 --sendfile 1 --fsize 1 --file-ioctl 1
-	--getdent 1 --dirmany 1 --open 1 --touch 1 --access 1 --chown 1 --inotify 1"
+	--getdent 1 --dirmany 1 --open 1 --touch 1 --access 1 --chown 1 --inotify 1
+	--aiol 1"
 
 kfs_load 1
 node_run 1 "$KFS_BIN/mkfs.clusterfs -q -O -p lock_nolock -j 1 \$CFS_SHARED_DEV"
