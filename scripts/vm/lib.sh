@@ -22,7 +22,7 @@
 # plus the cluster stack helpers of scripts/vm/cluster.sh (corosync, dlm_controld).
 #
 # Settings (environment): VM_LOG_DIR (default build/vm-logs/run-PID), VM_KERNEL (a
-# version under /lib/modules; default the newest one with a /boot/vmlinuz), VM_MEM_MIB,
+# version under /lib/modules; default: scripts/default-kernel.sh), VM_MEM_MIB,
 # VM_KERNEL_ARGS (appended to the kernel command line), VM_CONSOLE_ALLOW (an ERE: console
 # lines matching it are not failures), VM_KEEP=1 (keep disk images and the share),
 # VM_IMAGE_ROOT (where disk images go, e.g. /dev/shm), VM_BOOT_TIMEOUT (default 300 s),
@@ -49,16 +49,15 @@ VM_CONSOLE_FAIL='Oops|BUG:|WARNING:|Kernel panic|general protection fault|Call T
 vm_log() { printf '[%s] %s\n' "$(date -u +%T)" "$*" >&2; }
 vm_die() { vm_log "ERROR: $*"; exit 1; }
 
-# The kernel the VMs boot: VM_KERNEL, or the newest installed one with an image and modules.
+# The kernel the VMs boot: VM_KERNEL, or scripts/default-kernel.sh's choice (Debian's
+# default kernel, the one kernel/ builds clusterfs.ko for by default).
 vm_kernel_version() {
 	if [ -n "${VM_KERNEL:-}" ]; then
 		echo "$VM_KERNEL"
 		return
 	fi
-	local version best=
-	for version in $(ls /lib/modules 2>/dev/null | sort -V); do
-		[ -r "/boot/vmlinuz-$version" ] && [ -f "/lib/modules/$version/modules.dep" ] && best=$version
-	done
+	local best
+	best=$("$VM_REPO/scripts/default-kernel.sh")
 	[ -n "$best" ] || vm_die "no kernel with /boot/vmlinuz-V and /lib/modules/V (apt-get install linux-image-amd64)"
 	echo "$best"
 }
