@@ -456,6 +456,28 @@ extern "C" int cfs_core_read_inline(struct cfs_core *core, cfs_core_u64 ino, cfs
 	return cfs::inode_read_inline(&core->fs, ip.ptr(), off, buf, len);
 }
 
+extern "C" cfs_core_u32 cfs_core_inline_capacity(struct cfs_core *core)
+{
+	return cfs::inode_inline_capacity(&core->fs);
+}
+
+extern "C" int cfs_core_write_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
+				     const void *buf, cfs_core_u32 len)
+{
+	InodeRef ip(&core->fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	Txn tx(core);
+	err = tx.begin(1);
+	if (err)
+		return err;
+	err = cfs::inode_write_inline(&core->fs, tx.get(), ip.ptr(), off, buf, len);
+	if (err)
+		return err;
+	return tx.commit();
+}
+
 // ---- Namespace changes ------------------------------------------------------------------
 
 namespace {

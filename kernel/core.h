@@ -117,6 +117,15 @@ struct cfs_core_map {
 int cfs_core_bmap(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
 		  cfs_core_u64 max_count, struct cfs_core_map *out);
 
+/* Bytes a stuffed (height 0) regular file holds in its dinode. */
+cfs_core_u32 cfs_core_inline_capacity(struct cfs_core *core);
+/*
+ * Writes @len bytes at @off into a stuffed inode's inline data, extending its size, in
+ * one transaction of one buffer (the dinode): small files stay in their dinode, as in
+ * GFS2. -EFBIG past the inline capacity, -EINVAL if the inode is not stuffed.
+ */
+int cfs_core_write_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
+			  const void *buf, cfs_core_u32 len);
 /* Copies bytes [@off, @off + @len) of a stuffed inode's inline data (zeros past EOF). */
 int cfs_core_read_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
 			 void *buf, cfs_core_u32 len);

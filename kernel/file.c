@@ -19,6 +19,8 @@
 
 /* iomap->flags bit: this mapping holds sbi->trans_mutex until iomap_end. */
 #define IOMAP_F_CFS_HOLDS_TRANS (IOMAP_F_PRIVATE << 1)
+/* iomap->flags bit: a buffered write into the inline area, journaled by iomap_end. */
+#define IOMAP_F_CFS_INLINE_WRITE (IOMAP_F_PRIVATE << 2)
 
 /* Inline (stuffed) data: a private copy of the dinode's inline bytes, freed in iomap_end. */
 static int cfs_iomap_inline(struct inode *inode, loff_t pos, loff_t length, struct iomap *iomap)
@@ -128,6 +130,61 @@ static int cfs_iomap_allocate(struct inode *inode, loff_t pos, loff_t length, st
 	return 0;
 }
 
+/*
+ * A buffered write that ends inside the inline area of a stuffed file stays inline, as
+ * in GFS2: iomap copies the bytes into a copy of the inline area (IOMAP_INLINE, the
+ * folio is not dirtied) and iomap_end journals them with the dinode. A small file then
+ * costs one block and one write, not a dinode plus a data block written apart
+ * (docs/bench/kernel.md, untar). Holds trans_mutex until iomap_end, like an allocating
+ * write, with log space reserved so that the commit there never flushes.
+ * Returns -EAGAIN when the write does not qualify.
+ */
+static int cfs_iomap_inline_write(struct inode *inode, loff_t pos, loff_t length,
+				  struct iomap *iomap)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	u32 capacity = cfs_core_inline_capacity(sbi->core);
+	loff_t size;
+	void *copy;
+	int err;
+
+	if (READ_ONCE(ci->height) != 0 || pos + length > capacity)
+		return -EAGAIN;
+	mutex_lock(&sbi->trans_mutex);
+	/* The height only changes under trans_mutex: this check is stable. */
+	if (ci->height != 0) {
+		mutex_unlock(&sbi->trans_mutex);
+		return -EAGAIN;
+	}
+	err = cfs_withdrawn(sbi) ? -EIO : cfs_core_reserve(sbi->core, 1);
+	if (err) {
+		mutex_unlock(&sbi->trans_mutex);
+		return err == -EIO ? err : cfs_core_error(sbi, err);
+	}
+	/* iomap requires the inline buffer not to cross a page: kmalloc aligns a block. */
+	copy = kzalloc(sbi->block_size, GFP_NOFS);
+	if (!copy) {
+		mutex_unlock(&sbi->trans_mutex);
+		return -ENOMEM;
+	}
+	size = i_size_read(inode);
+	err = size ? cfs_core_read_inline(sbi->core, inode->i_ino, 0, copy, size) : 0;
+	if (err) {
+		kfree(copy);
+		mutex_unlock(&sbi->trans_mutex);
+		return cfs_core_error(sbi, err);
+	}
+	iomap->type = IOMAP_INLINE;
+	iomap->addr = IOMAP_NULL_ADDR;
+	iomap->offset = 0;
+	iomap->length = capacity;
+	iomap->inline_data = copy;
+	iomap->private = copy;
+	iomap->flags |= IOMAP_F_PRIVATE | IOMAP_F_CFS_HOLDS_TRANS | IOMAP_F_CFS_INLINE_WRITE;
+	return 0;
+}
+
 static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsigned int flags,
 			   struct iomap *iomap, struct iomap *srcmap)
 {
@@ -140,6 +197,11 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 
 	if (!(flags & IOMAP_WRITE) || (flags & IOMAP_ZERO))
 		return cfs_iomap_lookup(inode, pos, length, iomap);
+	if ((flags & (IOMAP_DIRECT | IOMAP_FAULT | IOMAP_UNSHARE)) == 0) {
+		err = cfs_iomap_inline_write(inode, pos, length, iomap);
+		if (err != -EAGAIN)
+			return err;
+	}
 
 	/*
 	 * Freshly allocated blocks must not be committed before their data is written
@@ -170,7 +232,15 @@ static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t
 			 unsigned int flags, struct iomap *iomap)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	int err = 0;
 
+	if ((iomap->flags & IOMAP_F_CFS_INLINE_WRITE) && written > 0) {
+		/* iomap copied the bytes to inline_data + pos (offset 0 mapping). */
+		err = cfs_core_write_inline(sbi->core, inode->i_ino, pos,
+					    (const u8 *)iomap->inline_data + pos, written);
+		if (err)
+			err = cfs_core_error(sbi, err);
+	}
 	if (iomap->flags & IOMAP_F_PRIVATE) {
 		kfree(iomap->private);
 		iomap->private = NULL;
@@ -179,7 +249,7 @@ static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t
 		mark_inode_dirty(inode);
 	if (iomap->flags & IOMAP_F_CFS_HOLDS_TRANS)
 		mutex_unlock(&sbi->trans_mutex);
-	return 0;
+	return err;
 }
 
 const struct iomap_ops cfs_iomap_ops = {

@@ -27,6 +27,14 @@ struct cfs_host {
 	wait_queue_head_t writes_done;
 	int write_error;		/* first error since the last cfs_env_sync */
 	spinlock_t write_error_lock;
+	/*
+	 * The in-place write being built: consecutive blocks (a checkpoint writes in block
+	 * order) join one bio, submitted when the next block does not follow, when it is
+	 * full, or by cfs_env_sync / cfs_host_drain.
+	 */
+	struct mutex pending_lock;
+	struct bio *pending;
+	sector_t pending_end;		/* first sector after the pending bio */
 
 	/* Inodes whose dirty data must reach disk before the next journal commit. */
 	spinlock_t ordered_lock;

@@ -55,6 +55,35 @@ inline cfs_le64 *indirect_ptrs(Buf *bh)
 					    CFS_META_HEADER_SIZE);
 }
 
+// Sorts a[0..n) in place by `less` (heap sort: O(n log n), no recursion, no allocation).
+template <class T, class Less>
+void heap_sort(T *a, size_t n, Less less)
+{
+	auto sift_down = [&](size_t root, size_t end) {
+		for (;;) {
+			size_t child = 2 * root + 1;
+			if (child >= end)
+				return;
+			if (child + 1 < end && less(a[child], a[child + 1]))
+				child++;
+			if (!less(a[root], a[child]))
+				return;
+			T tmp = a[root];
+			a[root] = a[child];
+			a[child] = tmp;
+			root = child;
+		}
+	};
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(i, n);
+	for (size_t end = n; end > 1; end--) {
+		T tmp = a[0];
+		a[0] = a[end - 1];
+		a[end - 1] = tmp;
+		sift_down(0, end - 1);
+	}
+}
+
 }  // namespace cfs::algo
 
 #endif

@@ -471,16 +471,26 @@ int journal_flush(Journal *j)
 namespace {
 
 // Writes every AIL buffer in place and waits for it: afterwards no log record is
-// needed any more.
+// needed any more. In block order, so that the host can merge neighbours into one
+// request (the AIL itself stays in log order: ail_index points into it).
 int write_ail(Journal *j)
 {
 	int err = 0;
-	for (uint32_t i = 0; i < j->nail; i++) {
-		if (!j->ail[i])
-			continue;
-		int e = meta_write(j->fs, j->ail[i]);
-		if (e && !err)
-			err = e;
+	Buf **order = static_cast<Buf **>(algo::mem_alloc(j->fs, sizeof(Buf *) * (j->nail + 1)));
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < j->nail; i++)
+		if (j->ail[i]) {
+			if (order)
+				order[n++] = j->ail[i];
+			else if (int e = meta_write(j->fs, j->ail[i]); e && !err)
+				err = e;  // no memory to sort: write in log order
+		}
+	if (order) {
+		algo::heap_sort(order, n, [](Buf *a, Buf *b) { return buf_blkno(a) < buf_blkno(b); });
+		for (uint32_t i = 0; i < n; i++)
+			if (int e = meta_write(j->fs, order[i]); e && !err)
+				err = e;
+		algo::mem_free(j->fs, order);
 	}
 	int e = cfs_env_sync(j->fs->host);
 	if (e && !err)

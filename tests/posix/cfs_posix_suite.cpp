@@ -828,6 +828,79 @@ void test_rw(const std::string& d) {
 	close(fd);
 }
 
+// Small files: on clusterfs a buffered write that fits the dinode's inline area stays
+// there (journaled with the dinode); growing past it moves the bytes to a block. Every
+// step is read back from the disk.
+void test_small_files(const std::string& d) {
+	std::string p = d + "/small";
+	int fd = open(p.c_str(), O_CREAT | O_RDWR, 0644);
+	if (!R.ok("small.open", fd))
+		return;
+	std::string want = pattern(100, 21);
+	R.eq("small.write", 100l, (long)pwrite(fd, want.data(), want.size(), 0));
+	flush_and_drop(fd);
+	same_bytes("small.read-back", want, read_at(fd, 0, 4096));
+	struct statfs sfs;
+	fstatfs(fd, &sfs);
+	struct stat st;
+	fstat(fd, &st);
+	if (sfs.f_type == 0x53464c43) {  // CFS_META_MAGIC: the stuffed layout is clusterfs's
+		R.eq("small.stays-in-dinode-blocks", (long)(st.st_blksize / 512), (long)st.st_blocks);
+	}
+	// A gap inside the inline area reads as zeros.
+	std::string tail = pattern(50, 22);
+	R.eq("small.pwrite-gap", 50l, (long)pwrite(fd, tail.data(), tail.size(), 1000));
+	want.resize(1000, '\0');
+	want += tail;
+	flush_and_drop(fd);
+	same_bytes("small.gap-reads-zero", want, read_at(fd, 0, 4096));
+	// Appends, one small write each.
+	int afd = open(p.c_str(), O_WRONLY | O_APPEND);
+	for (int i = 0; i < 40; i++) {
+		std::string bit = pattern(37, 100 + i);
+		write(afd, bit.data(), bit.size());
+		want += bit;
+	}
+	close(afd);
+	flush_and_drop(fd);
+	same_bytes("small.appends", want, read_at(fd, 0, 8192));
+	// Truncate down, then write past the new end: the cut bytes must not come back.
+	R.ok("small.truncate-down", ftruncate(fd, 10));
+	want.resize(10);
+	R.eq("small.write-after-truncate", 3l, (long)pwrite(fd, "abc", 3, 20));
+	want.resize(20, '\0');
+	want += "abc";
+	flush_and_drop(fd);
+	same_bytes("small.truncate-then-write", want, read_at(fd, 0, 8192));
+	// Growing past any inline area in one write, then in a second write from inside it.
+	std::string big = pattern(3000, 23);
+	R.eq("small.grow-inside", 3000l, (long)pwrite(fd, big.data(), big.size(), 500));
+	want.resize(500, '\0');
+	want.replace(500, std::string::npos, big);
+	std::string across = pattern(2000, 24);
+	R.eq("small.grow-across", 2000l, (long)pwrite(fd, across.data(), across.size(), 3000));
+	want.resize(3000);
+	want += across;
+	flush_and_drop(fd);
+	same_bytes("small.grown-past-inline", want, read_at(fd, 0, 16384));
+	close(fd);
+	// A shared mapping of a small file, changed and msync'ed.
+	std::string q = d + "/small-mmap";
+	fd = open(q.c_str(), O_CREAT | O_RDWR, 0644);
+	std::string m = pattern(200, 25);
+	pwrite(fd, m.data(), m.size(), 0);
+	void *map = mmap(nullptr, 200, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (R.truth("small.mmap", map != MAP_FAILED, "a mapping", std::strerror(errno))) {
+		std::memcpy(static_cast<char *>(map) + 50, "MAPPED", 6);
+		R.ok("small.msync", msync(map, 200, MS_SYNC));
+		munmap(map, 200);
+		m.replace(50, 6, "MAPPED");
+		flush_and_drop(fd);
+		same_bytes("small.mmap-write-on-disk", m, read_at(fd, 0, 4096));
+	}
+	close(fd);
+}
+
 void test_append(const std::string& d) {
 	std::string p = d + "/f";
 	make_file(p, "start|");
@@ -1845,6 +1918,7 @@ int main(int argc, char** argv) {
 		{"utimens", "utimensat with ns, UTIME_NOW/OMIT, pre-1970, post-2038", test_utimens},
 		{"truncate", "truncate up/down, partial blocks zeroed in cache and on disk", test_truncate},
 		{"rw", "read/write/pread/pwrite, holes past EOF", test_rw},
+		{"small-files", "small files: inline writes, gaps, appends, growth, mmap", test_small_files},
 		{"append", "O_APPEND with two writers", test_append},
 		{"odirect", "O_DIRECT aligned I/O and cache coherency", test_odirect},
 		{"odirect-alignment", "misaligned O_DIRECT refused with EINVAL", test_odirect_alignment},
