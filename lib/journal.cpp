@@ -109,6 +109,25 @@ int grow_array(Fs *fs, T **arr, uint32_t *cap, uint32_t need)
 	return 0;
 }
 
+// Stores `value` for block `key` in an array indexed by `ix`: in its old slot when the
+// block had one (`slot`, from index_find), else appended and indexed.
+template <typename T>
+int indexed_store(Fs *fs, T **arr, uint32_t *cap, uint32_t *count, BlockIndex *ix,
+		  uint32_t *slot, uint64_t key, T value)
+{
+	if (slot) {
+		(*arr)[*slot] = value;
+		return 0;
+	}
+	int err = grow_array(fs, arr, cap, *count + 1);
+	if (!err)
+		err = index_insert(fs, ix, key, *count);
+	if (err)
+		return err;
+	(*arr)[(*count)++] = value;
+	return 0;
+}
+
 constexpr uint32_t kStageBlocks = 32;  // log blocks written per I/O
 constexpr uint32_t kScanBytes = 1u << 20;  // journal bytes read per I/O by the head search
 
@@ -255,24 +274,20 @@ int record_to_ail(Journal *j)
 		if (!bh)
 			continue;
 		j->bufs[i] = nullptr;
-		if (uint32_t *slot = index_find(&j->ail_index, buf_blkno(bh))) {
-			if (j->ail[*slot])
-				meta_release(j->fs, bh);  // already there: same cached block
-			else
-				j->ail[*slot] = bh;  // freed (revoked) earlier, logged again since
+		uint32_t *slot = index_find(&j->ail_index, buf_blkno(bh));
+		if (slot && j->ail[*slot]) {
+			meta_release(j->fs, bh);  // already there: same cached block
 			continue;
 		}
-		int e = grow_array(j->fs, &j->ail, &j->cap_ail, j->nail + 1);
-		if (!e)
-			e = index_insert(j->fs, &j->ail_index, buf_blkno(bh), j->nail);
+		// A free slot: the block was freed (revoked) earlier and logged again since.
+		int e = indexed_store(j->fs, &j->ail, &j->cap_ail, &j->nail, &j->ail_index, slot,
+				      buf_blkno(bh), bh);
 		if (e) {
 			// Cannot track it: write it in place now rather than lose it.
 			(void)meta_write(j->fs, bh);
 			meta_release(j->fs, bh);
 			err = err ? err : e;
-			continue;
 		}
-		j->ail[j->nail++] = bh;
 	}
 	drop_record(j);
 	return err;
@@ -415,17 +430,9 @@ int journal_take_trans(Journal *j, Trans *tr)
 		uint32_t *rslot = index_find(&j->revoke_index, blk);
 		if (rslot && j->revokes[*rslot])
 			continue;
-		int err = 0;
-		if (rslot) {
-			j->revokes[*rslot] = blk;
-		} else {
-			err = grow_array(fs, &j->revokes, &j->cap_revokes, j->nrevokes + 1);
-			if (!err)
-				err = index_insert(fs, &j->revoke_index, blk, j->nrevokes);
-			if (err)
-				return err;
-			j->revokes[j->nrevokes++] = blk;
-		}
+		if (int err = indexed_store(fs, &j->revokes, &j->cap_revokes, &j->nrevokes,
+					    &j->revoke_index, rslot, blk, blk))
+			return err;
 		j->live_revokes++;
 	}
 	for (uint32_t b = 0; b < tr->nbufs; b++) {
@@ -439,17 +446,9 @@ int journal_take_trans(Journal *j, Trans *tr)
 		uint32_t *slot = index_find(&j->buf_index, blk);
 		if (slot && j->bufs[*slot])
 			continue;  // already in the record
-		int err = 0;
-		if (slot) {
-			j->bufs[*slot] = bh;
-		} else {
-			err = grow_array(fs, &j->bufs, &j->cap_bufs, j->nbufs + 1);
-			if (!err)
-				err = index_insert(fs, &j->buf_index, blk, j->nbufs);
-			if (err)
-				return err;
-			j->bufs[j->nbufs++] = bh;
-		}
+		if (int err = indexed_store(fs, &j->bufs, &j->cap_bufs, &j->nbufs, &j->buf_index,
+					    slot, blk, bh))
+			return err;
 		cfs_env_buf_hold(fs->host, bh);
 		j->live_bufs++;
 	}
