@@ -350,6 +350,12 @@ extern "C" int cfs_core_journal_flush(struct cfs_core *core)
 	return core->journal ? cfs::journal_flush(core->journal) : 0;
 }
 
+extern "C" int cfs_core_journal_flush_wrote(struct cfs_core *core, bool *wrote)
+{
+	*wrote = core->journal && cfs::journal_has_pending(core->journal);
+	return cfs_core_journal_flush(core);
+}
+
 extern "C" int cfs_core_journal_stop(struct cfs_core *core, bool clean)
 {
 	cfs::Journal *j = core->journal;
@@ -765,6 +771,38 @@ extern "C" int cfs_core_rename(struct cfs_core *core, cfs_core_u64 old_dir, cons
 
 // ---- Inode attributes, size, blocks -----------------------------------------------------
 
+namespace {
+
+bool same_time(cfs::Inode *ip, cfs::InodeTime which, cfs_core_s64 sec, cfs_core_u32 nsec)
+{
+	cfs_timespec t = cfs::inode_time(ip, which);
+	return t.sec == sec && t.nsec == nsec;
+}
+
+// Whether cfs_core_update_inode would leave the dinode as it is: writeback of an inode
+// whose changes were already journaled by the operation that made them (create, write,
+// setattr) must not log its dinode a second time.
+bool update_is_noop(cfs::Inode *ip, const cfs_core_inode *attrs, unsigned int mask)
+{
+	if ((mask & CFS_CORE_ATTR_MODE) && (cfs::inode_mode(ip) & 07777) != (attrs->mode & 07777))
+		return false;
+	if ((mask & CFS_CORE_ATTR_OWNER) &&
+	    (cfs::inode_uid(ip) != attrs->uid || cfs::inode_gid(ip) != attrs->gid))
+		return false;
+	if ((mask & CFS_CORE_ATTR_TIMES) &&
+	    !(same_time(ip, cfs::InodeTime::atime, attrs->atime_sec, attrs->atime_nsec) &&
+	      same_time(ip, cfs::InodeTime::mtime, attrs->mtime_sec, attrs->mtime_nsec) &&
+	      same_time(ip, cfs::InodeTime::ctime, attrs->ctime_sec, attrs->ctime_nsec)))
+		return false;
+	if ((mask & CFS_CORE_ATTR_SIZE) &&
+	    (cfs::inode_mode(ip) & kModeTypeMask) == kModeReg && cfs::inode_height(ip) > 0 &&
+	    attrs->size > cfs::inode_size(ip))
+		return false;
+	return true;
+}
+
+}  // namespace
+
 extern "C" int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
 				     const struct cfs_core_inode *attrs, unsigned int mask)
 {
@@ -773,6 +811,8 @@ extern "C" int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
 	int err = ip.get(ino);
 	if (err)
 		return err;
+	if (update_is_noop(ip.ptr(), attrs, mask))
+		return 0;
 	Txn tx(core);
 	err = tx.begin(1);
 	if (err)

@@ -156,6 +156,11 @@ int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, bool may_wr
 			   bool open_for_write, struct cfs_core_replay *out);
 /* Writes committed transactions to the log: durable when it returns 0. */
 int cfs_core_journal_flush(struct cfs_core *core);
+/*
+ * cfs_core_journal_flush that also tells whether it wrote a record (*@wrote): the
+ * record's header carries a cache flush, so data written before is durable too.
+ */
+int cfs_core_journal_flush_wrote(struct cfs_core *core, bool *wrote);
 /* Clean shutdown (checkpoint + unmount header) when @clean, else just drops it. */
 int cfs_core_journal_stop(struct cfs_core *core, bool clean);
 bool cfs_core_journal_active(struct cfs_core *core);

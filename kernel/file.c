@@ -422,6 +422,7 @@ int cfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 {
 	struct inode *inode = file->f_mapping->host;
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	bool wrote_record = false;
 	int err;
 
 	err = file_write_and_wait_range(file, start, end);
@@ -434,16 +435,17 @@ int cfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 		if (err)
 			return err;
 		mutex_lock(&sbi->trans_mutex);
-		err = cfs_core_journal_flush(sbi->core);
+		err = cfs_core_journal_flush_wrote(sbi->core, &wrote_record);
 		mutex_unlock(&sbi->trans_mutex);
 		if (err)
 			return cfs_core_error(sbi, err);
 	}
 	/*
-	 * Overwrites of allocated blocks need no log record, so the flush above may have
-	 * written nothing: make the data itself durable.
+	 * A record's header went out after a cache flush, with our data already written
+	 * (file_write_and_wait_range): durable. Overwrites of allocated blocks need no
+	 * record, so the flush may have written nothing: make the data itself durable.
 	 */
-	return blkdev_issue_flush(inode->i_sb->s_bdev);
+	return wrote_record ? 0 : blkdev_issue_flush(inode->i_sb->s_bdev);
 }
 
 static vm_fault_t cfs_page_mkwrite(struct vm_fault *vmf)

@@ -455,6 +455,11 @@ int journal_take_trans(Journal *j, Trans *tr)
 	return 0;
 }
 
+bool journal_has_pending(const Journal *j)
+{
+	return j->live_bufs || j->live_revokes;
+}
+
 int journal_flush(Journal *j)
 {
 	if (!j->live_bufs && !j->live_revokes) {

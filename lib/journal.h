@@ -79,6 +79,10 @@ struct ReplayStats {
 // is none). After it returns 0 the changes survive a crash.
 [[nodiscard]] int journal_flush(Journal *j);
 
+// Whether journal_flush has a record to write. A record ends with a header written with
+// a cache flush before it and FUA, so everything written before the flush is durable.
+bool journal_has_pending(const Journal *j);
+
 // Flushes, has the host write every logged buffer in place (env sync), then moves the
 // tail to the head so the whole ring is free again.
 [[nodiscard]] int journal_checkpoint(Journal *j);
