@@ -277,9 +277,17 @@ static const struct iomap_ops cfs_iomap_mkwrite_ops = {
 	.iomap_end	= cfs_iomap_end,
 };
 
-/* Writeback: every dirty block was allocated when it was dirtied. */
+/*
+ * Writeback: every dirty block was allocated when it was dirtied. One lookup maps the
+ * whole contiguous extent up to EOF (at most CFS_WRITEBACK_MAP_BYTES), not one block:
+ * iomap asks again only when writeback leaves the mapping.
+ */
+#define CFS_WRITEBACK_MAP_BYTES (16ll << 20)
+
 static int cfs_map_blocks(struct iomap_writepage_ctx *wpc, struct inode *inode, loff_t offset)
 {
+	u32 block_size = CFS_SB(inode->i_sb)->block_size;
+	loff_t length = round_up(i_size_read(inode), block_size) - offset;
 	int err;
 
 	if (offset >= wpc->iomap.offset && offset < wpc->iomap.offset + wpc->iomap.length &&
@@ -287,7 +295,8 @@ static int cfs_map_blocks(struct iomap_writepage_ctx *wpc, struct inode *inode, 
 		return 0;
 	memset(&wpc->iomap, 0, sizeof(wpc->iomap));
 	wpc->iomap.bdev = inode->i_sb->s_bdev;
-	err = cfs_iomap_lookup(inode, offset, CFS_SB(inode->i_sb)->block_size, &wpc->iomap);
+	length = clamp_t(loff_t, length, block_size, CFS_WRITEBACK_MAP_BYTES);
+	err = cfs_iomap_lookup(inode, offset, length, &wpc->iomap);
 	if (err)
 		return err;
 	if (wpc->iomap.flags & IOMAP_F_PRIVATE) {
