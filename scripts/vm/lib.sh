@@ -151,6 +151,8 @@ cluster_start() {
 	if [ "$shared_mib" -gt 0 ]; then
 		_vm_shared_image=$VM_IMAGE_DIR/shared.img
 		_vm_make_image "$_vm_shared_image" "$shared_mib"
+		# The host side of the shared disk, for tests that damage it between mounts.
+		VM_SHARED_IMAGE=$_vm_shared_image
 	fi
 	if [ "$_vm_private_mib" -gt 0 ]; then
 		for ((k = 1; k <= nodes; k++)); do
