@@ -2,7 +2,8 @@
 #   make kernel-module          build kernel/clusterfs.ko
 #   make test-kernel-build      build it, and prove the C++ object check rejects what it must
 #   make test-kernel-vm         the module's VM tests (tests/vm/kernel-*.sh)
-#   make kernel-soak            the crash loop with CRASHES= iterations (default 200)
+#   make kernel-soak            the crash loop with CRASHES= iterations (default 200), then
+#                               mount fuzzing with FUZZ= damaged images (default 500)
 #   make demo                   boot a VM and show clusterfs working
 KDIR ?= $(shell sh kernel/scripts/default-kdir.sh)
 KERNEL_MODULE := kernel/clusterfs.ko
@@ -29,9 +30,10 @@ TEST_SUITES += kernel-vm
 test-kernel-vm: kernel-module build-all
 	tests/vm/run.sh 'kernel-*'
 
-# The crash loop for longer: make kernel-soak [CRASHES=200]
+# The crash loop and the mount fuzzer for longer: make kernel-soak [CRASHES=200] [FUZZ=500]
 kernel-soak: kernel-module build-all
-	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) tests/vm/run.sh kernel-crash
+	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) VM_TEST_TIMEOUT=$$(( $(or $(CRASHES),200) * 60 + 600 )) tests/vm/run.sh kernel-crash
+	CFS_FUZZ_ITERATIONS=$(or $(FUZZ),500) VM_TEST_TIMEOUT=$$(( $(or $(FUZZ),500) * 10 + 600 )) tests/vm/run.sh kernel-fuzz
 
 # `make demo` is the README's first command on a fresh machine: install missing packages,
 # then build in a fresh make (KDIR is read at parse time, after the headers exist).

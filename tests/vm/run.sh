@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the VM tests: every tests/vm/*.sh except this runner, or those named on the command
 # line or in T (names without .sh, shell patterns allowed: T='kernel-*'), each with the
-# node count it declares, each bounded by its "# timeout:" (default 300 s). Logs go to
+# node count it declares, each bounded by its "# timeout:" (default 300 s; VM_TEST_TIMEOUT
+# overrides it for every test, for soak runs). Logs go to
 # build/vm-logs/RUN/NAME/ (build/vm-logs/latest points at the newest run). Ends with
 # "N passed, N failed"; exit status 1 if a test failed or no test matched.
 #
@@ -66,7 +67,7 @@ passed=0 failed=0 failed_names=()
 for script in "${tests[@]}"; do
 	name=$(basename "$script" .sh)
 	limit=$(sed -n 's/^# timeout: *//p' "$script" | head -n 1)
-	limit=${limit:-300}
+	limit=${VM_TEST_TIMEOUT:-${limit:-300}}  # VM_TEST_TIMEOUT: longer soak runs
 	log_dir=$run_dir/$name
 	mkdir -p "$log_dir"
 	echo "=== vmtest $name (limit ${limit}s, logs $log_dir)"
