@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <linux/mm_types.h>
 #include <linux/pagemap.h>
+#include <linux/slab.h>
 #include <linux/version.h>
 
 /* Inode operations take the mount's idmapping: a user_namespace until 6.3. */
@@ -34,10 +35,25 @@ static inline void cfs_generic_fillattr(cfs_idmap_t *idmap, u32 request_mask,
 
 /* mtime/atime accessors arrived in 6.7; 6.1 has only the ctime ones (backported). */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
-#define cfs_inode_get_mtime(inode) inode_get_mtime(inode)
-#define cfs_inode_get_atime(inode) inode_get_atime(inode)
-#define cfs_inode_set_mtime(inode, ts) inode_set_mtime_to_ts(inode, ts)
-#define cfs_inode_set_atime(inode, ts) inode_set_atime_to_ts(inode, ts)
+static inline struct timespec64 cfs_inode_get_mtime(const struct inode *inode)
+{
+	return inode_get_mtime(inode);
+}
+
+static inline struct timespec64 cfs_inode_get_atime(const struct inode *inode)
+{
+	return inode_get_atime(inode);
+}
+
+static inline void cfs_inode_set_mtime(struct inode *inode, struct timespec64 ts)
+{
+	inode_set_mtime_to_ts(inode, ts);
+}
+
+static inline void cfs_inode_set_atime(struct inode *inode, struct timespec64 ts)
+{
+	inode_set_atime_to_ts(inode, ts);
+}
 #else
 static inline struct timespec64 cfs_inode_get_mtime(const struct inode *inode)
 {
@@ -111,5 +127,48 @@ static inline void cfs_set_sb_uuid(struct super_block *sb, const u8 *uuid)
 	memcpy(&sb->s_uuid, uuid, sizeof(sb->s_uuid));
 #endif
 }
+
+/*
+ * Writeback's map_blocks gained the dirty length in 6.8: CFS_DEFINE_MAP_BLOCKS(name, impl)
+ * defines @name with the target kernel's signature around
+ * int impl(struct iomap_writepage_ctx *, struct inode *, loff_t).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define CFS_DEFINE_MAP_BLOCKS(name, impl)						\
+static int name(struct iomap_writepage_ctx *wpc, struct inode *inode, loff_t offset,	\
+		unsigned int len)							\
+{											\
+	return impl(wpc, inode, offset);						\
+}
+#else
+#define CFS_DEFINE_MAP_BLOCKS(name, impl)						\
+static int name(struct iomap_writepage_ctx *wpc, struct inode *inode, loff_t offset)	\
+{											\
+	return impl(wpc, inode, offset);						\
+}
+#endif
+
+/*
+ * Address space hooks: memory-failure removal takes a folio from 6.8; from 6.6 iomap
+ * tracks dirty blocks per folio, and a folio dirtied by the VM (mmap) must set them
+ * through iomap_dirty_folio or writeback skips its blocks.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define CFS_AOPS_ERROR_REMOVE .error_remove_folio = generic_error_remove_folio
+#else
+#define CFS_AOPS_ERROR_REMOVE .error_remove_page = generic_error_remove_page
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define cfs_dirty_folio iomap_dirty_folio
+#else
+#define cfs_dirty_folio filemap_dirty_folio
+#endif
+
+/* SLAB_MEM_SPREAD (cpuset memory spreading) was a no-op and went away in 6.9. */
+#ifdef SLAB_MEM_SPREAD
+#define CFS_SLAB_MEM_SPREAD SLAB_MEM_SPREAD
+#else
+#define CFS_SLAB_MEM_SPREAD 0
+#endif
 
 #endif /* CLUSTERFS_COMPAT_H */

@@ -284,7 +284,7 @@ static const struct iomap_ops cfs_iomap_mkwrite_ops = {
  */
 #define CFS_WRITEBACK_MAP_BYTES (16ll << 20)
 
-static int cfs_map_blocks(struct iomap_writepage_ctx *wpc, struct inode *inode, loff_t offset)
+static int cfs_map_blocks_at(struct iomap_writepage_ctx *wpc, struct inode *inode, loff_t offset)
 {
 	u32 block_size = CFS_SB(inode->i_sb)->block_size;
 	loff_t length = round_up(i_size_read(inode), block_size) - offset;
@@ -311,6 +311,8 @@ static int cfs_map_blocks(struct iomap_writepage_ctx *wpc, struct inode *inode, 
 	}
 	return 0;
 }
+
+CFS_DEFINE_MAP_BLOCKS(cfs_map_blocks, cfs_map_blocks_at)
 
 static const struct iomap_writeback_ops cfs_writeback_ops = {
 	.map_blocks	= cfs_map_blocks,
@@ -342,14 +344,14 @@ const struct address_space_operations cfs_file_aops = {
 	.read_folio		= cfs_read_folio,
 	.readahead		= cfs_readahead,
 	.writepages		= cfs_writepages,
-	.dirty_folio		= filemap_dirty_folio,
+	.dirty_folio		= cfs_dirty_folio,
 	.direct_IO		= noop_direct_IO,
 	.migrate_folio		= filemap_migrate_folio,
 	.bmap			= cfs_bmap,
 	.release_folio		= iomap_release_folio,
 	.invalidate_folio	= iomap_invalidate_folio,
 	.is_partially_uptodate	= iomap_is_partially_uptodate,
-	.error_remove_page	= generic_error_remove_page,
+	CFS_AOPS_ERROR_REMOVE,
 };
 
 static ssize_t cfs_file_read_iter(struct kiocb *iocb, struct iov_iter *to)

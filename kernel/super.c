@@ -134,7 +134,7 @@ static void cfs_inode_init_once(void *obj)
 int cfs_init_inode_cache(void)
 {
 	cfs_inode_cache = kmem_cache_create("clusterfs_inode", sizeof(struct cfs_inode_info), 0,
-					    SLAB_RECLAIM_ACCOUNT | SLAB_MEM_SPREAD | SLAB_ACCOUNT,
+					    SLAB_RECLAIM_ACCOUNT | CFS_SLAB_MEM_SPREAD | SLAB_ACCOUNT,
 					    cfs_inode_init_once);
 	return cfs_inode_cache ? 0 : -ENOMEM;
 }

@@ -8,6 +8,7 @@ packages=(
 	libblkid-dev uuid-dev
 	corosync libcpg-dev libquorum-dev libcmap-dev libcorosync-common-dev
 	qemu-system-x86 qemu-utils linux-image-amd64 linux-headers-amd64 busybox-static
+	linux-image-6.12-amd64 linux-headers-6.12-amd64 # second target: make kernel-module-612, test-kernel-vm-612
 	dlm-controld libdlm-dev gfs2-utils ocfs2-tools
 	iproute2 kmod cpio xz-utils e2fsprogs procps psmisc util-linux
 	fio stress-ng dbench

@@ -2,8 +2,10 @@
 # the harness (scripts/vm/lib.sh) booted the nodes. Mount point /mnt/cfs on every node.
 CFS_MNT=/mnt/cfs
 
-# The module file to load (kfs_pin_binaries points it at a private copy).
-KFS_MODULE=kernel/clusterfs.ko
+# The module file to load: CFS_KERNEL_MODULE (a build for another kernel, e.g.
+# build/kernel-612/kernel/clusterfs.ko), else kernel/clusterfs.ko; kfs_pin_binaries
+# points it at a private copy.
+KFS_MODULE=${CFS_KERNEL_MODULE:-kernel/clusterfs.ko}
 # Where the project's binaries are run from on the node.
 KFS_BIN=build/bin
 
@@ -11,7 +13,7 @@ KFS_BIN=build/bin
 # /scratch (which survives node_kill), so a rebuild on the host during the test cannot
 # swap them underneath it.
 kfs_pin_binaries() {
-	node_run "$1" 'mkdir -p /scratch/pinned && cp kernel/clusterfs.ko build/bin/mkfs.clusterfs build/bin/fsck.clusterfs build/bin/cfs_crashwork build/bin/cfs_crashcheck /scratch/pinned/'
+	node_run "$1" "mkdir -p /scratch/pinned && cp $KFS_MODULE /scratch/pinned/clusterfs.ko && cp build/bin/mkfs.clusterfs build/bin/fsck.clusterfs build/bin/cfs_crashwork build/bin/cfs_crashcheck /scratch/pinned/"
 	KFS_MODULE=/scratch/pinned/clusterfs.ko
 	KFS_BIN=/scratch/pinned
 }
