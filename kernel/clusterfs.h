@@ -140,6 +140,7 @@ extern const struct address_space_operations cfs_file_aops;
 extern const struct file_operations cfs_file_operations;
 extern const struct inode_operations cfs_symlink_inode_operations;
 int cfs_fsync(struct file *file, loff_t start, loff_t end, int datasync);
+int cfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo, u64 start, u64 len);
 
 /* withdraw.c */
 /* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */

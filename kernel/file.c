@@ -46,7 +46,8 @@ static int cfs_iomap_inline(struct inode *inode, loff_t pos, loff_t length, stru
 		return cfs_core_error(sbi, err);
 	}
 	iomap->type = IOMAP_INLINE;
-	iomap->addr = IOMAP_NULL_ADDR;
+	/* Where the bytes live (the dinode's inline area): what fiemap reports, as gfs2. */
+	iomap->addr = ((u64)inode->i_ino << sbi->block_shift) + CFS_DINODE_SIZE;
 	iomap->offset = 0;
 	iomap->length = size;
 	iomap->inline_data = inline_copy;
@@ -540,6 +541,26 @@ static loff_t cfs_file_llseek(struct file *file, loff_t offset, int whence)
 	default:
 		return generic_file_llseek(file, offset, whence);
 	}
+}
+
+/*
+ * FS_IOC_FIEMAP: the read mapping as it is (holes skipped, mapped runs, inline data as
+ * DATA_INLINE | NOT_ALIGNED at its byte address in the dinode). The shared glock keeps
+ * another node's changes out; i_rwsem keeps local truncation and hole punching out.
+ */
+int cfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo, u64 start, u64 len)
+{
+	struct cfs_holder gh;
+	int err;
+
+	err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_SH, &gh);
+	if (err)
+		return err;
+	inode_lock_shared(inode);
+	err = iomap_fiemap(inode, fieinfo, start, len, &cfs_iomap_ops);
+	inode_unlock_shared(inode);
+	cfs_glock_dq(&gh);
+	return err;
 }
 
 /* Allocates [offset, offset + len) with zeroed blocks (the format has no unwritten extents). */

@@ -337,6 +337,7 @@ out:
 const struct inode_operations cfs_file_inode_operations = {
 	.getattr	= cfs_getattr,
 	.setattr	= cfs_setattr,
+	.fiemap		= cfs_fiemap,
 };
 
 const struct inode_operations cfs_special_inode_operations = {

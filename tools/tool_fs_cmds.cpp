@@ -471,8 +471,22 @@ int cmd_inode(int argc, char **argv)
 	if (r.valid && height > 0) {
 		std::vector<uint64_t> per_level(height + 1, 0);
 		std::vector<std::string> tree_problems;
+		// Data blocks as runs contiguous both in the file and on disk (the walk visits
+		// pointers in file order): what FS_IOC_FIEMAP on the mounted file must report.
+		struct Extent {
+			uint64_t file_block, disk_block, blocks;
+		};
+		std::vector<Extent> extents;
 		oi.img->walk_tree(ino, b, [&](const FsImage::TreeBlock &tb) {
 			per_level[tb.level]++;
+			if (tb.level == height) {
+				Extent *last = extents.empty() ? nullptr : &extents.back();
+				if (last && last->file_block + last->blocks == tb.file_block &&
+				    last->disk_block + last->blocks == tb.blkno)
+					last->blocks++;
+				else
+					extents.push_back({tb.file_block, tb.blkno, 1});
+			}
 			return true;
 		}, [&](const FsImage::TreeBlock &, const std::string &why) { tree_problems.push_back(why); });
 		out.u64("indirect_blocks", [&] {
@@ -482,6 +496,15 @@ int cmd_inode(int argc, char **argv)
 			return n;
 		}());
 		out.u64("data_blocks", per_level[height]);
+		out.begin_array("extents");
+		for (const Extent &e : extents) {
+			out.begin_object();
+			out.u64("file_block", e.file_block);
+			out.u64("disk_block", e.disk_block);
+			out.u64("blocks", e.blocks);
+			out.end_object();
+		}
+		out.end_array();
 		if (!tree_problems.empty()) {
 			out.begin_array("tree_problems");
 			for (const std::string &p : tree_problems)

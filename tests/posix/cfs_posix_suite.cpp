@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -23,6 +24,8 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <grp.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1146,6 +1149,180 @@ void test_sparse(const std::string& d) {
 	close(fd);
 }
 
+// ---- fiemap ------------------------------------------------------------------------------
+
+constexpr unsigned long kClusterfsMagic = 0x53464c43;  // CFS_META_MAGIC, the f_type of clusterfs
+constexpr unsigned kDinodeHeaderBytes = 256;             // CFS_DINODE_SIZE: inline data follows
+
+unsigned long statfs_type(const std::string& path) {
+	struct statfs sfs;
+	return statfs(path.c_str(), &sfs) == 0 ? (unsigned long)sfs.f_type : 0;
+}
+
+struct FiemapResult {
+	int rc = -1;
+	int err = 0;
+	uint32_t mapped = 0;  // fm_mapped_extents
+	std::vector<struct fiemap_extent> extents;
+};
+
+FiemapResult fiemap(int fd, uint64_t start, uint64_t length, uint32_t flags, uint32_t max_extents) {
+	std::vector<char> buf(sizeof(struct fiemap) + max_extents * sizeof(struct fiemap_extent));
+	auto* fm = reinterpret_cast<struct fiemap*>(buf.data());
+	fm->fm_start = start;
+	fm->fm_length = length;
+	fm->fm_flags = flags;
+	fm->fm_extent_count = max_extents;
+	FiemapResult r;
+	r.rc = ioctl(fd, FS_IOC_FIEMAP, fm);
+	r.err = errno;
+	if (r.rc == 0) {
+		r.mapped = fm->fm_mapped_extents;
+		for (uint32_t i = 0; i < std::min(fm->fm_mapped_extents, max_extents); ++i)
+			r.extents.push_back(fm->fm_extents[i]);
+	}
+	return r;
+}
+
+std::string describe_extents(const std::vector<struct fiemap_extent>& extents) {
+	std::string s;
+	for (const auto& e : extents)
+		s += "[" + std::to_string(e.fe_logical) + "+" + std::to_string(e.fe_length) + "@" +
+		     std::to_string(e.fe_physical) + " f=0x" + [&] {
+			     char h[16];
+			     std::snprintf(h, sizeof h, "%x", e.fe_flags);
+			     return std::string(h);
+		     }() + "]";
+	return s.empty() ? "none" : s;
+}
+
+// The block device holding `st_dev` (root, devtmpfs): -1 when it cannot be opened.
+int open_backing_device(dev_t dev) {
+	std::string uevent = "/sys/dev/block/" + std::to_string(major(dev)) + ":" + std::to_string(minor(dev)) + "/uevent";
+	std::string text = slurp(uevent);
+	size_t at = text.find("DEVNAME=");
+	if (at == std::string::npos)
+		return -1;
+	std::string name = text.substr(at + 8, text.find('\n', at) - at - 8);
+	return open(("/dev/" + name).c_str(), O_RDONLY | O_DIRECT);
+}
+
+// Reads `len` bytes at `off` of a device opened O_DIRECT (block-aligned offsets).
+std::string read_device(int dev_fd, off_t off, size_t len) {
+	void* buf = aligned_alloc(4096, (len + 4095) / 4096 * 4096);
+	ssize_t n = pread(dev_fd, buf, (len + 4095) / 4096 * 4096, off);
+	std::string s = n >= (ssize_t)len ? std::string(static_cast<char*>(buf), len) : std::string();
+	free(buf);
+	return s;
+}
+
+void test_fiemap(const std::string& d) {
+	const off_t bs = fs_block_size();
+	std::string p = d + "/sparse";
+	int fd = open(p.c_str(), O_CREAT | O_RDWR, 0644);
+	// Data in file blocks 0-1 and 10-12, a hole between: the known layout.
+	std::string head = pattern(2 * bs, 91), tail = pattern(3 * bs, 92);
+	write_all(fd, head, 0);
+	write_all(fd, tail, 10 * bs);
+	FiemapResult all = fiemap(fd, 0, FIEMAP_MAX_OFFSET, FIEMAP_FLAG_SYNC, 32);
+	if (all.rc != 0 && all.err == EOPNOTSUPP) {
+		R.skip("fiemap", "FS_IOC_FIEMAP not supported here");
+		close(fd);
+		return;
+	}
+	if (!R.ok("fiemap.sync", all.rc)) {
+		close(fd);
+		return;
+	}
+	// Which file blocks the extents cover (extents past EOF, preallocation, ignored).
+	std::set<off_t> mapped;
+	bool aligned = true, clean_flags = true;
+	for (const auto& e : all.extents) {
+		aligned &= e.fe_logical % bs == 0 && e.fe_physical % bs == 0 && e.fe_length % bs == 0 &&
+			   e.fe_physical != 0;
+		clean_flags &= !(e.fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC |
+					       FIEMAP_EXTENT_DATA_INLINE));
+		if (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN)
+			continue;
+		for (uint64_t b = e.fe_logical / bs; b < (e.fe_logical + e.fe_length) / bs && b < 13; ++b)
+			mapped.insert(b);
+	}
+	R.eq("fiemap.mapped-blocks", std::string("0 1 10 11 12"), [&] {
+		std::string s;
+		for (off_t b : mapped)
+			s += (s.empty() ? "" : " ") + std::to_string(b);
+		return s;
+	}());
+	R.truth("fiemap.extents-block-aligned", aligned, "block-aligned, physical != 0", describe_extents(all.extents));
+	R.truth("fiemap.no-delalloc-after-sync", clean_flags, "no UNKNOWN/DELALLOC/INLINE", describe_extents(all.extents));
+	R.truth("fiemap.last-flag", !all.extents.empty() && (all.extents.back().fe_flags & FIEMAP_EXTENT_LAST),
+		"FIEMAP_EXTENT_LAST on the last extent", describe_extents(all.extents));
+	if (statfs_type(d) == kClusterfsMagic)
+		// The allocator gives a fresh file contiguous blocks: exactly two extents.
+		R.truth("fiemap.clusterfs-two-extents",
+			all.extents.size() == 2 && all.extents[0].fe_logical == 0 &&
+				all.extents[0].fe_length == (uint64_t)(2 * bs) &&
+				all.extents[1].fe_logical == (uint64_t)(10 * bs) &&
+				all.extents[1].fe_length == (uint64_t)(3 * bs),
+			"[0+2 blocks] [10+3 blocks]", describe_extents(all.extents));
+
+	// The physical addresses hold the file's bytes (read from the device, bypassing caches).
+	struct stat st;
+	fstat(fd, &st);
+	int dev_fd = is_root ? open_backing_device(st.st_dev) : -1;
+	if (dev_fd < 0) {
+		R.skip("fiemap.physical-holds-data", "backing device not readable (needs root)");
+	} else {
+		std::string file = read_at(fd, 0, 13 * bs), mismatch;
+		for (const auto& e : all.extents) {
+			if (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN || e.fe_logical >= (uint64_t)(13 * bs))
+				continue;
+			uint64_t len = std::min<uint64_t>(e.fe_length, 13 * bs - e.fe_logical);
+			if (read_device(dev_fd, e.fe_physical, len) != file.substr(e.fe_logical, len))
+				mismatch += "extent at " + std::to_string(e.fe_logical) + " ";
+		}
+		R.truth("fiemap.physical-holds-data", mismatch.empty(), "device bytes at fe_physical == file bytes",
+			mismatch);
+		close(dev_fd);
+	}
+
+	FiemapResult count = fiemap(fd, 0, FIEMAP_MAX_OFFSET, 0, 0);
+	R.truth("fiemap.count-only", count.rc == 0 && count.mapped == all.mapped,
+		std::to_string(all.mapped) + " extents counted",
+		count.rc == 0 ? std::to_string(count.mapped) : "rc " + std::to_string(count.rc));
+	// A range starting in the hole: only extents overlapping it.
+	FiemapResult part = fiemap(fd, 5 * bs, 100 * bs, 0, 32);
+	bool overlap = part.rc == 0 && !part.extents.empty();
+	for (const auto& e : part.extents)
+		overlap &= e.fe_logical + e.fe_length > (uint64_t)(5 * bs);
+	R.truth("fiemap.range-from-hole", overlap && part.extents.front().fe_logical <= (uint64_t)(10 * bs),
+		"extents from block 10 on", describe_extents(part.extents));
+	FiemapResult bad = fiemap(fd, 0, FIEMAP_MAX_OFFSET, 0x40000000, 1);
+	errno = bad.err;
+	R.err("fiemap.unknown-flag-EBADR", bad.rc, EBADR);
+	close(fd);
+
+	std::string e = d + "/empty";
+	int efd = open(e.c_str(), O_CREAT | O_RDWR, 0644);
+	FiemapResult none = fiemap(efd, 0, FIEMAP_MAX_OFFSET, FIEMAP_FLAG_SYNC, 4);
+	R.truth("fiemap.empty-file-no-extents", none.rc == 0 && none.mapped == 0, "0 extents",
+		describe_extents(none.extents));
+	if (statfs_type(d) == kClusterfsMagic) {
+		// Growing an empty file within the dinode keeps it stuffed: its bytes are inline.
+		ftruncate(efd, 100);
+		FiemapResult in = fiemap(efd, 0, FIEMAP_MAX_OFFSET, FIEMAP_FLAG_SYNC, 4);
+		fstat(efd, &st);
+		const uint32_t want = FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_LAST;
+		R.truth("fiemap.clusterfs-stuffed-inline",
+			in.rc == 0 && in.extents.size() == 1 && in.extents[0].fe_logical == 0 &&
+				in.extents[0].fe_length == 100 && (in.extents[0].fe_flags & want) == want &&
+				in.extents[0].fe_physical == (uint64_t)st.st_ino * bs + kDinodeHeaderBytes,
+			"one extent 0+100 @ino*bs+256 INLINE|NOT_ALIGNED|LAST (ino " + std::to_string(st.st_ino) + ")",
+			describe_extents(in.extents));
+	}
+	close(efd);
+}
+
 void test_fallocate(const std::string& d) {
 	std::string p = d + "/f";
 	int fd = open(p.c_str(), O_CREAT | O_RDWR, 0644);
@@ -1927,6 +2104,7 @@ int main(int argc, char** argv) {
 		{"fsync", "fsync/fdatasync/syncfs/O_SYNC", test_fsync},
 		{"sparse", "sparse files, SEEK_HOLE/SEEK_DATA", test_sparse},
 		{"fallocate", "fallocate 0, KEEP_SIZE, PUNCH_HOLE", test_fallocate},
+		{"fiemap", "FS_IOC_FIEMAP: extents of a sparse file, their physical bytes, inline data", test_fiemap},
 		{"statfs", "statfs sanity and usage accounting", test_statfs},
 		{"readdir-insert", "readdir stable under concurrent inserts/deletes", test_readdir_insert},
 		{"large-file", "files beyond 4 GiB (sparse, 17 GiB) and at the size limit", test_large_file},
