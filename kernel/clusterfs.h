@@ -45,6 +45,7 @@ enum {
 };
 
 struct cfs_core;
+struct cfs_discard_extent;
 
 struct cfs_sb_info {
 	struct super_block *sb;
@@ -76,6 +77,11 @@ struct cfs_sb_info {
 	struct mutex trans_mutex;
 	struct delayed_work log_work;	/* flushes the journal every commit= seconds */
 	struct delayed_work statfs_work; /* folds statfs changes every statfs_quantum= s */
+
+	/* Runs freed since the last journal flush, discarded after it (discard.c). */
+	struct cfs_discard_extent *discard_pending;
+	u32 discard_count, discard_cap;
+	u64 discard_dropped;		/* runs not recorded: memory or bookkeeping limit */
 
 	struct cfs_glock_table glocks;
 	struct cfs_glock *sb_glock;	/* covers the superblock and statfs */
@@ -141,6 +147,11 @@ extern const struct file_operations cfs_file_operations;
 extern const struct inode_operations cfs_symlink_inode_operations;
 int cfs_fsync(struct file *file, loff_t start, loff_t end, int datasync);
 int cfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo, u64 start, u64 len);
+
+/* discard.c */
+void cfs_discard_init(struct cfs_sb_info *sbi);
+void cfs_discard_destroy(struct cfs_sb_info *sbi);
+long cfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* withdraw.c */
 /* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */

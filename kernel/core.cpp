@@ -27,6 +27,7 @@ struct cfs_core {
 	cfs::Journal *journal;  // nullptr: read-only, nothing may change
 	cfs::BmapGeometry geometry;
 	std::uint8_t *block_buffer;  // one block, for unstuffing (under trans_mutex)
+	cfs_core_free_observer free_observer;  // discard (all members null: none)
 };
 
 namespace {
@@ -345,9 +346,25 @@ extern "C" int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, 
 	return cfs::journal_open(fs, &core->journal_loc, &core->journal);
 }
 
+namespace {
+
+// Every transaction so far is in the log: the blocks they freed may now be discarded.
+void notify_committed(cfs_core *core)
+{
+	if (core->free_observer.committed)
+		core->free_observer.committed(core->free_observer.ctx);
+}
+
+}  // namespace
+
 extern "C" int cfs_core_journal_flush(struct cfs_core *core)
 {
-	return core->journal ? cfs::journal_flush(core->journal) : 0;
+	if (!core->journal)
+		return 0;
+	int err = cfs::journal_flush(core->journal);
+	if (!err)
+		notify_committed(core);
+	return err;
 }
 
 extern "C" int cfs_core_journal_flush_wrote(struct cfs_core *core, bool *wrote)
@@ -362,9 +379,50 @@ extern "C" int cfs_core_journal_stop(struct cfs_core *core, bool clean)
 	core->journal = nullptr;
 	if (!j)
 		return 0;
-	if (clean)
-		return cfs::journal_close_clean(j);
+	if (clean) {
+		int err = cfs::journal_close_clean(j);
+		if (!err)
+			notify_committed(core);
+		return err;
+	}
 	cfs::journal_close(j);
+	return 0;
+}
+
+// ---- Discard --------------------------------------------------------------------------------
+
+extern "C" void cfs_core_set_free_observer(struct cfs_core *core,
+					   const struct cfs_core_free_observer *obs)
+{
+	core->free_observer = obs ? *obs : cfs_core_free_observer{};
+	core->fs.blocks_freed = core->free_observer.freed;
+	core->fs.blocks_freed_ctx = core->free_observer.ctx;
+}
+
+extern "C" int cfs_core_rgrp_data(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *first,
+				  cfs_core_u32 *count)
+{
+	if (index >= core->fs.rgrps.count)
+		return -CFS_EINVAL;
+	*first = core->fs.rgrps.rgrps[index].data0;
+	*count = core->fs.rgrps.rgrps[index].data;
+	return 0;
+}
+
+extern "C" int cfs_core_free_runs(struct cfs_core *core, cfs_core_u64 first, cfs_core_u64 end,
+				  cfs_core_u32 minlen,
+				  int (*visit)(void *ctx, cfs_core_u64 first, cfs_core_u32 count),
+				  void *ctx)
+{
+	cfs::Fs *fs = &core->fs;
+	for (std::uint32_t i = 0; i < fs->rgrps.count && first < end; i++) {
+		cfs::Rgrp *rg = &fs->rgrps.rgrps[i];
+		if (rg->data0 + rg->data <= first || rg->data0 >= end)
+			continue;
+		int err = cfs::rgrp_free_runs(fs, rg, first, end, minlen, visit, ctx);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 

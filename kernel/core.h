@@ -240,6 +240,35 @@ int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *freed);
 /* One transaction of freeing an unlinked inode and its blocks; repeat until *@done. */
 int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, bool *done);
 
+/* ---- Discard ---------------------------------------------------------------------- */
+
+/*
+ * Mount option `discard`: @freed hears of every run of blocks a transaction frees (inside
+ * that transaction, under trans_mutex); @committed runs, still under trans_mutex, after
+ * each journal flush through cfs_core_journal_flush or a clean cfs_core_journal_stop has
+ * made every transaction so far durable: only then may freed blocks be discarded.
+ * A NULL member is not called; NULL @obs removes the observer.
+ */
+struct cfs_core_free_observer {
+	void (*freed)(void *ctx, cfs_core_u64 first, cfs_core_u32 count);
+	void (*committed)(void *ctx);
+	void *ctx;
+};
+void cfs_core_set_free_observer(struct cfs_core *core, const struct cfs_core_free_observer *obs);
+
+/* Data blocks of resource group @index (< rgrps): [*@first, *@first + *@count). */
+int cfs_core_rgrp_data(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *first,
+		       cfs_core_u32 *count);
+
+/*
+ * Visits every run of >= @minlen free blocks among blocks [@first, @end), in block order,
+ * clipped to the range; a non-zero return of @visit stops the walk and is returned. The
+ * caller holds trans_mutex (no allocation or free in between).
+ */
+int cfs_core_free_runs(struct cfs_core *core, cfs_core_u64 first, cfs_core_u64 end,
+		       cfs_core_u32 minlen,
+		       int (*visit)(void *ctx, cfs_core_u64 first, cfs_core_u32 count), void *ctx);
+
 /* NULL when "lockproto"/"locktable" are a valid pair, else what is wrong. */
 const char *cfs_core_locktable_problem(const char *lockproto, const char *locktable);
 

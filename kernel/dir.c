@@ -93,4 +93,6 @@ const struct file_operations cfs_dir_operations = {
 	.read		= generic_read_dir,
 	.iterate_shared	= cfs_readdir,
 	.fsync		= cfs_fsync,
+	.unlocked_ioctl	= cfs_ioctl,	/* fstrim calls FITRIM on the mount point */
+	.compat_ioctl	= compat_ptr_ioctl,
 };

@@ -707,6 +707,8 @@ const struct file_operations cfs_file_operations = {
 	.open		= cfs_file_open,
 	.fsync		= cfs_fsync,
 	.fallocate	= cfs_fallocate,
+	.unlocked_ioctl	= cfs_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 };
 
 const struct inode_operations cfs_symlink_inode_operations = {

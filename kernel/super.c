@@ -260,6 +260,7 @@ static void cfs_release_sbi(struct cfs_sb_info *sbi)
 {
 	if (sbi->core && cfs_core_journal_active(sbi->core))
 		cfs_journal_stop(sbi);
+	cfs_discard_destroy(sbi);
 	if (sbi->sb_glock) {
 		cfs_glock_dq(&sbi->sb_holder);
 		cfs_glock_put(sbi->sb_glock);
@@ -429,6 +430,7 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		}
 		goto fail;
 	}
+	cfs_discard_init(sbi);
 	sbi->block_size = disk.block_size;
 	sbi->block_shift = disk.block_shift;
 	sbi->fs_blocks = disk.blocks;

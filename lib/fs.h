@@ -45,6 +45,11 @@ struct Fs {
 	// count changes to the global statfs file directly.
 	uint64_t statfs_local_ino;
 	cfs_spin *statfs_lock;   // optional, created by a multi-threaded host
+	// Optional: told of every run of blocks rgrp_free made free, after the bitmap changed
+	// and before the transaction commits (kernel `discard`: the blocks may be discarded
+	// once that transaction is in the log, never before).
+	void (*blocks_freed)(void *ctx, uint64_t first, uint32_t count) = nullptr;
+	void *blocks_freed_ctx = nullptr;
 
 	VerifyCtx verify_ctx() const { return VerifyCtx{bsize, blocks, uuid}; }
 };

@@ -589,7 +589,42 @@ int change_state(Fs *fs, Trans *tr, uint64_t first, uint32_t count, unsigned to,
 
 int rgrp_free(Fs *fs, Trans *tr, uint64_t first, uint32_t count)
 {
-	return change_state(fs, tr, first, count, CFS_BLKST_FREE, true);
+	int err = change_state(fs, tr, first, count, CFS_BLKST_FREE, true);
+	if (!err && fs->blocks_freed)
+		fs->blocks_freed(fs->blocks_freed_ctx, first, count);
+	return err;
+}
+
+int rgrp_free_runs(Fs *fs, Rgrp *rg, uint64_t first, uint64_t end, uint32_t minlen,
+		   int (*visit)(void *ctx, uint64_t first, uint32_t count), void *ctx)
+{
+	if (first < rg->data0)
+		first = rg->data0;
+	if (end > rg->data0 + rg->data)
+		end = rg->data0 + rg->data;
+	if (first >= end)
+		return 0;
+	if (minlen == 0)
+		minlen = 1;
+	RgrpBufs bm(fs, rg);
+	int err = bm.read();
+	if (err)
+		return err;
+	const uint32_t stop = static_cast<uint32_t>(end - rg->data0);
+	uint32_t i = static_cast<uint32_t>(first - rg->data0);
+	while (i < stop) {
+		i = bm.find(i, CFS_BLKST_FREE);
+		if (i >= stop)
+			break;
+		const uint32_t n = bm.run(i, CFS_BLKST_FREE, stop - i);
+		if (n >= minlen) {
+			err = visit(ctx, rg->data0 + i, n);
+			if (err)
+				return err;
+		}
+		i += n;
+	}
+	return 0;
 }
 
 int rgrp_set_state(Fs *fs, Trans *tr, uint64_t blkno, unsigned state)

@@ -103,6 +103,14 @@ int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,
 // otherwise, naming the block). Updates the counts.
 int rgrp_free(Fs *fs, Trans *tr, uint64_t first, uint32_t count);
 
+// Calls `visit` for every run of free blocks of length >= minlen (>= 1) among the data
+// blocks [first, end) of resource group `rg`, in block order; a run is clipped to the
+// range. Reads (and verifies) the bitmap; changes nothing. The caller excludes
+// allocation and freeing in `rg` for the duration, as for rgrp_alloc. A non-zero return
+// of `visit` stops the walk and is returned.
+int rgrp_free_runs(Fs *fs, Rgrp *rg, uint64_t first, uint64_t end, uint32_t minlen,
+		   int (*visit)(void *ctx, uint64_t first, uint32_t count), void *ctx);
+
 // Changes one block's state (DINODE <-> UNLINKED, for unlink of an open file), with
 // the counts.
 int rgrp_set_state(Fs *fs, Trans *tr, uint64_t blkno, unsigned state);

@@ -7,7 +7,9 @@
 #   cluster_stop                           # also runs on exit, Ctrl-C and TERM
 #
 # The full API and the VM's layout are documented in docs/testing.md. In short:
-#   cluster_start N [--shared-mib M] [--private-mib M] [--mem MiB] [--no-trap]
+#   cluster_start N [--shared-mib M] [--private-mib M] [--mem MiB] [--no-trap] [--discard]
+#                                   (--discard: guests' discards punch holes in the shared
+#                                   image, $VM_SHARED_IMAGE on the host)
 #   node_run K [-t SECS] CMD...     CMD (joined like ssh) run by bash on node K as root,
 #                                   in the caller's directory; its stdout, stderr, status
 #   node_copy_in K HOSTPATH VMPATH / node_copy_out K VMPATH HOSTPATH
@@ -41,6 +43,8 @@ VM_STARTED=0
 declare -a VM_PIDS=()
 _vm_shared_image=
 _vm_private_mib=0
+_vm_shared_discard=0
+VM_SHARED_IMAGE=
 _vm_job_seq=0
 
 # Patterns of kernel console lines that fail a test.
@@ -91,6 +95,7 @@ cluster_start() {
 	[[ $nodes =~ ^[1-4]$ ]] || vm_die "cluster_start: node count must be 1-4, got '${nodes}'"
 	shift
 	_vm_private_mib=0
+	_vm_shared_discard=0
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--shared-mib) shared_mib=${2:?}; shift 2 ;;
@@ -98,6 +103,7 @@ cluster_start() {
 		--mem) mem=${2:?}; shift 2 ;;
 		--no-shared) shared_mib=0; shift ;;
 		--no-trap) install_trap=0; shift ;;
+		--discard) _vm_shared_discard=1; shift ;;
 		*) vm_die "cluster_start: unknown option '$1'" ;;
 		esac
 	done
@@ -154,6 +160,7 @@ cluster_start() {
 		# The host side of the shared disk, for tests that damage it between mounts.
 		VM_SHARED_IMAGE=$_vm_shared_image
 	fi
+	VM_SHARED_IMAGE=$_vm_shared_image
 	if [ "$_vm_private_mib" -gt 0 ]; then
 		for ((k = 1; k <= nodes; k++)); do
 			_vm_make_image "$VM_IMAGE_DIR/private$k.img" "$_vm_private_mib"
@@ -173,7 +180,9 @@ _vm_launch() {
 	console=$VM_LOG_DIR/node$k.console
 	local -a disks=()
 	if [ -n "$_vm_shared_image" ]; then
-		disks+=(-drive "file=$_vm_shared_image,if=none,id=shared,format=raw,cache=none,aio=threads,file.locking=off"
+		local unmap=
+		[ "$_vm_shared_discard" = 1 ] && unmap=,discard=unmap
+		disks+=(-drive "file=$_vm_shared_image,if=none,id=shared,format=raw,cache=none,aio=threads,file.locking=off$unmap"
 			-device "virtio-blk-pci,drive=shared,share-rw=on,serial=cfs-shared")
 	fi
 	if [ "$_vm_private_mib" -gt 0 ]; then

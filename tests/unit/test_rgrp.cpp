@@ -279,6 +279,66 @@ TEST_F(AllocFs, UnlinkedStateIsCountedAndFreedCleanly)
 	meta_release(&fs, b);
 }
 
+TEST_F(AllocFs, FreeReportsEachFreedRunToTheHostOnly)
+{
+	make(4096, 96ull << 20, 16);
+	std::vector<std::pair<uint64_t, uint32_t>> freed;
+	fs.blocks_freed = [](void *ctx, uint64_t first, uint32_t count) {
+		static_cast<std::vector<std::pair<uint64_t, uint32_t>> *>(ctx)->push_back({first, count});
+	};
+	fs.blocks_freed_ctx = &freed;
+	uint64_t d;
+	uint32_t got;
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, 0, 8, CFS_BLKST_USED, &d, &got, nullptr), 0);
+	ASSERT_EQ(got, 8u);
+	EXPECT_TRUE(freed.empty()) << "allocation is not a free";
+	ASSERT_EQ(rgrp_free(&fs, nullptr, d + 2, 3), 0);
+	EXPECT_EQ(rgrp_free(&fs, nullptr, d + 3, 1), -CFS_EUCLEAN);
+	ASSERT_EQ(freed.size(), 1u) << "a refused free reports nothing";
+	EXPECT_EQ(freed[0].first, d + 2);
+	EXPECT_EQ(freed[0].second, 3u);
+}
+
+TEST_F(AllocFs, FreeRunsListsFreeRunsOfMinimumLengthClippedToTheRange)
+{
+	make(4096, 96ull << 20, 16);
+	Rgrp &rg = fs.rgrps.rgrps[first_ordinary() + 1];
+	uint64_t a;
+	uint32_t got;
+	// The rgrp: [0, 20) used, then free [5, 7) and [10, 16) punched back into it.
+	ASSERT_EQ(rgrp_alloc(&fs, nullptr, rg.data0, 20, CFS_BLKST_USED, &a, &got, nullptr), 0);
+	ASSERT_EQ(a, rg.data0);
+	ASSERT_EQ(got, 20u);
+	ASSERT_EQ(rgrp_free(&fs, nullptr, rg.data0 + 5, 2), 0);
+	ASSERT_EQ(rgrp_free(&fs, nullptr, rg.data0 + 10, 6), 0);
+	using Runs = std::vector<std::pair<uint64_t, uint32_t>>;
+	auto runs = [&](uint64_t first, uint64_t end, uint32_t minlen) {
+		Runs out;
+		int err = rgrp_free_runs(&fs, &rg, first, end, minlen, [](void *ctx, uint64_t f, uint32_t n) {
+			static_cast<Runs *>(ctx)->push_back({f, n});
+			return 0;
+		}, &out);
+		EXPECT_EQ(err, 0);
+		return out;
+	};
+	const uint64_t d = rg.data0;
+	EXPECT_EQ(runs(d, d + 20, 1), (Runs{{d + 5, 2}, {d + 10, 6}}));
+	EXPECT_EQ(runs(d, d + 20, 3), (Runs{{d + 10, 6}})) << "runs shorter than minlen are skipped";
+	EXPECT_EQ(runs(d + 6, d + 12, 1), (Runs{{d + 6, 1}, {d + 10, 2}})) << "clipped to the range";
+	// The rest of the rgrp is one free run to its last data block.
+	Runs tail = runs(d + 16, ~0ull, 1);
+	ASSERT_EQ(tail.size(), 1u);
+	EXPECT_EQ(tail[0].first, d + 20);
+	EXPECT_EQ(tail[0].first + tail[0].second, d + rg.data);
+	// A visitor's error stops the walk and is returned.
+	int calls = 0;
+	EXPECT_EQ(rgrp_free_runs(&fs, &rg, d, d + 20, 1, [](void *ctx, uint64_t, uint32_t) {
+		++*static_cast<int *>(ctx);
+		return -CFS_EIO;
+	}, &calls), -CFS_EIO);
+	EXPECT_EQ(calls, 1);
+}
+
 TEST_F(AllocFs, DoubleFreeIsCorruptionNamingTheBlock)
 {
 	make(4096, 96ull << 20, 16);
