@@ -545,21 +545,21 @@ static loff_t cfs_file_llseek(struct file *file, loff_t offset, int whence)
 
 /*
  * FS_IOC_FIEMAP: the read mapping as it is (holes skipped, mapped runs, inline data as
- * DATA_INLINE | NOT_ALIGNED at its byte address in the dinode). The shared glock keeps
- * another node's changes out; i_rwsem keeps local truncation and hole punching out.
+ * DATA_INLINE | NOT_ALIGNED at its byte address in the dinode). i_rwsem keeps local
+ * truncation and hole punching out, the shared glock another node's changes.
  */
 int cfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo, u64 start, u64 len)
 {
 	struct cfs_holder gh;
 	int err;
 
+	inode_lock_shared(inode);	/* i_rwsem before the glock, as writers take them */
 	err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_SH, &gh);
-	if (err)
-		return err;
-	inode_lock_shared(inode);
-	err = iomap_fiemap(inode, fieinfo, start, len, &cfs_iomap_ops);
+	if (!err) {
+		err = iomap_fiemap(inode, fieinfo, start, len, &cfs_iomap_ops);
+		cfs_glock_dq(&gh);
+	}
 	inode_unlock_shared(inode);
-	cfs_glock_dq(&gh);
 	return err;
 }
 
