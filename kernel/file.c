@@ -363,17 +363,19 @@ static ssize_t cfs_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 
 	if (!iov_iter_count(to))
 		return 0;
-	ret = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_SH, &gh);
-	if (ret)
-		return ret;
-	if (iocb->ki_flags & IOCB_DIRECT) {
+	/* i_rwsem before the glock (writers' order): local glock holders exclude each other. */
+	if (iocb->ki_flags & IOCB_DIRECT)
 		inode_lock_shared(inode);
-		ret = iomap_dio_rw(iocb, to, &cfs_iomap_ops, NULL, 0, NULL, 0);
-		inode_unlock_shared(inode);
-	} else {
-		ret = generic_file_read_iter(iocb, to);
+	ret = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_SH, &gh);
+	if (!ret) {
+		if (iocb->ki_flags & IOCB_DIRECT)
+			ret = iomap_dio_rw(iocb, to, &cfs_iomap_ops, NULL, 0, NULL, 0);
+		else
+			ret = generic_file_read_iter(iocb, to);
+		cfs_glock_dq(&gh);
 	}
-	cfs_glock_dq(&gh);
+	if (iocb->ki_flags & IOCB_DIRECT)
+		inode_unlock_shared(inode);
 	return ret;
 }
 
@@ -525,16 +527,16 @@ static loff_t cfs_file_llseek(struct file *file, loff_t offset, int whence)
 	switch (whence) {
 	case SEEK_HOLE:
 	case SEEK_DATA:
+		inode_lock_shared(inode);	/* before the glock, as writers */
 		ret = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_SH, &gh);
-		if (ret)
-			return ret;
-		inode_lock_shared(inode);
-		if (whence == SEEK_HOLE)
-			ret = iomap_seek_hole(inode, offset, &cfs_iomap_ops);
-		else
-			ret = iomap_seek_data(inode, offset, &cfs_iomap_ops);
+		if (!ret) {
+			if (whence == SEEK_HOLE)
+				ret = iomap_seek_hole(inode, offset, &cfs_iomap_ops);
+			else
+				ret = iomap_seek_data(inode, offset, &cfs_iomap_ops);
+			cfs_glock_dq(&gh);
+		}
 		inode_unlock_shared(inode);
-		cfs_glock_dq(&gh);
 		if (ret < 0)
 			return ret;
 		return vfs_setpos(file, ret, inode->i_sb->s_maxbytes);

@@ -1929,6 +1929,67 @@ void test_append_concurrent(const std::string& d) {
 		std::to_string(bad) + " bad, first at offset " + std::to_string(first_bad));
 }
 
+// Readers that map the file (SEEK_DATA/SEEK_HOLE, FIEMAP, O_DIRECT reads) racing writers
+// and hole punches on the same file for a few seconds: every process must finish (a lock
+// order inversion between i_rwsem and a filesystem lock shows up as processes stuck).
+void test_map_vs_write(const std::string& d) {
+	const off_t bs = fs_block_size();
+	std::string p = d + "/f";
+	std::string init = pattern(64 * bs, 95);
+	make_file(p, init);
+	auto* stop = static_cast<volatile int*>(
+		mmap(nullptr, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+	*stop = 0;
+	auto spawn = [&](int role) {
+		pid_t pid = fork();
+		if (pid != 0)
+			return pid;
+		int fd = open(p.c_str(), role == 2 ? O_RDONLY | O_DIRECT : O_RDWR);
+		void* buf = aligned_alloc(4096, bs);
+		unsigned x = 12345 + role;
+		while (!*stop && fd >= 0) {
+			x = x * 1103515245u + 12345u;
+			off_t off = (x >> 8) % 64 * bs;
+			switch (role) {
+			case 0:  // writer: overwrite, extend and shrink, punch
+				pwrite(fd, init.data(), bs, off);
+				if (x % 7 == 0)
+					fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, bs);
+				if (x % 11 == 0)
+					ftruncate(fd, 64 * bs - (x % 3) * bs);
+				break;
+			case 1:  // seeker and fiemap
+				lseek(fd, off, x % 2 ? SEEK_DATA : SEEK_HOLE);
+				fiemap(fd, 0, FIEMAP_MAX_OFFSET, 0, 8);
+				break;
+			case 2:  // direct reader
+				pread(fd, buf, bs, off);
+				break;
+			}
+		}
+		_exit(fd >= 0 ? 0 : 1);
+	};
+	std::vector<pid_t> pids = {spawn(0), spawn(0), spawn(1), spawn(1), spawn(2)};
+	sleep(3);
+	*stop = 1;
+	int stuck = 0, failed = 0;
+	for (pid_t pid : pids) {
+		int status = 0, waited = 0;
+		while (waitpid(pid, &status, WNOHANG) != pid && waited++ < 300)  // bounded: 30 s
+			usleep(100 * 1000);
+		if (waited > 300) {
+			++stuck;
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			++failed;
+		}
+	}
+	munmap((void*)stop, sizeof(int));
+	R.eq("map-vs-write.no-process-stuck", 0, stuck);
+	R.eq("map-vs-write.all-opened", 0, failed);
+}
+
 void test_names(const std::string& d) {
 	std::string n255(255, 'n'), n256(256, 'n');
 	n255[0] = 'A';
@@ -2115,6 +2176,7 @@ int main(int argc, char** argv) {
 		{"xattr-security", "security.* xattrs", test_xattr_security},
 		{"acl", "POSIX ACLs: access, mask, default inheritance, enforcement", test_acl},
 		{"append-concurrent", "O_APPEND from 4 processes at once", test_append_concurrent},
+		{"map-vs-write", "SEEK_DATA/HOLE, FIEMAP, O_DIRECT reads racing writes and punches", test_map_vs_write},
 		{"names", "255-byte names, ENAMETOOLONG at 256, all byte values", test_names},
 	};
 
