@@ -46,7 +46,7 @@ TEST_SUITES += kernel-vm
 test-kernel-vm: kernel-module build-all
 	tests/vm/run.sh 'kernel-*'
 
-# The module on 6.12: kernel-mount and kernel-posix (about 3.6 min here; a suite of its
+# The module on 6.12: kernel-mount and kernel-posix (about 2 min here; a suite of its
 # own so that `make test` shows which kernel failed).
 TEST_SUITES += kernel-vm-612
 test-kernel-vm-612: kernel-module-612 build-all
