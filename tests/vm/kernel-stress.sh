@@ -3,8 +3,8 @@
 # back, directory churn, deep trees, odd names, links, renames, fallocate, seeks and
 # holes, fsync/sync_file_range, mmap/msync, POSIX and Linux aio, sendfile, locks, leases);
 # stress-ng must report no failure, the kernel no problem, and the unmounted filesystem
-# must be fsck-clean. The stressor set passes on ext4 in the same VM; io-uring and fiemap
-# are left out (docs/kernel-stress.md).
+# must be fsck-clean. The stressor set passes on ext4 in the same VM; io-uring is left
+# out (docs/kernel-stress.md).
 # nodes: 1
 # cluster: --shared-mib 1024
 # timeout: 600
@@ -25,7 +25,7 @@ STRESSORS="--hdd 1 --hdd-bytes 64M --hdd-opts wr-rnd,rd-rnd,fsync
 	--fpunch 1 --mmap 1 --mmap-file --mmap-bytes 16M --mmap-odirect --msync 1 --msync-bytes 16M
 	--aio 1 --sendfile 1 --fsize 1 --file-ioctl 1
 	--getdent 1 --dirmany 1 --open 1 --touch 1 --access 1 --chown 1 --inotify 1
-	--aiol 1"
+	--aiol 1 --fiemap 1 --fiemap-bytes 16M"
 
 kfs_load 1
 node_run 1 "$KFS_BIN/mkfs.clusterfs -q -O -p lock_nolock -j 1 \$CFS_SHARED_DEV"
