@@ -6,6 +6,7 @@
 #include "dir.h"
 #include "rgrp.h"
 #include "trans.h"
+#include "xattr.h"
 
 namespace cfs {
 
@@ -306,6 +307,10 @@ int inode_free(Fs *fs, Trans *tr, Inode *ip, unsigned budget, bool *done)
 	int err = trans_add_buf(tr, ip->bh);
 	if (err)
 		return err;
+	if (inode_xattr_block(ip)) {
+		// A step of its own, so the tree's budget below stays what the caller planned.
+		return xattr_free_block(fs, tr, ip);
+	}
 	if (inode_is_dir(ip) && (inode_flags(ip) & CFS_DIF_EXHASH)) {
 		bool leaves_done;
 		err = dir_free_leaves(fs, tr, ip, budget, &leaves_done);

@@ -87,8 +87,9 @@ struct InodeInit {
 [[nodiscard]] int inode_alloc(Fs *fs, Trans *tr, uint64_t goal, const InodeInit *init,
 			      Inode *ip);
 
-// Frees every block of the file (in steps of at most `budget` dirtied buffers: call again
-// with a new transaction while !*done) and, once the tree is empty, the dinode itself.
+// Frees every block of the file, its xattr block first (in steps of at most `budget`
+// dirtied buffers: call again with a new transaction while !*done) and, once the tree
+// is empty, the dinode itself.
 // The caller has already removed the last link and checked no node holds it open.
 // On *done the handle is released.
 [[nodiscard]] int inode_free(Fs *fs, Trans *tr, Inode *ip, unsigned budget, bool *done);

@@ -347,8 +347,13 @@ int verify_dinode(const VerifyCtx &ctx, const void *block, uint64_t blkno, Verif
 	const uint32_t type = mode & kIfmt;
 	if (type != kIfchr && type != kIfblk && (di->di_rdev_major || di->di_rdev_minor))
 		return fail(f, "di_rdev", OFF(cfs_dinode, di_rdev_major));
-	if (di->di_eattr)
-		return fail(f, "di_eattr", OFF(cfs_dinode, di_eattr));
+	if (di->di_eattr) {
+		err = check_pointers(ctx, block, OFF(cfs_dinode, di_eattr), 1, "di_eattr", f);
+		if (err)
+			return err;
+		if (from_le64(di->di_eattr) == blkno)
+			return fail(f, "di_eattr", OFF(cfs_dinode, di_eattr));
+	}
 	if (!all_zero(di->di_reserved, sizeof(di->di_reserved)))
 		return fail(f, "di_reserved", OFF(cfs_dinode, di_reserved));
 	const cfs_le64 *goals[] = {&di->di_goal_meta, &di->di_goal_data};
@@ -434,6 +439,85 @@ int verify_jdata(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint64
 	return verify_header(ctx, block, blkno, CFS_BT_JD, owner, f);
 }
 
+int xattr_compare(unsigned ns_a, const uint8_t *name_a, unsigned len_a, unsigned ns_b,
+		  const uint8_t *name_b, unsigned len_b)
+{
+	if (ns_a != ns_b)
+		return ns_a < ns_b ? -1 : 1;
+	unsigned common = len_a < len_b ? len_a : len_b;
+	for (unsigned i = 0; i < common; i++)
+		if (name_a[i] != name_b[i])
+			return name_a[i] < name_b[i] ? -1 : 1;
+	return len_a == len_b ? 0 : (len_a < len_b ? -1 : 1);
+}
+
+bool xattr_acl_value_ok(const uint8_t *value, uint32_t len)
+{
+	if (len < 4 || (len - 4) % 8)
+		return false;
+	uint32_t version;
+	__builtin_memcpy(&version, value, sizeof(version));
+	return from_le32(version) == CFS_ACL_XATTR_VERSION;
+}
+
+int verify_xattr(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint64_t owner,
+		 VerifyFailure *f)
+{
+	const auto *xb = static_cast<const cfs_xattr_block *>(block);
+	const uint8_t *base = static_cast<const uint8_t *>(block);
+	int err = verify_header(ctx, block, blkno, CFS_BT_EA, owner, f);
+	if (err)
+		return err;
+	const uint32_t used = from_le32(xb->xb_used);
+	const uint32_t area = CFS_XATTR_AREA(ctx.bsize);
+	if (used > area || used % CFS_XATTR_ALIGN)
+		return fail(f, "xb_used", OFF(cfs_xattr_block, xb_used));
+	if (!all_zero(xb->xb_reserved, sizeof(xb->xb_reserved)))
+		return fail(f, "xb_reserved", OFF(cfs_xattr_block, xb_reserved));
+	uint32_t pos = CFS_XATTR_ENTRIES_OFFSET;
+	const uint32_t end = CFS_XATTR_ENTRIES_OFFSET + used;
+	uint32_t count = 0;
+	unsigned prev_ns = 0, prev_len = 0;
+	const uint8_t *prev_name = nullptr;
+	while (pos < end) {
+		const auto *xe = reinterpret_cast<const cfs_xattr_entry *>(base + pos);
+		const unsigned ns = xe->xe_namespace;
+		const unsigned name_len = xe->xe_name_len;
+		const uint32_t value_len = from_le16(xe->xe_value_len);
+		if (ns < CFS_XATTR_NS_USER || ns > CFS_XATTR_NS_MAX)
+			return fail(f, "xe_namespace", pos + OFF(cfs_xattr_entry, xe_namespace));
+		const bool acl = ns == CFS_XATTR_NS_ACL_ACCESS || ns == CFS_XATTR_NS_ACL_DEFAULT;
+		if (acl ? name_len != 0 : name_len == 0)
+			return fail(f, "xe_name_len", pos + OFF(cfs_xattr_entry, xe_name_len));
+		const uint32_t size = CFS_XATTR_ENTRY_SIZE(name_len, value_len);
+		if (size > end - pos)
+			return fail(f, "xe_value_len", pos + OFF(cfs_xattr_entry, xe_value_len));
+		const uint8_t *name = base + pos + CFS_XATTR_ENTRY_HEADER_SIZE;
+		for (unsigned i = 0; i < name_len; i++)
+			if (!name[i])
+				return fail(f, "xe_name", pos + CFS_XATTR_ENTRY_HEADER_SIZE + i);
+		if (acl && !xattr_acl_value_ok(name + name_len, value_len))
+			return fail(f, "xe_acl_value", pos + CFS_XATTR_ENTRY_HEADER_SIZE);
+		const uint32_t payload = CFS_XATTR_ENTRY_HEADER_SIZE + name_len + value_len;
+		size_t nz = first_nonzero(base + pos + payload, size - payload);
+		if (nz != size - payload)
+			return fail(f, "xe_padding", static_cast<uint32_t>(pos + payload + nz));
+		if (prev_name && xattr_compare(prev_ns, prev_name, prev_len, ns, name, name_len) >= 0)
+			return fail(f, "xe_order", pos);
+		prev_ns = ns;
+		prev_name = name;
+		prev_len = name_len;
+		pos += size;
+		count++;
+	}
+	if (from_le32(xb->xb_entries) != count)
+		return fail(f, "xb_entries", OFF(cfs_xattr_block, xb_entries));
+	size_t nz = first_nonzero(base + end, ctx.bsize - end);
+	if (nz != ctx.bsize - end)
+		return fail(f, "xb_tail", static_cast<uint32_t>(end + nz));
+	return 0;
+}
+
 int verify_log_header(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint64_t owner,
 		      VerifyFailure *f)
 {
@@ -511,6 +595,7 @@ int verify_block(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint16
 	case CFS_BT_JD: return verify_jdata(ctx, block, blkno, owner, f);
 	case CFS_BT_LH: return verify_log_header(ctx, block, blkno, owner, f);
 	case CFS_BT_LD: return verify_log_desc(ctx, block, blkno, owner, f);
+	case CFS_BT_EA: return verify_xattr(ctx, block, blkno, owner, f);
 	default: return fail(f, "mh_type", OFF(cfs_meta_header, mh_type));
 	}
 }

@@ -49,6 +49,17 @@ int verify_jdata(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint64
 		 VerifyFailure *f);
 int verify_log_header(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint64_t owner,
 		      VerifyFailure *f);
+// Xattr block: entries tile [96, 96 + xb_used), known namespaces, sane lengths, sorted
+// without duplicates, ACL values well formed, zero padding and tail.
+int verify_xattr(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint64_t owner,
+		 VerifyFailure *f);
+
+// The order of xattr entries in a block: namespace, then name bytes (unsigned), then
+// length. <0, 0, >0 like memcmp.
+int xattr_compare(unsigned ns_a, const uint8_t *name_a, unsigned len_a, unsigned ns_b,
+		  const uint8_t *name_b, unsigned len_b);
+// A POSIX ACL value in the Linux xattr encoding: version 2, 4 + 8k bytes.
+bool xattr_acl_value_ok(const uint8_t *value, uint32_t len);
 int verify_log_desc(const VerifyCtx &ctx, const void *block, uint64_t blkno, uint64_t owner,
 		    VerifyFailure *f);
 

@@ -79,7 +79,7 @@ enum cfs_block_type {
 	CFS_BT_JD      = 7,  /* data block of a "jdata" file (system files, dir hash tables) */
 	CFS_BT_LH      = 8,  /* journal: log header (commit record) */
 	CFS_BT_LD      = 9,  /* journal: log descriptor */
-	CFS_BT_EA      = 10, /* extended-attribute block (reserved, not used by v1) */
+	CFS_BT_EA      = 10, /* extended-attribute block (struct cfs_xattr_block) */
 	CFS_BT_MAX     = 10
 };
 
@@ -130,7 +130,7 @@ CFS_CHECK_OFFSET(cfs_meta_header, mh_reserved1, 56);
 
 /* Feature flags. A mount refuses unknown incompat bits, mounts read-only with unknown
  * ro_compat bits, ignores unknown compat bits. Format v1 defines none as set by mkfs. */
-#define CFS_FEATURE_INCOMPAT_XATTR  (1ull << 0)  /* reserved: extended-attribute blocks */
+#define CFS_FEATURE_INCOMPAT_XATTR  (1ull << 0)  /* reserved, never set: xattr blocks are part of v1 */
 #define CFS_FEATURE_COMPAT_SUPP     0ull
 #define CFS_FEATURE_RO_COMPAT_SUPP  0ull
 #define CFS_FEATURE_INCOMPAT_SUPP   0ull
@@ -300,7 +300,7 @@ CFS_CHECK_OFFSET(cfs_rgrp_lvb, rl_unlinked, 24);
 #define CFS_DIF_SYSTEM      (1u << 0)   /* system file (master directory and below) */
 #define CFS_DIF_JDATA       (1u << 1)   /* data blocks are CFS_BT_JD metadata blocks */
 #define CFS_DIF_EXHASH      (1u << 2)   /* directory uses extendible hashing */
-#define CFS_DIF_XATTR       (1u << 3)   /* reserved: di_eattr is valid (not in v1) */
+#define CFS_DIF_XATTR       (1u << 3)   /* reserved, always 0: di_eattr != 0 marks xattrs */
 #define CFS_DIF_IMMUTABLE   (1u << 8)   /* chattr +i */
 #define CFS_DIF_APPENDONLY  (1u << 9)   /* chattr +a */
 #define CFS_DIF_NOATIME     (1u << 10)  /* chattr +A */
@@ -332,7 +332,7 @@ struct cfs_dinode {
 	cfs_le64 di_entries;                 /* directory: number of entries incl. "." and ".." */
 	cfs_le32 di_rdev_major;              /* character/block devices */
 	cfs_le32 di_rdev_minor;
-	cfs_le64 di_eattr;                   /* reserved: extended-attribute block, 0 */
+	cfs_le64 di_eattr;                   /* extended-attribute block (CFS_BT_EA), 0 = none */
 	cfs_le64 di_parent;                  /* directory: inode number of its parent (for fsck) */
 	cfs_le64 di_reserved[6];             /* zero */
 };
@@ -384,6 +384,60 @@ struct cfs_jdata {
 	cfs_u8 jd_payload[];
 };
 CFS_CHECK_SIZE(cfs_jdata, 64);
+
+/* ------------------------------------------------------------------------------------
+ * Extended attributes: at most one block per inode (di_eattr), type CFS_BT_EA, owner =
+ * the inode, counted in di_blocks and in state CFS_BLKST_USED. After the 96-byte block
+ * header come xb_used bytes of entries, packed, each CFS_XATTR_ENTRY_SIZE(name, value)
+ * bytes long (4-byte entry header, name, value, zero padding to 8); the rest of the
+ * block is zero. Entries are sorted by (namespace, name bytes, name length) with no
+ * duplicate, so lookups stop early and the verifier checks uniqueness in one pass.
+ * The name is stored without its namespace prefix ("user.foo" is namespace 1, "foo").
+ * POSIX ACLs (namespaces 4 and 5, empty name) hold the Linux xattr ACL encoding:
+ * le32 version 2, then entries {le16 e_tag, le16 e_perm, le32 e_id} (ids as on disk).
+ */
+enum cfs_xattr_namespace {
+	CFS_XATTR_NS_USER        = 1,  /* "user." */
+	CFS_XATTR_NS_TRUSTED     = 2,  /* "trusted." */
+	CFS_XATTR_NS_SECURITY    = 3,  /* "security." */
+	CFS_XATTR_NS_ACL_ACCESS  = 4,  /* "system.posix_acl_access", empty name */
+	CFS_XATTR_NS_ACL_DEFAULT = 5,  /* "system.posix_acl_default", empty name */
+	CFS_XATTR_NS_MAX         = 5
+};
+
+struct cfs_xattr_block {
+	struct cfs_meta_header xb_header;    /* type CFS_BT_EA, owner = inode */
+	cfs_le32 xb_entries;                 /* entries in the block */
+	cfs_le32 xb_used;                    /* bytes of entries from CFS_XATTR_ENTRIES_OFFSET */
+	cfs_le64 xb_reserved[3];             /* zero */
+};
+CFS_CHECK_SIZE(cfs_xattr_block, 96);
+CFS_CHECK_OFFSET(cfs_xattr_block, xb_entries, 64);
+CFS_CHECK_OFFSET(cfs_xattr_block, xb_used, 68);
+CFS_CHECK_OFFSET(cfs_xattr_block, xb_reserved, 72);
+#define CFS_XATTR_ENTRIES_OFFSET 96u
+
+struct cfs_xattr_entry {
+	cfs_u8   xe_namespace;   /* enum cfs_xattr_namespace */
+	cfs_u8   xe_name_len;    /* 1 .. CFS_XATTR_NAME_MAX; 0 for the ACL namespaces */
+	cfs_le16 xe_value_len;   /* bytes of value after the name, may be 0 */
+	/* char xe_name[xe_name_len], then cfs_u8 xe_value[xe_value_len], then zeros */
+};
+CFS_CHECK_SIZE(cfs_xattr_entry, 4);
+CFS_CHECK_OFFSET(cfs_xattr_entry, xe_namespace, 0);
+CFS_CHECK_OFFSET(cfs_xattr_entry, xe_name_len, 1);
+CFS_CHECK_OFFSET(cfs_xattr_entry, xe_value_len, 2);
+#define CFS_XATTR_ENTRY_HEADER_SIZE 4u
+#define CFS_XATTR_ALIGN             8u
+#define CFS_XATTR_NAME_MAX          255u
+#define CFS_XATTR_ENTRY_SIZE(name_len, value_len) \
+	((CFS_XATTR_ENTRY_HEADER_SIZE + (name_len) + (value_len) + CFS_XATTR_ALIGN - 1) & \
+	 ~(CFS_XATTR_ALIGN - 1))
+/* Bytes available for entries (a multiple of 8); the largest value of a lone attribute
+ * with an n-byte name is CFS_XATTR_AREA(bsize) - 4 - n: 3992 bytes for a 4-byte name in
+ * a 4096-byte block, 920 in a 1024-byte one. */
+#define CFS_XATTR_AREA(bsize)       ((bsize) - CFS_XATTR_ENTRIES_OFFSET)
+#define CFS_ACL_XATTR_VERSION       2u
 
 /* ------------------------------------------------------------------------------------
  * Directories.
