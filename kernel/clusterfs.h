@@ -36,6 +36,7 @@ struct cfs_mount_options {
 	u32 commit_secs;		/* journal flush interval */
 	u32 statfs_quantum;		/* seconds between statfs-change syncs */
 	bool discard;			/* issue discards for freed blocks */
+	bool noacl;			/* POSIX ACLs off (default: on, SB_POSIXACL) */
 };
 
 /* sd_flags bits */
@@ -152,6 +153,29 @@ int cfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo, u64 star
 void cfs_discard_init(struct cfs_sb_info *sbi);
 void cfs_discard_destroy(struct cfs_sb_info *sbi);
 long cfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* inode.c: the VFS inode's attributes as cfs_core_update_inode takes them. */
+struct cfs_core_inode;
+void cfs_inode_fill_core_attrs(struct inode *inode, struct cfs_core_inode *attrs);
+
+/* xattr.c */
+extern const struct xattr_handler *cfs_xattr_handlers[];
+ssize_t cfs_listxattr(struct dentry *dentry, char *buffer, size_t size);
+struct posix_acl *cfs_get_acl(struct inode *inode, int type, bool rcu);
+int cfs_set_acl(cfs_idmap_t *idmap, cfs_set_acl_target_t *target, struct posix_acl *acl,
+		int type);
+/* ACL inode operations of files, directories and special files. */
+#define CFS_ACL_INODE_OPERATIONS \
+	.CFS_IOP_GET_ACL = cfs_get_acl, \
+	.set_acl = cfs_set_acl
+/* After a chmod (caller holds the inode glock EX): the access ACL follows the mode. */
+int cfs_acl_chmod_locked(struct inode *inode);
+/* Default ACL inheritance for a new inode: before the create, with no glock held. */
+int cfs_acl_prepare_create(struct inode *dir, umode_t *mode, struct posix_acl **default_acl,
+			   struct posix_acl **acl);
+/* ...and after it: stores (and releases) what cfs_acl_prepare_create returned. */
+int cfs_acl_finish_create(struct inode *inode, struct posix_acl *default_acl,
+			  struct posix_acl *acl);
 
 /* withdraw.c */
 /* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */

@@ -23,6 +23,33 @@ typedef struct user_namespace cfs_idmap_t;
 #define CFS_NOP_IDMAP (&init_user_ns)
 #endif
 
+/*
+ * POSIX ACL inode operations. 6.1: ->get_acl(inode, type, rcu) serves permission checks
+ * and getxattr, ->set_acl takes the inode, and system.posix_acl_* go through the
+ * kernel's posix_acl xattr handlers in sb->s_xattr. From 6.2: the same getter is
+ * ->get_inode_acl, ->set_acl takes the dentry, and the VFS routes system.posix_acl_*
+ * to the inode operations itself (no handlers).
+ */
+#include <linux/posix_acl_xattr.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define CFS_IOP_GET_ACL get_inode_acl
+typedef struct dentry cfs_set_acl_target_t;
+static inline struct inode *cfs_set_acl_inode(struct dentry *dentry)
+{
+	return d_inode(dentry);
+}
+#define CFS_POSIX_ACL_XATTR_HANDLERS
+#else
+#define CFS_IOP_GET_ACL get_acl
+typedef struct inode cfs_set_acl_target_t;
+static inline struct inode *cfs_set_acl_inode(struct inode *inode)
+{
+	return inode;
+}
+#define CFS_POSIX_ACL_XATTR_HANDLERS \
+	&posix_acl_access_xattr_handler, &posix_acl_default_xattr_handler,
+#endif
+
 static inline void cfs_generic_fillattr(cfs_idmap_t *idmap, u32 request_mask,
 					struct inode *inode, struct kstat *stat)
 {

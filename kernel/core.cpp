@@ -20,6 +20,7 @@
 #include "rgrp.h"
 #include "statfs.h"
 #include "trans.h"
+#include "xattr.h"
 
 struct cfs_core {
 	cfs::Fs fs;
@@ -859,6 +860,27 @@ bool update_is_noop(cfs::Inode *ip, const cfs_core_inode *attrs, unsigned int ma
 	return true;
 }
 
+// Copies the VFS's attributes named by `mask` into a dinode already in a transaction.
+void apply_attrs(cfs::Inode *ip, const struct cfs_core_inode *attrs, unsigned int mask)
+{
+	if (mask & CFS_CORE_ATTR_MODE) {
+		// The file type never changes: only permission bits come from the VFS.
+		std::uint32_t mode = cfs::inode_mode(ip);
+		cfs::inode_set_mode(ip, (mode & kModeTypeMask) | (attrs->mode & 07777));
+	}
+	if (mask & CFS_CORE_ATTR_OWNER)
+		cfs::inode_set_owner(ip, attrs->uid, attrs->gid);
+	if (mask & CFS_CORE_ATTR_TIMES) {
+		cfs::inode_set_time(ip, cfs::InodeTime::atime, {attrs->atime_sec, attrs->atime_nsec});
+		cfs::inode_set_time(ip, cfs::InodeTime::mtime, {attrs->mtime_sec, attrs->mtime_nsec});
+		cfs::inode_set_time(ip, cfs::InodeTime::ctime, {attrs->ctime_sec, attrs->ctime_nsec});
+	}
+	if ((mask & CFS_CORE_ATTR_SIZE) &&
+	    (cfs::inode_mode(ip) & kModeTypeMask) == kModeReg &&
+	    cfs::inode_height(ip) > 0 && attrs->size > cfs::inode_size(ip))
+		cfs::inode_set_size(ip, attrs->size);
+}
+
 }  // namespace
 
 extern "C" int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
@@ -878,22 +900,70 @@ extern "C" int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
 	err = cfs::inode_dirty(tx.get(), ip.ptr());
 	if (err)
 		return err;
-	if (mask & CFS_CORE_ATTR_MODE) {
-		// The file type never changes: only permission bits come from the VFS.
-		std::uint32_t mode = cfs::inode_mode(ip.ptr());
-		cfs::inode_set_mode(ip.ptr(), (mode & kModeTypeMask) | (attrs->mode & 07777));
+	apply_attrs(ip.ptr(), attrs, mask);
+	return tx.commit();
+}
+
+// ---- Extended attributes -----------------------------------------------------------------
+
+extern "C" int cfs_core_xattr_get(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u32 ns,
+				  const char *name, cfs_core_u32 len, void *buf,
+				  cfs_core_u32 size, cfs_core_u32 *value_len)
+{
+	InodeRef ip(&core->fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	const cfs::XattrName xn{static_cast<std::uint8_t>(ns), name, len};
+	return cfs::xattr_get(&core->fs, ip.ptr(), xn, buf, size, value_len);
+}
+
+extern "C" int cfs_core_xattr_list(struct cfs_core *core, cfs_core_u64 ino, bool with_trusted,
+				   char *buf, cfs_core_u32 size, cfs_core_u32 *total)
+{
+	InodeRef ip(&core->fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	return cfs::xattr_list(&core->fs, ip.ptr(), with_trusted, buf, size, total);
+}
+
+extern "C" int cfs_core_xattr_set(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u32 ns,
+				  const char *name, cfs_core_u32 len, const void *value,
+				  cfs_core_u32 value_len, unsigned int flags,
+				  const struct cfs_core_inode *attrs, unsigned int attr_mask,
+				  cfs_core_u64 *blocks)
+{
+	cfs::Fs *fs = &core->fs;
+	if (ns > 0xff)
+		return -CFS_EOPNOTSUPP;
+	InodeRef ip(fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	Txn tx(core);
+	err = tx.begin(cfs::kXattrSetMaxBufs);
+	if (err)
+		return err;
+	unsigned lib_flags = 0;
+	if (flags & CFS_CORE_XATTR_CREATE)
+		lib_flags |= cfs::kXattrCreate;
+	if (flags & CFS_CORE_XATTR_REPLACE)
+		lib_flags |= cfs::kXattrReplace;
+	const cfs::XattrName xn{static_cast<std::uint8_t>(ns), name, len};
+	err = cfs::xattr_set(fs, tx.get(), ip.ptr(), xn, value, value_len, lib_flags);
+	// lib checks everything before its first change: on an error nothing changed.
+	if (err == -CFS_ENODATA && !value && (flags & CFS_CORE_XATTR_ABSENT_OK))
+		err = 0;
+	if (err)
+		return err;
+	if (attr_mask) {
+		err = cfs::inode_dirty(tx.get(), ip.ptr());
+		if (err)
+			return err;
+		apply_attrs(ip.ptr(), attrs, attr_mask);
 	}
-	if (mask & CFS_CORE_ATTR_OWNER)
-		cfs::inode_set_owner(ip.ptr(), attrs->uid, attrs->gid);
-	if (mask & CFS_CORE_ATTR_TIMES) {
-		cfs::inode_set_time(ip.ptr(), cfs::InodeTime::atime, {attrs->atime_sec, attrs->atime_nsec});
-		cfs::inode_set_time(ip.ptr(), cfs::InodeTime::mtime, {attrs->mtime_sec, attrs->mtime_nsec});
-		cfs::inode_set_time(ip.ptr(), cfs::InodeTime::ctime, {attrs->ctime_sec, attrs->ctime_nsec});
-	}
-	if ((mask & CFS_CORE_ATTR_SIZE) &&
-	    (cfs::inode_mode(ip.ptr()) & kModeTypeMask) == kModeReg &&
-	    cfs::inode_height(ip.ptr()) > 0 && attrs->size > cfs::inode_size(ip.ptr()))
-		cfs::inode_set_size(ip.ptr(), attrs->size);
+	*blocks = cfs::inode_blocks(ip.ptr());
 	return tx.commit();
 }
 

@@ -269,6 +269,33 @@ int cfs_core_free_runs(struct cfs_core *core, cfs_core_u64 first, cfs_core_u64 e
 		       cfs_core_u32 minlen,
 		       int (*visit)(void *ctx, cfs_core_u64 first, cfs_core_u32 count), void *ctx);
 
+/* ---- Extended attributes: @ns is enum cfs_xattr_namespace, @name without its prefix -- */
+
+/*
+ * Copies the value into @buf when @size >= its length; *@value_len is the length either
+ * way (@size 0 asks only for it). -ENODATA if absent, -ERANGE if @size is too small.
+ */
+int cfs_core_xattr_get(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u32 ns,
+		       const char *name, cfs_core_u32 len, void *buf, cfs_core_u32 size,
+		       cfs_core_u32 *value_len);
+/* listxattr(2) for @ino: full names, NUL-terminated; trusted.* only with @with_trusted. */
+int cfs_core_xattr_list(struct cfs_core *core, cfs_core_u64 ino, bool with_trusted,
+			char *buf, cfs_core_u32 size, cfs_core_u32 *total);
+
+#define CFS_CORE_XATTR_CREATE		(1u << 0)	/* XATTR_CREATE */
+#define CFS_CORE_XATTR_REPLACE		(1u << 1)	/* XATTR_REPLACE */
+#define CFS_CORE_XATTR_ABSENT_OK	(1u << 2)	/* removing an absent name is no error */
+/*
+ * Sets (@value non-NULL) or removes one attribute, and in the same transaction copies
+ * @attr_mask fields of @attrs (CFS_CORE_ATTR_*, may be 0) into the dinode, after the
+ * attribute change touched ctime. *@blocks: the inode's block count afterwards.
+ */
+int cfs_core_xattr_set(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u32 ns,
+		       const char *name, cfs_core_u32 len, const void *value,
+		       cfs_core_u32 value_len, unsigned int flags,
+		       const struct cfs_core_inode *attrs, unsigned int attr_mask,
+		       cfs_core_u64 *blocks);
+
 /* NULL when "lockproto"/"locktable" are a valid pair, else what is wrong. */
 const char *cfs_core_locktable_problem(const char *lockproto, const char *locktable);
 

@@ -716,4 +716,5 @@ const struct file_operations cfs_file_operations = {
 const struct inode_operations cfs_symlink_inode_operations = {
 	.get_link	= page_get_link,
 	.getattr	= cfs_getattr,
+	.listxattr	= cfs_listxattr,
 };

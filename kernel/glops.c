@@ -28,8 +28,10 @@ static void cfs_inode_go_inval(struct cfs_glock *gl)
 {
 	struct inode *inode = gl->gl_object;
 
-	if (inode)
+	if (inode) {
 		truncate_inode_pages(inode->i_mapping, 0);
+		forget_all_cached_acls(inode);
+	}
 }
 
 const struct cfs_glock_operations cfs_inode_glops = {

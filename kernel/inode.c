@@ -201,10 +201,8 @@ int cfs_getattr(cfs_idmap_t *idmap, const struct path *path, struct kstat *stat,
 	return 0;
 }
 
-/* Copies the VFS inode's attributes into the dinode (one transaction); trans_mutex held. */
-static int cfs_inode_persist_locked(struct inode *inode, unsigned int mask)
+void cfs_inode_fill_core_attrs(struct inode *inode, struct cfs_core_inode *attrs_out)
 {
-	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_core_inode attrs = {};
 	struct timespec64 ts;
 
@@ -221,6 +219,16 @@ static int cfs_inode_persist_locked(struct inode *inode, unsigned int mask)
 	attrs.ctime_sec = ts.tv_sec;
 	attrs.ctime_nsec = ts.tv_nsec;
 	attrs.size = i_size_read(inode);
+	*attrs_out = attrs;
+}
+
+/* Copies the VFS inode's attributes into the dinode (one transaction); trans_mutex held. */
+static int cfs_inode_persist_locked(struct inode *inode, unsigned int mask)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_core_inode attrs;
+
+	cfs_inode_fill_core_attrs(inode, &attrs);
 	return cfs_core_update_inode(sbi->core, inode->i_ino, &attrs, mask);
 }
 
@@ -329,6 +337,8 @@ int cfs_setattr(cfs_idmap_t *idmap, struct dentry *dentry, struct iattr *attr)
 		mask |= CFS_CORE_ATTR_OWNER;
 	mask |= CFS_CORE_ATTR_TIMES;	/* ctime changes with any attribute */
 	err = cfs_inode_persist(inode, mask);
+	if (!err && (attr->ia_valid & ATTR_MODE))
+		err = cfs_acl_chmod_locked(inode);
 out:
 	cfs_glock_dq(&gh);
 	return err ? cfs_core_error(sbi, err) : 0;
@@ -338,9 +348,13 @@ const struct inode_operations cfs_file_inode_operations = {
 	.getattr	= cfs_getattr,
 	.setattr	= cfs_setattr,
 	.fiemap		= cfs_fiemap,
+	.listxattr	= cfs_listxattr,
+	CFS_ACL_INODE_OPERATIONS,
 };
 
 const struct inode_operations cfs_special_inode_operations = {
 	.getattr	= cfs_getattr,
 	.setattr	= cfs_setattr,
+	.listxattr	= cfs_listxattr,
+	CFS_ACL_INODE_OPERATIONS,
 };

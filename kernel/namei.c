@@ -89,12 +89,18 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
 	struct cfs_op_locks locks = {};
 	struct cfs_core_new_inode init = {};
+	struct posix_acl *default_acl = NULL, *acl = NULL;
 	struct inode *inode;
 	u64 ino = 0;
 	int err;
 
 	if (dentry->d_name.len > CFS_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (!symlink) {
+		err = cfs_acl_prepare_create(dir, &mode, &default_acl, &acl);
+		if (err)
+			return err;
+	}
 	init.mode = mode;
 	init.uid = from_kuid(&init_user_ns, current_fsuid());
 	init.gid = from_kgid(&init_user_ns, current_fsgid());
@@ -113,20 +119,35 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	cfs_op_locks_add(&locks, dir);
 	err = cfs_op_begin(sbi, &locks);
 	if (err)
-		return err;
+		goto out_acl;
 	err = cfs_core_create(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
 			      &init, &ino);
 	if (!err)
 		err = cfs_inode_refresh(dir, true);
 	cfs_op_end(sbi, &locks);
-	if (err)
-		return cfs_core_error(sbi, err);
+	if (err) {
+		err = cfs_core_error(sbi, err);
+		goto out_acl;
+	}
 
 	inode = cfs_iget(dir->i_sb, ino);
-	if (IS_ERR(inode))
-		return PTR_ERR(inode);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out_acl;
+	}
+	/* Before the dentry is visible: nobody sees the file without its inherited ACLs. */
+	err = cfs_acl_finish_create(inode, default_acl, acl);
+	if (err) {
+		iput(inode);
+		return err;
+	}
 	d_instantiate(dentry, inode);
 	return 0;
+
+out_acl:
+	posix_acl_release(default_acl);
+	posix_acl_release(acl);
+	return err;
 }
 
 static int cfs_create(cfs_idmap_t *idmap, struct inode *dir, struct dentry *dentry,
@@ -279,4 +300,6 @@ const struct inode_operations cfs_dir_inode_operations = {
 	.rename		= cfs_rename,
 	.getattr	= cfs_getattr,
 	.setattr	= cfs_setattr,
+	.listxattr	= cfs_listxattr,
+	CFS_ACL_INODE_OPERATIONS,
 };

@@ -20,6 +20,7 @@ struct cfs_fs_context {
 };
 
 enum {
+	Opt_acl,
 	Opt_lockproto,
 	Opt_locktable,
 	Opt_journal,
@@ -36,6 +37,7 @@ static const struct constant_table cfs_param_errors[] = {
 };
 
 static const struct fs_parameter_spec cfs_fs_parameters[] = {
+	fsparam_flag_no("acl",		 Opt_acl),
 	fsparam_string("lockproto",	 Opt_lockproto),
 	fsparam_string("locktable",	 Opt_locktable),
 	fsparam_u32("journal",		 Opt_journal),
@@ -57,6 +59,9 @@ static int cfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 		return opt;
 
 	switch (opt) {
+	case Opt_acl:
+		ctx->opts.noacl = result.negated;
+		break;
 	case Opt_lockproto:
 		if (strcmp(param->string, CFS_LOCKPROTO_NOLOCK) &&
 		    strcmp(param->string, CFS_LOCKPROTO_CLUSTER))
@@ -314,6 +319,8 @@ static int cfs_show_options(struct seq_file *seq, struct dentry *root)
 	if (sbi->locktable[0])
 		seq_show_option(seq, "locktable", sbi->locktable);
 	seq_printf(seq, ",journal=%u", sbi->journal_slot);
+	if (opts->noacl)
+		seq_puts(seq, ",noacl");
 	if (opts->errors == CFS_ERRORS_PANIC)
 		seq_puts(seq, ",errors=panic");
 	if (opts->commit_secs != CFS_DEFAULT_COMMIT_SECS)
@@ -408,6 +415,10 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_time_min = S64_MIN;
 	sb->s_time_max = S64_MAX;
 	sb->s_flags |= SB_NOSEC;
+	sb->s_xattr = cfs_xattr_handlers;
+	/* POSIX ACLs on unless noacl, as GFS2: the VFS then leaves the umask to us. */
+	if (!sbi->opts.noacl)
+		sb->s_flags |= SB_POSIXACL;
 
 	err = cfs_core_mount(&sbi->host, &sbi->core, &disk);
 	if (err) {
@@ -570,6 +581,13 @@ static int cfs_reconfigure(struct fs_context *fc)
 
 	if (test_bit(Opt_errors, &ctx->given))
 		sbi->opts.errors = ctx->opts.errors;
+	if (test_bit(Opt_acl, &ctx->given)) {
+		sbi->opts.noacl = ctx->opts.noacl;
+		if (sbi->opts.noacl)
+			sb->s_flags &= ~SB_POSIXACL;
+		else
+			sb->s_flags |= SB_POSIXACL;
+	}
 	if (test_bit(Opt_commit, &ctx->given) && ctx->opts.commit_secs != sbi->opts.commit_secs) {
 		sbi->opts.commit_secs = ctx->opts.commit_secs;
 		if (cfs_core_journal_active(sbi->core))

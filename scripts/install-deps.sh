@@ -16,6 +16,7 @@ packages=(
 	zlib1g-dev
 	xfsprogs
 	python3 gzip
+	attr acl
 )
 missing=()
 for p in "${packages[@]}"; do
