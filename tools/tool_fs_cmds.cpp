@@ -23,6 +23,7 @@
 #include "rgrp.h"
 #include "tool_commands.h"
 #include "tool_output.h"
+#include "xattr.h"
 
 namespace {
 
@@ -429,6 +430,7 @@ void print_dinode(ToolOutput &out, const FsImage &img, uint64_t ino, const Block
 	out.u64("parent", from_le64(di->di_parent));
 	out.u64("rdev_major", from_le32(di->di_rdev_major));
 	out.u64("rdev_minor", from_le32(di->di_rdev_minor));
+	out.u64("xattr_block", from_le64(di->di_eattr));
 	out.u64("goal_meta", from_le64(di->di_goal_meta));
 	out.u64("goal_data", from_le64(di->di_goal_data));
 	out.str("atime", time_string(static_cast<int64_t>(from_le64(di->di_atime)), from_le32(di->di_atime_nsec)));
@@ -439,6 +441,33 @@ void print_dinode(ToolOutput &out, const FsImage &img, uint64_t ino, const Block
 		uint64_t len = std::min<uint64_t>(from_le64(di->di_size), CFS_INLINE_SIZE(img.bsize()));
 		out.str("target", std::string(reinterpret_cast<const char *>(b.data() + CFS_DINODE_SIZE), len));
 	}
+}
+
+// The names and value sizes of an inode's extended attributes (a verified block only).
+bool print_xattrs(ToolOutput &out, const FsImage &img, uint64_t ino, uint64_t eattr)
+{
+	Block xb;
+	MetaRead xr = img.read_meta(eattr, CFS_BT_EA, ino, &xb);
+	if (!xr.valid) {
+		out.str("xattr_problem", xr.problem);
+		return false;
+	}
+	const auto *hdr = reinterpret_cast<const cfs_xattr_block *>(xb.data());
+	const uint32_t end = CFS_XATTR_ENTRIES_OFFSET + from_le32(hdr->xb_used);
+	out.begin_array("xattrs");
+	for (uint32_t pos = CFS_XATTR_ENTRIES_OFFSET; pos < end;) {
+		const auto *xe = reinterpret_cast<const cfs_xattr_entry *>(xb.data() + pos);
+		const uint32_t value_len = from_le16(xe->xe_value_len);
+		const char *prefix = cfs::xattr_prefix(xe->xe_namespace);
+		out.begin_object(nullptr);
+		out.str("name", std::string(prefix ? prefix : "?") +
+		                    std::string(reinterpret_cast<const char *>(xe + 1), xe->xe_name_len));
+		out.u64("value_bytes", value_len);
+		out.end_object();
+		pos += CFS_XATTR_ENTRY_SIZE(xe->xe_name_len, value_len);
+	}
+	out.end_array();
+	return true;
 }
 
 int cmd_inode(int argc, char **argv)
@@ -512,9 +541,12 @@ int cmd_inode(int argc, char **argv)
 			out.end_array();
 		}
 	}
+	bool xattrs_ok = true;
+	if (uint64_t eattr = r.valid ? from_le64(fsck::as_dinode(b)->di_eattr) : 0)
+		xattrs_ok = print_xattrs(out, *oi.img, ino, eattr);
 	out.end_object();
 	out.done();
-	return r.valid ? kOk : kObjectDamaged;
+	return r.valid && xattrs_ok ? kOk : kObjectDamaged;
 }
 
 // ---- dir -----------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 //                (default M = 1000, so directories are hashed and split many times)
 //   --mixed      also: files of many sizes (inline, one block, multi-level trees,
 //                sparse with holes), symlinks, fifos, device nodes, a deep directory
-//                chain, and one directory of 3000 entries
+//                chain, one directory of 3000 entries, and extended attributes
+//                (user, trusted, an ACL) on the file "xattrs" and on "bigdir"
 //   --crash-journaled SLOT NAME
 //                last: create /NAME through journal SLOT, flush the log record and
 //                stop as a crashed node would, before anything is written in place
@@ -27,6 +28,7 @@
 #include "journal.h"
 #include "rgrp.h"
 #include "trans.h"
+#include "xattr.h"
 #include "user/fileio.h"
 #include "user/host.h"
 
@@ -90,6 +92,19 @@ void write_file(uint64_t ino, uint64_t off, size_t len, uint8_t fill)
 		check("trans_commit", cfs::trans_commit(&tr));
 		done += n;
 	}
+}
+
+void set_xattr(uint64_t ino, const char *full_name, const void *value, uint32_t len)
+{
+	cfs::XattrName name{};
+	check("xattr_parse_name", cfs::xattr_parse_name(full_name, static_cast<uint32_t>(strlen(full_name)), &name));
+	cfs::Trans tr{};
+	check("trans_begin", cfs::trans_begin(&g_fs, g_journal, g_trans_bufs, &tr));
+	cfs::Inode ip{};
+	check("inode_get", cfs::inode_get(&g_fs, ino, &ip));
+	check(full_name, cfs::xattr_set(&g_fs, &tr, &ip, name, value, len, 0));
+	cfs::inode_put(&g_fs, &ip);
+	check("trans_commit", cfs::trans_commit(&tr));
 }
 
 // The statfs file as a clean unmount leaves it: totals of every resource group.
@@ -199,6 +214,15 @@ int main(int argc, char **argv)
 		uint64_t big = create(top, "bigdir", 0040755);
 		for (int k = 0; k < 3000; k++)
 			create(big, "entry-with-a-longer-name-" + std::to_string(k * 7919 % 100003), 0100644);
+		uint64_t xf = create(top, "xattrs", 0100640);
+		set_xattr(xf, "user.color", "blue", 4);
+		set_xattr(xf, "trusted.t", "\0\1\2", 3);
+		// user::rw- user:1234:r-- group::r-- mask::r-- other::---
+		const uint8_t acl[] = {2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 4, 0, 0xd2, 4, 0, 0,
+		                       4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+		                       0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+		set_xattr(xf, "system.posix_acl_access", acl, sizeof acl);
+		set_xattr(big, "user.dir", "d", 1);
 	}
 
 	write_statfs();

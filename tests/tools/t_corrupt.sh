@@ -90,6 +90,23 @@ case_unrepairable "block shared by two files" "block $shared \\(level 1\\) is al
 	"$POKE" "$img" u64 "$(entry_ino /mixed size6)" 264 "$shared"
 case_repaired "directory leaf CRC" "block $leaf \\(dir leaf\\): CRC mismatch" \
 	"$POKE" "$img" flip "$leaf" 300
+# Extended attributes: a damaged xattr block is dropped (the file keeps its data), its
+# block freed and di_blocks corrected; the tool lists the names of an intact one.
+xf=$(entry_ino /mixed xattrs)
+xblk=$(u64_at "$base" "$xf" 192)
+expect_rc 0 "tool inode lists xattrs" "$TOOL" inode --json "$base" "$xf"
+jq_eq '[.xattrs[].name] | join(",")' 'user.color,trusted.t,system.posix_acl_access' \
+	"tool inode: xattr names in block order"
+case_repaired "xattr block CRC" "inode $xf: xattr block: block $xblk \\(xattr\\): CRC mismatch" \
+	"$POKE" "$img" flip "$xblk" 100
+expect_rc 0 "xattr block dropped: inode intact" "$TOOL" inode --json "$img" "$xf"
+jq_eq '.xattr_block' 0 "xattr block dropped: di_eattr cleared"
+# A value length running past the entries (CRC resealed: the verifier must catch it).
+case_repaired "xattr entry length" "inode $xf: xattr block: .*xe_value_len" \
+	"$POKE" "$img" u16 "$xblk" 98 4000
+# di_eattr pointing at another file's data block: dropped, the data block stays that file's.
+case_repaired "xattr pointer to data" "inode $xf: xattr block: block $data_blk \\(xattr\\): not a metadata block" \
+	"$POKE" "$img" u64 "$xf" 192 "$data_blk"
 case_repaired "statfs totals" "statfs: total" "$POKE" "$img" u64 "$statfs" 264 5
 case_repaired "root link count" "inode $root: link count 9, should be" \
 	"$POKE" "$img" u32 "$root" 76 9

@@ -379,7 +379,9 @@ void Checker::reset_directory(uint64_t ino, uint64_t parent)
 {
 	InodeRec &rec = inodes_[ino];
 	uint64_t parent_gen = inodes_.count(parent) ? inodes_[parent].generation : 0;
+	uint64_t blocks = 1;  // the dinode, plus its xattr block, which pass 1 kept
 	bool ok = update_dinode(ino, [&](cfs_dinode *di) {
+		blocks = di->di_eattr ? 2 : 1;
 		uint8_t *area = reinterpret_cast<uint8_t *>(di) + CFS_DINODE_SIZE;
 		uint32_t size = CFS_INLINE_SIZE(img_.bsize());
 		memset(area, 0, size);
@@ -391,7 +393,7 @@ void Checker::reset_directory(uint64_t ino, uint64_t parent)
 		di->di_height = 0;
 		di->di_depth = 0;
 		di->di_size = to_le64(size);
-		di->di_blocks = to_le64(1);
+		di->di_blocks = to_le64(blocks);
 		di->di_entries = to_le64(2);
 		di->di_parent = to_le64(parent);
 	});
@@ -402,8 +404,8 @@ void Checker::reset_directory(uint64_t ino, uint64_t parent)
 	rebuilt_links_.push_back(ino);
 	rebuilt_links_.push_back(parent);
 	rec.dotdot = parent;
-	rec.blocks_counted = 1;
-	rec.blocks_field = 1;
+	rec.blocks_counted = blocks;
+	rec.blocks_field = blocks;
 	rec.entries_counted = 2;
 	rec.entries_field = 2;
 }
@@ -498,6 +500,25 @@ void Checker::check_dinode(uint64_t ino, bool system)
 		}
 	}
 	inodes_[ino].blocks_counted = 1 + tree_blocks;
+
+	// The xattr block: verified (entries, order, ACL encoding) and counted; a bad one is
+	// dropped (di_eattr cleared; pass 5 frees it unless it belongs to another file, pass
+	// 4 corrects di_blocks).
+	if (uint64_t eattr = from_le64(di->di_eattr)) {
+		Block xb;
+		MetaRead xr = img_.read_meta(eattr, CFS_BT_EA, ino, &xb);
+		std::string why = xr.valid ? std::string() : xr.problem;
+		if (why.empty() && !claim(eattr, kUsed, ino))
+			why = fmt("block %" PRIu64 " is already in use by another file or structure", eattr);
+		if (why.empty()) {
+			inodes_[ino].blocks_counted++;
+		} else if (r_.problem(PreenSafety::kNeedsOperator,
+		                      "drop the xattr block (the file loses its extended attributes)",
+		                      "inode %" PRIu64 ": xattr block: %s", ino, why.c_str())) {
+			if (update_dinode(ino, [](cfs_dinode *d) { d->di_eattr = 0; }))
+				r_.repaired();
+		}
+	}
 
 	// Size against what the tree maps (regular files: data past EOF is unreachable).
 	uint64_t size = from_le64(di->di_size);
