@@ -21,4 +21,5 @@ seed empty-1k 24M -- -b 1024 -j 1 -J 8 -r 4 -p lock_nolock
 seed empty-4k-2j 40M -- -b 4096 -j 2 -J 8 -r 8 -p lock_nolock
 seed files-1k 24M --files 60 --per-dir 30 -- -b 1024 -j 1 -J 8 -r 4 -p lock_nolock
 seed files-2k 32M --files 40 --per-dir 40 -- -b 2048 -j 1 -J 8 -r 4 -p lock_nolock
+seed xattrs-1k 24M --files 30 --per-dir 30 --xattrs -- -b 1024 -j 1 -J 8 -r 4 -p lock_nolock
 seed dirty-1k 24M --files 10 --per-dir 10 --crash-journaled 0 crashed -- -b 1024 -j 1 -J 8 -r 4 -p lock_nolock

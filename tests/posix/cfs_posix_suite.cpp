@@ -1730,6 +1730,34 @@ void test_xattr_user(const std::string& d) {
 	R.err("xattr-user.on-symlink-EPERM", lsetxattr((d + "/sl").c_str(), "user.a", "v", 1, 0), EPERM);
 	R.err("xattr-user.unknown-namespace-EOPNOTSUPP", setxattr((d + "/f-user.moved").c_str(), "bogus.a", "v", 1, 0),
 	      EOPNOTSUPP);
+	// Filling a file's xattr space: a filesystem with a bounded space (ext4, clusterfs: one
+	// block) refuses with ENOSPC (E2BIG on some), and a refused set loses nothing.
+	std::string full = d + "/f-user-full";
+	make_file(full, "");
+	const std::string chunk = pattern(1000, 82);
+	int stored = 0, refused_errno = 0;
+	for (; stored < 256; ++stored) {
+		std::string key = "user.fill" + std::to_string(stored);
+		if (setxattr(full.c_str(), key.c_str(), chunk.data(), chunk.size(), XATTR_CREATE) != 0) {
+			refused_errno = errno;
+			break;
+		}
+	}
+	R.truth("xattr-user.full-ENOSPC", refused_errno == 0 || refused_errno == ENOSPC || refused_errno == E2BIG,
+		"ENOSPC (or no limit within 256 KB)", std::string(strerror(refused_errno)));
+	int intact = 0;
+	char fbuf[2048];
+	for (int i = 0; i < stored; ++i) {
+		ssize_t len = getxattr(full.c_str(), ("user.fill" + std::to_string(i)).c_str(), fbuf, sizeof fbuf);
+		intact += len == (ssize_t)chunk.size() && memcmp(fbuf, chunk.data(), chunk.size()) == 0;
+	}
+	R.eq("xattr-user.full-keeps-stored-values", stored, intact);
+	if (stored > 0)
+		R.ok("xattr-user.full-remove-makes-room",
+		     removexattr(full.c_str(), "user.fill0") == 0 &&
+				     setxattr(full.c_str(), "user.after", chunk.data(), chunk.size(), 0) == 0
+			     ? 0
+			     : -1);
 }
 
 void test_xattr_trusted(const std::string& d) {

@@ -1,9 +1,10 @@
-// cfs_populate IMAGE [--files N] [--per-dir M] [--mixed] [--seed S]
+// cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--seed S]
 //
 // Fills an unmounted clusterfs image through lib (the same code the kernel runs), for
 // the fsck round-trip tests and the fsck benchmark:
 //   --files N    N empty regular files spread over directories of M entries each
 //                (default M = 1000, so directories are hashed and split many times)
+//   --xattrs     give each of those files a user.* xattr, every third one an ACL too
 //   --mixed      also: files of many sizes (inline, one block, multi-level trees,
 //                sparse with holes), symlinks, fifos, device nodes, a deep directory
 //                chain, one directory of 3000 entries, and extended attributes
@@ -107,6 +108,11 @@ void set_xattr(uint64_t ino, const char *full_name, const void *value, uint32_t 
 	check("trans_commit", cfs::trans_commit(&tr));
 }
 
+// user::rw- user:1234:r-- group::r-- mask::r-- other::--- in the Linux xattr encoding.
+const uint8_t kSampleAcl[] = {2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 4, 0, 0xd2, 4, 0, 0,
+                              4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+                              0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+
 // The statfs file as a clean unmount leaves it: totals of every resource group.
 void write_statfs()
 {
@@ -137,7 +143,7 @@ int main(int argc, char **argv)
 {
 	const char *image = nullptr;
 	uint64_t files = 0, per_dir = 1000;
-	bool mixed = false;
+	bool mixed = false, xattrs = false;
 	unsigned seed = 1;
 	long crash_slot = -1;
 	const char *crash_name = nullptr;
@@ -153,15 +159,17 @@ int main(int argc, char **argv)
 			crash_name = argv[++i];
 		} else if (!strcmp(argv[i], "--mixed"))
 			mixed = true;
+		else if (!strcmp(argv[i], "--xattrs"))
+			xattrs = true;
 		else if (!image && argv[i][0] != '-')
 			image = argv[i];
 		else {
-			fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--mixed] [--seed S]\n");
+			fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--seed S]\n");
 			return 2;
 		}
 	}
 	if (!image || per_dir == 0) {
-		fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--mixed] [--seed S]\n");
+		fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--seed S]\n");
 		return 2;
 	}
 	cfs::user::HostOptions opts;
@@ -179,8 +187,15 @@ int main(int argc, char **argv)
 
 	for (uint64_t made = 0, d = 0; made < files; d++) {
 		uint64_t dir = create(root, "d" + std::to_string(d), 0040755);
-		for (uint64_t k = 0; k < per_dir && made < files; k++, made++)
-			create(dir, "f" + std::to_string(k), 0100644);
+		for (uint64_t k = 0; k < per_dir && made < files; k++, made++) {
+			uint64_t ino = create(dir, "f" + std::to_string(k), 0100644);
+			if (!xattrs)
+				continue;
+			std::string v = std::to_string(made);
+			set_xattr(ino, "user.n", v.data(), static_cast<uint32_t>(v.size()));
+			if (made % 3 == 0)
+				set_xattr(ino, "system.posix_acl_access", kSampleAcl, sizeof kSampleAcl);
+		}
 	}
 
 	if (mixed) {
@@ -217,11 +232,7 @@ int main(int argc, char **argv)
 		uint64_t xf = create(top, "xattrs", 0100640);
 		set_xattr(xf, "user.color", "blue", 4);
 		set_xattr(xf, "trusted.t", "\0\1\2", 3);
-		// user::rw- user:1234:r-- group::r-- mask::r-- other::---
-		const uint8_t acl[] = {2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 4, 0, 0xd2, 4, 0, 0,
-		                       4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
-		                       0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
-		set_xattr(xf, "system.posix_acl_access", acl, sizeof acl);
+		set_xattr(xf, "system.posix_acl_access", kSampleAcl, sizeof kSampleAcl);
 		set_xattr(big, "user.dir", "d", 1);
 	}
 

@@ -1,7 +1,8 @@
 # clusterfs.ko on one node: mount options and remount, read-only mounts, and clean
 # refusals (bad options, wrong magic, unsupported version, bad block size, device too
 # small, bad superblock CRC, damaged root dinode and rgrp header); a damaged file dinode
-# or directory leaf gives EIO and withdraws the mount read-only. Never an oops.
+# or directory leaf or xattr block gives EIO and withdraws the mount read-only; acl and
+# noacl. Never an oops.
 # nodes: 1
 # cluster: --shared-mib 256
 # timeout: 600
@@ -28,6 +29,17 @@ node_run 1 "echo more >>$CFS_MNT/file"
 assert_eq "$(printf 'data\nmore')" "$(node_run 1 "cat $CFS_MNT/file")" "file after ro/rw remounts"
 kfs_umount 1
 kfs_fsck_clean 1
+
+# POSIX ACLs are on by default; noacl turns them off, remount can turn them on again.
+kfs_mount 1 noacl
+node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q noacl || fail "noacl not shown in /proc/mounts"
+out=$(node_run 1 "setfacl -m u:1234:r $CFS_MNT/file 2>&1 || true")
+grep -q 'not supported' <<<"$out" || fail "setfacl on a noacl mount: $out"
+node_run 1 "mount -o remount,acl $CFS_MNT"
+node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q noacl && fail "remount,acl still shows noacl"
+node_run 1 "setfacl -m u:1234:r $CFS_MNT/file && getfacl -cpn $CFS_MNT/file" | grep -q '^user:1234:r--' ||
+	fail "setfacl after remount,acl"
+kfs_umount 1
 
 kfs_mount 1 ro
 node_run 1 "touch $CFS_MNT/new 2>/dev/null" && fail "create succeeded on a read-only mount"
@@ -105,6 +117,24 @@ kfs_mount 1
 node_run 1 'dmesg -C'
 node_run 1 "ls $CFS_MNT/big >/dev/null 2>&1" && fail "listing a directory with a corrupt leaf succeeded"
 node_run 1 dmesg | grep -q "$leaf" || fail "no kernel message names leaf block $leaf"
+kfs_umount 1
+
+# A damaged xattr block: EIO and withdraw; the file's data stays readable.
+kfs_mkfs 1
+kfs_mount 1
+node_run 1 "echo x >$CFS_MNT/xv && setfattr -n user.a -v 1 $CFS_MNT/xv"
+xv=$(node_run 1 "stat -c %i $CFS_MNT/xv")
+kfs_umount 1
+xblk=$(node_run 1 "$KFS_BIN/clusterfs_tool inode --json \$CFS_SHARED_DEV $xv" | jq .xattr_block)
+[ "$xblk" -gt 0 ] || fail "no xattr block for inode $xv"
+kfs_corrupt 1 flip "$xblk" 100
+kfs_mount 1
+node_run 1 'dmesg -C'
+out=$(node_run 1 "getfattr -n user.a $CFS_MNT/xv 2>&1 || true")
+grep -q 'Input/output error' <<<"$out" || fail "reading a corrupt xattr block: $out"
+node_run 1 dmesg | grep -q "$xblk" || fail "no kernel message names xattr block $xblk"
+node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q '\bro\b' || fail "mount not read-only after the withdraw"
+assert_eq x "$(node_run 1 "cat $CFS_MNT/xv")" "file data after its xattr block withdrew the mount"
 kfs_umount 1
 
 # --- and a good filesystem ends clean ---------------------------------------------------
