@@ -170,12 +170,20 @@ int cfs_set_acl(cfs_idmap_t *idmap, cfs_set_acl_target_t *target, struct posix_a
 	.set_acl = cfs_set_acl
 /* After a chmod (caller holds the inode glock EX): the access ACL follows the mode. */
 int cfs_acl_chmod_locked(struct inode *inode);
-/* Default ACL inheritance for a new inode: before the create, with no glock held. */
-int cfs_acl_prepare_create(struct inode *dir, umode_t *mode, struct posix_acl **default_acl,
-			   struct posix_acl **acl);
-/* ...and after it: stores (and releases) what cfs_acl_prepare_create returned. */
-int cfs_acl_finish_create(struct inode *inode, struct posix_acl *default_acl,
-			  struct posix_acl *acl);
+/*
+ * Default ACL inheritance for a new inode. Before the create, with no glock held:
+ * applies the parent's default ACL (or the umask) to *mode and adds the new inode's
+ * ACLs to @init, which cfs_core_create writes in the create's own transaction. After
+ * it (@inode NULL if the create failed): caches them on the inode and frees @ac.
+ */
+struct cfs_core_new_inode;
+struct cfs_acl_create {
+	struct posix_acl *acl[2];	/* [0] access, [1] default */
+	void *value[2];
+};
+int cfs_acl_prepare_create(struct inode *dir, umode_t *mode, struct cfs_acl_create *ac,
+			   struct cfs_core_new_inode *init);
+void cfs_acl_finish_create(struct inode *inode, struct cfs_acl_create *ac);
 
 /* withdraw.c */
 /* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */

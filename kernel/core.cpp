@@ -588,12 +588,15 @@ extern "C" int cfs_core_create(struct cfs_core *core, cfs_core_u64 dir, const ch
 			       cfs_core_u64 *ino_out)
 {
 	cfs::Fs *fs = &core->fs;
+	if (init->nxattrs > CFS_CORE_NEW_XATTRS_MAX)
+		return -CFS_EINVAL;
 	InodeRef dp(fs);
 	int err = dp.get(dir);
 	if (err)
 		return err;
 	Txn tx(core);
-	err = tx.begin(dir_budget(fs, dp.ptr()) + kInodeAllocBufs + kAllocBufs);
+	err = tx.begin(dir_budget(fs, dp.ptr()) + kInodeAllocBufs + kAllocBufs +
+		       init->nxattrs * cfs::kXattrSetMaxBufs);
 	if (err)
 		return err;
 
@@ -612,6 +615,15 @@ extern "C" int cfs_core_create(struct cfs_core *core, cfs_core_u64 dir, const ch
 
 	cfs::DirEntry entry{ip->ino, cfs::inode_generation(ip.ptr()), cfs::dir_type_of_mode(init->mode)};
 	err = fill_new_inode(core, tx.get(), ip.ptr(), init);
+	for (cfs_core_u32 i = 0; !err && i < init->nxattrs; i++) {
+		const cfs_core_new_xattr &x = init->xattrs[i];
+		if (x.ns > 0xff)
+			err = -CFS_EOPNOTSUPP;
+		else
+			err = cfs::xattr_set(fs, tx.get(), ip.ptr(),
+					     cfs::XattrName{static_cast<std::uint8_t>(x.ns), x.name, x.name_len},
+					     x.value, x.value_len, cfs::kXattrCreate);
+	}
 	if (!err)
 		err = cfs::dir_add(fs, tx.get(), dp.ptr(), name, len, &entry);
 	if (!err && is_dir_mode(init->mode)) {

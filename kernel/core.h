@@ -167,6 +167,16 @@ bool cfs_core_journal_active(struct cfs_core *core);
 
 /* ---- Namespace and inode changes: one transaction each ------------------------------ */
 
+/* An extended attribute a new inode starts with (inherited ACLs), set in its transaction. */
+struct cfs_core_new_xattr {
+	cfs_core_u32 ns;		/* enum cfs_xattr_namespace */
+	const char *name;		/* without the prefix; "" for ACLs */
+	cfs_core_u32 name_len;
+	const void *value;
+	cfs_core_u32 value_len;
+};
+#define CFS_CORE_NEW_XATTRS_MAX 2u
+
 struct cfs_core_new_inode {
 	cfs_core_u32 mode;
 	cfs_core_u32 uid;
@@ -175,6 +185,8 @@ struct cfs_core_new_inode {
 	cfs_core_u32 rdev_minor;
 	const char *symlink;		/* S_IFLNK: the target */
 	cfs_core_u32 symlink_len;
+	struct cfs_core_new_xattr xattrs[CFS_CORE_NEW_XATTRS_MAX];
+	cfs_core_u32 nxattrs;
 };
 
 /* Creates an inode and its entry @name in @dir (a directory bumps @dir's link count). */

@@ -89,7 +89,7 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
 	struct cfs_op_locks locks = {};
 	struct cfs_core_new_inode init = {};
-	struct posix_acl *default_acl = NULL, *acl = NULL;
+	struct cfs_acl_create acls = {};
 	struct inode *inode;
 	u64 ino = 0;
 	int err;
@@ -97,7 +97,8 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	if (dentry->d_name.len > CFS_NAME_MAX)
 		return -ENAMETOOLONG;
 	if (!symlink) {
-		err = cfs_acl_prepare_create(dir, &mode, &default_acl, &acl);
+		/* The inherited ACLs are written in the create's transaction. */
+		err = cfs_acl_prepare_create(dir, &mode, &acls, &init);
 		if (err)
 			return err;
 	}
@@ -135,18 +136,12 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 		err = PTR_ERR(inode);
 		goto out_acl;
 	}
-	/* Before the dentry is visible: nobody sees the file without its inherited ACLs. */
-	err = cfs_acl_finish_create(inode, default_acl, acl);
-	if (err) {
-		iput(inode);
-		return err;
-	}
+	cfs_acl_finish_create(inode, &acls);
 	d_instantiate(dentry, inode);
 	return 0;
 
 out_acl:
-	posix_acl_release(default_acl);
-	posix_acl_release(acl);
+	cfs_acl_finish_create(NULL, &acls);
 	return err;
 }
 

@@ -282,40 +282,60 @@ int cfs_acl_chmod_locked(struct inode *inode)
 	return err;
 }
 
-int cfs_acl_prepare_create(struct inode *dir, umode_t *mode, struct posix_acl **default_acl,
-			   struct posix_acl **acl)
+int cfs_acl_prepare_create(struct inode *dir, umode_t *mode, struct cfs_acl_create *ac,
+			   struct cfs_core_new_inode *init)
 {
-	/* Applies the umask when the directory has no default ACL (SB_POSIXACL: the VFS
-	 * leaves that to us). */
-	return posix_acl_create(dir, mode, default_acl, acl);
+	static const u32 ns[2] = { CFS_XATTR_NS_ACL_ACCESS, CFS_XATTR_NS_ACL_DEFAULT };
+	int err, i;
+
+	memset(ac, 0, sizeof(*ac));
+	/* Applies the umask when the parent has no default ACL: with SB_POSIXACL the VFS
+	 * leaves that to the filesystem. Reads the parent's ACL under its glock SH. */
+	err = posix_acl_create(dir, mode, &ac->acl[1], &ac->acl[0]);
+	if (err)
+		return err;
+	for (i = 0; i < 2; i++) {
+		struct cfs_core_new_xattr *x;
+		size_t size;
+
+		if (!ac->acl[i])
+			continue;
+		size = posix_acl_xattr_size(ac->acl[i]->a_count);
+		ac->value[i] = kmalloc(size, GFP_NOFS);
+		if (!ac->value[i]) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		err = posix_acl_to_xattr(&init_user_ns, ac->acl[i], ac->value[i], size);
+		if (err < 0)
+			goto fail;
+		x = &init->xattrs[init->nxattrs++];
+		x->ns = ns[i];
+		x->name = "";
+		x->name_len = 0;
+		x->value = ac->value[i];
+		x->value_len = size;
+	}
+	return 0;
+fail:
+	cfs_acl_finish_create(NULL, ac);
+	return err;
 }
 
-int cfs_acl_finish_create(struct inode *inode, struct posix_acl *default_acl,
-			  struct posix_acl *acl)
+void cfs_acl_finish_create(struct inode *inode, struct cfs_acl_create *ac)
 {
-	struct cfs_holder gh;
-	int err = 0;
+	int i;
 
-	if (default_acl || acl) {
-		err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_EX, &gh);
-		if (!err) {
-			if (default_acl)
-				err = cfs_acl_write_locked(inode, ACL_TYPE_DEFAULT, default_acl,
-							   inode->i_mode);
-			if (!err && acl)
-				err = cfs_acl_write_locked(inode, ACL_TYPE_ACCESS, acl,
-							   inode->i_mode);
-			cfs_glock_dq(&gh);
-		}
+	if (inode) {
+		/* What the new inode has, cached: its first permission check reads nothing
+		 * (NULL caches "no ACL"). */
+		set_cached_acl(inode, ACL_TYPE_ACCESS, ac->acl[0]);
+		set_cached_acl(inode, ACL_TYPE_DEFAULT, ac->acl[1]);
 	}
-	if (!err) {
-		/* Cache what the new inode has, so the first permission check reads nothing. */
-		if (!default_acl)
-			set_cached_acl(inode, ACL_TYPE_DEFAULT, NULL);
-		if (!acl)
-			set_cached_acl(inode, ACL_TYPE_ACCESS, NULL);
+	for (i = 0; i < 2; i++) {
+		posix_acl_release(ac->acl[i]);
+		kfree(ac->value[i]);
+		ac->acl[i] = NULL;
+		ac->value[i] = NULL;
 	}
-	posix_acl_release(default_acl);
-	posix_acl_release(acl);
-	return err;
 }
