@@ -168,8 +168,12 @@ int cfs_set_acl(cfs_idmap_t *idmap, cfs_set_acl_target_t *target, struct posix_a
 #define CFS_ACL_INODE_OPERATIONS \
 	.CFS_IOP_GET_ACL = cfs_get_acl, \
 	.set_acl = cfs_set_acl
-/* After a chmod (caller holds the inode glock EX): the access ACL follows the mode. */
-int cfs_acl_chmod_locked(struct inode *inode);
+/*
+ * A chmod with the inode glock EX held: if the inode has an access ACL, rewrites it for
+ * the new mode and writes the VFS inode's mode, owner and times in that transaction
+ * (*@persisted); else changes nothing.
+ */
+int cfs_acl_chmod_locked(struct inode *inode, bool *persisted);
 /*
  * Default ACL inheritance for a new inode. Before the create, with no glock held:
  * applies the parent's default ACL (or the umask) to *mode and adds the new inode's

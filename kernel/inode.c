@@ -313,6 +313,7 @@ int cfs_setattr(cfs_idmap_t *idmap, struct dentry *dentry, struct iattr *attr)
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_holder gh;
 	unsigned int mask = 0;
+	bool persisted = false;
 	int err;
 
 	if (cfs_withdrawn(sbi))
@@ -336,9 +337,14 @@ int cfs_setattr(cfs_idmap_t *idmap, struct dentry *dentry, struct iattr *attr)
 	if (attr->ia_valid & (ATTR_UID | ATTR_GID))
 		mask |= CFS_CORE_ATTR_OWNER;
 	mask |= CFS_CORE_ATTR_TIMES;	/* ctime changes with any attribute */
-	err = cfs_inode_persist(inode, mask);
-	if (!err && (attr->ia_valid & ATTR_MODE))
-		err = cfs_acl_chmod_locked(inode);
+	if (attr->ia_valid & ATTR_MODE) {
+		/* An access ACL follows the mode, in the same transaction as the attributes. */
+		err = cfs_acl_chmod_locked(inode, &persisted);
+		if (err)
+			goto out;
+	}
+	if (!persisted)
+		err = cfs_inode_persist(inode, mask);
 out:
 	cfs_glock_dq(&gh);
 	return err ? cfs_core_error(sbi, err) : 0;

@@ -33,7 +33,8 @@ static int cfs_xattr_error(struct cfs_sb_info *sbi, int err)
 
 /*
  * Changes one attribute of @inode (value NULL: remove) and, in the same transaction,
- * its mode when @new_mode is given. The caller holds the inode glock EX.
+ * writes the VFS inode's mode (@new_mode instead when given), owner and times with a
+ * new ctime. The caller holds the inode glock EX.
  */
 static int cfs_xattr_change_locked(struct inode *inode, u32 ns, const char *name, u32 len,
 				   const void *value, size_t size, unsigned int core_flags,
@@ -57,7 +58,8 @@ static int cfs_xattr_change_locked(struct inode *inode, u32 ns, const char *name
 	if (new_mode)
 		attrs.mode = *new_mode;
 	err = cfs_core_xattr_set(sbi->core, inode->i_ino, ns, name, len, value, size, core_flags,
-				 &attrs, CFS_CORE_ATTR_MODE | CFS_CORE_ATTR_TIMES, &blocks);
+				 &attrs, CFS_CORE_ATTR_MODE | CFS_CORE_ATTR_OWNER | CFS_CORE_ATTR_TIMES,
+				 &blocks);
 	if (!err) {
 		inode_set_ctime(inode, now.tv_sec, now.tv_nsec);
 		if (new_mode)
@@ -247,29 +249,32 @@ int cfs_set_acl(cfs_idmap_t *idmap, cfs_set_acl_target_t *target, struct posix_a
 		int type)
 {
 	struct inode *inode = cfs_set_acl_inode(target);
-	umode_t mode = inode->i_mode;
 	struct cfs_holder gh;
+	umode_t mode;
 	int err;
 
+	err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_EX, &gh);
+	if (err)
+		return err;
+	mode = inode->i_mode;	/* read under the glock: the mode the ACL is merged into */
 	if (type == ACL_TYPE_ACCESS && acl) {
 		/* May drop an ACL the mode bits express fully (acl becomes NULL). */
 		err = posix_acl_update_mode(idmap, inode, &mode, &acl);
 		if (err)
-			return err;
+			goto out;
 	}
-	err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_EX, &gh);
-	if (err)
-		return err;
 	err = cfs_acl_write_locked(inode, type, acl, mode);
+out:
 	cfs_glock_dq(&gh);
 	return err;
 }
 
-int cfs_acl_chmod_locked(struct inode *inode)
+int cfs_acl_chmod_locked(struct inode *inode, bool *persisted)
 {
 	struct posix_acl *acl;
 	int err;
 
+	*persisted = false;
 	if (!IS_POSIXACL(inode) || S_ISLNK(inode->i_mode))
 		return 0;
 	acl = cfs_acl_read_locked(inode, ACL_TYPE_ACCESS);
@@ -278,6 +283,7 @@ int cfs_acl_chmod_locked(struct inode *inode)
 	err = __posix_acl_chmod(&acl, GFP_NOFS, inode->i_mode);
 	if (!err)
 		err = cfs_acl_write_locked(inode, ACL_TYPE_ACCESS, acl, inode->i_mode);
+	*persisted = !err;
 	posix_acl_release(acl);
 	return err;
 }

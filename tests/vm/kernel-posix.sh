@@ -23,7 +23,8 @@ node_run 1 "mkdir $CFS_MNT/xa && echo x >$CFS_MNT/xa/f &&
 	setfattr -n user.color -v blue $CFS_MNT/xa/f &&
 	setfattr -n trusted.t -v 0x00ff $CFS_MNT/xa/f &&
 	setfacl -m u:1234:rw,g:99:r $CFS_MNT/xa/f && setfacl -d -m u:1234:rx $CFS_MNT/xa &&
-	touch $CFS_MNT/xa/inherits"
+	touch $CFS_MNT/xa/inherits &&
+	touch $CFS_MNT/xa/m && setfacl -m u:1234:rwx $CFS_MNT/xa/m && chmod 0750 $CFS_MNT/xa/m"
 err=$(node_run 1 "for i in \$(seq 1 64); do
 	setfattr -n user.fill\$i -v \$(printf '%0500d' 0) $CFS_MNT/xa/f || exit 0; done; echo none" 2>&1) &&
 	! grep -q none <<<"$err" || fail "filling the xattr block did not fail: $err"
@@ -39,6 +40,8 @@ assert_eq "user:1234:rw-,group:99:r--,mask::rw-" \
 	"access ACL after remount"
 assert_eq "user:1234:r-x" "$(node_run 1 "getfacl -cpn $CFS_MNT/xa/inherits | grep '^user:1234' | cut -d'#' -f1 | tr -d '[:space:]'")" \
 	"ACL inherited from the directory's default ACL"
+assert_eq "750 mask::r-x" "$(node_run 1 "stat -c %a $CFS_MNT/xa/m; getfacl -cpn $CFS_MNT/xa/m | grep '^mask'" | paste -sd' ')" \
+	"chmod of a file with an ACL: mode and ACL mask after remount"
 # ...and a crash: changes made durable by fsync come back through journal replay.
 node_run 1 "setfattr -n user.crash -v survived $CFS_MNT/xa/f && setfacl -m u:4321:r $CFS_MNT/xa/f &&
 	setfattr -x user.color $CFS_MNT/xa/f && dd if=/dev/null of=$CFS_MNT/xa/f conv=notrunc,fsync status=none"
