@@ -25,7 +25,8 @@ node_run 1 "$KFS_BIN/mkfs.clusterfs -q -O -p lock_nolock -j 1 -J 8 \$CFS_SHARED_
 kfs_mount 1
 # Every kind of metadata: inline and block-mapped files (heights 1 and 2), a hashed
 # directory with a few leaves, symlinks inline and in a block, special files, a sparse
-# file, nested directories.
+# file, nested directories, xattr blocks (user and trusted values, access and default
+# ACLs).
 node_run 1 -t 300 "set -e; cd $CFS_MNT
 	mkdir -p d1/d2/d3 big
 	for i in \$(seq 1 40); do head -c \$((i * 97)) /dev/urandom >d1/small\$i; done
@@ -35,7 +36,10 @@ node_run 1 -t 300 "set -e; cd $CFS_MNT
 	ln -s d1/small1 link-short
 	ln -s \$(printf 'x%.0s' \$(seq 1 1500)) link-long
 	mkfifo fifo; mknod chr c 1 3; mknod blk b 7 0
-	echo hello >d1/d2/d3/deep"
+	echo hello >d1/d2/d3/deep
+	for i in \$(seq 1 8); do setfattr -n user.k\$i -v value\$i d1/small\$i; done
+	setfattr -n trusted.t -v \$(printf '%0300d' 7) d1/small9
+	setfacl -m u:1234:rw,g:99:r d1/small10 && setfacl -d -m u:1234:rx d1/d2 && : >d1/d2/inherits"
 kfs_umount 1
 kfs_fsck_clean 1
 cp "$VM_SHARED_IMAGE" "$pristine" || fail "cannot save the pristine image"
@@ -53,6 +57,8 @@ for ((it = 1; it <= iterations; it++)); do
 		# Errors are expected; a hang is not (timeout 120 exits 124).
 		node_run 1 -t 200 "cd $CFS_MNT && timeout 120 sh -c '
 			ls -lRa . >/dev/null 2>&1; find . -type f -exec cat {} + >/dev/null 2>&1
+			getfattr -R -d -m - . >/dev/null 2>&1; getfacl -R . >/dev/null 2>&1
+			setfattr -n user.new -v x d1/small3 2>/dev/null; setfacl -b d1/small10 2>/dev/null
 			find . -type l -exec readlink {} + >/dev/null 2>&1; df . >/dev/null 2>&1
 			mkdir -p new 2>/dev/null; head -c 20000 /dev/zero >new/f 2>/dev/null
 			echo small >new/g 2>/dev/null; rm -rf d1/d2 big/entry-with-a-longer-name-7 2>/dev/null
