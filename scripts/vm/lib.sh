@@ -193,12 +193,18 @@ _vm_launch() {
 	echo "=== harness: booting node$k at $(date -u +%T)" >>"$console"
 	# setsid: a Ctrl-C on the terminal reaches the harness only, which then stops the VMs
 	# itself after saving their logs. ip netns exec execs qemu: $! is qemu's PID.
+	# The monitor socket lets vm_dump_tasks send SysRq-w when the guest stops answering
+	# (a unix socket path must stay under 108 bytes: no monitor in a deeper checkout).
+	local monitor=$VM_STATE_DIR/node$k.mon
+	local -a monitor_args=()
+	[ ${#monitor} -lt 100 ] && monitor_args=(-monitor "unix:$monitor,server=on,wait=off")
 	setsid ip netns exec "$VM_NETNS" qemu-system-x86_64 \
 		-name "node$k" -accel tcg -cpu max -smp 1 -m "$VM_MEM" \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-chardev "file,id=console,path=$console,append=on" -serial chardev:console \
 		-kernel "/boot/vmlinuz-$VM_KVER" -initrd "$VM_INITRD" \
-		-append "console=ttyS0 no_timer_check panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 cfs.node=$k cfs.nodes=$VM_NODES cfs.ip=$VM_SUBNET.$k/24 cfs.repo=$VM_REPO ${VM_KERNEL_ARGS:-}" \
+		"${monitor_args[@]}" \
+		-append "console=ttyS0 sysrq_always_enabled no_timer_check panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 cfs.node=$k cfs.nodes=$VM_NODES cfs.ip=$VM_SUBNET.$k/24 cfs.repo=$VM_REPO ${VM_KERNEL_ARGS:-}" \
 		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
 		-device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot" \
 		-fsdev "local,id=ctl,path=$VM_SHARE,security_model=none,multidevs=remap" \
@@ -250,6 +256,25 @@ _vm_wait_ready() {
 # bash on node K, as root, in the caller's current directory (the checkout, in tests: the
 # node sees it at the same path). Prints the command's stdout and
 # stderr, returns its exit status (124 on timeout, 255 when the node is down).
+# vm_dump_tasks K: has node K's kernel print every blocked task's stack (SysRq-w sent as
+# a key press through the qemu monitor, so it works while the guest's userspace is
+# stuck) into its console log, and shows the end of that log.
+vm_dump_tasks() {
+	local k=$1 monitor=$VM_STATE_DIR/node$1.mon
+	[ -S "$monitor" ] || return 0
+	python3 - "$monitor" <<'PYEOF' 2>/dev/null || return 0
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"sendkey alt-sysrq-w\n")
+time.sleep(1)
+PYEOF
+	sleep 3
+	vm_log "node$k: blocked tasks (SysRq-w) written to $VM_LOG_DIR/node$k.console"
+	_vm_console_tail "$k" 80
+}
+
 node_run() {
 	local k=${1:-} limit=${VM_RUN_TIMEOUT:-120}
 	_vm_check_node "$k"
@@ -280,6 +305,7 @@ node_run() {
 		fi
 		if ((SECONDS - start > limit + 15)); then
 			echo "node_run: node$k: no answer after ${limit}s: $*" >&2
+			vm_dump_tasks "$k" >&2
 			return 124
 		fi
 		sleep 0.05
@@ -288,7 +314,10 @@ node_run() {
 	cat "$jobs/$id.out"
 	cat "$jobs/$id.err" >&2
 	printf '%s node%s rc=%s %ss %s\n' "$(date -u +%T)" "$k" "$rc" "$((SECONDS - start))" "$*" >>"$VM_LOG_DIR/commands.log"
-	[ "$rc" -ne 124 ] || echo "node_run: node$k: timed out after ${limit}s: $*" >&2
+	if [ "$rc" -eq 124 ]; then
+		echo "node_run: node$k: timed out after ${limit}s: $*" >&2
+		vm_dump_tasks "$k" >&2
+	fi
 	rm -f "$jobs/$id".*
 	return "$rc"
 }
