@@ -364,30 +364,7 @@ struct KeyedEntry {
 
 void sort_entries(KeyedEntry *v, uint32_t n)
 {
-	// Heap sort: no recursion, no allocation, O(n log n).
-	auto sift = [&](uint32_t root, uint32_t end) {
-		for (;;) {
-			uint32_t child = 2 * root + 1;
-			if (child >= end)
-				return;
-			if (child + 1 < end && v[child + 1].key > v[child].key)
-				child++;
-			if (v[root].key >= v[child].key)
-				return;
-			KeyedEntry t = v[root];
-			v[root] = v[child];
-			v[child] = t;
-			root = child;
-		}
-	};
-	for (uint32_t i = n / 2; i-- > 0;)
-		sift(i, n);
-	for (uint32_t end = n; end > 1; end--) {
-		KeyedEntry t = v[0];
-		v[0] = v[end - 1];
-		v[end - 1] = t;
-		sift(0, end - 1);
-	}
+	algo::heap_sort(v, n, [](const KeyedEntry &a, const KeyedEntry &b) { return a.key < b.key; });
 }
 
 uint64_t key_of(const Fs *fs, const cfs_dirent *de)
