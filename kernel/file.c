@@ -186,6 +186,31 @@ static int cfs_iomap_inline_write(struct inode *inode, loff_t pos, loff_t length
 	return 0;
 }
 
+/*
+ * A write that starts in allocated blocks changes no metadata (times go through
+ * write_inode): map it read-only, without trans_mutex, a log reservation or the map
+ * lock held for writing. The mapping stays valid: every change that frees blocks
+ * (truncate, punch) holds i_rwsem, as the writer does. -EAGAIN: a hole or inline data
+ * at @pos, for the allocating paths.
+ */
+static int cfs_iomap_overwrite(struct inode *inode, loff_t pos, loff_t length,
+			       struct iomap *iomap)
+{
+	int err;
+
+	if (READ_ONCE(CFS_I(inode)->height) == 0)
+		return -EAGAIN;
+	err = cfs_iomap_lookup(inode, pos, length, iomap);
+	if (err || iomap->type == IOMAP_MAPPED)
+		return err;
+	if (iomap->flags & IOMAP_F_PRIVATE)
+		kfree(iomap->private);
+	iomap->private = NULL;
+	iomap->inline_data = NULL;
+	iomap->flags = 0;
+	return -EAGAIN;
+}
+
 static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsigned int flags,
 			   struct iomap *iomap, struct iomap *srcmap)
 {
@@ -198,8 +223,15 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 
 	if (!(flags & IOMAP_WRITE) || (flags & IOMAP_ZERO))
 		return cfs_iomap_lookup(inode, pos, length, iomap);
+	if (cfs_withdrawn(sbi))
+		return -EIO;
 	if ((flags & (IOMAP_DIRECT | IOMAP_FAULT | IOMAP_UNSHARE)) == 0) {
 		err = cfs_iomap_inline_write(inode, pos, length, iomap);
+		if (err != -EAGAIN)
+			return err;
+	}
+	if ((flags & (IOMAP_FAULT | IOMAP_UNSHARE)) == 0) {
+		err = cfs_iomap_overwrite(inode, pos, length, iomap);
 		if (err != -EAGAIN)
 			return err;
 	}
