@@ -85,6 +85,7 @@ struct cfs_sb_info {
 	u64 discard_dropped;		/* runs not recorded: memory or bookkeeping limit */
 
 	struct cfs_glock_table glocks;
+	struct cfs_cluster *cluster;	/* lock_cluster: lockspace membership (lock_cluster.c) */
 	struct cfs_glock *sb_glock;	/* covers the superblock and statfs */
 	struct cfs_holder sb_holder;	/* held SH for the life of the mount */
 };

@@ -347,6 +347,31 @@ extern "C" int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, 
 	return cfs::journal_open(fs, &core->journal_loc, &core->journal);
 }
 
+extern "C" int cfs_core_journal_recover(struct cfs_core *core, cfs_core_u32 slot,
+					struct cfs_core_replay *out)
+{
+	cfs::Fs *fs = &core->fs;
+	*out = cfs_core_replay{};
+	cfs::JournalLoc loc;
+	int err = cfs::journal_locate(fs, slot, &loc);
+	if (err)
+		return err;
+	cfs::JournalHead head;
+	err = cfs::journal_find_head(fs, &loc, &head);
+	if (err)
+		return err;
+	out->was_unmounted = head.unmounted;
+	if (head.clean || head.empty)
+		return 0;
+	out->was_dirty = 1;
+	cfs::ReplayStats stats{};
+	err = cfs::journal_replay(fs, &loc, false, &stats);
+	out->records = stats.records;
+	out->blocks_replayed = stats.blocks_replayed;
+	out->blocks_revoked = stats.blocks_revoked;
+	return err;
+}
+
 namespace {
 
 // Every transaction so far is in the log: the blocks they freed may now be discarded.

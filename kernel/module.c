@@ -7,6 +7,7 @@
 #include <linux/module.h>
 
 #include "clusterfs.h"
+#include "lock_cluster.h"
 #include "selftest.h"
 
 static int __init clusterfs_init(void)
@@ -29,12 +30,17 @@ static int __init clusterfs_init(void)
 	err = cfs_init_inode_cache();
 	if (err)
 		goto out_glock;
-	err = register_filesystem(&clusterfs_fs_type);
+	err = cfs_lock_cluster_init();
 	if (err)
 		goto out_inode_cache;
+	err = register_filesystem(&clusterfs_fs_type);
+	if (err)
+		goto out_lock_cluster;
 	pr_info("clusterfs: loaded\n");
 	return 0;
 
+out_lock_cluster:
+	cfs_lock_cluster_exit();
 out_inode_cache:
 	cfs_destroy_inode_cache();
 out_glock:
@@ -45,6 +51,7 @@ out_glock:
 static void __exit clusterfs_exit(void)
 {
 	unregister_filesystem(&clusterfs_fs_type);
+	cfs_lock_cluster_exit();
 	cfs_destroy_inode_cache();
 	cfs_glock_exit();
 }

@@ -12,6 +12,7 @@
 #include <linux/statfs.h>
 
 #include "clusterfs.h"
+#include "lock_cluster.h"
 #include "core.h"
 
 struct cfs_fs_context {
@@ -273,6 +274,8 @@ static void cfs_release_sbi(struct cfs_sb_info *sbi)
 	}
 	cfs_glock_table_destroy(&sbi->glocks);
 	cfs_host_drain(&sbi->host);
+	/* Every write is done: only now may another node take the filesystem. */
+	cfs_cluster_unmount(sbi);
 	cfs_core_unmount(sbi->core);
 	sbi->core = NULL;
 }
@@ -374,9 +377,11 @@ static int cfs_select_locking(struct fs_context *fc, struct cfs_sb_info *sbi,
 		return invalfc(fc, "lock protocol %s, lock table \"%s\": %s", sbi->lockproto,
 			       sbi->locktable, problem);
 	if (strcmp(sbi->lockproto, CFS_LOCKPROTO_NOLOCK)) {
-		errorfc(fc, "lock protocol %s needs the cluster lock module, which this module does not have yet; mount on one node only with -o lockproto=%s",
-			sbi->lockproto, CFS_LOCKPROTO_NOLOCK);
-		return -EPROTONOSUPPORT;
+		/* lock_cluster: clusterfs_lockd gives the journal slot (cfs_cluster_mount). */
+		if (opts->journal != CFS_JOURNAL_AUTO)
+			return invalfc(fc, "journal=%u: with %s, clusterfs_lockd chooses the journal",
+				       opts->journal, sbi->lockproto);
+		return 0;
 	}
 	set_bit(CFS_SDF_NOLOCK, &sbi->flags);
 
@@ -385,6 +390,43 @@ static int cfs_select_locking(struct fs_context *fc, struct cfs_sb_info *sbi,
 		return invalfc(fc, "journal=%u: the filesystem has %u journal%s (slots 0..%u)",
 			       sbi->journal_slot, disk->journals, disk->journals == 1 ? "" : "s",
 			       disk->journals - 1);
+	return 0;
+}
+
+/*
+ * A lock_cluster mount holds the filesystem exclusively (lock_cluster.h): every other
+ * journal belongs to a node that is not mounted, so a dirty one is that node's crash and
+ * is replayed here, as GFS2's first mounter replays every journal.
+ */
+static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context *fc)
+{
+	struct super_block *sb = sbi->sb;
+	struct cfs_core_replay replay;
+	u32 slot;
+	int err;
+
+	for (slot = 0; slot < sbi->journals; slot++) {
+		if (slot == sbi->journal_slot)
+			continue;
+		if (bdev_read_only(sb->s_bdev)) {
+			err = cfs_core_journal_start(sbi->core, slot, false, false, &replay);
+			if (err == -EROFS)
+				return errorfc(fc, "%s: journal %u needs recovery but the device is read-only",
+					       sb->s_id, slot), err;
+			if (err)
+				return errorfc(fc, "%s: cannot read journal %u (%d)", sb->s_id, slot, err),
+				       cfs_core_error(sbi, err);
+			continue;
+		}
+		err = cfs_core_journal_recover(sbi->core, slot, &replay);
+		if (err)
+			return errorfc(fc, "%s: cannot recover journal %u (%d)", sb->s_id, slot, err),
+			       cfs_core_error(sbi, err);
+		if (replay.was_dirty)
+			pr_info("clusterfs (%s): journal %u (a node that did not unmount cleanly) replayed: %u records, %u blocks written, %u revoked\n",
+				sb->s_id, slot, replay.records, replay.blocks_replayed,
+				replay.blocks_revoked);
+	}
 	return 0;
 }
 
@@ -491,6 +533,13 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	cfs_set_sb_uuid(sb, sbi->uuid);
 	sb->s_maxbytes = min_t(u64, MAX_LFS_FILESIZE, cfs_core_max_file_size(sbi->core));
 
+	if (!test_bit(CFS_SDF_NOLOCK, &sbi->flags)) {
+		err = cfs_cluster_mount(sbi, fc);
+		if (!err)
+			err = cfs_recover_other_journals(sbi, fc);
+		if (err)
+			goto fail;
+	}
 	err = cfs_journal_start(sbi, !sb_rdonly(sb), fc);
 	if (err)
 		goto fail;
@@ -536,6 +585,8 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		err = -ENOMEM;
 		goto fail;
 	}
+	if (sbi->cluster)
+		cfs_cluster_mounted(sbi);
 	pr_info("clusterfs (%s): mounted %s, %u-byte blocks, %llu blocks, journal %u of %u, %s\n",
 		sb->s_id, sbi->locktable[0] ? sbi->locktable : "(no lock table)", sbi->block_size,
 		sbi->fs_blocks, sbi->journal_slot, sbi->journals, sbi->lockproto);

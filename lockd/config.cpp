@@ -50,6 +50,12 @@ bool load_config(const std::string &path, bool must_exist, Config *config, std::
 				return false;
 			}
 			config->socket_path = value;
+		} else if (key == "kernel_device") {
+			if (!value.empty() && value[0] != '/') {
+				*error = where() + "kernel_device must be an absolute path (or empty: do not serve the kernel)";
+				return false;
+			}
+			config->kernel_device = value;
 		} else if (key == "fence_command") {
 			std::istringstream words(value);
 			config->fence_command.clear();

@@ -8,6 +8,8 @@ namespace clusterfs::lockd {
 
 struct Config {
 	std::string socket_path = "/run/clusterfs/lockd.sock";
+	// The clusterfs kernel module's device; empty: do not serve the kernel.
+	std::string kernel_device = "/dev/clusterfs_lock";
 	// Program and arguments; the dead node's id and name are appended. Empty: recovery
 	// waits for `clusterfs_tool fence-ack NODE`.
 	std::vector<std::string> fence_command;

@@ -93,6 +93,22 @@ std::string corosync_node_name(uint32_t node)
 	return name;
 }
 
+// totem.cluster_name from corosync's cmap; empty if it cannot be read.
+std::string corosync_cluster_name()
+{
+	std::string name;
+	cmap_handle_t h;
+	if (cmap_initialize(&h) != CS_OK)
+		return name;
+	char *value = nullptr;
+	if (cmap_get_string(h, "totem.cluster_name", &value) == CS_OK) {
+		name = value;
+		free(value);
+	}
+	cmap_finalize(h);
+	return name;
+}
+
 double now_seconds()
 {
 	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -253,6 +269,7 @@ private:
 
 struct Connection {
 	int fd;
+	bool device = false; // the kernel module's /dev/clusterfs_lock: read()/write(), whole messages
 	proto::Framer framer;
 	std::vector<uint8_t> out;
 	std::map<uint32_t, std::pair<Lockspace *, uint64_t>> joined; // lockspace id -> (ls, mount)
@@ -301,6 +318,7 @@ private:
 	void handle(Connection *c, const std::vector<uint8_t> &msg);
 	void handle_admin(Connection *c, const cfs_lock_req_admin &req);
 	void drop_connection(Connection *c);
+	void open_kernel_device();
 	void reap_children();
 	void admin_reply(Connection *c, uint32_t seq, int status, const std::string &text);
 	void complete(Connection *c, uint32_t seq, uint32_t ls_id, uint64_t lock_id, int status, uint32_t mode);
@@ -312,6 +330,7 @@ private:
 	int quorum_fd_ = -1;
 	bool quorate_ = false;
 	uint64_t quorum_ring_seq_ = 0, totem_ring_seq_ = 0;
+	int device_errno_ = 0; // last error opening the kernel device, logged once
 	uint64_t id_base_ = (random_u64() & 0x3fffffffull) << 32;
 	uint64_t id_counter_ = 0;
 	std::vector<std::unique_ptr<Connection>> conns_;
@@ -1120,11 +1139,20 @@ void Lockspace::append_cluster_text(std::string &out) const
 
 // ---- Daemon ----
 
+// The device takes whole messages (it returns how many bytes of whole messages it took),
+// a socket any bytes: both are written through here, never blocking unless asked.
+ssize_t write_connection(const Connection *c, const void *p, size_t len, bool blocking = false)
+{
+	if (c->device)
+		return ::write(c->fd, p, len);
+	return ::send(c->fd, p, len, MSG_NOSIGNAL | (blocking ? 0 : MSG_DONTWAIT));
+}
+
 void Daemon::send(Connection *c, const void *msg, size_t len)
 {
 	const auto *p = static_cast<const uint8_t *>(msg);
 	if (c->out.empty()) {
-		ssize_t n = ::send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = write_connection(c, p, len);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				c->closing = true;
@@ -1149,8 +1177,8 @@ void Daemon::fatal_corosync(const char *what)
 		int flags = fcntl(c->fd, F_GETFL);
 		fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
 		if (!c->out.empty())
-			::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
-		::send(c->fd, &m, sizeof(m), MSG_NOSIGNAL);
+			write_connection(c.get(), c->out.data(), c->out.size(), true);
+		write_connection(c.get(), &m, sizeof(m), true);
 	}
 	unlink(config_.socket_path.c_str());
 	exit(1);
@@ -1353,6 +1381,21 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 		send(c, &m, sizeof(m));
 	};
 	switch (type) {
+	case CFS_LOCK_REQ_HELLO: {
+		const auto *req = proto::as<cfs_lock_hello>(msg);
+		uint16_t lo = proto::from_le16(req->revision_min), hi = proto::from_le16(req->revision_max);
+		auto m = proto::make<cfs_lock_hello>(CFS_LOCK_EV_HELLO, seq);
+		bool meet = lo <= CFS_LOCKPROTO_REVISION_MAX && hi >= CFS_LOCKPROTO_REVISION_MIN;
+		m.status = proto::to_le32(static_cast<uint32_t>(meet ? 0 : -EPROTONOSUPPORT));
+		m.revision_min = proto::to_le16(meet ? std::min<uint16_t>(hi, CFS_LOCKPROTO_REVISION_MAX) : CFS_LOCKPROTO_REVISION_MIN);
+		m.revision_max = proto::to_le16(meet ? std::min<uint16_t>(hi, CFS_LOCKPROTO_REVISION_MAX) : CFS_LOCKPROTO_REVISION_MAX);
+		if (!meet)
+			log_msg("%s speaks lock protocol revisions %u-%u, this lockd %u-%u: it cannot mount through us",
+				c->device ? "the kernel module" : "a client", lo, hi, CFS_LOCKPROTO_REVISION_MIN,
+				CFS_LOCKPROTO_REVISION_MAX);
+		send(c, &m, sizeof(m));
+		return;
+	}
 	case CFS_LOCK_REQ_JOIN: {
 		const auto *req = proto::as<cfs_lock_req_join>(msg);
 		std::string name(req->lockspace, strnlen(req->lockspace, sizeof(req->lockspace)));
@@ -1369,6 +1412,15 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 			return fail(-EINVAL);
 		if (!quorate())
 			return fail(-ENOLCK);
+		// A filesystem's lock table is "cluster:fsname": it may only be mounted in that cluster.
+		if (auto colon = name.find(':'); colon != std::string::npos) {
+			std::string ours = corosync_cluster_name();
+			if (!ours.empty() && name.compare(0, colon, ours) != 0) {
+				log_msg("refusing to join lockspace %s: its cluster name \"%s\" is not corosync's cluster_name \"%s\"",
+					name.c_str(), name.substr(0, colon).c_str(), ours.c_str());
+				return fail(-EXDEV);
+			}
+		}
 		auto it = lockspaces_.find(name);
 		if (it == lockspaces_.end()) {
 			auto ls = std::make_unique<Lockspace>(*this, name);
@@ -1505,7 +1557,7 @@ void Daemon::read_client(Connection *c)
 {
 	uint8_t buf[65536];
 	for (;;) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = c->device ? ::read(c->fd, buf, sizeof(buf)) : recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1553,6 +1605,32 @@ void Daemon::drop_connection(Connection *c)
 		}
 }
 
+// The kernel module's device: opened whenever it exists and nobody serves it yet, so
+// that lockd may start before `modprobe clusterfs` or survive a module reload.
+void Daemon::open_kernel_device()
+{
+	if (config_.kernel_device.empty())
+		return;
+	for (auto &c : conns_)
+		if (c->device)
+			return;
+	int fd = ::open(config_.kernel_device.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT && errno != ENODEV && errno != ENXIO && errno != device_errno_) {
+			log_msg("cannot open %s: %s%s", config_.kernel_device.c_str(), strerror(errno),
+				errno == EBUSY ? " (another clusterfs_lockd serves it)" : "");
+		}
+		device_errno_ = errno;
+		return;
+	}
+	device_errno_ = 0;
+	log_msg("serving the kernel module through %s", config_.kernel_device.c_str());
+	auto c = std::make_unique<Connection>();
+	c->fd = fd;
+	c->device = true;
+	conns_.push_back(std::move(c));
+}
+
 void Daemon::reap_children()
 {
 	for (;;) {
@@ -1590,6 +1668,7 @@ int Daemon::run()
 	signal(SIGPIPE, SIG_IGN);
 
 	while (!g_stop) {
+		open_kernel_device();
 		for (auto &[name, ls] : lockspaces_) {
 			ls->tick();
 			ls->flush();
@@ -1636,7 +1715,7 @@ int Daemon::run()
 			if (ev & (POLLIN | POLLHUP | POLLERR))
 				read_client(c);
 			if ((ev & POLLOUT) && !c->out.empty()) {
-				ssize_t n = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+				ssize_t n = write_connection(c, c->out.data(), c->out.size());
 				if (n > 0)
 					c->out.erase(c->out.begin(), c->out.begin() + n);
 				else if (n < 0 && errno != EAGAIN)
@@ -1678,7 +1757,7 @@ int Daemon::run()
 		auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
 		m.lockspace_id = proto::to_le32(CFS_LOCKSPACE_ALL);
 		m.reason = proto::to_le32(CFS_WITHDRAW_SHUTDOWN);
-		::send(c->fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+		write_connection(c.get(), &m, sizeof(m));
 	}
 	unlink(config_.socket_path.c_str());
 	return 0;

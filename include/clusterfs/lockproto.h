@@ -78,6 +78,7 @@ enum cfs_lock_msg_type {
 	CFS_LOCK_REQ_CANCEL = 6,    /* struct cfs_lock_req_lock (name, mode unused), see below */
 	CFS_LOCK_REQ_RECOVERED = 7, /* struct cfs_lock_req_recovered -> REPLY (-EINVAL: not assigned) */
 	CFS_LOCK_REQ_ADMIN = 8,     /* struct cfs_lock_req_admin -> ADMIN_REPLY */
+	CFS_LOCK_REQ_HELLO = 9,     /* struct cfs_lock_hello -> HELLO (see below) */
 	/* events */
 	CFS_LOCK_EV_JOINED = 64,      /* struct cfs_lock_ev_joined */
 	CFS_LOCK_EV_COMPLETE = 65,    /* struct cfs_lock_ev_complete */
@@ -86,6 +87,7 @@ enum cfs_lock_msg_type {
 	CFS_LOCK_EV_WITHDRAW = 68,    /* struct cfs_lock_ev_withdraw */
 	CFS_LOCK_EV_REPLY = 69,       /* struct cfs_lock_ev_reply */
 	CFS_LOCK_EV_ADMIN_REPLY = 70, /* struct cfs_lock_ev_admin_reply + text */
+	CFS_LOCK_EV_HELLO = 71,       /* struct cfs_lock_hello: lockd's answer */
 };
 
 /* cfs_lock_req_lock.flags */
@@ -121,6 +123,26 @@ struct cfs_lock_header {
 	cfs_le16 type;    /* enum cfs_lock_msg_type */
 	cfs_le32 length;  /* bytes of the whole message, header included */
 	cfs_le32 seq;     /* request sequence, echoed in its completion; 0 in unsolicited events */
+};
+
+/*
+ * Version handshake. The kernel sends REQ_HELLO as the first message on
+ * /dev/clusterfs_lock when lockd opens it, with the range of protocol revisions it
+ * speaks; lockd answers EV_HELLO with the revision both use (min = max = chosen) and
+ * status 0, or status -EPROTONOSUPPORT and its own range when the ranges do not meet.
+ * A kernel that got no usable HELLO refuses lock_cluster mounts, naming both ranges.
+ * Socket clients (tools) may skip the handshake: they get revision 1.
+ * `features` are CFS_LOCK_FEAT_* bits; the answer holds the bits both sides know.
+ */
+#define CFS_LOCKPROTO_REVISION_MIN 1u
+#define CFS_LOCKPROTO_REVISION_MAX 1u
+
+struct cfs_lock_hello {
+	struct cfs_lock_header hdr;
+	cfs_le32 status;	/* 0 in a request; 0 or -EPROTONOSUPPORT in the answer */
+	cfs_le16 revision_min;
+	cfs_le16 revision_max;
+	cfs_le64 features;	/* reserved: 0 */
 };
 
 /* Join the lockspace (mount). lockd creates the CPG group on the node's first join. */
@@ -245,5 +267,6 @@ CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_ev_withdraw) == 24, "withdraw size")
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_ev_reply) == 24, "reply size");
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_req_admin) == 88, "admin size");
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_ev_admin_reply) == 24, "admin reply size");
+CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_hello) == 32, "hello size");
 
 #endif /* CLUSTERFS_LOCKPROTO_H */

@@ -5,7 +5,8 @@
 . "$(dirname "$0")/cluster_lib.sh"
 
 EAGAIN=-11 EDEADLK=-35 ENOLCK=-37
-LS=lockdtest:fs
+# A filesystem's lock table names corosync's cluster (RUN_ID is the test cluster's name).
+LS=$RUN_ID:fs
 START=$SECONDS
 
 step() { log "== $*"; }
@@ -22,6 +23,14 @@ client_start a 1 "$LS"
 client_start b 2 "$LS"
 grep -q "journal=0 node=1" "$(out a)" || fail "first mount did not get journal 0"
 grep -q "journal=1 node=2" "$(out b)" || fail "second mount did not get journal 1"
+
+step "a lock table naming another cluster is refused (EXDEV), logged with both names"
+if "$CLIENT" -s "$(sock 1)" script othercluster:fs 4 </dev/null >"$WORK/other.out" 2>&1; then
+	fail "a join of othercluster:fs succeeded: $(cat "$WORK/other.out")"
+fi
+grep -q "^joined status=-18 " "$WORK/other.out" || fail "othercluster:fs: expected status -18 (EXDEV): $(cat "$WORK/other.out")"
+grep -q 'cluster name "othercluster" is not corosync.s cluster_name "'"$RUN_ID"'"' "$WORK/n1/lockd.log" ||
+	fail "lockd did not log the cluster name mismatch"
 
 step "contention: blocking callback to the holder, hand-off on release"
 send a lock 1 r1 EX

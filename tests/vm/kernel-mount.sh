@@ -58,7 +58,7 @@ kfs_expect_refused 1 frobnicate 'frobnicate' 'unknown option'
 
 # --- a filesystem made for the cluster lock manager -----------------------------------
 node_run 1 'build/bin/mkfs.clusterfs -q -O -p lock_cluster -t vmtest:kmount -j 2 -J 8 $CFS_SHARED_DEV'
-kfs_expect_refused 1 '' 'lock_cluster needs the cluster lock module|lock_nolock' 'lock_cluster without a lock module'
+kfs_expect_refused 1 '' 'no clusterfs_lockd is running' 'lock_cluster without clusterfs_lockd'
 kfs_mount 1 lockproto=lock_nolock
 node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q 'locktable=vmtest:kmount' || fail "lock table not shown"
 kfs_umount 1

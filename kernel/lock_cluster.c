@@ -1,0 +1,819 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lock_cluster: the node's link to clusterfs_lockd and the mounts that use it.
+ *
+ * The module creates the misc device /dev/clusterfs_lock (root only, one opener).
+ * clusterfs_lockd opens it and serves include/clusterfs/lockproto.h on it exactly as on
+ * its unix socket: read() hands lockd the requests queued by mounts (whole messages),
+ * write() takes lockd's events (whole messages, several per write allowed). The first
+ * message of every open is our HELLO; until lockd answered it with a revision both
+ * speak, no mount may join.
+ *
+ * Requests that expect an answer (HELLO, JOIN, LEAVE, RECOVERED) wait on a call matched
+ * by seq. Lock completions and blocking callbacks are routed by (lockspace id, lock id)
+ * to the mount. When lockd closes the device (it stopped or died), every pending call
+ * fails with -ENOTCONN and every mounted lock_cluster filesystem withdraws: its locks
+ * are gone, so it must not write another block.
+ */
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/miscdevice.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+#include <clusterfs/lockproto.h>
+
+#include "clusterfs.h"
+#include "core.h"
+#include "lock_cluster.h"
+
+/* Bounds: lockd reads quickly; a mount never has more than a few requests queued. */
+#define CFS_LOCKD_QUEUE_MAX	4096
+#define CFS_LOCKD_WRITE_MAX	(64 * 1024)
+#define CFS_LOCKD_REPLY_MAX	sizeof(struct cfs_lock_ev_complete)
+
+#define CFS_HELLO_WAIT		(5 * HZ)
+#define CFS_CALL_WAIT		(60 * HZ)
+/* How long a mount waits for another node to release the mount-exclusive lock. */
+#define CFS_EXCLUSIVE_WAIT	(15 * HZ)
+
+static const char cfs_exclusive_lock_name[] = "mount-exclusive";
+#define CFS_EXCLUSIVE_LOCK_ID	1
+
+struct cfs_lockd_msg {
+	struct list_head list;
+	size_t len;
+	u8 data[];
+};
+
+/* A request waiting for the event that answers it (same seq). */
+struct cfs_lockd_call {
+	struct list_head list;
+	u32 seq;
+	u16 reply_type;
+	bool done;
+	bool abandoned;		/* the caller gave up; a JOINED for it must be undone */
+	int error;		/* -ENOTCONN: lockd closed the device first */
+	u8 reply[CFS_LOCKD_REPLY_MAX];
+};
+
+/* One mount of a lock_cluster filesystem. */
+struct cfs_cluster {
+	struct list_head list;		/* on cfs_lockd.mounts */
+	struct cfs_sb_info *sbi;
+	u64 generation;			/* of the lockd open it joined through */
+	u32 lockspace_id;
+	u32 node_id;
+	bool joined;
+	bool dead;			/* lockd went away or told us to withdraw */
+	bool mounted;			/* fill_super done: recovery runs in recover_work */
+
+	/* The mount-exclusive lock: state set by COMPLETE events. */
+	bool excl_answered;
+	int excl_status;
+	u32 excl_mode;
+
+	unsigned long *recover;		/* journals lockd told us to replay */
+	struct work_struct recover_work;
+	wait_queue_head_t wait;
+};
+
+static struct {
+	spinlock_t lock;
+	bool open;
+	u64 generation;			/* bumped by every open */
+	struct list_head outq;
+	unsigned int outq_len;
+	wait_queue_head_t readq;	/* lockd's read() and poll() */
+	wait_queue_head_t callq;	/* callers waiting for answers or the HELLO */
+	struct list_head calls;
+	struct list_head mounts;
+	u32 next_seq;
+	int hello_status;		/* -EINPROGRESS until lockd answered */
+	u16 lockd_rev_min, lockd_rev_max;
+} cfs_lockd;
+
+static void cfs_header_init(struct cfs_lock_header *h, u16 type, u32 len)
+{
+	h->magic = cpu_to_le32(CFS_LOCKPROTO_MAGIC);
+	h->version = cpu_to_le16(CFS_LOCKPROTO_VERSION);
+	h->type = cpu_to_le16(type);
+	h->length = cpu_to_le32(len);
+	h->seq = 0;
+}
+
+/* Queues @msg for lockd. Called with cfs_lockd.lock held. */
+static int cfs_lockd_queue_locked(const void *msg, size_t len)
+{
+	struct cfs_lockd_msg *m;
+
+	if (!cfs_lockd.open)
+		return -ENOTCONN;
+	if (cfs_lockd.outq_len >= CFS_LOCKD_QUEUE_MAX)
+		return -ENOBUFS;
+	m = kmalloc(sizeof(*m) + len, GFP_ATOMIC);
+	if (!m)
+		return -ENOMEM;
+	m->len = len;
+	memcpy(m->data, msg, len);
+	list_add_tail(&m->list, &cfs_lockd.outq);
+	cfs_lockd.outq_len++;
+	wake_up_interruptible(&cfs_lockd.readq);
+	return 0;
+}
+
+static int cfs_lockd_queue(void *msg, size_t len)
+{
+	int err;
+
+	spin_lock(&cfs_lockd.lock);
+	err = cfs_lockd_queue_locked(msg, len);
+	spin_unlock(&cfs_lockd.lock);
+	return err;
+}
+
+/*
+ * Sends @msg (its seq is set here) and waits for the event of type @reply_type that
+ * answers it. @abandon_join: if we stop waiting, a late JOINED is answered by a LEAVE.
+ */
+static int cfs_lockd_call(void *msg, size_t len, u16 reply_type, void *reply, size_t reply_len,
+			  bool abandon_join)
+{
+	struct cfs_lock_header *h = msg;
+	struct cfs_lockd_call *call;
+	long left;
+	int err;
+
+	call = kzalloc(sizeof(*call), GFP_KERNEL);
+	if (!call)
+		return -ENOMEM;
+	call->reply_type = reply_type;
+	spin_lock(&cfs_lockd.lock);
+	if (++cfs_lockd.next_seq == 0)
+		cfs_lockd.next_seq = 1;
+	call->seq = cfs_lockd.next_seq;
+	h->seq = cpu_to_le32(call->seq);
+	err = cfs_lockd_queue_locked(msg, len);
+	if (!err)
+		list_add_tail(&call->list, &cfs_lockd.calls);
+	spin_unlock(&cfs_lockd.lock);
+	if (err) {
+		kfree(call);
+		return err;
+	}
+
+	left = wait_event_killable_timeout(cfs_lockd.callq, READ_ONCE(call->done), CFS_CALL_WAIT);
+
+	spin_lock(&cfs_lockd.lock);
+	if (!call->done) {
+		/* A JOINED may still come: the dispatcher then leaves and frees the call. */
+		if (abandon_join && cfs_lockd.open) {
+			call->abandoned = true;
+			spin_unlock(&cfs_lockd.lock);
+			return left < 0 ? -EINTR : -ETIMEDOUT;
+		}
+		list_del(&call->list);
+	}
+	spin_unlock(&cfs_lockd.lock);
+	if (!call->done)
+		err = left < 0 ? -EINTR : -ETIMEDOUT;
+	else if (call->error)
+		err = call->error;
+	else
+		memcpy(reply, call->reply, min(reply_len, sizeof(call->reply)));
+	kfree(call);
+	return err;
+}
+
+/* ---- events from lockd ---------------------------------------------------------- */
+
+static struct cfs_cluster *cfs_cluster_by_lockspace(u32 lockspace_id)
+{
+	struct cfs_cluster *cl;
+
+	list_for_each_entry(cl, &cfs_lockd.mounts, list)
+		if (cl->joined && cl->generation == cfs_lockd.generation &&
+		    cl->lockspace_id == lockspace_id)
+			return cl;
+	return NULL;
+}
+
+static size_t cfs_event_size(u16 type)
+{
+	switch (type) {
+	case CFS_LOCK_EV_JOINED: return sizeof(struct cfs_lock_ev_joined);
+	case CFS_LOCK_EV_COMPLETE: return sizeof(struct cfs_lock_ev_complete);
+	case CFS_LOCK_EV_BAST: return sizeof(struct cfs_lock_ev_bast);
+	case CFS_LOCK_EV_RECOVER: return sizeof(struct cfs_lock_ev_recover);
+	case CFS_LOCK_EV_WITHDRAW: return sizeof(struct cfs_lock_ev_withdraw);
+	case CFS_LOCK_EV_REPLY: return sizeof(struct cfs_lock_ev_reply);
+	case CFS_LOCK_EV_HELLO: return sizeof(struct cfs_lock_hello);
+	}
+	return 0;
+}
+
+/* A mount that lost its locks: wake its waiters; a mounted one withdraws. */
+static void cfs_cluster_kill_locked(struct cfs_cluster *cl, const char *why)
+{
+	if (cl->dead)
+		return;
+	cl->dead = true;
+	wake_up_all(&cl->wait);
+	if (cl->mounted)
+		cfs_withdraw(cl->sbi, "%s: this node no longer holds the filesystem's cluster locks", why);
+}
+
+/* Answers a call; a JOINED for a call whose caller gave up is undone with a LEAVE. */
+static void cfs_lockd_answer_locked(u16 type, const void *msg, size_t len)
+{
+	const struct cfs_lock_header *h = msg;
+	u32 seq = le32_to_cpu(h->seq);
+	struct cfs_lockd_call *call;
+
+	list_for_each_entry(call, &cfs_lockd.calls, list) {
+		if (call->seq != seq || call->reply_type != type)
+			continue;
+		list_del(&call->list);
+		if (call->abandoned) {
+			const struct cfs_lock_ev_joined *j = msg;
+			struct cfs_lock_req_leave leave = {};
+
+			if (type == CFS_LOCK_EV_JOINED && !j->status) {
+				cfs_header_init(&leave.hdr, CFS_LOCK_REQ_LEAVE, sizeof(leave));
+				leave.lockspace_id = j->lockspace_id;
+				cfs_lockd_queue_locked(&leave, sizeof(leave));
+			}
+			kfree(call);
+			return;
+		}
+		memcpy(call->reply, msg, min(len, sizeof(call->reply)));
+		WRITE_ONCE(call->done, true);
+		wake_up_all(&cfs_lockd.callq);
+		return;
+	}
+	pr_warn_ratelimited("clusterfs: clusterfs_lockd answered request %u that nobody waits for\n", seq);
+}
+
+static void cfs_lockd_event_locked(u16 type, const void *msg, size_t len)
+{
+	struct cfs_cluster *cl;
+
+	switch (type) {
+	case CFS_LOCK_EV_HELLO: {
+		const struct cfs_lock_hello *hello = msg;
+
+		cfs_lockd.lockd_rev_min = le16_to_cpu(hello->revision_min);
+		cfs_lockd.lockd_rev_max = le16_to_cpu(hello->revision_max);
+		cfs_lockd.hello_status = (s32)le32_to_cpu(hello->status);
+		if (!cfs_lockd.hello_status &&
+		    (cfs_lockd.lockd_rev_min > CFS_LOCKPROTO_REVISION_MAX ||
+		     cfs_lockd.lockd_rev_max < CFS_LOCKPROTO_REVISION_MIN))
+			cfs_lockd.hello_status = -EPROTONOSUPPORT;
+		wake_up_all(&cfs_lockd.callq);
+		return;
+	}
+	case CFS_LOCK_EV_JOINED:
+	case CFS_LOCK_EV_REPLY:
+		cfs_lockd_answer_locked(type, msg, len);
+		return;
+	case CFS_LOCK_EV_COMPLETE: {
+		const struct cfs_lock_ev_complete *c = msg;
+
+		cl = cfs_cluster_by_lockspace(le32_to_cpu(c->lockspace_id));
+		if (!cl || le64_to_cpu(c->lock_id) != CFS_EXCLUSIVE_LOCK_ID)
+			return;
+		cl->excl_status = (s32)le32_to_cpu(c->status);
+		cl->excl_mode = le32_to_cpu(c->mode);
+		cl->excl_answered = true;
+		wake_up_all(&cl->wait);
+		return;
+	}
+	case CFS_LOCK_EV_BAST:
+		/* Another node wants the mount-exclusive lock: it is released at unmount. */
+		return;
+	case CFS_LOCK_EV_RECOVER: {
+		const struct cfs_lock_ev_recover *r = msg;
+		u32 journal = le32_to_cpu(r->journal);
+
+		cl = cfs_cluster_by_lockspace(le32_to_cpu(r->lockspace_id));
+		if (!cl)
+			return;
+		if (journal >= cl->sbi->journals) {
+			pr_err("clusterfs (%s): clusterfs_lockd asked to replay journal %u of %u\n",
+			       cl->sbi->sb->s_id, journal, cl->sbi->journals);
+			return;
+		}
+		set_bit(journal, cl->recover);
+		wake_up_all(&cl->wait);
+		if (cl->mounted)
+			queue_work(system_long_wq, &cl->recover_work);
+		return;
+	}
+	case CFS_LOCK_EV_WITHDRAW: {
+		const struct cfs_lock_ev_withdraw *w = msg;
+		u32 id = le32_to_cpu(w->lockspace_id);
+
+		list_for_each_entry(cl, &cfs_lockd.mounts, list)
+			if (cl->joined && (id == CFS_LOCKSPACE_ALL || cl->lockspace_id == id))
+				cfs_cluster_kill_locked(cl, "clusterfs_lockd withdrew the lockspace");
+		return;
+	}
+	}
+}
+
+/* ---- the device -------------------------------------------------------------------- */
+
+static int cfs_lockd_open(struct inode *inode, struct file *file)
+{
+	struct cfs_lock_hello hello = {};
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	spin_lock(&cfs_lockd.lock);
+	if (cfs_lockd.open) {
+		spin_unlock(&cfs_lockd.lock);
+		return -EBUSY;
+	}
+	cfs_lockd.open = true;
+	cfs_lockd.generation++;
+	cfs_lockd.hello_status = -EINPROGRESS;
+	cfs_header_init(&hello.hdr, CFS_LOCK_REQ_HELLO, sizeof(hello));
+	if (++cfs_lockd.next_seq == 0)
+		cfs_lockd.next_seq = 1;
+	hello.hdr.seq = cpu_to_le32(cfs_lockd.next_seq);
+	hello.revision_min = cpu_to_le16(CFS_LOCKPROTO_REVISION_MIN);
+	hello.revision_max = cpu_to_le16(CFS_LOCKPROTO_REVISION_MAX);
+	err = cfs_lockd_queue_locked(&hello, sizeof(hello));
+	if (err)
+		cfs_lockd.open = false;
+	spin_unlock(&cfs_lockd.lock);
+	if (err)
+		return err;
+	return nonseekable_open(inode, file);
+}
+
+static int cfs_lockd_release(struct inode *inode, struct file *file)
+{
+	struct cfs_lockd_msg *m, *next_m;
+	struct cfs_lockd_call *call, *next_call;
+	struct cfs_cluster *cl;
+	unsigned int lost = 0;
+
+	spin_lock(&cfs_lockd.lock);
+	cfs_lockd.open = false;
+	cfs_lockd.hello_status = -ENOTCONN;
+	list_for_each_entry_safe(m, next_m, &cfs_lockd.outq, list) {
+		list_del(&m->list);
+		kfree(m);
+	}
+	cfs_lockd.outq_len = 0;
+	list_for_each_entry_safe(call, next_call, &cfs_lockd.calls, list) {
+		list_del(&call->list);
+		if (call->abandoned) {
+			kfree(call);
+			continue;
+		}
+		call->error = -ENOTCONN;
+		WRITE_ONCE(call->done, true);
+	}
+	list_for_each_entry(cl, &cfs_lockd.mounts, list) {
+		if (!cl->joined || cl->dead)
+			continue;
+		lost++;
+		cfs_cluster_kill_locked(cl, "clusterfs_lockd closed /dev/clusterfs_lock (stopped or died)");
+	}
+	wake_up_all(&cfs_lockd.callq);
+	spin_unlock(&cfs_lockd.lock);
+	if (lost)
+		pr_err("clusterfs: clusterfs_lockd went away with %u filesystem%s mounted\n", lost,
+		       lost == 1 ? "" : "s");
+	return 0;
+}
+
+static ssize_t cfs_lockd_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+{
+	LIST_HEAD(batch);
+	struct cfs_lockd_msg *m, *next;
+	size_t total = 0;
+	ssize_t ret;
+
+	for (;;) {
+		spin_lock(&cfs_lockd.lock);
+		if (!list_empty(&cfs_lockd.outq))
+			break;
+		spin_unlock(&cfs_lockd.lock);
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (wait_event_interruptible(cfs_lockd.readq, !list_empty(&cfs_lockd.outq)))
+			return -ERESTARTSYS;
+	}
+	/* Whole messages only: as many as fit. */
+	list_for_each_entry_safe(m, next, &cfs_lockd.outq, list) {
+		if (total + m->len > count)
+			break;
+		list_move_tail(&m->list, &batch);
+		cfs_lockd.outq_len--;
+		total += m->len;
+	}
+	spin_unlock(&cfs_lockd.lock);
+	if (list_empty(&batch))
+		return -EINVAL;	/* buffer smaller than one message */
+
+	ret = total;
+	total = 0;
+	list_for_each_entry_safe(m, next, &batch, list) {
+		if (ret > 0 && copy_to_user(buf + total, m->data, m->len))
+			ret = -EFAULT;
+		total += m->len;
+		list_del(&m->list);
+		kfree(m);
+	}
+	return ret;
+}
+
+/* Takes whole events; returns the bytes of the whole events consumed. */
+static ssize_t cfs_lockd_write(struct file *file, const char __user *ubuf, size_t count,
+			       loff_t *ppos)
+{
+	size_t off = 0;
+	u8 *buf;
+
+	count = min_t(size_t, count, CFS_LOCKD_WRITE_MAX);
+	buf = memdup_user(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	spin_lock(&cfs_lockd.lock);
+	while (count - off >= sizeof(struct cfs_lock_header)) {
+		const struct cfs_lock_header *h = (const void *)(buf + off);
+		u16 type = le16_to_cpu(h->type);
+		u32 len = le32_to_cpu(h->length);
+		size_t want = cfs_event_size(type);
+
+		if (le32_to_cpu(h->magic) != CFS_LOCKPROTO_MAGIC ||
+		    le16_to_cpu(h->version) != CFS_LOCKPROTO_VERSION || !want || len != want) {
+			spin_unlock(&cfs_lockd.lock);
+			kfree(buf);
+			pr_err_ratelimited("clusterfs: malformed message from clusterfs_lockd (type %u, length %u)\n",
+					   type, len);
+			return off ? off : -EINVAL;
+		}
+		if (count - off < len)
+			break;
+		cfs_lockd_event_locked(type, buf + off, len);
+		off += len;
+	}
+	spin_unlock(&cfs_lockd.lock);
+	kfree(buf);
+	return off ? off : -EINVAL;
+}
+
+static __poll_t cfs_lockd_poll(struct file *file, poll_table *wait)
+{
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+	poll_wait(file, &cfs_lockd.readq, wait);
+	if (!list_empty_careful(&cfs_lockd.outq))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static const struct file_operations cfs_lockd_fops = {
+	.owner		= THIS_MODULE,
+	.open		= cfs_lockd_open,
+	.release	= cfs_lockd_release,
+	.read		= cfs_lockd_read,
+	.write		= cfs_lockd_write,
+	.poll		= cfs_lockd_poll,
+};
+
+static struct miscdevice cfs_lockd_device = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "clusterfs_lock",
+	.fops	= &cfs_lockd_fops,
+	.mode	= 0600,
+};
+
+int cfs_lock_cluster_init(void)
+{
+	spin_lock_init(&cfs_lockd.lock);
+	INIT_LIST_HEAD(&cfs_lockd.outq);
+	INIT_LIST_HEAD(&cfs_lockd.calls);
+	INIT_LIST_HEAD(&cfs_lockd.mounts);
+	init_waitqueue_head(&cfs_lockd.readq);
+	init_waitqueue_head(&cfs_lockd.callq);
+	cfs_lockd.hello_status = -ENOTCONN;
+	return misc_register(&cfs_lockd_device);
+}
+
+void cfs_lock_cluster_exit(void)
+{
+	misc_deregister(&cfs_lockd_device);
+}
+
+/* ---- mounts ---------------------------------------------------------------------- */
+
+static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
+{
+	struct cfs_sb_info *sbi = cl->sbi;
+	struct cfs_lock_req_recovered req = {};
+	struct cfs_lock_ev_reply reply = {};
+	struct cfs_core_replay replay;
+	int err;
+
+	mutex_lock(&sbi->trans_mutex);
+	err = cfs_withdrawn(sbi) ? -EIO : cfs_core_journal_recover(sbi->core, journal, &replay);
+	mutex_unlock(&sbi->trans_mutex);
+	if (err) {
+		/* Not reported as recovered: the dead node's locks stay pinned. */
+		pr_err("clusterfs (%s): cannot replay journal %u of a dead node (%d); its locks stay held until it is replayed (fsck.clusterfs)\n",
+		       sbi->sb->s_id, journal, err);
+		return err;
+	}
+	pr_info("clusterfs (%s): journal %u of a dead node recovered: %s, %u records, %u blocks written, %u revoked\n",
+		sbi->sb->s_id, journal, replay.was_dirty ? "replayed" : "was clean", replay.records,
+		replay.blocks_replayed, replay.blocks_revoked);
+	cfs_header_init(&req.hdr, CFS_LOCK_REQ_RECOVERED, sizeof(req));
+	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
+	req.journal = cpu_to_le32(journal);
+	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), false);
+	if (!err)
+		err = (s32)le32_to_cpu(reply.status);
+	if (err)
+		pr_err("clusterfs (%s): clusterfs_lockd did not accept the recovery of journal %u (%d)\n",
+		       sbi->sb->s_id, journal, err);
+	return err;
+}
+
+/* Replays every journal lockd assigned to us so far. */
+static void cfs_cluster_recover_assigned(struct cfs_cluster *cl)
+{
+	u32 journal;
+
+	for (;;) {
+		spin_lock(&cfs_lockd.lock);
+		journal = find_first_bit(cl->recover, cl->sbi->journals);
+		if (journal < cl->sbi->journals)
+			clear_bit(journal, cl->recover);
+		spin_unlock(&cfs_lockd.lock);
+		if (journal >= cl->sbi->journals)
+			return;
+		cfs_cluster_recover_journal(cl, journal);
+	}
+}
+
+static void cfs_cluster_recover_work(struct work_struct *work)
+{
+	cfs_cluster_recover_assigned(container_of(work, struct cfs_cluster, recover_work));
+}
+
+static bool cfs_cluster_recovery_pending(struct cfs_cluster *cl)
+{
+	return find_first_bit(cl->recover, cl->sbi->journals) < cl->sbi->journals;
+}
+
+static int cfs_cluster_hello(struct fs_context *fc)
+{
+	long left;
+	int status;
+
+	left = wait_event_killable_timeout(cfs_lockd.callq,
+					   READ_ONCE(cfs_lockd.hello_status) != -EINPROGRESS,
+					   CFS_HELLO_WAIT);
+	if (left < 0)
+		return -EINTR;
+	status = READ_ONCE(cfs_lockd.hello_status);
+	switch (status) {
+	case 0:
+		return 0;
+	case -ENOTCONN:
+		return errorfc(fc, "no clusterfs_lockd is running on this node (nothing has /dev/clusterfs_lock open): start it (systemctl start clusterfs_lockd) and mount again"),
+		       -ENOTCONN;
+	case -EINPROGRESS:
+		return errorfc(fc, "clusterfs_lockd opened /dev/clusterfs_lock but did not answer the protocol handshake in %d s: it is too old or hung",
+			       CFS_HELLO_WAIT / HZ), -EPROTO;
+	default:
+		return errorfc(fc, "clusterfs_lockd speaks lock protocol revisions %u-%u, this module %u-%u: install matching versions of clusterfs.ko and clusterfs_lockd",
+			       cfs_lockd.lockd_rev_min, cfs_lockd.lockd_rev_max,
+			       CFS_LOCKPROTO_REVISION_MIN, CFS_LOCKPROTO_REVISION_MAX), -EPROTONOSUPPORT;
+	}
+}
+
+static int cfs_cluster_join(struct cfs_cluster *cl, struct fs_context *fc)
+{
+	struct cfs_sb_info *sbi = cl->sbi;
+	struct cfs_lock_req_join req = {};
+	struct cfs_lock_ev_joined joined = {};
+	int err, status;
+
+	cfs_header_init(&req.hdr, CFS_LOCK_REQ_JOIN, sizeof(req));
+	strscpy_pad(req.lockspace, sbi->locktable, sizeof(req.lockspace));
+	req.journal_count = cpu_to_le32(sbi->journals);
+	cl->generation = READ_ONCE(cfs_lockd.generation);
+	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_JOINED, &joined, sizeof(joined), true);
+	if (err == -ENOTCONN)
+		return errorfc(fc, "clusterfs_lockd went away while joining lockspace %s", sbi->locktable), err;
+	if (err == -ETIMEDOUT)
+		return errorfc(fc, "clusterfs_lockd did not answer the join of lockspace %s in %d s (waiting for fencing or quorum? see its log)",
+			       sbi->locktable, CFS_CALL_WAIT / HZ), err;
+	if (err)
+		return err;
+	status = (s32)le32_to_cpu(joined.status);
+	switch (status) {
+	case 0:
+		break;
+	case -ENOLCK:
+		return errorfc(fc, "this node is not quorate (corosync): no cluster lock can be taken; wait for quorum and mount again"),
+		       -ENOLCK;
+	case -ENOSPC:
+		return errorfc(fc, "all %u journals of %s are in use by other mounts: add one with clusterfs_tool jadd",
+			       sbi->journals, sbi->sb->s_id), -EUSERS;
+	case -EXDEV:
+		return errorfc(fc, "lock table \"%s\": its cluster name is not corosync's cluster_name on this node (clusterfs_lockd's log names both); mkfs.clusterfs -t or clusterfs_tool tune sets it",
+			       sbi->locktable), -EXDEV;
+	default:
+		return errorfc(fc, "clusterfs_lockd refused to join lockspace %s (%d)", sbi->locktable, status),
+		       status;
+	}
+	spin_lock(&cfs_lockd.lock);
+	cl->lockspace_id = le32_to_cpu(joined.lockspace_id);
+	cl->node_id = le32_to_cpu(joined.node_id);
+	/* lockd closed and reopened the device while we waited: this join is void. */
+	if (cl->generation != cfs_lockd.generation)
+		cl->dead = true;
+	cl->joined = true;
+	spin_unlock(&cfs_lockd.lock);
+	sbi->journal_slot = le32_to_cpu(joined.journal_slot);
+	if (cl->dead)
+		return errorfc(fc, "clusterfs_lockd restarted while joining lockspace %s", sbi->locktable),
+		       -ENOTCONN;
+	if (sbi->journal_slot >= sbi->journals)
+		return errorfc(fc, "clusterfs_lockd gave journal slot %u of %u", sbi->journal_slot,
+			       sbi->journals), -EPROTO;
+	return 0;
+}
+
+static int cfs_cluster_excl_request(struct cfs_cluster *cl, u16 type)
+{
+	struct cfs_lock_req_lock req = {};
+
+	cfs_header_init(&req.hdr, type, sizeof(req));
+	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
+	req.lock_id = cpu_to_le64(CFS_EXCLUSIVE_LOCK_ID);
+	req.mode = cpu_to_le32(CFS_LOCK_EX);
+	req.name_len = cpu_to_le32(sizeof(cfs_exclusive_lock_name) - 1);
+	memcpy(req.name, cfs_exclusive_lock_name, sizeof(cfs_exclusive_lock_name) - 1);
+	return cfs_lockd_queue(&req, sizeof(req));
+}
+
+static bool cfs_cluster_excl_event(struct cfs_cluster *cl)
+{
+	return READ_ONCE(cl->excl_answered) || READ_ONCE(cl->dead) || cfs_cluster_recovery_pending(cl);
+}
+
+/*
+ * Waits for the mount-exclusive lock. Journals lockd assigns meanwhile are replayed
+ * (a dead node may hold the lock, pinned until its journal is recovered); each one
+ * restarts the wait. On timeout the request is cancelled: the filesystem is mounted on
+ * a live node.
+ */
+static int cfs_cluster_take_exclusive(struct cfs_cluster *cl, struct fs_context *fc)
+{
+	unsigned long deadline = jiffies + CFS_EXCLUSIVE_WAIT;
+	bool cancelled = false;
+	int err;
+
+	err = cfs_cluster_excl_request(cl, CFS_LOCK_REQ_LOCK);
+	if (err)
+		return err;
+	for (;;) {
+		long left = (long)(deadline - jiffies);
+
+		if (left <= 0 && !cancelled) {
+			cancelled = true;
+			err = cfs_cluster_excl_request(cl, CFS_LOCK_REQ_CANCEL);
+			if (err)
+				return err;
+			deadline = jiffies + CFS_HELLO_WAIT;
+			continue;
+		}
+		if (left <= 0)
+			return errorfc(fc, "clusterfs_lockd did not answer the cancel of the mount lock"), -ETIMEDOUT;
+		left = wait_event_killable_timeout(cl->wait, cfs_cluster_excl_event(cl), left);
+		if (left < 0)
+			return -EINTR;
+		if (READ_ONCE(cl->dead))
+			return errorfc(fc, "clusterfs_lockd went away while mounting"), -ENOTCONN;
+		if (cfs_cluster_recovery_pending(cl)) {
+			cfs_cluster_recover_assigned(cl);
+			deadline = jiffies + CFS_EXCLUSIVE_WAIT;
+			continue;
+		}
+		if (!READ_ONCE(cl->excl_answered))
+			continue;
+		if (cl->excl_status == 0 && cl->excl_mode == CFS_LOCK_EX)
+			return 0;
+		if (cl->excl_status == -ECANCELED)
+			return errorfc(fc, "%s is mounted on another node: this release mounts a lock_cluster filesystem on one node at a time (docs/kernel.md, \"Cluster mounts\")",
+				       cl->sbi->sb->s_id), -EBUSY;
+		if (cl->excl_status == -ENOLCK)
+			return errorfc(fc, "this node lost quorum while mounting"), -ENOLCK;
+		return errorfc(fc, "clusterfs_lockd refused the mount lock (%d)", cl->excl_status),
+		       cl->excl_status ? cl->excl_status : -EPROTO;
+	}
+}
+
+static void cfs_cluster_free(struct cfs_sb_info *sbi)
+{
+	struct cfs_cluster *cl = sbi->cluster;
+
+	spin_lock(&cfs_lockd.lock);
+	list_del(&cl->list);
+	cl->mounted = false;
+	spin_unlock(&cfs_lockd.lock);
+	cancel_work_sync(&cl->recover_work);
+	bitmap_free(cl->recover);
+	kfree(cl);
+	sbi->cluster = NULL;
+}
+
+static void cfs_cluster_leave(struct cfs_cluster *cl)
+{
+	struct cfs_lock_req_leave req = {};
+	struct cfs_lock_ev_reply reply = {};
+	int err;
+
+	if (!cl->joined || READ_ONCE(cl->dead))
+		return;
+	cfs_header_init(&req.hdr, CFS_LOCK_REQ_LEAVE, sizeof(req));
+	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
+	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), false);
+	if (!err)
+		err = (s32)le32_to_cpu(reply.status);
+	if (err)
+		pr_warn("clusterfs (%s): leaving lockspace %s: %d\n", cl->sbi->sb->s_id,
+			cl->sbi->locktable, err);
+}
+
+int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc)
+{
+	struct cfs_cluster *cl;
+	int err;
+
+	cl = kzalloc(sizeof(*cl), GFP_KERNEL);
+	if (!cl)
+		return -ENOMEM;
+	cl->recover = bitmap_zalloc(sbi->journals, GFP_KERNEL);
+	if (!cl->recover) {
+		kfree(cl);
+		return -ENOMEM;
+	}
+	cl->sbi = sbi;
+	init_waitqueue_head(&cl->wait);
+	INIT_WORK(&cl->recover_work, cfs_cluster_recover_work);
+	spin_lock(&cfs_lockd.lock);
+	list_add_tail(&cl->list, &cfs_lockd.mounts);
+	spin_unlock(&cfs_lockd.lock);
+	sbi->cluster = cl;
+
+	err = cfs_cluster_hello(fc);
+	if (!err)
+		err = cfs_cluster_join(cl, fc);
+	if (!err)
+		err = cfs_cluster_take_exclusive(cl, fc);
+	if (err) {
+		cfs_cluster_leave(cl);
+		cfs_cluster_free(sbi);
+	}
+	return err;
+}
+
+void cfs_cluster_mounted(struct cfs_sb_info *sbi)
+{
+	struct cfs_cluster *cl = sbi->cluster;
+
+	spin_lock(&cfs_lockd.lock);
+	cl->mounted = true;
+	if (cl->dead)
+		cfs_withdraw(sbi, "clusterfs_lockd went away while mounting: this node no longer holds the filesystem's cluster locks");
+	if (cfs_cluster_recovery_pending(cl))
+		queue_work(system_long_wq, &cl->recover_work);
+	spin_unlock(&cfs_lockd.lock);
+}
+
+void cfs_cluster_unmount(struct cfs_sb_info *sbi)
+{
+	struct cfs_cluster *cl = sbi->cluster;
+
+	if (!cl)
+		return;
+	spin_lock(&cfs_lockd.lock);
+	cl->mounted = false;
+	spin_unlock(&cfs_lockd.lock);
+	cancel_work_sync(&cl->recover_work);
+	cfs_cluster_leave(cl);
+	cfs_cluster_free(sbi);
+}

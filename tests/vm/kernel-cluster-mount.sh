@@ -1,0 +1,124 @@
+# A lock_cluster filesystem mounted through clusterfs_lockd, as a user does it: corosync
+# and lockd on two nodes, mkfs with the defaults (lock_cluster), `mount -t clusterfs DEV
+# MNT` with no option. Checks: the journal slot comes from lockd; what node 1 wrote,
+# node 2 reads after node 1 unmounted, and back; while one node has it mounted the
+# other's mount is refused (this release mounts on one node at a time) and writes
+# nothing; clear refusals for no lockd, a lockd of another protocol revision or one that
+# never answers (a stand-in on the device), a lock table of another cluster; lockd dying
+# under a mount withdraws it (no write succeeds after), and the next mounter replays the
+# journal it left dirty, fsync'ed data intact; fsck clean after each phase.
+# nodes: 2
+# cluster: --shared-mib 256
+# timeout: 900
+
+source kernel/tests/vm-helpers.sh
+
+LOCKD_LOG=/var/log/clusterfs_lockd.log
+
+# lockd_start K: clusterfs_lockd on node K, its device served (waits until it is).
+lockd_start() {
+	node_run "$1" "mkdir -p /etc/clusterfs && printf 'lockspace_linger_seconds = 1\n' >/etc/clusterfs/lockd.conf &&
+		{ setsid build/bin/clusterfs_lockd -f -c /etc/clusterfs/lockd.conf </dev/null >>$LOCKD_LOG 2>&1 & echo \$! >/run/cfs-lockd.pid; }"
+	node_run "$1" -t 40 "for i in \$(seq 1 150); do grep -q 'serving the kernel module' $LOCKD_LOG && exit 0; sleep 0.2; done;
+		echo 'lockd never opened /dev/clusterfs_lock:' >&2; cat $LOCKD_LOG >&2; exit 1" ||
+		fail "node$1: clusterfs_lockd did not serve /dev/clusterfs_lock"
+}
+
+# tree_sum K DIR: one checksum over every file's name and bytes under DIR on node K.
+tree_sum() {
+	node_run "$1" "cd $2 && find . -type f | sort | xargs sha256sum | sha256sum | cut -d' ' -f1"
+}
+
+kfs_load 1
+kfs_load 2
+for k in 1 2; do
+	node_run "$k" 'test -c /dev/clusterfs_lock && stat -c %a /dev/clusterfs_lock' | grep -qx 600 ||
+		fail "node$k: /dev/clusterfs_lock missing or not root-only"
+done
+
+# Default mkfs: lock_cluster, lock table of this cluster.
+node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:cmount -j 3 -J 8 $CFS_SHARED_DEV'
+
+# --- no lockd: a clear refusal, nothing written ---------------------------------------
+before=$(node_run 1 'sha256sum <$CFS_SHARED_DEV')
+kfs_expect_refused 1 '' 'no clusterfs_lockd is running' 'lock_cluster mount without lockd'
+assert_eq "$before" "$(node_run 1 'sha256sum <$CFS_SHARED_DEV')" "device after a refused mount"
+
+# --- the device alone, against a stand-in daemon (kernel/tests/lockdev_peer.py) ---------
+node_run 1 "setpriv --reuid=65534 --regid=65534 --clear-groups cat /dev/clusterfs_lock 2>/dev/null" &&
+	fail "an unprivileged process opened /dev/clusterfs_lock"
+# peer_start K MODE: the stand-in on node K, checked and answering as MODE.
+peer_start() {
+	node_run "$1" "rm -f /run/peer-ready; { setsid python3 kernel/tests/lockdev_peer.py $2 /run/peer-ready </dev/null >/run/peer.log 2>&1 & echo \$! >/run/peer.pid; }
+		for i in \$(seq 1 100); do [ -e /run/peer-ready ] && exit 0; kill -0 \$(cat /run/peer.pid) 2>/dev/null || break; sleep 0.1; done
+		cat /run/peer.log >&2; exit 1" || fail "node$1: the device failed the stand-in daemon's checks ($2)"
+}
+peer_stop() {
+	node_run "$1" 'kill $(cat /run/peer.pid); for i in $(seq 1 50); do kill -0 $(cat /run/peer.pid) 2>/dev/null || exit 0; sleep 0.1; done; exit 1'
+}
+peer_start 1 mismatch
+kfs_expect_refused 1 '' 'speaks lock protocol revisions 7-9, this module 1-1' 'a lockd of another protocol revision'
+peer_stop 1
+peer_start 1 silent
+kfs_expect_refused 1 '' 'did not answer the protocol handshake' 'a lockd that never answers HELLO'
+peer_stop 1
+kfs_expect_refused 1 '' 'no clusterfs_lockd is running' 'lock_cluster mount after the stand-in closed the device'
+assert_eq "$before" "$(node_run 1 'sha256sum <$CFS_SHARED_DEV')" "device after the refused mounts"
+
+cluster_corosync_start
+cluster_wait_quorate -t 120
+lockd_start 1
+lockd_start 2
+
+# --- a lock table naming another cluster -----------------------------------------------
+node_run 1 'build/bin/mkfs.clusterfs -q -O -t othercluster:fs -j 3 -J 8 $CFS_SHARED_DEV'
+kfs_expect_refused 1 '' "cluster name is not corosync's cluster_name" 'lock table of another cluster'
+node_run 1 "grep -q 'othercluster' $LOCKD_LOG" || fail "lockd did not log the cluster name mismatch"
+
+# --- mount on node 1, exclusive ---------------------------------------------------------
+node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:cmount -j 3 -J 8 $CFS_SHARED_DEV'
+kfs_mount 1
+opts=$(node_run 1 "grep ' $CFS_MNT ' /proc/mounts")
+for want in lockproto=lock_cluster locktable=vmtest:cmount journal=0; do
+	grep -q "$want" <<<"$opts" || fail "node1's /proc/mounts lacks $want: $opts"
+done
+node_run 1 "cd $CFS_MNT && mkdir -p d1/d2 && for i in \$(seq 1 50); do head -c \$((i * 997)) /dev/urandom >d1/f\$i; done &&
+	head -c 3000000 /dev/urandom >d1/d2/big && ln -s f1 d1/link && sync"
+sum1=$(tree_sum 1 "$CFS_MNT/d1")
+
+start=$SECONDS
+kfs_expect_refused 2 '' 'mounted on another node' 'a second node while node 1 has it mounted'
+vm_log "node 2's refused mount took $((SECONDS - start)) s"
+node_run 1 "cat $CFS_MNT/d1/f7 >/dev/null && touch $CFS_MNT/still-writable" ||
+	fail "node 1 lost its mount when node 2 tried"
+kfs_umount 1
+kfs_fsck_clean 1
+
+# --- node 2 reads what node 1 wrote, changes it; node 1 sees the change ----------------
+kfs_mount 2
+assert_eq "$sum1" "$(tree_sum 2 "$CFS_MNT/d1")" "tree on node 2"
+node_run 2 "test -e $CFS_MNT/still-writable" || fail "node 2 does not see node 1's last file"
+node_run 2 "cd $CFS_MNT && rm d1/f1 && echo from-node2 >d1/n2 && mv d1/d2 moved && chmod 600 d1/f2 && sync"
+sum2=$(tree_sum 2 "$CFS_MNT")
+kfs_umount 2
+kfs_mount 1
+assert_eq "$sum2" "$(tree_sum 1 "$CFS_MNT")" "tree on node 1 after node 2's changes"
+assert_eq from-node2 "$(node_run 1 "cat $CFS_MNT/d1/n2")" "node 2's file on node 1"
+assert_eq 600 "$(node_run 1 "stat -c %a $CFS_MNT/d1/f2")" "node 2's chmod on node 1"
+node_run 1 "test ! -e $CFS_MNT/d1/f1" || fail "node 2's unlink not seen on node 1"
+
+# --- lockd dies under a mount: withdraw, then the next mounter replays ------------------
+node_run 1 "echo durable >$CFS_MNT/fsynced && sync $CFS_MNT/fsynced"
+node_run 1 'dmesg -C; kill -9 $(cat /run/cfs-lockd.pid)'
+node_run 1 -t 30 "for i in \$(seq 1 100); do dmesg | grep -q 'clusterfs_lockd closed /dev/clusterfs_lock' && exit 0; sleep 0.2; done; exit 1" ||
+	fail "node 1 did not notice that lockd died"
+node_run 1 "echo after >$CFS_MNT/after-lockd-died 2>/dev/null" && fail "a write succeeded after lockd died"
+node_run 1 dmesg | grep -q 'withdrawn' || fail "node 1 did not withdraw"
+kfs_umount 1
+# Node 1's lockd is gone: to the cluster it is a dead lockspace member.
+lockd_start 1
+kfs_mount 2
+assert_eq durable "$(node_run 2 "cat $CFS_MNT/fsynced")" "the file node 1 fsync'ed before lockd died"
+node_run 2 "test ! -e $CFS_MNT/after-lockd-died" || fail "a file created after the withdraw reached the disk"
+kfs_umount 2
+kfs_fsck_clean 2
