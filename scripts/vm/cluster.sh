@@ -170,3 +170,48 @@ cluster_dlm_start() {
 	done
 	vm_log "dlm_controld: ready on nodes ${nodes[*]} after $((SECONDS - start))s"
 }
+
+# cluster_fence_server_start — serves fence requests from the nodes (scripts/vm/fence_vm,
+# the VMs' fence agent) until cluster_stop: a request names a node; the server kills that
+# node's qemu with SIGKILL (power off), waits until the process is gone and answers
+# "fenced" (or why not). Every fence is logged in $VM_LOG_DIR/fence.log and on the
+# fenced node's console. VM_FENCE_REFUSE=N (a node number) makes requests to fence N
+# fail, for tests of a failing fence device.
+cluster_fence_server_start() {
+	mkdir -p "$VM_SHARE/fence"
+	(
+		trap - EXIT INT TERM
+		while :; do
+			for req in "$VM_SHARE"/fence/*.req; do
+				[ -e "$req" ] || continue
+				local target pid result
+				target=$(<"$req")
+				pid=$(cat "$VM_STATE_DIR/node$target.pid" 2>/dev/null)
+				if ! [[ $target =~ ^[1-9][0-9]*$ ]] || ((target > VM_NODES)); then
+					result="no such node '$target'"
+				elif [ "${VM_FENCE_REFUSE:-}" = "$target" ]; then
+					result="refused (VM_FENCE_REFUSE)"
+				else
+					[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+					for ((i = 0; i < 100; i++)); do
+						[ -n "$pid" ] && _vm_pid_running "$pid" || break
+						sleep 0.1
+					done
+					if [ -n "$pid" ] && _vm_pid_running "$pid"; then
+						result="qemu $pid still running"
+					else
+						result=fenced
+						echo "=== harness: node$target fenced (powered off) at $(date -u +%T), asked by ${req##*/}" \
+							>>"$VM_LOG_DIR/node$target.console"
+					fi
+				fi
+				printf '%s %s node%s: %s\n' "$(date -u +%T)" "${req##*/}" "$target" "$result" >>"$VM_LOG_DIR/fence.log"
+				echo "$result" >"${req%.req}.tmp" && mv "${req%.req}.tmp" "${req%.req}.done"
+				rm -f "$req"
+			done
+			sleep 0.2
+		done
+	) &
+	VM_FENCE_SERVER_PID=$!
+	vm_log "fence server: pid $VM_FENCE_SERVER_PID (agent: scripts/vm/fence_vm)"
+}

@@ -214,6 +214,8 @@ _vm_launch() {
 		-device "virtio-net-pci,netdev=net0,mac=52:54:00:77:00:$(printf %02x "$k")" \
 		</dev/null >>"$VM_LOG_DIR/node$k.qemu.log" 2>&1 &
 	VM_PIDS[$k]=$!
+	# For helpers in other processes (the fence server of scripts/vm/cluster.sh).
+	echo "$!" >"$VM_STATE_DIR/node$k.pid"
 }
 
 # A process that exited but was not yet waited for (a zombie) counts as gone.
@@ -416,6 +418,11 @@ cluster_stop() {
 	[ "$VM_STARTED" -eq 1 ] || return 0
 	VM_STARTED=0
 	local k pid status=0
+	if [ -n "${VM_FENCE_SERVER_PID:-}" ]; then
+		kill "$VM_FENCE_SERVER_PID" 2>/dev/null
+		wait "$VM_FENCE_SERVER_PID" 2>/dev/null
+		VM_FENCE_SERVER_PID=
+	fi
 	for ((k = 1; k <= VM_NODES; k++)); do
 		# A node still booting has no agent to ask; its console has what it said.
 		node_alive "$k" && [ -s "$VM_SHARE/node$k/ready" ] || continue
