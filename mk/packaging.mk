@@ -13,6 +13,8 @@
 #                             it is installed)
 #     /usr/src/clusterfs-VERSION  the module's sources and dkms.conf, for
 #                             `dkms add/install -m clusterfs -v VERSION`
+#     /usr/lib/ocf/resource.d/clusterfs/clusterfs_lockd  OCF agent (Pacemaker), where
+#                             Pacemaker looks whatever PREFIX is
 # Suite `install`: tests/install/install.sh. (Named to sort after kernel.mk: it reads KDIR.)
 
 CLUSTERFS_VERSION := 0.1
@@ -27,12 +29,12 @@ DKMS_SOURCES := $(filter-out kernel/tests/% kernel/.gitignore,$(shell git ls-fil
 	find kernel -type f ! -name '*.o' ! -name '*.ko' ! -name '*.cmd' ! -name '*.mod*' ! -path 'kernel/lib/*')) \
 	$(sort $(wildcard lib/*.cpp lib/*.h include/clusterfs/*.h))
 
-INSTALL += install-man install-config install-dkms
+INSTALL += install-man install-config install-dkms install-ocf
 ifneq ($(KDIR),)
 INSTALL += install-module
 endif
 
-.PHONY: install-man install-config install-module install-dkms test-install
+.PHONY: install-man install-config install-module install-dkms install-ocf test-install
 install-man:
 	for page in $(MAN_PAGES); do \
 		section=$${page##*.}; \
@@ -42,6 +44,9 @@ install-man:
 install-config:
 	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/clusterfs/lockd.conf ]; then \
 		install -D -m 0644 packaging/lockd.conf $(DESTDIR)$(SYSCONFDIR)/clusterfs/lockd.conf; fi
+
+install-ocf:
+	install -D -m 0755 packaging/ocf/clusterfs_lockd $(DESTDIR)/usr/lib/ocf/resource.d/clusterfs/clusterfs_lockd
 
 # modules_install without signing (the key is the distribution's); depmod makes
 # `modprobe clusterfs` load libcrc32c first and `mount -t clusterfs` load the module
@@ -58,8 +63,8 @@ install-dkms:
 	chmod 0644 $(DKMS_DIR)/dkms.conf
 
 # Installs into a scratch DESTDIR and checks the file list, mkfs -t / fsck -t, the man
-# pages, the example configuration and lockd's readiness notification, the module's
-# dependencies and alias, and a dkms build in private dkms trees.
+# pages, the example configuration, lockd's readiness notification, the OCF agent's
+# actions, the module's dependencies and alias, and a dkms build in private dkms trees.
 TEST_SUITES += install
 test-install: build-all
 	timeout 1500 tests/install/install.sh "$(KDIR)" "$(KVER)" "$(CLUSTERFS_VERSION)"

@@ -8,6 +8,7 @@
 #   - every man page renders without a warning from man/groff
 #   - the unit is Type=notify and the installed lockd sends READY=1 once its socket
 #     answers, reading the installed example configuration (one-node corosync)
+#   - the OCF agent starts, monitors and stops that lockd with OCF's exit codes
 #   - the module's dependency (libcrc32c) and mount alias (fs-clusterfs) resolve through
 #     depmod/modprobe in a private module tree
 #   - dkms builds the module from the installed /usr/src tree, in private dkms trees
@@ -48,6 +49,7 @@ usr/share/man/man8/clusterfs_tool.8 644
 usr/share/man/man8/fsck.clusterfs.8 644
 usr/share/man/man8/mkfs.clusterfs.8 644
 usr/src/clusterfs-$VERSION/dkms.conf 644
+usr/lib/ocf/resource.d/clusterfs/clusterfs_lockd 755
 LIST
 	[ -n "$KDIR" ] && echo "lib/modules/$KVER/extra/clusterfs.ko 644"
 	# The module's sources for dkms: what git tracks of kernel/ minus its tests, lib/'s
@@ -178,6 +180,42 @@ kill "$lockd_pid" 2>/dev/null
 wait "$lockd_pid" 2>/dev/null
 grep -q "no fence_command" "$WORK/lockd.out" && good "the example configuration leaves fence_command unset" ||
 	bad "lockd log: $(cat "$WORK/lockd.out")"
+
+# ---- the OCF agent ------------------------------------------------------------------------
+# Run as Pacemaker would (OCF_RESKEY_* parameters), in node 1's network namespace where
+# corosync runs; OCF codes: 0 success, 1 generic error, 7 not running.
+OCF=$DEST/usr/lib/ocf/resource.d/clusterfs/clusterfs_lockd
+ocf() {
+	ip netns exec "$(ns 1)" env OCF_RESKEY_binary="$SBIN/clusterfs_lockd" OCF_RESKEY_tool="$SBIN/clusterfs_tool" \
+		OCF_RESKEY_config="$DEST/etc/clusterfs/lockd.conf" OCF_RESKEY_socket="$WORK/ocf/lockd.sock" \
+		HA_RSCTMP="$WORK/ocf/rsc" OCF_RESOURCE_INSTANCE=lockd:0 OCF_RESKEY_CRM_meta_timeout=20000 \
+		timeout 60 "$OCF" "$@" >>"$WORK/ocf.log" 2>&1
+}
+expect_ocf() {  # expect_ocf WANT ACTION DESCRIPTION
+	ocf "$2"
+	local rc=$?
+	[ "$rc" -eq "$1" ] && good "ocf $2: $3 (exit $rc)" || bad "ocf $2: exit $rc, expected $1 ($3): $(tail -n 3 "$WORK/ocf.log")"
+}
+python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.read())' < <("$OCF" meta-data) &&
+	good "ocf meta-data is well-formed XML" || bad "ocf meta-data: not XML"
+expect_ocf 0 validate-all "parameters valid"
+expect_ocf 7 monitor "not running before start"
+expect_ocf 0 start "started"
+[ -f "$WORK/ocf/rsc/clusterfs_lockd-lockd:0.pid" ] && OUR_PIDS+=("$(cat "$WORK/ocf/rsc/clusterfs_lockd-lockd:0.pid")")
+CLUSTERFS_LOCKD_SOCKET=$WORK/ocf/lockd.sock "$SBIN/clusterfs_tool" cluster >"$WORK/ocf.cluster" 2>&1 &&
+	grep -q "^node 1, quorate" "$WORK/ocf.cluster" && good "the agent's lockd answers clusterfs_tool cluster" ||
+	bad "clusterfs_tool cluster: $(cat "$WORK/ocf.cluster")"
+expect_ocf 0 monitor "running"
+expect_ocf 0 start "start when running"
+expect_ocf 0 stop "stopped"
+expect_ocf 7 monitor "not running after stop"
+[ -S "$WORK/ocf/lockd.sock" ] && bad "lockd left its socket behind" || good "lockd removed its socket on SIGTERM"
+expect_ocf 0 stop "stop when stopped"
+# Without corosync (an empty network namespace) lockd exits: start must fail, not hang.
+out=$(unshare -n env OCF_RESKEY_binary="$SBIN/clusterfs_lockd" OCF_RESKEY_tool="$SBIN/clusterfs_tool" \
+	OCF_RESKEY_socket="$WORK/ocf/nocs.sock" HA_RSCTMP="$WORK/ocf/rsc2" timeout 60 "$OCF" start 2>&1)
+rc=$?
+[ $rc -eq 1 ] && good "ocf start without corosync: exit 1" || bad "ocf start without corosync: exit $rc: $out"
 
 # ---- the module: modprobe dependencies and alias ------------------------------------------
 if [ -z "$KDIR" ]; then
