@@ -5,7 +5,8 @@
 #   make bench      run the benchmarks, results under docs/bench/
 #   make demo       boot a VM cluster on a shared disk and show clusterfs working
 #   make deps       install the Debian packages the build and tests need (root)
-#   make install    install binaries and man pages under PREFIX
+#   make install    install binaries, man pages, the lockd unit and example configuration,
+#                   the module (depmod) and its dkms source tree (mk/packaging.mk)
 #
 # Each component owns one fragment in mk/ and adds to these lists:
 #   ALL          targets built by `make`

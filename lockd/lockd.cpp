@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -1660,6 +1661,7 @@ int Daemon::run()
 	log_msg("node %u serving %s (%s)", node_id_, config_.socket_path.c_str(),
 		config_.fence_command.empty() ? "no fence_command: recovery waits for fence-ack"
 					      : ("fence_command " + config_.fence_command[0]).c_str());
+	sd_notify(0, "READY=1"); // systemd Type=notify; a no-op outside systemd
 	struct sigaction sa{};
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, nullptr);

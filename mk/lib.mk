@@ -53,7 +53,7 @@ test-lib-unit: $(LIB_UNIT_BIN)
 TEST_SUITES += lib-unit
 
 # ---- lib-freestanding --------------------------------------------------------------
-# Kernel-like flags (KERNEL-NOTES "C++ objects in the module"); the kernel build itself
+# Kernel-like flags (docs/kernel.md, "C++ in the module"); the kernel build itself
 # derives its flags from Kbuild, this suite catches libc/libstdc++ use early and fast.
 GCC_INC    := $(shell $(CXX) -print-file-name=include)
 GXX_VER    := $(shell $(CXX) -dumpversion | cut -d. -f1)

@@ -2,7 +2,7 @@
 LOCKD_CORE_SRCS := lockd/lock_table.cpp
 LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/lockd.cpp lockd/cpg_transport.cpp lockd/config.cpp lockd/client_proto.cpp
 LOCKD_HDRS := $(wildcard lockd/*.h) include/clusterfs/lockproto.h
-LOCKD_LDLIBS := -lcpg -lquorum -lcmap
+LOCKD_LDLIBS := -lcpg -lquorum -lcmap -lsystemd
 LOCKD_CPPFLAGS := -Ilockd
 
 ALL += $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/dlm_bench
@@ -37,11 +37,13 @@ test-lockd-cluster: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/clust
 bench-lockd: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client
 	timeout 600 tests/lockd/bench.sh docs/bench/lockd-results.md
 
+# The man page is installed with the others (mk/packaging.mk); the example configuration
+# too, without replacing an existing one.
 install-lockd: $(BIN)/clusterfs_lockd
 	install -D -m 0755 $(BIN)/clusterfs_lockd $(DESTDIR)$(PREFIX)/sbin/clusterfs_lockd
-	install -D -m 0644 lockd/clusterfs_lockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/clusterfs_lockd.8
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' lockd/clusterfs_lockd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/clusterfs_lockd.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/clusterfs_lockd.service
 
 # The kernel DLM's figures for the same operations, and lockd's, in the VM harness
 # (scripts/vm): `make bench-lockd-vm` (minutes under TCG; not part of `make bench`).

@@ -86,9 +86,9 @@ BENCH += bench-tools
 
 # ---- install -------------------------------------------------------------------------
 .PHONY: install-tools
+# $(PREFIX)/sbin: fsck(8) looks for fsck.clusterfs in PATH (mk/packaging.mk). Man pages:
+# mk/packaging.mk.
 install-tools: $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 man/fsck.clusterfs.8 man/mkfs.clusterfs.8 man/clusterfs_tool.8 \
-		$(DESTDIR)$(PREFIX)/share/man/man8/
 INSTALL += install-tools

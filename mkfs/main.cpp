@@ -1,7 +1,8 @@
 // mkfs.clusterfs: make an empty clusterfs on a block device or image file.
 //
 //   mkfs.clusterfs -t cluster:fsname -j N [-b 1024|2048|4096] [-J journal-MiB]
-//                  [-r rgrp-MiB] [-p lock_cluster|lock_nolock] [-U uuid] [-O] [-q] [-V]
+//                  [-r rgrp-MiB] [-p lock_cluster|lock_nolock] [-L label] [-U uuid] [-O]
+//                  [-q] [-V]
 //                  device
 //
 // Exit status: 0 made; 1 bad usage or refused (existing filesystem, device too small);
@@ -43,12 +44,13 @@ void usage(FILE *out)
 		"  -J MiB             journal size, %u..%u (default %u, less on small devices)\n"
 		"  -r MiB             resource group size, %u..%u (default %u, less on small devices)\n"
 		"  -p protocol        lock_cluster (default) or lock_nolock (single node)\n"
+		"  -L label           volume label, at most %u bytes (default: none)\n"
 		"  -U uuid            filesystem UUID (default: random)\n"
 		"  -O                 overwrite an existing filesystem or partition table\n"
 		"  -q                 quiet: print nothing but errors\n"
 		"  -V                 print the version and exit\n",
 		prog, CFS_MIN_JOURNAL_MB, CFS_MAX_JOURNAL_MB, CFS_DEFAULT_JOURNAL_MB, CFS_MIN_RGRP_MB,
-		CFS_MAX_RGRP_MB, CFS_DEFAULT_RGRP_MB);
+		CFS_MAX_RGRP_MB, CFS_DEFAULT_RGRP_MB, CFS_LABEL_LEN - 1);
 }
 
 [[noreturn]] void die(int status, const std::string &msg)
@@ -164,7 +166,7 @@ int main(int argc, char **argv)
 	bool overwrite = false, quiet = false, have_uuid = false, have_table = false;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, ":t:j:b:J:r:p:U:OqVh")) != -1) {
+	while ((opt = getopt(argc, argv, ":t:j:b:J:r:p:L:U:OqVh")) != -1) {
 		switch (opt) {
 		case 't': p.locktable = optarg; have_table = true; break;
 		case 'j': p.journals = number_option('j', optarg); break;
@@ -172,6 +174,7 @@ int main(int argc, char **argv)
 		case 'J': p.journal_mb = number_option('J', optarg); break;
 		case 'r': p.rgrp_mb = number_option('r', optarg); break;
 		case 'p': p.lockproto = optarg; break;
+		case 'L': p.label = optarg; break;
 		case 'U':
 			if (uuid_parse(optarg, p.uuid) != 0)
 				die(1, std::string("-U: '") + optarg + "' is not a UUID");
@@ -201,6 +204,14 @@ int main(int argc, char **argv)
 		die(1, "lock_cluster needs a lock table: -t cluster:fsname (or -p lock_nolock)");
 	if (p.locktable.size() >= CFS_LOCKNAME_LEN)
 		die(1, "-t: the lock table is longer than 63 characters");
+	// sb_label is NUL-terminated in 32 bytes; the length counts bytes, not characters
+	// (a UTF-8 label of 31 bytes may hold fewer letters).
+	if (p.label.size() >= CFS_LABEL_LEN)
+		die(1, "-L: the label '" + p.label + "' is " + std::to_string(p.label.size()) +
+			       " bytes long; at most " + std::to_string(CFS_LABEL_LEN - 1) + " are allowed");
+	for (unsigned char c : p.label)
+		if (c < 0x20 || c == 0x7f)
+			die(1, "-L: the label contains a control character");
 
 	const std::string found = existing_content(device);
 	if (!found.empty() && !overwrite)
@@ -254,6 +265,7 @@ int main(int argc, char **argv)
 		       plan.rgrp_mb, p.journals);
 		printf("Locking protocol:  %s\n", p.lockproto.c_str());
 		printf("Lock table:        %s\n", p.locktable.empty() ? "(none)" : p.locktable.c_str());
+		printf("Label:             %s\n", p.label.empty() ? "(none)" : p.label.c_str());
 		printf("UUID:              %s\n", uuid_text);
 	}
 	return 0;

@@ -17,6 +17,9 @@ packages=(
 	xfsprogs
 	python3 gzip
 	attr acl
+	nlohmann-json3-dev # clusterfs_tool --json
+	libsystemd-dev # clusterfs_lockd: sd_notify (Type=notify)
+	dkms # test-install: dkms builds the module from the installed source
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,9 @@
 // clusterfs_tool: one writer for both output forms, so that the text a person reads and
 // the JSON a script parses always carry the same fields.
 //   text: "key: value" lines, nested objects indented, array elements headed "key[i]:"
-//   json: one JSON document on stdout
+//   json: one JSON document on stdout, built and encoded by nlohmann-json. Strings are
+//         UTF-8: names that are valid UTF-8 come out as they are; bytes that are not
+//         (a file name is any bytes but '/' and NUL) come out as U+FFFD.
 #pragma once
 
 #include <cinttypes>
@@ -10,33 +12,31 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 class ToolOutput {
 public:
 	explicit ToolOutput(bool json, FILE *out = stdout) : json_(json), out_(out) {}
 
 	void begin_object(const char *key = nullptr)
 	{
-		if (json_) {
-			json_key(key);
-			fputc('{', out_);
-		} else if (key || in_array()) {
+		if (json_)
+			open_container(key, nlohmann::ordered_json::object());
+		else if (key || in_array())
 			heading(key);
-		}
 		push(false);
 	}
 	void end_object()
 	{
 		pop();
 		if (json_)
-			fputc('}', out_);
+			open_.pop_back();
 		finish_value();
 	}
 	void begin_array(const char *key)
 	{
-		if (json_) {
-			json_key(key);
-			fputc('[', out_);
-		}
+		if (json_)
+			open_container(key, nlohmann::ordered_json::array());
 		array_names_.push_back(key ? key : "");
 		push(true);
 	}
@@ -45,15 +45,14 @@ public:
 		pop();
 		array_names_.pop_back();
 		if (json_)
-			fputc(']', out_);
+			open_.pop_back();
 		finish_value();
 	}
 
 	void u64(const char *key, uint64_t v)
 	{
 		if (json_) {
-			json_key(key);
-			fprintf(out_, "%" PRIu64, v);
+			put(key, v);
 		} else {
 			text_key(key);
 			fprintf(out_, "%" PRIu64 "\n", v);
@@ -63,8 +62,7 @@ public:
 	void i64(const char *key, int64_t v)
 	{
 		if (json_) {
-			json_key(key);
-			fprintf(out_, "%" PRId64, v);
+			put(key, v);
 		} else {
 			text_key(key);
 			fprintf(out_, "%" PRId64 "\n", v);
@@ -86,8 +84,7 @@ public:
 	void str(const char *key, const std::string &v)
 	{
 		if (json_) {
-			json_key(key);
-			json_string(v);
+			put(key, v);
 		} else {
 			text_key(key);
 			fprintf(out_, "%s\n", v.c_str());
@@ -97,8 +94,7 @@ public:
 	void boolean(const char *key, bool v)
 	{
 		if (json_) {
-			json_key(key);
-			fputs(v ? "true" : "false", out_);
+			put(key, v);
 		} else {
 			text_key(key);
 			fputs(v ? "yes\n" : "no\n", out_);
@@ -119,8 +115,14 @@ public:
 	}
 	void done()
 	{
-		if (json_)
+		if (json_) {
+			// Invalid UTF-8 is replaced rather than thrown on: the rest of the document
+			// still describes the filesystem.
+			const std::string text =
+				root_.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+			fputs(text.c_str(), out_);
 			fputc('\n', out_);
+		}
 		fflush(out_);
 	}
 	bool json() const { return json_; }
@@ -162,31 +164,38 @@ private:
 		else
 			fprintf(out_, "%-20s ", (std::string(key) + ":").c_str());
 	}
-	void json_key(const char *key)
+	// The value goes into the innermost open object (under key) or array (appended);
+	// the first value of all becomes the document itself.
+	template <class T> void put(const char *key, const T &v)
 	{
-		if (!levels_.empty() && levels_.back().count > 0)
-			fputc(',', out_);
-		if (key && !in_array()) {
-			json_string(key);
-			fputc(':', out_);
-		}
+		if (open_.empty())
+			root_ = v;
+		else if (open_.back()->is_array())
+			open_.back()->push_back(v);
+		else
+			(*open_.back())[key] = v;
 	}
-	void json_string(const std::string &s)
+	void open_container(const char *key, nlohmann::ordered_json empty)
 	{
-		fputc('"', out_);
-		for (unsigned char c : s) {
-			if (c == '"' || c == '\\')
-				fprintf(out_, "\\%c", c);
-			else if (c < 0x20 || c >= 0x7f)
-				fprintf(out_, "\\u%04x", c);
-			else
-				fputc(c, out_);
+		if (open_.empty()) {
+			root_ = std::move(empty);
+			open_.push_back(&root_);
+		} else if (open_.back()->is_array()) {
+			open_.back()->push_back(std::move(empty));
+			open_.push_back(&open_.back()->back());
+		} else {
+			nlohmann::ordered_json &slot = (*open_.back())[key];
+			slot = std::move(empty);
+			open_.push_back(&slot);
 		}
-		fputc('"', out_);
 	}
 
 	bool json_;
 	FILE *out_;
 	std::vector<Level> levels_;
 	std::vector<std::string> array_names_;
+	nlohmann::ordered_json root_;
+	// Containers being filled, outermost first. Pointers stay valid: a container is
+	// only appended to while it is the innermost open one, never its ancestors.
+	std::vector<nlohmann::ordered_json *> open_;
 };

@@ -96,6 +96,27 @@ out=$("$MKFS" -q -p lock_nolock q 2>&1)
 out=$("$MKFS" -V)
 [[ "$out" == *"format version 1"* ]] && pass "-V" || fail "-V: $out"
 
+# -L: the label lands in sb_label (offset 312, NUL-padded), UTF-8 bytes as given; a label
+# of 32 bytes or more (sb_label keeps a terminating NUL) is refused with the lengths.
+truncate -s 0 lbl && truncate -s 128M lbl
+out=$("$MKFS" -p lock_nolock -L "données-1" lbl 2>&1)
+[ $? -eq 0 ] && [[ "$out" == *"Label:             données-1"* ]] && pass "-L summary" || fail "-L summary: $out"
+got=$(dd if=lbl bs=1 skip=$((65536 + 312)) count=32 status=none | tr -d '\0')
+[ "$got" = "données-1" ] && pass "-L label on disk" || fail "-L label on disk: '$got'"
+# 31 bytes is the longest label: its byte 31 (the terminator) stays NUL.
+long31=$(printf 'L%.0s' {1..31})
+"$MKFS" -q -O -p lock_nolock -L "$long31" lbl && pass "-L 31 bytes accepted" || fail "-L 31 bytes refused"
+got=$(dd if=lbl bs=1 skip=$((65536 + 312)) count=32 status=none | od -An -tx1 | tr -d ' \n')
+[ "$got" = "$(printf '4c%.0s' {1..31})00" ] && pass "-L 31 bytes on disk" || fail "-L 31 bytes on disk: $got"
+expect_refusal "label too long" 1 "-L: the label '$(printf 'L%.0s' {1..32})' is 32 bytes long; at most 31 are allowed" -- \
+	-O -p lock_nolock -L "$(printf 'L%.0s' {1..32})" lbl
+# 16 two-byte letters are 32 bytes: refused although only 16 characters.
+expect_refusal "label length counts bytes" 1 "is 32 bytes long" -- -O -p lock_nolock -L "$(printf 'é%.0s' {1..16})" lbl
+expect_refusal "label control character" 1 "-L: the label contains a control character" -- -O -p lock_nolock -L $'a\tb' lbl
+# The refused runs left the 31-byte label in place.
+got=$(dd if=lbl bs=1 skip=$((65536 + 312)) count=31 status=none)
+[ "$got" = "$long31" ] && pass "refused -L leaves the disk alone" || fail "refused -L wrote: '$got'"
+
 # Every block size.
 for b in 1024 2048 4096; do
 	truncate -s 0 bs && truncate -s 200M bs

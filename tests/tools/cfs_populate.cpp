@@ -1,4 +1,4 @@
-// cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--seed S]
+// cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--name NAME] [--seed S]
 //
 // Fills an unmounted clusterfs image through lib (the same code the kernel runs), for
 // the fsck round-trip tests and the fsck benchmark:
@@ -9,6 +9,7 @@
 //                sparse with holes), symlinks, fifos, device nodes, a deep directory
 //                chain, one directory of 3000 entries, and extended attributes
 //                (user, trusted, an ACL) on the file "xattrs" and on "bigdir"
+//   --name NAME  also an empty regular file /NAME (any bytes: non-ASCII names)
 //   --crash-journaled SLOT NAME
 //                last: create /NAME through journal SLOT, flush the log record and
 //                stop as a crashed node would, before anything is written in place
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
 	unsigned seed = 1;
 	long crash_slot = -1;
 	const char *crash_name = nullptr;
+	std::vector<std::string> names;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--files") && i + 1 < argc)
 			files = strtoull(argv[++i], nullptr, 0);
@@ -157,6 +159,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--crash-journaled") && i + 2 < argc) {
 			crash_slot = strtol(argv[++i], nullptr, 0);
 			crash_name = argv[++i];
+		} else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
+			names.push_back(argv[++i]);
 		} else if (!strcmp(argv[i], "--mixed"))
 			mixed = true;
 		else if (!strcmp(argv[i], "--xattrs"))
@@ -164,12 +168,12 @@ int main(int argc, char **argv)
 		else if (!image && argv[i][0] != '-')
 			image = argv[i];
 		else {
-			fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--seed S]\n");
+			fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--name NAME] [--seed S]\n");
 			return 2;
 		}
 	}
 	if (!image || per_dir == 0) {
-		fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--seed S]\n");
+		fprintf(stderr, "usage: cfs_populate IMAGE [--files N] [--per-dir M] [--xattrs] [--mixed] [--name NAME] [--seed S]\n");
 		return 2;
 	}
 	cfs::user::HostOptions opts;
@@ -197,6 +201,9 @@ int main(int argc, char **argv)
 				set_xattr(ino, "system.posix_acl_access", kSampleAcl, sizeof kSampleAcl);
 		}
 	}
+
+	for (const std::string &name : names)
+		create(root, name, 0100644);
 
 	if (mixed) {
 		uint64_t top = create(root, "mixed", 0040755);

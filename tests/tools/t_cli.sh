@@ -64,6 +64,23 @@ jq_eq .header.type dinode "blk header type"
 jq_eq .header.crc_ok true "blk CRC ok"
 jq_eq '.hex | length' 8192 "blk hex covers the block"
 
+# Labels and names that are not ASCII reach JSON as the same UTF-8 text (jq decodes
+# the document; a writer that escapes each byte as \u00XX turns "é" into "Ã©").
+utf=$WORK/utf8.img
+new_image utf8.img 64M -b 4096 -j 1 -J 8 -p lock_nolock -L "étiquette-ü"
+"$POPULATE" "$utf" --name "café-é" --name "日本語" >/dev/null || fail "populate non-ASCII names"
+expect_rc 0 "tool sb --json on a labelled image" "$TOOL" sb --json "$utf"
+jq_eq .label "étiquette-ü" "sb label in JSON, UTF-8 intact"
+expect_rc 0 "tool sb on a labelled image" "$TOOL" sb "$utf"
+expect_out "^label: +étiquette-ü$" "sb label in text"
+expect_rc 0 "tool dir --json with non-ASCII names" "$TOOL" dir --json "$utf" /
+jq_eq '[.entries[].name] | map(select(. == "café-é" or . == "日本語")) | length' 2 "dir names in JSON, UTF-8 intact"
+# A name that is not UTF-8 still gives a valid document: the bad byte becomes U+FFFD.
+"$POPULATE" "$utf" --name $'raw\xff' >/dev/null || fail "populate a non-UTF-8 name"
+expect_rc 0 "tool dir --json with a non-UTF-8 name" "$TOOL" dir --json "$utf" /
+jq_eq '[.entries[].name] | map(select(. == "raw\ufffd")) | length' 1 "non-UTF-8 byte replaced by U+FFFD"
+expect_rc 0 "fsck accepts the image with non-ASCII names" "$FSCK" -n "$utf"
+
 # fsck refuses an image whose loop device is mounted (needs loop devices and mount).
 if loop=$(losetup -f --show "$WORK/ext4.img" 2>/dev/null); then
 	mkdir -p "$WORK/mnt"
