@@ -32,7 +32,11 @@ workload_start() {
 
 # fenced_count K: how many times the host powered node K off.
 fenced_count() {
-	grep -c "node$1: fenced" "$VM_LOG_DIR/fence.log" 2>/dev/null || true
+	if [ -e "$VM_LOG_DIR/fence.log" ]; then
+		grep -c "node$1: fenced" "$VM_LOG_DIR/fence.log" || :
+	else
+		echo 0
+	fi
 }
 
 for k in 1 2 3; do kfs_load "$k"; done
