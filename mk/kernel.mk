@@ -46,12 +46,12 @@ TEST_SUITES += kernel-vm
 test-kernel-vm: kernel-module build-all
 	tests/vm/run.sh 'kernel-*'
 
-# The module on 6.12: kernel-mount and kernel-posix (about 2 min here; a suite of its
+# The module on 6.12: kernel-mount, kernel-posix and kernel-cluster-mount (about 6 min; a suite of its
 # own so that `make test` shows which kernel failed).
 TEST_SUITES += kernel-vm-612
 test-kernel-vm-612: kernel-module-612 build-all
 	VM_KERNEL=$(KERNEL_612_VERSION) CFS_KERNEL_MODULE=$(KERNEL_MODULE_612) \
-		tests/vm/run.sh kernel-mount kernel-posix
+		tests/vm/run.sh kernel-mount kernel-posix kernel-cluster-mount
 
 # The crash loop and the mount fuzzer for longer: make kernel-soak [CRASHES=200] [FUZZ=500]
 kernel-soak: kernel-module build-all

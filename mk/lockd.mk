@@ -53,3 +53,18 @@ $(BIN)/dlm_bench: tests/lockd/dlm_bench.c | $(BIN)
 .PHONY: bench-lockd-vm
 bench-lockd-vm: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/dlm_bench
 	timeout 1800 tests/lockd/vm_compare.sh docs/bench/lockd-vm-results.md
+
+# libFuzzer over the client protocol's stream decoder (the socket and the kernel's
+# device): suite `lockd-fuzz`, bounded by LOCKD_FUZZ_SECONDS, seeds in tests/fuzz/lockproto.
+LOCKD_FUZZ_SECONDS ?= 30
+$(BUILD)/fuzz/lockproto_fuzz: tests/fuzz/lockproto_fuzz.cpp lockd/client_proto.cpp $(LOCKD_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -Ilockd -fsanitize=fuzzer -o $@ tests/fuzz/lockproto_fuzz.cpp lockd/client_proto.cpp
+
+.PHONY: test-lockd-fuzz
+test-lockd-fuzz: $(BUILD)/fuzz/lockproto_fuzz
+	@mkdir -p $(BUILD)/fuzz/lockproto-corpus $(BUILD)/fuzz/artifacts
+	timeout $$(( $(LOCKD_FUZZ_SECONDS) + 60 )) $(BUILD)/fuzz/lockproto_fuzz -max_total_time=$(LOCKD_FUZZ_SECONDS) \
+		-timeout=10 -max_len=4096 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/artifacts/lockproto- \
+		$(BUILD)/fuzz/lockproto-corpus tests/fuzz/lockproto
+TEST_SUITES += lockd-fuzz

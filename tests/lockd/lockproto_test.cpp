@@ -71,3 +71,34 @@ TEST(LockProto, FramerSplitsAStreamAndRejectsBadHeaders)
 	EXPECT_FALSE(h.next(&err).has_value());
 	EXPECT_NE(err.find("version 99"), std::string::npos) << err;
 }
+
+// The version handshake the kernel sends first on /dev/clusterfs_lock: same size both
+// ways, fields where the kernel (kernel/lock_cluster.c) and lockd expect them.
+TEST(LockProto, HelloIsFramedBothWays)
+{
+	EXPECT_EQ(sizeof(cfs_lock_hello), 32u);
+	EXPECT_EQ(offsetof(cfs_lock_hello, status), 16u);
+	EXPECT_EQ(offsetof(cfs_lock_hello, revision_min), 20u);
+	EXPECT_EQ(offsetof(cfs_lock_hello, revision_max), 22u);
+	EXPECT_EQ(offsetof(cfs_lock_hello, features), 24u);
+	EXPECT_LE(CFS_LOCKPROTO_REVISION_MIN, CFS_LOCKPROTO_REVISION_MAX);
+	for (uint16_t type : {uint16_t(CFS_LOCK_REQ_HELLO), uint16_t(CFS_LOCK_EV_HELLO)}) {
+		auto m = make<cfs_lock_hello>(type, 3);
+		m.revision_min = to_le16(1);
+		m.revision_max = to_le16(4);
+		Framer f;
+		f.append(&m, sizeof(m));
+		std::string err;
+		auto got = f.next(&err);
+		ASSERT_TRUE(got.has_value()) << err;
+		EXPECT_EQ(got->size(), sizeof(cfs_lock_hello));
+		EXPECT_EQ(from_le16(as<cfs_lock_hello>(*got)->revision_max), 4u);
+	}
+	auto short_hello = make<cfs_lock_hello>(CFS_LOCK_REQ_HELLO, 1);
+	short_hello.hdr.length = to_le32(24);
+	Framer g;
+	g.append(&short_hello, sizeof(short_hello));
+	std::string err;
+	EXPECT_FALSE(g.next(&err).has_value());
+	EXPECT_NE(err.find("expected 32"), std::string::npos) << err;
+}
