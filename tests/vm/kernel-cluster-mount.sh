@@ -112,9 +112,16 @@ node_run 1 "echo durable >$CFS_MNT/fsynced && sync $CFS_MNT/fsynced"
 node_run 1 'dmesg -C; kill -9 $(cat /run/cfs-lockd.pid)'
 node_run 1 -t 30 "for i in \$(seq 1 100); do dmesg | grep -q 'clusterfs_lockd closed /dev/clusterfs_lock' && exit 0; sleep 0.2; done; exit 1" ||
 	fail "node 1 did not notice that lockd died"
-node_run 1 "echo after >$CFS_MNT/after-lockd-died 2>/dev/null" && fail "a write succeeded after lockd died"
+# From here node 1 must not write a block: node 2 reads the device around node 1's
+# attempts, its sync and its unmount (O_DIRECT: no page cache in between).
+device_sum() { node_run 2 'dd if=$CFS_SHARED_DEV bs=1M iflag=direct status=none | sha256sum'; }
 node_run 1 dmesg | grep -q 'withdrawn' || fail "node 1 did not withdraw"
+frozen=$(device_sum)
+node_run 1 "echo after >$CFS_MNT/after-lockd-died 2>/dev/null" && fail "a write succeeded after lockd died"
+# Each attempt may fail (that is the point); every one is made.
+node_run 1 "mkdir $CFS_MNT/dir-after 2>/dev/null || :; dd if=/dev/zero of=$CFS_MNT/fsynced bs=4k count=1 conv=notrunc,fsync 2>/dev/null || :; sync || :"
 kfs_umount 1
+assert_eq "$frozen" "$(device_sum)" "the shared device after node 1 withdrew, tried to write, synced and unmounted"
 # Node 1's lockd is gone: to the cluster it is a dead lockspace member.
 lockd_start 1
 kfs_mount 2
