@@ -128,9 +128,16 @@ struct inode *cfs_iget(struct super_block *sb, u64 ino);
 void cfs_evict_inode(struct inode *inode);
 int cfs_setattr(cfs_idmap_t *idmap, struct dentry *dentry, struct iattr *attr);
 int cfs_write_inode(struct inode *inode, struct writeback_control *wbc);
-/* Re-reads the dinode into the VFS inode; @with_size for anything but a regular file
- * whose page cache may be ahead of the disk. Caller holds trans_mutex or the glock. */
-int cfs_inode_refresh(struct inode *inode, bool with_size);
+/*
+ * Around a core operation that changes @inode's dinode, under trans_mutex: snapshot
+ * before it, refresh after it. The refresh takes from the dinode what the operation
+ * changed and keeps the VFS inode's other attributes, which may be ahead of the disk
+ * (not yet written back). @with_size: the size too for a regular file, whose page cache
+ * may otherwise be ahead of the disk.
+ */
+struct cfs_core_inode;
+int cfs_inode_snapshot(struct inode *inode, struct cfs_core_inode *before);
+int cfs_inode_refresh(struct inode *inode, const struct cfs_core_inode *before, bool with_size);
 
 /* dir.c */
 struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags);
@@ -156,7 +163,6 @@ void cfs_discard_destroy(struct cfs_sb_info *sbi);
 long cfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* inode.c: the VFS inode's attributes as cfs_core_update_inode takes them. */
-struct cfs_core_inode;
 void cfs_inode_fill_core_attrs(struct inode *inode, struct cfs_core_inode *attrs);
 
 /* xattr.c */

@@ -519,7 +519,12 @@ void cfs_env_now(struct cfs_host *h, struct cfs_timespec *ts)
 {
 	struct timespec64 now;
 
-	ktime_get_real_ts64(&now);
+	/*
+	 * The clock of the VFS's current_time() (coarse): lib's times (rename, link, unlink,
+	 * directory changes) and the VFS's (write, setattr, xattr) are compared with each
+	 * other, and a ctime from the precise clock could be a tick ahead of a later one.
+	 */
+	ktime_get_coarse_real_ts64(&now);
 	ts->sec = now.tv_sec;
 	ts->nsec = now.tv_nsec;
 }

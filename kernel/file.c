@@ -108,6 +108,7 @@ static int cfs_iomap_allocate(struct inode *inode, loff_t pos, loff_t length, st
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_core_inode before;
 	struct cfs_core_map map;
 	u64 lblock = pos >> sbi->block_shift;
 	u64 last = (pos + length - 1) >> sbi->block_shift;
@@ -120,9 +121,12 @@ static int cfs_iomap_allocate(struct inode *inode, loff_t pos, loff_t length, st
 	if (err)
 		return cfs_core_error(sbi, err);
 	down_write(&ci->map_lock);
-	err = cfs_core_alloc(sbi->core, inode->i_ino, lblock, last - lblock + 1, &map);
+	/* The caller may just have set new times (file_update_time): the refresh keeps them. */
+	err = cfs_inode_snapshot(inode, &before);
 	if (!err)
-		err = cfs_inode_refresh(inode, false);
+		err = cfs_core_alloc(sbi->core, inode->i_ino, lblock, last - lblock + 1, &map);
+	if (!err)
+		err = cfs_inode_refresh(inode, &before, false);
 	up_write(&ci->map_lock);
 	if (err)
 		return cfs_core_error(sbi, err);
@@ -630,6 +634,7 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	loff_t bsize = sbi->block_size;
 	loff_t first = round_up(offset, bsize), last = round_down(offset + len, bsize);
 	loff_t zero_end;
+	struct cfs_core_inode before;
 	bool done = false;
 	int err;
 
@@ -668,10 +673,12 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 		if (err)
 			break;
 		down_write(&ci->map_lock);
-		err = cfs_core_punch_step(sbi->core, inode->i_ino, first >> sbi->block_shift,
-					  last >> sbi->block_shift, &done);
+		err = cfs_inode_snapshot(inode, &before);
 		if (!err)
-			err = cfs_inode_refresh(inode, false);
+			err = cfs_core_punch_step(sbi->core, inode->i_ino, first >> sbi->block_shift,
+						  last >> sbi->block_shift, &done);
+		if (!err)
+			err = cfs_inode_refresh(inode, &before, false);
 		up_write(&ci->map_lock);
 	}
 	mutex_unlock(&sbi->trans_mutex);
@@ -745,8 +752,13 @@ const struct file_operations cfs_file_operations = {
 	.compat_ioctl	= compat_ptr_ioctl,
 };
 
+/*
+ * setattr as every other type: without it the VFS's simple_setattr changed only the
+ * VFS inode (lchown, utimensat with AT_SYMLINK_NOFOLLOW), journaled nothing.
+ */
 const struct inode_operations cfs_symlink_inode_operations = {
 	.get_link	= page_get_link,
 	.getattr	= cfs_getattr,
+	.setattr	= cfs_setattr,
 	.listxattr	= cfs_listxattr,
 };

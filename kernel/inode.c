@@ -10,22 +10,15 @@
 #include "clusterfs.h"
 #include "core.h"
 
-static void cfs_inode_apply(struct inode *inode, const struct cfs_core_inode *di, bool with_size)
+/* The dinode fields only the core changes: links, blocks, the map, flags, birth time. */
+static void cfs_inode_apply_core_owned(struct inode *inode, const struct cfs_core_inode *di)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_inode_info *ci = CFS_I(inode);
 
-	inode->i_mode = di->mode;
-	i_uid_write(inode, di->uid);
-	i_gid_write(inode, di->gid);
 	set_nlink(inode, di->nlink);
-	if (with_size)
-		i_size_write(inode, di->size);
 	inode->i_blocks = di->blocks << (sbi->block_shift - 9);
 	inode->i_generation = (u32)di->generation;
-	cfs_inode_set_atime(inode, (struct timespec64){ di->atime_sec, di->atime_nsec });
-	cfs_inode_set_mtime(inode, (struct timespec64){ di->mtime_sec, di->mtime_nsec });
-	inode_set_ctime(inode, di->ctime_sec, di->ctime_nsec);
 	ci->crtime.tv_sec = di->crtime_sec;
 	ci->crtime.tv_nsec = di->crtime_nsec;
 	ci->generation = di->generation;
@@ -41,6 +34,19 @@ static void cfs_inode_apply(struct inode *inode, const struct cfs_core_inode *di
 		inode->i_flags |= S_NOATIME;
 	if (di->flags & CFS_DIF_SYNC)
 		inode->i_flags |= S_SYNC;
+}
+
+static void cfs_inode_apply(struct inode *inode, const struct cfs_core_inode *di, bool with_size)
+{
+	inode->i_mode = di->mode;
+	i_uid_write(inode, di->uid);
+	i_gid_write(inode, di->gid);
+	if (with_size)
+		i_size_write(inode, di->size);
+	cfs_inode_set_atime(inode, (struct timespec64){ di->atime_sec, di->atime_nsec });
+	cfs_inode_set_mtime(inode, (struct timespec64){ di->mtime_sec, di->mtime_nsec });
+	inode_set_ctime(inode, di->ctime_sec, di->ctime_nsec);
+	cfs_inode_apply_core_owned(inode, di);
 }
 
 static int cfs_inode_set_ops(struct inode *inode, const struct cfs_core_inode *di)
@@ -123,16 +129,68 @@ fail:
 	return ERR_PTR(err);
 }
 
-int cfs_inode_refresh(struct inode *inode, bool with_size)
+int cfs_inode_snapshot(struct inode *inode, struct cfs_core_inode *before)
+{
+	return cfs_core_inode_read(CFS_SB(inode->i_sb)->core, inode->i_ino, before);
+}
+
+static bool cfs_time_eq(s64 sec_a, u32 nsec_a, s64 sec_b, u32 nsec_b)
+{
+	return sec_a == sec_b && nsec_a == nsec_b;
+}
+
+/*
+ * Three-way merge of the dinode after a core operation into the VFS inode: a field the
+ * operation changed (after != before) comes from the disk; any other mode, owner or time
+ * stays as the VFS inode has it. Those may be ahead of the disk (times of a write or a
+ * page fault, atime) and are written back by cfs_write_inode: copying the dinode over
+ * them lost them (docs/kernel.md "Inode attributes").
+ */
+int cfs_inode_refresh(struct inode *inode, const struct cfs_core_inode *before, bool with_size)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
-	struct cfs_core_inode di;
+	struct cfs_core_inode after;
+	struct timespec64 ts;
+	bool ahead = false;
 	int err;
 
-	err = cfs_core_inode_read(sbi->core, inode->i_ino, &di);
+	err = cfs_core_inode_read(sbi->core, inode->i_ino, &after);
 	if (err)
 		return err;
-	cfs_inode_apply(inode, &di, with_size || !S_ISREG(inode->i_mode));
+	if (after.mode != before->mode)
+		inode->i_mode = after.mode;
+	else
+		ahead |= inode->i_mode != after.mode;
+	if (after.uid != before->uid || after.gid != before->gid) {
+		i_uid_write(inode, after.uid);
+		i_gid_write(inode, after.gid);
+	} else {
+		ahead |= i_uid_read(inode) != after.uid || i_gid_read(inode) != after.gid;
+	}
+	if (!cfs_time_eq(after.atime_sec, after.atime_nsec, before->atime_sec, before->atime_nsec)) {
+		cfs_inode_set_atime(inode, (struct timespec64){ after.atime_sec, after.atime_nsec });
+	} else {
+		ts = cfs_inode_get_atime(inode);
+		ahead |= !cfs_time_eq(ts.tv_sec, ts.tv_nsec, after.atime_sec, after.atime_nsec);
+	}
+	if (!cfs_time_eq(after.mtime_sec, after.mtime_nsec, before->mtime_sec, before->mtime_nsec)) {
+		cfs_inode_set_mtime(inode, (struct timespec64){ after.mtime_sec, after.mtime_nsec });
+	} else {
+		ts = cfs_inode_get_mtime(inode);
+		ahead |= !cfs_time_eq(ts.tv_sec, ts.tv_nsec, after.mtime_sec, after.mtime_nsec);
+	}
+	if (!cfs_time_eq(after.ctime_sec, after.ctime_nsec, before->ctime_sec, before->ctime_nsec)) {
+		inode_set_ctime(inode, after.ctime_sec, after.ctime_nsec);
+	} else {
+		ts = inode_get_ctime(inode);
+		ahead |= !cfs_time_eq(ts.tv_sec, ts.tv_nsec, after.ctime_sec, after.ctime_nsec);
+	}
+	if (with_size || !S_ISREG(inode->i_mode))
+		i_size_write(inode, after.size);
+	cfs_inode_apply_core_owned(inode, &after);
+	/* Whoever changed the kept fields marked the inode dirty; make sure of it. */
+	if (ahead)
+		mark_inode_dirty_sync(inode);
 	return 0;
 }
 
@@ -276,6 +334,7 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_inode_info *ci = CFS_I(inode);
 	loff_t oldsize = i_size_read(inode);
+	struct cfs_core_inode before;
 	bool done = false;
 	int err;
 
@@ -293,6 +352,7 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 		return err;
 
 	mutex_lock(&sbi->trans_mutex);
+	err = cfs_inode_snapshot(inode, &before);
 	while (!err && !done) {
 		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
 		if (err)
@@ -302,7 +362,7 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 		up_write(&ci->map_lock);
 	}
 	if (!err)
-		err = cfs_inode_refresh(inode, true);
+		err = cfs_inode_refresh(inode, &before, true);
 	mutex_unlock(&sbi->trans_mutex);
 	return err;
 }

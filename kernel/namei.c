@@ -90,6 +90,7 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	struct cfs_op_locks locks = {};
 	struct cfs_core_new_inode init = {};
 	struct cfs_acl_create acls = {};
+	struct cfs_core_inode dir_before;
 	struct inode *inode;
 	u64 ino = 0;
 	int err;
@@ -121,10 +122,12 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	err = cfs_op_begin(sbi, &locks);
 	if (err)
 		goto out_acl;
-	err = cfs_core_create(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
-			      &init, &ino);
+	err = cfs_inode_snapshot(dir, &dir_before);
 	if (!err)
-		err = cfs_inode_refresh(dir, true);
+		err = cfs_core_create(sbi->core, dir->i_ino, dentry->d_name.name,
+				      dentry->d_name.len, &init, &ino);
+	if (!err)
+		err = cfs_inode_refresh(dir, &dir_before, true);
 	cfs_op_end(sbi, &locks);
 	if (err) {
 		err = cfs_core_error(sbi, err);
@@ -180,6 +183,7 @@ static int cfs_link(struct dentry *old_dentry, struct inode *dir, struct dentry 
 	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
 	struct inode *inode = d_inode(old_dentry);
 	struct cfs_op_locks locks = {};
+	struct cfs_core_inode before[2];
 	int err;
 
 	if (dentry->d_name.len > CFS_NAME_MAX)
@@ -189,12 +193,16 @@ static int cfs_link(struct dentry *old_dentry, struct inode *dir, struct dentry 
 	err = cfs_op_begin(sbi, &locks);
 	if (err)
 		return err;
-	err = cfs_core_link(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
-			    inode->i_ino);
+	err = cfs_inode_snapshot(dir, &before[0]);
 	if (!err)
-		err = cfs_inode_refresh(dir, true);
+		err = cfs_inode_snapshot(inode, &before[1]);
 	if (!err)
-		err = cfs_inode_refresh(inode, false);
+		err = cfs_core_link(sbi->core, dir->i_ino, dentry->d_name.name,
+				    dentry->d_name.len, inode->i_ino);
+	if (!err)
+		err = cfs_inode_refresh(dir, &before[0], true);
+	if (!err)
+		err = cfs_inode_refresh(inode, &before[1], false);
 	cfs_op_end(sbi, &locks);
 	if (err)
 		return cfs_core_error(sbi, err);
@@ -208,6 +216,7 @@ static int cfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
 	struct inode *inode = d_inode(dentry);
 	struct cfs_op_locks locks = {};
+	struct cfs_core_inode before[2];
 	bool orphaned = false;
 	int err;
 
@@ -216,12 +225,16 @@ static int cfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	err = cfs_op_begin(sbi, &locks);
 	if (err)
 		return err;
-	err = cfs_core_unlink(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
-			      inode->i_ino, is_dir, &orphaned);
+	err = cfs_inode_snapshot(dir, &before[0]);
 	if (!err)
-		err = cfs_inode_refresh(dir, true);
+		err = cfs_inode_snapshot(inode, &before[1]);
 	if (!err)
-		err = cfs_inode_refresh(inode, false);
+		err = cfs_core_unlink(sbi->core, dir->i_ino, dentry->d_name.name,
+				      dentry->d_name.len, inode->i_ino, is_dir, &orphaned);
+	if (!err)
+		err = cfs_inode_refresh(dir, &before[0], true);
+	if (!err)
+		err = cfs_inode_refresh(inode, &before[1], false);
 	cfs_op_end(sbi, &locks);
 	if (err == -ENOTEMPTY)
 		return err;
@@ -245,10 +258,13 @@ static int cfs_rename(cfs_idmap_t *idmap, struct inode *old_dir, struct dentry *
 	struct cfs_sb_info *sbi = CFS_SB(old_dir->i_sb);
 	struct inode *src = d_inode(old_dentry);
 	struct inode *dst = d_inode(new_dentry);
+	/* Every inode whose dinode the rename may change, each once. */
+	struct inode *changed[4] = { old_dir, new_dir != old_dir ? new_dir : NULL, src, dst };
+	struct cfs_core_inode before[4];
 	struct cfs_op_locks locks = {};
 	unsigned int core_flags = 0;
 	u64 orphaned = 0;
-	int err;
+	int err, i;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -266,17 +282,17 @@ static int cfs_rename(cfs_idmap_t *idmap, struct inode *old_dir, struct dentry *
 	err = cfs_op_begin(sbi, &locks);
 	if (err)
 		return err;
-	err = cfs_core_rename(sbi->core, old_dir->i_ino, old_dentry->d_name.name,
-			      old_dentry->d_name.len, new_dir->i_ino, new_dentry->d_name.name,
-			      new_dentry->d_name.len, core_flags, &orphaned);
+	for (i = 0; !err && i < ARRAY_SIZE(changed); i++)
+		if (changed[i])
+			err = cfs_inode_snapshot(changed[i], &before[i]);
 	if (!err)
-		err = cfs_inode_refresh(old_dir, true);
-	if (!err && new_dir != old_dir)
-		err = cfs_inode_refresh(new_dir, true);
-	if (!err)
-		err = cfs_inode_refresh(src, false);
-	if (!err && dst)
-		err = cfs_inode_refresh(dst, false);
+		err = cfs_core_rename(sbi->core, old_dir->i_ino, old_dentry->d_name.name,
+				      old_dentry->d_name.len, new_dir->i_ino,
+				      new_dentry->d_name.name, new_dentry->d_name.len, core_flags,
+				      &orphaned);
+	for (i = 0; !err && i < ARRAY_SIZE(changed); i++)
+		if (changed[i])
+			err = cfs_inode_refresh(changed[i], &before[i], false);
 	cfs_op_end(sbi, &locks);
 	if (err == -ENOTEMPTY || err == -EEXIST)
 		return err;

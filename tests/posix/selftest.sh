@@ -9,7 +9,7 @@
 set -u
 bin=$(cd "${1:?usage: selftest.sh BINDIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-for p in cfs_posix_suite cfs_fsx cfs_crashwork cfs_crashcheck; do
+for p in cfs_posix_suite cfs_fsx cfs_crashwork cfs_crashcheck cfs_attrs; do
 	[ -x "$bin/$p" ] || { echo "selftest: $bin/$p missing (make it first)" >&2; exit 2; }
 done
 
@@ -156,6 +156,24 @@ check_fs() {
 	expect_failure "$fs: cfs_fsx detects a model/file mismatch" \
 		"$bin/cfs_fsx" "$mnt" --seed 4 --ops 1000 --corrupt-model-at 300
 	rm -f "$mnt"/cfs_fsx.4.*
+
+	if [ "$(id -u)" -eq 0 ]; then
+		step "$fs: cfs_attrs${remount:+ (verified after a remount)}"
+		timeout -s KILL 60 "$bin/cfs_attrs" apply "$mnt/attrs" >"$work/attrs.log" 2>&1
+		rc=$?
+		grep -v '^ok ' "$work/attrs.log"
+		if [ "$rc" -eq 0 ]; then pass "$fs: cfs_attrs apply"; else fail "$fs: cfs_attrs apply (exit $rc)"; fi
+		if [ -n "$remount" ] && ! eval "$remount"; then
+			fail "$fs: remount before cfs_attrs verify"
+		fi
+		timeout -s KILL 60 "$bin/cfs_attrs" verify "$mnt/attrs" >"$work/attrs.log" 2>&1
+		rc=$?
+		grep -v '^ok ' "$work/attrs.log"
+		if [ "$rc" -eq 0 ]; then pass "$fs: cfs_attrs verify"; else fail "$fs: cfs_attrs verify (exit $rc)"; fi
+		chown 1:1 "$mnt/attrs/a/fifo"
+		expect_failure "$fs: cfs_attrs detects an owner it did not set" "$bin/cfs_attrs" verify "$mnt/attrs"
+		rm -rf "$mnt/attrs"
+	fi
 
 	step "$fs: crash loop (SIGKILL)"
 	crash_loop "$fs" "$mnt/crash" 4
