@@ -422,6 +422,16 @@ void LockTable::leave(MountId mount, std::vector<Event> &out)
 	assign_recoveries(out);
 }
 
+bool LockTable::holds_dead_state() const
+{
+	if (!awaiting_fence_.empty() || !recoveries_.empty())
+		return true;
+	for (const auto &[id, l] : locks_)
+		if (l.orphaned || l.pinned_journal >= 0)
+			return true;
+	return false;
+}
+
 void LockTable::assign_recoveries(std::vector<Event> &out)
 {
 	if (!grants_enabled_)

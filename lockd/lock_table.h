@@ -96,6 +96,9 @@ public:
 
 	bool node_awaiting_fence(NodeId node) const { return awaiting_fence_.count(node) != 0; }
 	const std::set<NodeId> &nodes_awaiting_fence() const { return awaiting_fence_; }
+	// A dead node's orphaned or pinned locks, a node awaiting fencing, or a journal
+	// awaiting replay: state that must outlive the members that hold it.
+	bool holds_dead_state() const;
 
 	void encode(wire::Writer &w) const;
 	bool decode(wire::Reader &r); // false on malformed input (table left empty)
