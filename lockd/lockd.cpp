@@ -175,6 +175,10 @@ private:
 	std::vector<std::vector<uint8_t>> pending_ops_;
 	std::deque<std::vector<uint8_t>> outgoing_;
 	bool announced_stale_ = false; // our latest Hello's stale flag
+	// The table started empty (we founded the group, or everyone holding it left): a
+	// node that died holding locks here may be unknown to it, so nothing is granted
+	// until the lockd group has no fence pending. Cleared by the first enable.
+	bool fresh_table_ = false;
 	// Local time each node was seen leaving; its Fenced goes out once the lockd group
 	// fenced it after that (a node awaiting fence in a loaded snapshot: time 0).
 	std::map<NodeId, double> fail_time_;
@@ -361,6 +365,7 @@ void Lockspace::on_membership(const std::vector<GroupTransport::Member> &members
 				founder = false;
 		if (founder) {
 			have_state_ = true;
+			fresh_table_ = true;
 			view_ = 1;
 			log_msg("lockspace %s: founded the group", name_.c_str());
 		}
@@ -383,6 +388,7 @@ void Lockspace::on_membership(const std::vector<GroupTransport::Member> &members
 				"(their locks are lost; grants wait for their fencing)",
 				name_.c_str());
 			have_state_ = true;
+			fresh_table_ = true;
 			view_ = 1;
 			auto buffered = std::move(buffered_);
 			buffered_.clear();
@@ -700,8 +706,10 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		bool enabled = r.u8();
 		if (r.ok() && trusted_ && view == view_ && enabled != table_.grants_enabled()) {
 			stale_ = stale_ && !enabled;
-			if (enabled)
+			if (enabled) {
 				died_since_enable_.clear();
+				fresh_table_ = false;
+			}
 			table_.set_grants_enabled(enabled, ev);
 			log_msg("lockspace %s: grants %s", name_.c_str(), enabled ? "enabled (quorate)" : "stopped (inquorate)");
 		}
@@ -880,6 +888,8 @@ void Lockspace::tick()
 		return;
 	const Membership &group = d_.membership();
 	bool may_grant = d_.quorate();
+	if (fresh_table_ && (!group.ready() || !group.pending().empty()))
+		may_grant = false;
 	// two_node: both halves of a split stay quorate, so grants wait until the fence race
 	// is decided (the loser is dead; the winner saw its Fenced).
 	if (d_.two_node())
@@ -1584,6 +1594,10 @@ int Daemon::run()
 	signal(SIGPIPE, SIG_IGN);
 
 	while (!g_stop) {
+		// Drain the lockd group before any lockspace judges fencing state: corosync
+		// queues a death there before it queues any later event of a lockspace.
+		if (!membership_.dispatch())
+			fatal_corosync("CPG dispatch (lockd group)");
 		membership_.tick();
 		membership_.flush();
 		run_deferred_joins();

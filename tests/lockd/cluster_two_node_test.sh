@@ -23,7 +23,8 @@ send b lock 2 held-by-b PW
 wait_for "$(out b)" "^complete id=2 status=0 mode=PW"
 
 log "== node 2 dies: node 1 stays quorate, fences it, replays its journal"
-kill -9 "${CLIENT_PID[b]}" "${LOCKD_PID[2]}" "${COROSYNC_PID[2]}"
+# Daemons first: a client killed first could have its locks released cleanly.
+kill -9 "${COROSYNC_PID[2]}" "${LOCKD_PID[2]}" "${CLIENT_PID[b]}"
 send a lock 2 held-by-b PR
 wait_for "$WORK/fence.log" "^fenced 2 cfshost2$" 20
 wait_for "$(out a)" "^recover journal=1 dead=2" 10

@@ -1,8 +1,13 @@
 #!/bin/sh
-# Test fence agent: records "NODEID NAME" in LOGFILE and succeeds, unless LOGFILE.fail
-# exists, in which case it removes it and fails once (to test retries).
+# Test fence agent: records "fenced NODEID NAME" in LOGFILE and succeeds. Fails (exit 1,
+# recording "failed NODEID NAME") once if LOGFILE.fail exists (it is removed), and every
+# time while LOGFILE.failall exists.
 # usage: fence_record.sh LOGFILE NODEID NAME
 log=$1 node=$2 name=$3
+if [ -e "$log.failall" ]; then
+	echo "failed $node $name" >>"$log"
+	exit 1
+fi
 if [ -e "$log.fail" ]; then
 	rm -f "$log.fail"
 	echo "failed $node $name" >>"$log"
