@@ -120,6 +120,7 @@ public:
 	// Orphaned locks, nodes awaiting fencing or journals awaiting replay: state that
 	// would be lost if the last members left, so they stay.
 	bool holds_dead_state() const { return table_.holds_dead_state(); }
+	bool awaits_fence(NodeId node) const { return table_.node_awaiting_fence(node); }
 	bool refused() const { return refused_; }
 	double idle_since = 0; // when the last local mount left (0: in use)
 
@@ -1252,7 +1253,12 @@ void Daemon::handle_admin(Connection *c, const cfs_lock_req_admin &req)
 	case CFS_ADMIN_FENCE_ACK: {
 		// Fencing is cluster-wide (the lockd group); a lockspace name is not needed.
 		NodeId node = proto::from_le32(req.arg);
-		if (!membership_.fence_ack(node))
+		// A lockspace may await a node the group has no record of (the group's state was
+		// lost with every member that held it): the operator's word counts there too.
+		bool awaited = false;
+		for (auto &[name, l] : lockspaces_)
+			awaited |= l->awaits_fence(node);
+		if (!membership_.fence_ack(node, awaited))
 			return admin_reply(c, seq, -ENOENT, "node " + std::to_string(node) + " is not awaiting fencing");
 		log_msg("operator acknowledged node %u as fenced", node);
 		return admin_reply(c, seq, 0, "acknowledged node " + std::to_string(node) + " as fenced");
@@ -1577,7 +1583,9 @@ bool Daemon::leave_idle_lockspaces(bool stopping)
 int Daemon::run()
 {
 	std::string error;
-	if (!setup_quorum(&error) || !membership_.start(&error) || !setup_socket(&error)) {
+	// The socket first: a second daemon on this node must fail before it joins the lockd
+	// group, whose members would take its exit for this node's death.
+	if (!setup_quorum(&error) || !setup_socket(&error) || !membership_.start(&error)) {
 		log_msg("%s", error.c_str());
 		return 1;
 	}

@@ -332,7 +332,7 @@ void Membership::apply_message(uint32_t sender, const uint8_t *p, size_t len)
 	case MOp::Fenced: {
 		uint32_t node = r.u32();
 		bool manual = r.u8();
-		if (!r.ok() || !trusted || !pending_.count(node))
+		if (!r.ok() || !trusted || (!pending_.count(node) && !manual))
 			break;
 		pending_.erase(node);
 		fenced_ever_.insert(node);
@@ -523,9 +523,9 @@ void Membership::child_exited(pid_t pid, int status)
 	fence_next_try_ = now_seconds() + host_.config().fence_retry_seconds;
 }
 
-bool Membership::fence_ack(uint32_t node)
+bool Membership::fence_ack(uint32_t node, bool awaited_elsewhere)
 {
-	if (!have_state_ || !pending_.count(node))
+	if (!have_state_ || (!pending_.count(node) && !awaited_elsewhere))
 		return false;
 	wire::Writer w;
 	w.u8(static_cast<uint8_t>(MOp::Fenced));

@@ -62,8 +62,9 @@ public:
 		return it != fenced_at_.end() && it->second > t;
 	}
 	bool fenced_ever(uint32_t node) const { return fenced_ever_.count(node) != 0; }
-	// Operator's acknowledgement (clusterfs_tool fence-ack): false if not pending.
-	bool fence_ack(uint32_t node);
+	// Operator's acknowledgement (clusterfs_tool fence-ack): false if the node is not
+	// pending here and not `awaited_elsewhere` (by a lockspace's table).
+	bool fence_ack(uint32_t node, bool awaited_elsewhere);
 	// Announces a clean leave (nothing of ours needs fencing). clean_leave_done() once
 	// it was delivered back to us.
 	void clean_leave();

@@ -2,12 +2,12 @@
 # Fencing through the cluster-wide lockd group, on 3 real corosync nodes (cluster_lib.sh):
 # a dead node is fenced whatever lockspaces the survivors hold, and nothing it could have
 # held is granted before that. Each step failed on the per-lockspace fencing this replaced.
-# STEPS="startup sole-holder majority leave-all" (default: all) selects steps, e.g. to
+# STEPS="startup sole-holder majority leave-all shutdown" (default: all) selects steps, e.g. to
 # run one against another build with LOCKD=/path/to/clusterfs_lockd.
 . "$(dirname "$0")/cluster_lib.sh"
 START=$SECONDS
 FENCE_LOG=$WORK/fence.log
-STEPS=${STEPS:-startup sole-holder majority leave-all}
+STEPS=${STEPS:-startup sole-holder majority leave-all shutdown}
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
 step() { log "== $*"; }
@@ -130,6 +130,24 @@ sleep 0.5
 [ "$(count_lines "$(out d)" "^complete id=1 ")" = 0 ] || fail "res granted before node 3's journal was replayed"
 send d recovered 2
 wait_for "$(out d)" "^complete id=1 status=0 mode=EX"
+fi
+
+if want shutdown; then
+step "lockd stopped with no lockspace in use leaves cleanly and is not fenced; stopped with a mount, it is"
+: >"$FENCE_LOG"
+node_up 3
+before=$(count_lines "$WORK/n1/lockd.log" "node 3 left cleanly")
+kill -TERM "${LOCKD_PID[3]}"
+wait "${LOCKD_PID[3]}" || fail "lockd 3 exited $? on SIGTERM"
+wait_for "$WORK/n1/lockd.log" "node 3 left cleanly"
+[ "$(count_lines "$WORK/n1/lockd.log" "node 3 left cleanly")" -gt "$before" ] || fail "no clean leave"
+sleep 2
+[ ! -s "$FENCE_LOG" ] || fail "a clean shutdown was fenced: $(cat "$FENCE_LOG")"
+lockd_start 3
+client_start e 3 fsC
+kill -TERM "${LOCKD_PID[3]}"
+wait_for "$(out e)" "^withdraw reason=" 10
+wait_for "$FENCE_LOG" "^fenced 3 cfshost3$" 20
 fi
 
 log "PASS: lockd fence test ($((SECONDS - START)) s)"
