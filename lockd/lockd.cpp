@@ -68,6 +68,7 @@ enum class Op : uint8_t {
 	Unlock = 7,    // u64 mount, u64 lock, u32 flags, lvb
 	Cancel = 8,    // u64 mount, u64 lock
 	Recovered = 9, // u64 mount, u32 journal
+	Lost = 13,     // (the table's previous holders all died: replay every journal)
 	Grants = 10,   // u64 view, u8 enabled
 	Fenced = 11,   // u32 node, u8 manual
 	Refuse = 12,   // u32 node, u64 incarnation
@@ -121,6 +122,11 @@ public:
 	// would be lost if the last members left, so they stay.
 	bool holds_dead_state() const { return table_.holds_dead_state(); }
 	bool awaits_fence(NodeId node) const { return table_.node_awaiting_fence(node); }
+	// Leaving would lose dead state that nobody else holds.
+	bool last_holder_of_dead_state() const
+	{
+		return members_.size() <= 1 && (table_.holds_dead_state() || table_.state_lost());
+	}
 	bool refused() const { return refused_; }
 	double idle_since = 0; // when the last local mount left (0: in use)
 
@@ -180,6 +186,7 @@ private:
 	// node that died holding locks here may be unknown to it, so nothing is granted
 	// until the lockd group has no fence pending. Cleared by the first enable.
 	bool fresh_table_ = false;
+	bool lost_proposed_ = false;
 	// Local time each node was seen leaving; its Fenced goes out once the lockd group
 	// fenced it after that (a node awaiting fence in a loaded snapshot: time 0).
 	std::map<NodeId, double> fail_time_;
@@ -213,7 +220,7 @@ public:
 	const std::set<uint32_t> &corosync_members() const override { return corosync_members_; }
 	void refused_by_cluster() override;
 	bool two_node() const { return two_node_; }
-	const Membership &membership() const { return membership_; }
+	Membership &membership() { return membership_; }
 	uint64_t next_local_id() { return id_base_ | ++id_counter_; }
 	void send(Connection *c, const void *msg, size_t len);
 	void note_totem_ring(uint64_t seq) override { totem_ring_seq_ = std::max(totem_ring_seq_, seq); }
@@ -390,6 +397,7 @@ void Lockspace::on_membership(const std::vector<GroupTransport::Member> &members
 				name_.c_str());
 			have_state_ = true;
 			fresh_table_ = true;
+			table_.mark_state_lost();
 			view_ = 1;
 			auto buffered = std::move(buffered_);
 			buffered_.clear();
@@ -728,6 +736,14 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		}
 		break;
 	}
+	case Op::Lost:
+		if (trusted_ && !table_.state_lost()) {
+			log_msg("lockspace %s: its previous members all died: the next mount with journals replays every "
+				"other journal before anything is granted",
+				name_.c_str());
+			table_.mark_state_lost();
+		}
+		break;
 	case Op::Refuse: {
 		NodeId node = r.u32();
 		uint64_t inc = r.u64();
@@ -887,7 +903,7 @@ void Lockspace::tick()
 	NodeId me = d_.node_id();
 	if (lowest_member() != me)
 		return;
-	const Membership &group = d_.membership();
+	Membership &group = d_.membership();
 	bool may_grant = d_.quorate();
 	if (fresh_table_ && (!group.ready() || !group.pending().empty()))
 		may_grant = false;
@@ -897,6 +913,15 @@ void Lockspace::tick()
 		for (auto &[n, when] : died_since_enable_)
 			if (!group.fenced_after(n, when))
 				may_grant = false;
+	// A table founded afresh where the lockd group saw the last member die: whatever
+	// that member held is unknown, so every journal is replayed before any grant.
+	if (may_grant && fresh_table_ && !lost_proposed_ && group.lockspace_lost(name_)) {
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Lost));
+		queue_op(w.take());
+		group.lockspace_refounded(name_);
+		lost_proposed_ = true;
+	}
 	// One proposal per (view, value): it takes effect when delivered in the same view.
 	if (may_grant != table_.grants_enabled() && (grants_request_view_ != view_ || grants_proposed_ != may_grant)) {
 		wire::Writer w;
@@ -1298,7 +1323,9 @@ void Daemon::handle_join(Connection *c, const std::vector<uint8_t> &msg)
 	if (it == lockspaces_.end()) {
 		auto ls = std::make_unique<Lockspace>(*this, name);
 		std::string error;
+		membership_.announce_lockspace(name, true, false);
 		if (!ls->start(&error)) {
+			membership_.announce_lockspace(name, false, false);
 			log_msg("%s", error.c_str());
 			return fail(-EIO);
 		}
@@ -1571,6 +1598,7 @@ bool Daemon::leave_idle_lockspaces(bool stopping)
 					used |= p.first == ls;
 			if (!used) {
 				log_msg("lockspace %s: no local users, leaving", it->first.c_str());
+				membership_.announce_lockspace(it->first, false, !ls->refused() && ls->last_holder_of_dead_state());
 				it = lockspaces_.erase(it);
 				continue;
 			}
@@ -1611,8 +1639,11 @@ int Daemon::run()
 		run_deferred_joins();
 		for (auto &[name, ls] : lockspaces_) {
 			ls->tick();
-			ls->flush();
+			// What we announce in the lockd group (joining a lockspace) goes first.
+			if (!membership_.has_pending_output())
+				ls->flush();
 		}
+		membership_.flush();
 		std::vector<pollfd> fds;
 		fds.push_back({listen_fd_, POLLIN, 0});
 		fds.push_back({quorum_fd_, POLLIN, 0});

@@ -27,7 +27,12 @@ enum class MOp : uint8_t {
 	Refuse = 5,       // u32 node, u64 incarnation
 	Quorate = 6,      // u64 view
 	StartupFence = 7, // u32 count, u32 nodes...
+	LsJoin = 8,       // str lockspace
+	LsLeave = 9,      // str lockspace, u8 lost (we were its last member and it held dead state)
+	LsRefounded = 10, // str lockspace
 };
+
+constexpr size_t kMaxName = 256;
 
 void put_set(wire::Writer &w, const std::set<uint32_t> &s)
 {
@@ -231,6 +236,14 @@ void Membership::apply_confchg(const std::vector<uint32_t> &left, const std::vec
 			if (inc != incarnations_.end())
 				incarnations_.erase(inc);
 		} else if (inc != incarnations_.end()) {
+			for (auto it = ls_members_.begin(); it != ls_members_.end();) {
+				if (it->second.erase(n) && it->second.empty()) {
+					log_msg("lockd group: node %u died as the last member of lockspace %s: its table is lost",
+						n, it->first.c_str());
+					lost_lockspaces_.insert(it->first);
+				}
+				it = it->second.empty() ? ls_members_.erase(it) : std::next(it);
+			}
 			dead_incarnations_.insert({n, inc->second});
 			incarnations_.erase(inc);
 			if (pending_.insert(n).second)
@@ -373,6 +386,30 @@ void Membership::apply_message(uint32_t sender, const uint8_t *p, size_t len)
 		startup_candidates_.clear();
 		break;
 	}
+	case MOp::LsJoin:
+	case MOp::LsLeave:
+	case MOp::LsRefounded: {
+		std::string name = r.str(kMaxName);
+		bool lost = op == MOp::LsLeave && r.u8();
+		if (!r.ok() || !trusted)
+			break;
+		if (op == MOp::LsJoin) {
+			ls_members_[name].insert(sender);
+		} else if (op == MOp::LsLeave) {
+			auto it = ls_members_.find(name);
+			if (it != ls_members_.end() && it->second.erase(sender) && it->second.empty()) {
+				ls_members_.erase(it);
+				if (lost) {
+					log_msg("lockd group: node %u left lockspace %s last, with a dead node's state: its table is lost",
+						sender, name.c_str());
+					lost_lockspaces_.insert(name);
+				}
+			}
+		} else {
+			lost_lockspaces_.erase(name);
+		}
+		break;
+	}
 	default:
 		log_msg("lockd group: unknown message %u from node %u", static_cast<unsigned>(op), sender);
 	}
@@ -398,6 +435,14 @@ std::vector<uint8_t> Membership::encode_state() const
 	put_set(w, joining_);
 	put_set(w, clean_leaving_);
 	put_set(w, startup_candidates_);
+	w.u32(static_cast<uint32_t>(ls_members_.size()));
+	for (auto &[name, nodes] : ls_members_) {
+		w.str(name);
+		put_set(w, nodes);
+	}
+	w.u32(static_cast<uint32_t>(lost_lockspaces_.size()));
+	for (auto &name : lost_lockspaces_)
+		w.str(name);
 	return w.take();
 }
 
@@ -420,6 +465,14 @@ bool Membership::load_state(wire::Reader &r)
 	joining_ = get_set(r);
 	clean_leaving_ = get_set(r);
 	startup_candidates_ = get_set(r);
+	n = r.u32();
+	for (uint32_t i = 0; i < n && r.ok(); i++) {
+		std::string name = r.str(kMaxName);
+		ls_members_[name] = get_set(r);
+	}
+	n = r.u32();
+	for (uint32_t i = 0; i < n && r.ok(); i++)
+		lost_lockspaces_.insert(r.str(kMaxName));
 	if (!startup_candidates_.empty())
 		startup_deadline_ = now_seconds() + host_.config().startup_fencing_delay;
 	return r.ok() && r.at_end();
@@ -539,6 +592,24 @@ void Membership::clean_leave()
 {
 	wire::Writer w;
 	w.u8(static_cast<uint8_t>(MOp::CleanLeave));
+	queue(w.take());
+}
+
+void Membership::announce_lockspace(const std::string &name, bool joined, bool lost)
+{
+	wire::Writer w;
+	w.u8(static_cast<uint8_t>(joined ? MOp::LsJoin : MOp::LsLeave));
+	w.str(name);
+	if (!joined)
+		w.u8(lost);
+	queue(w.take());
+}
+
+void Membership::lockspace_refounded(const std::string &name)
+{
+	wire::Writer w;
+	w.u8(static_cast<uint8_t>(MOp::LsRefounded));
+	w.str(name);
 	queue(w.take());
 }
 

@@ -68,6 +68,11 @@ public:
 	// Announces a clean leave (nothing of ours needs fencing). clean_leave_done() once
 	// it was delivered back to us.
 	void clean_leave();
+	// Which daemons are in which lockspace, so that a lockspace whose last member died is
+	// known to have lost its table (its next founder then replays every journal).
+	void announce_lockspace(const std::string &name, bool joined, bool lost);
+	bool lockspace_lost(const std::string &name) const { return lost_lockspaces_.count(name) != 0; }
+	void lockspace_refounded(const std::string &name);
 	bool clean_leave_done() const { return clean_leave_delivered_; }
 
 	void append_json(std::string &out) const;
@@ -113,6 +118,8 @@ private:
 	std::set<uint32_t> joining_;      // joined, state not delivered to them yet
 	std::set<uint32_t> clean_leaving_;
 	std::set<uint32_t> startup_candidates_; // nodelist nodes nobody can vouch for
+	std::map<std::string, std::set<uint32_t>> ls_members_;
+	std::set<std::string> lost_lockspaces_;
 
 	// Local.
 	std::set<uint32_t> members_;

@@ -2,12 +2,12 @@
 # Fencing through the cluster-wide lockd group, on 3 real corosync nodes (cluster_lib.sh):
 # a dead node is fenced whatever lockspaces the survivors hold, and nothing it could have
 # held is granted before that. Each step failed on the per-lockspace fencing this replaced.
-# STEPS="startup sole-holder majority leave-all shutdown" (default: all) selects steps, e.g. to
+# STEPS="startup sole-holder majority leave-all lost-table shutdown" (default: all) selects steps, e.g. to
 # run one against another build with LOCKD=/path/to/clusterfs_lockd.
 . "$(dirname "$0")/cluster_lib.sh"
 START=$SECONDS
 FENCE_LOG=$WORK/fence.log
-STEPS=${STEPS:-startup sole-holder majority leave-all shutdown}
+STEPS=${STEPS:-startup sole-holder majority leave-all lost-table shutdown}
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
 step() { log "== $*"; }
@@ -130,6 +130,33 @@ sleep 0.5
 [ "$(count_lines "$(out d)" "^complete id=1 ")" = 0 ] || fail "res granted before node 3's journal was replayed"
 send d recovered 2
 wait_for "$(out d)" "^complete id=1 status=0 mode=EX"
+fi
+
+if want lost-table; then
+step "a lockspace whose only member died: the next mount replays every other journal before anything is granted"
+: >"$FENCE_LOG"
+node_up 3
+client_start f 3 fsL
+grep -q "journal=0 node=3" "$(out f)" || fail "node 3's mount did not get journal 0: $(head -1 "$(out f)")"
+send f lock 1 res EX
+wait_for "$(out f)" "^complete id=1 status=0 mode=EX"
+kill_node 3
+kill -9 "${CLIENT_PID[f]}" 2>/dev/null
+wait_for "$FENCE_LOG" "^fenced 3 cfshost3$" 20
+client_start g 1 fsL
+for j in 1 2 3; do wait_for "$(out g)" "^recover journal=$j dead=0" 10; done
+send g lock 1 res EX
+sleep 0.5
+[ "$(count_lines "$(out g)" "^complete id=1 ")" = 0 ] || fail "res granted before the lost table's journals were replayed"
+send g recovered 1
+send g recovered 2
+wait_for "$(out g)" "^reply status=0"
+sleep 0.3
+[ "$(count_lines "$(out g)" "^complete id=1 ")" = 0 ] || fail "res granted with journal 3 still unreplayed"
+send g recovered 3
+wait_for "$(out g)" "^complete id=1 status=0 mode=EX"
+send g leave
+wait_for "$(out g)" "^reply status=0.*" 5
 fi
 
 if want shutdown; then
