@@ -235,6 +235,9 @@ void Membership::apply_confchg(const std::vector<uint32_t> &left, const std::vec
 			log_msg("lockd group: node %u left cleanly", n);
 			if (inc != incarnations_.end())
 				incarnations_.erase(inc);
+			// It announced leaving its lockspaces first; nothing of it remains in them.
+			for (auto it = ls_members_.begin(); it != ls_members_.end();)
+				it = it->second.erase(n) && it->second.empty() ? ls_members_.erase(it) : std::next(it);
 		} else if (inc != incarnations_.end()) {
 			for (auto it = ls_members_.begin(); it != ls_members_.end();) {
 				if (it->second.erase(n) && it->second.empty()) {
