@@ -2,12 +2,12 @@
 # Fencing through the cluster-wide lockd group, on 3 real corosync nodes (cluster_lib.sh):
 # a dead node is fenced whatever lockspaces the survivors hold, and nothing it could have
 # held is granted before that. Each step failed on the per-lockspace fencing this replaced.
-# STEPS="startup sole-holder majority leave-all lost-table shutdown" (default: all) selects steps, e.g. to
+# STEPS="startup sole-holder majority fencer-dies leave-all lost-table shutdown" (default: all) selects steps, e.g. to
 # run one against another build with LOCKD=/path/to/clusterfs_lockd.
 . "$(dirname "$0")/cluster_lib.sh"
 START=$SECONDS
 FENCE_LOG=$WORK/fence.log
-STEPS=${STEPS:-startup sole-holder majority leave-all lost-table shutdown}
+STEPS=${STEPS:-startup sole-holder majority fencer-dies leave-all lost-table shutdown}
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
 step() { log "== $*"; }
@@ -100,6 +100,26 @@ kill_node 3
 kill -9 "$(cat "$WORK/holder3b.pid")" 2>/dev/null
 wait_for "$FENCE_LOG" "^fenced 3 cfshost3$" 20
 
+fi
+
+if want fencer-dies; then
+step "the fencer's lockd dies while its agent runs: the next lowest member fences (both nodes)"
+: >"$FENCE_LOG"
+node_up 3
+hold_lock 3 fsT r holder3c
+echo 3 >"$FENCE_LOG.delay" # the agent takes 3 s, and gives up if its lockd died
+kill_node 3
+kill -9 "$(cat "$WORK/holder3c.pid")" 2>/dev/null
+before=$(count_lines "$WORK/n2/lockd.log" "fencing node 3 \\(attempt")
+wait_for "$WORK/n1/lockd.log" "fencing node 3 \\(attempt" 20
+kill -9 "${LOCKD_PID[1]}"
+wait "${LOCKD_PID[1]}" 2>/dev/null
+wait_for "$FENCE_LOG" "^fenced 3 cfshost3$" 30
+[ "$(count_lines "$WORK/n2/lockd.log" "fencing node 3 \\(attempt")" -gt "$before" ] || fail "node 2 did not take over fencing node 3"
+wait_for "$FENCE_LOG" "^fenced 1 cfshost1$" 30
+rm -f "$FENCE_LOG.delay"
+[ "$(grep -c "^fenced 3" "$FENCE_LOG")" = 1 ] || fail "node 3 fenced more than once: $(cat "$FENCE_LOG")"
+lockd_start 1
 fi
 
 if want leave-all; then
