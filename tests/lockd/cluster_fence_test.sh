@@ -123,7 +123,7 @@ lockd_start 1
 fi
 
 if want leave-all; then
-step "every member leaves a lockspace while a fence is failing: its dead node's locks and journal survive"
+step "every member leaves a lockspace while a fence is failing, then while its journal awaits replay: the dead node's locks and journal survive"
 : >"$FENCE_LOG"
 node_up 3
 client_start a 1 fsB
@@ -143,6 +143,7 @@ wait_for "$(out b)" "^reply status=0"
 sleep 1.5 # lockspace_linger_seconds is 0: an unprotected lockspace is gone by now
 rm -f "$FENCE_LOG.failall"
 wait_for "$FENCE_LOG" "^fenced 3 cfshost3$" 20
+sleep 1.5 # fenced, journal 2 not replayed, still nobody using fsB: the recovery must be kept too
 client_start d 1 fsB
 wait_for "$(out d)" "^recover journal=2 dead=3" 10
 send d lock 1 res EX
