@@ -136,6 +136,12 @@ touch "$FENCE_LOG.failall"
 kill_node 3
 kill -9 "${CLIENT_PID[c]}" 2>/dev/null
 wait_for "$FENCE_LOG" "^failed 3 cfshost3$" 20
+tool 2 cluster --json | python3 -c '
+import json, sys
+group = json.load(sys.stdin)["lockd_group"]
+assert group["awaiting_fence"] == [3] and group["fencer"] == 1, group' || fail "cluster --json does not show node 3 awaiting fencing by node 1"
+tool 2 cluster | grep -q "node 3 awaits fencing; no lockspace is founded or joined until then" ||
+	fail "cluster text does not show the pending fence: $(tool 2 cluster)"
 send a leave
 send b leave
 wait_for "$(out a)" "^reply status=0"
