@@ -16,7 +16,19 @@ struct Config {
 	int fence_retry_seconds = 5;
 	// How long an unused lockspace stays joined after its last local mount left.
 	int lockspace_linger_seconds = 10;
+	// Fence nodes of corosync's nodelist that are not cluster members when this daemon
+	// founds the cluster-wide lockd group (nobody can vouch for their state) and have not
+	// joined within startup_fencing_delay seconds.
+	bool startup_fencing = true;
+	int startup_fencing_delay = 30;
 };
+
+// Splits a command line like a shell does for a simple command: words separated by
+// blanks; 'single quotes' keep everything literally; "double quotes" keep everything
+// but a backslash escapes \, " and $ (and backquote) in them; outside quotes a backslash
+// makes the next character literal. No expansion of any kind. False with a message for
+// an unterminated quote or a trailing backslash.
+bool split_command(const std::string &line, std::vector<std::string> *words, std::string *error);
 
 // Reads `path` into *config. A missing file is fine when !must_exist (defaults apply).
 // Returns false with a message naming file, line and problem.

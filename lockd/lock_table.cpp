@@ -148,7 +148,7 @@ void LockTable::process(const std::string &name, std::vector<Event> &out)
 	if (rit == resources_.end())
 		return;
 	Resource &r = rit->second;
-	if (grants_enabled_) {
+	if (may_grant()) {
 		while (!r.converting.empty()) {
 			Lock &head = locks_.at(r.converting.front());
 			if (!compatible_with_holders(r, head, head.requested))
@@ -229,7 +229,7 @@ void LockTable::request(MountId mount, LockId id, const std::string &resource, M
 	l.resource = resource;
 	l.requested = mode;
 	l.flags = flags;
-	bool now = grants_enabled_ && r.converting.empty() && r.waiting.empty() &&
+	bool now = may_grant() && r.converting.empty() && r.waiting.empty() &&
 		   compatible_with_holders(r, l, mode);
 	if (!now && (flags & CFS_LKF_NOQUEUE)) {
 		fail(mount, id, -EAGAIN, kNoMode, out);
@@ -270,7 +270,7 @@ void LockTable::convert(MountId mount, LockId id, Mode mode, uint32_t flags, con
 		return process(l.resource, out);
 	}
 
-	bool now = grants_enabled_ && r.converting.empty() && compatible_with_holders(r, l, mode);
+	bool now = may_grant() && r.converting.empty() && compatible_with_holders(r, l, mode);
 	if (!now && (flags & CFS_LKF_NOQUEUE))
 		return complete(l, -EAGAIN, out);
 	if (!now) {
@@ -393,6 +393,13 @@ void LockTable::try_pending_joins(std::vector<Event> &out)
 			}
 		}
 		out.push_back(e);
+		if (e.status == 0 && state_lost_) {
+			// Any other free slot may be a dead node's unreplayed journal.
+			for (uint32_t k = 0; k < m.journal_count; k++)
+				if (static_cast<int64_t>(k) != m.journal && journal_free(k))
+					recoveries_[k] = Recovery{};
+			state_lost_ = false;
+		}
 		it = e.status ? mounts_.erase(it) : std::next(it);
 	}
 	assign_recoveries(out);
@@ -420,6 +427,28 @@ void LockTable::leave(MountId mount, std::vector<Event> &out)
 	for (const auto &name : touched)
 		process(name, out);
 	assign_recoveries(out);
+}
+
+// Nothing new is granted while a journal of an unknown dead node awaits replay: any
+// resource could have been dirtied in it.
+bool LockTable::may_grant() const
+{
+	if (!grants_enabled_)
+		return false;
+	for (const auto &[j, rec] : recoveries_)
+		if (rec.dead_node == 0)
+			return false;
+	return true;
+}
+
+bool LockTable::holds_dead_state() const
+{
+	if (!awaiting_fence_.empty() || !recoveries_.empty())
+		return true;
+	for (const auto &[id, l] : locks_)
+		if (l.orphaned || l.pinned_journal >= 0)
+			return true;
+	return false;
 }
 
 void LockTable::assign_recoveries(std::vector<Event> &out)
@@ -656,6 +685,7 @@ void LockTable::encode(wire::Writer &w) const
 	w.u32(static_cast<uint32_t>(awaiting_fence_.size()));
 	for (NodeId n : awaiting_fence_)
 		w.u32(n);
+	w.u8(state_lost_);
 }
 
 bool LockTable::decode(wire::Reader &r)
@@ -734,6 +764,7 @@ bool LockTable::decode(wire::Reader &r)
 		return bad();
 	for (uint32_t i = 0; i < nf && r.ok(); i++)
 		awaiting_fence_.insert(r.u32());
+	state_lost_ = r.u8();
 	if (!r.ok())
 		return bad();
 	return true;

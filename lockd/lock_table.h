@@ -96,6 +96,15 @@ public:
 
 	bool node_awaiting_fence(NodeId node) const { return awaiting_fence_.count(node) != 0; }
 	const std::set<NodeId> &nodes_awaiting_fence() const { return awaiting_fence_; }
+	// A dead node's orphaned or pinned locks, a node awaiting fencing, or a journal
+	// awaiting replay: state that must outlive the members that hold it.
+	bool holds_dead_state() const;
+	// Every member holding this table died (or left before handing it on): what they
+	// held is unknown. The next mount with journals (journal_count > 0) is told to replay
+	// every other slot that is free (RECOVER_JOURNAL with dead node 0), and nothing is
+	// granted until those replays are reported (journal locks aside).
+	void mark_state_lost() { state_lost_ = true; }
+	bool state_lost() const { return state_lost_; }
 
 	void encode(wire::Writer &w) const;
 	bool decode(wire::Reader &r); // false on malformed input (table left empty)
@@ -181,6 +190,8 @@ private:
 	std::map<uint32_t, Recovery> recoveries_; // journals awaiting replay
 	std::set<NodeId> awaiting_fence_;
 	bool grants_enabled_ = false;
+	bool state_lost_ = false;
+	bool may_grant() const;
 };
 
 std::string journal_lock_name(uint32_t journal);

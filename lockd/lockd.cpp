@@ -34,7 +34,9 @@
 #include "client_proto.h"
 #include "config.h"
 #include "lock_table.h"
+#include "membership.h"
 #include "transport.h"
+#include "util.h"
 #include "wire.h"
 
 using namespace clusterfs::lockd;
@@ -42,96 +44,7 @@ namespace proto = clusterfs::lockd::proto;
 
 namespace {
 
-bool g_foreground = false;
 volatile sig_atomic_t g_stop = 0;
-
-void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_msg(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char buf[2048];
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (g_foreground)
-		fprintf(stderr, "clusterfs_lockd: %s\n", buf);
-	else
-		syslog(LOG_DAEMON | LOG_NOTICE, "%s", buf);
-}
-
-uint64_t random_u64()
-{
-	uint64_t v = 0;
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ getpid();
-	return v;
-}
-
-// The node's name in corosync's nodelist (`name`, else `ring0_addr`), for the fence
-// agent; "node<ID>" if corosync does not list it.
-std::string corosync_node_name(uint32_t node)
-{
-	std::string name = "node" + std::to_string(node);
-	cmap_handle_t h;
-	if (cmap_initialize(&h) != CS_OK)
-		return name;
-	for (unsigned i = 0; i < 1024; i++) {
-		std::string prefix = "nodelist.node." + std::to_string(i) + ".";
-		uint32_t id;
-		if (cmap_get_uint32(h, (prefix + "nodeid").c_str(), &id) != CS_OK)
-			break;
-		if (id != node)
-			continue;
-		char *value = nullptr;
-		if (cmap_get_string(h, (prefix + "name").c_str(), &value) == CS_OK ||
-		    cmap_get_string(h, (prefix + "ring0_addr").c_str(), &value) == CS_OK) {
-			name = value;
-			free(value);
-		}
-		break;
-	}
-	cmap_finalize(h);
-	return name;
-}
-
-// totem.cluster_name from corosync's cmap; empty if it cannot be read.
-std::string corosync_cluster_name()
-{
-	std::string name;
-	cmap_handle_t h;
-	if (cmap_initialize(&h) != CS_OK)
-		return name;
-	char *value = nullptr;
-	if (cmap_get_string(h, "totem.cluster_name", &value) == CS_OK) {
-		name = value;
-		free(value);
-	}
-	cmap_finalize(h);
-	return name;
-}
-
-double now_seconds()
-{
-	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string json_escape(const std::string &s)
-{
-	std::string out;
-	for (unsigned char c : s) {
-		if (c == '"' || c == '\\') {
-			out += '\\';
-			out += static_cast<char>(c);
-		} else if (c < 0x20 || c >= 0x7f) {
-			char buf[8];
-			snprintf(buf, sizeof(buf), "\\u%04x", c);
-			out += buf;
-		} else {
-			out += static_cast<char>(c);
-		}
-	}
-	return out;
-}
 
 std::string hex(const uint8_t *p, size_t n)
 {
@@ -156,6 +69,7 @@ enum class Op : uint8_t {
 	Unlock = 7,    // u64 mount, u64 lock, u32 flags, lvb
 	Cancel = 8,    // u64 mount, u64 lock
 	Recovered = 9, // u64 mount, u32 journal
+	Lost = 13,     // (the table's previous holders all died: replay every journal)
 	Grants = 10,   // u64 view, u8 enabled
 	Fenced = 11,   // u32 node, u8 manual
 	Refuse = 12,   // u32 node, u64 incarnation
@@ -199,15 +113,21 @@ public:
 	void flush();
 	bool has_pending_output() const { return !outgoing_.empty() || !pending_ops_.empty(); }
 	void queue_op(const std::vector<uint8_t> &op) { pending_ops_.push_back(op); }
-	void tick(); // fencing and quorum gate; run every loop iteration
-	void child_exited(pid_t pid, int status);
-	bool owns_child(pid_t pid) const { return fence_child_ == pid; }
+	void tick(); // quorum gate and fencing state; run every loop iteration
 	void append_locks_json(std::string &out) const;
 	void append_cluster_json(std::string &out) const;
 	void append_locks_text(std::string &out) const;
 	void append_cluster_text(std::string &out) const;
-	bool fence_ack(NodeId node);
 	bool empty_of_local_mounts() const { return mounts_.empty(); }
+	// Orphaned locks, nodes awaiting fencing or journals awaiting replay: state that
+	// would be lost if the last members left, so they stay.
+	bool holds_dead_state() const { return table_.holds_dead_state(); }
+	bool awaits_fence(NodeId node) const { return table_.node_awaiting_fence(node); }
+	// Leaving would lose dead state that nobody else holds.
+	bool last_holder_of_dead_state() const
+	{
+		return members_.size() <= 1 && (table_.holds_dead_state() || table_.state_lost());
+	}
 	bool refused() const { return refused_; }
 	double idle_since = 0; // when the last local mount left (0: in use)
 
@@ -224,7 +144,8 @@ public:
 private:
 	void apply_batch(NodeId sender, const uint8_t *p, size_t len);
 	void apply_op(NodeId sender, uint64_t sender_incarnation, Op op, wire::Reader &r);
-	void apply_membership(const std::vector<NodeId> &left, bool any_joined);
+	void apply_membership(const std::vector<GroupTransport::Member> &left, double when);
+	void queue_hello();
 	void route(const std::vector<Event> &events);
 	void encode_snapshot(std::vector<uint8_t> &out) const;
 	void send_snapshot(NodeId target);
@@ -255,17 +176,25 @@ private:
 		bool is_confchg;
 		NodeId sender;
 		std::vector<uint8_t> bytes;
-		std::vector<NodeId> left;
-		bool any_joined;
+		std::vector<GroupTransport::Member> left;
+		double when;
 	};
 	std::vector<Buffered> buffered_;
 	std::vector<std::vector<uint8_t>> pending_ops_;
 	std::deque<std::vector<uint8_t>> outgoing_;
-	pid_t fence_child_ = -1;
-	NodeId fence_target_ = 0;
-	double fence_next_try_ = 0;
-	int fence_attempts_ = 0;
-	std::string fence_last_result_;
+	bool announced_stale_ = false; // our latest Hello's stale flag
+	// The table started empty (we founded the group, or everyone holding it left): a
+	// node that died holding locks here may be unknown to it, so nothing is granted
+	// until the lockd group has no fence pending. Cleared by the first enable.
+	bool fresh_table_ = false;
+	bool lost_proposed_ = false;
+	// Local time each node was seen leaving; its Fenced goes out once the lockd group
+	// fenced it after that (a node awaiting fence in a loaded snapshot: time 0).
+	std::map<NodeId, double> fail_time_;
+	std::map<NodeId, uint64_t> fenced_sent_view_;
+	// Members that died (not a clean CPG leave) since grants were last enabled: with
+	// two_node, grants wait until each is fenced (both halves of a split are quorate).
+	std::map<NodeId, double> died_since_enable_;
 };
 
 struct Connection {
@@ -279,23 +208,30 @@ struct Connection {
 	bool closing = false;
 };
 
-class Daemon {
+class Daemon final : public MembershipHost {
 public:
-	explicit Daemon(Config config) : config_(std::move(config)) {}
+	explicit Daemon(Config config) : config_(std::move(config)), membership_(*this) {}
 	int run();
 
-	const Config &config() const { return config_; }
-	NodeId node_id() const { return node_id_; }
-	bool quorate() const { return quorate_ && (totem_ring_seq_ == 0 || quorum_ring_seq_ >= totem_ring_seq_); }
+	const Config &config() const override { return config_; }
+	NodeId node_id() const override { return node_id_; }
+	bool quorate() const override
+	{
+		return quorate_ && (totem_ring_seq_ == 0 || quorum_ring_seq_ >= totem_ring_seq_);
+	}
+	const std::set<uint32_t> &corosync_members() const override { return corosync_members_; }
+	void refused_by_cluster() override;
+	bool two_node() const { return two_node_; }
+	Membership &membership() { return membership_; }
 	uint64_t next_local_id() { return id_base_ | ++id_counter_; }
 	void send(Connection *c, const void *msg, size_t len);
-	void note_totem_ring(uint64_t seq) { totem_ring_seq_ = std::max(totem_ring_seq_, seq); }
+	void note_totem_ring(uint64_t seq) override { totem_ring_seq_ = std::max(totem_ring_seq_, seq); }
 	void forget_connection_lock(Connection *c, uint32_t ls_id, uint64_t client_id)
 	{
 		c->client_locks.erase({ls_id, client_id});
 	}
 	void mount_left(Connection *c, uint32_t ls_id) { c->joined.erase(ls_id); }
-	void fatal_corosync(const char *what);
+	void fatal_corosync(const char *what) override;
 	bool connection_alive(Connection *c) const
 	{
 		for (const auto &conn : conns_)
@@ -303,12 +239,13 @@ public:
 				return true;
 		return false;
 	}
-	void on_quorum(uint32_t quorate, uint64_t ring_seq)
+	void on_quorum(uint32_t quorate, uint64_t ring_seq, const uint32_t *view, uint32_t nview)
 	{
 		if (quorate != quorate_)
 			log_msg("node %u is now %s", node_id_, quorate ? "quorate" : "inquorate");
 		quorate_ = quorate;
 		quorum_ring_seq_ = ring_seq;
+		corosync_members_ = std::set<uint32_t>(view, view + nview);
 	}
 
 private:
@@ -323,6 +260,10 @@ private:
 	void reap_children();
 	void admin_reply(Connection *c, uint32_t seq, int status, const std::string &text);
 	void complete(Connection *c, uint32_t seq, uint32_t ls_id, uint64_t lock_id, int status, uint32_t mode);
+	void handle_join(Connection *c, const std::vector<uint8_t> &msg);
+	void run_deferred_joins();
+	bool leave_idle_lockspaces(bool stopping);
+	void withdraw_clients(uint32_t reason);
 
 	Config config_;
 	NodeId node_id_ = 0;
@@ -336,6 +277,16 @@ private:
 	uint64_t id_counter_ = 0;
 	std::vector<std::unique_ptr<Connection>> conns_;
 	std::map<std::string, std::unique_ptr<Lockspace>> lockspaces_;
+	Membership membership_;
+	std::set<uint32_t> corosync_members_;
+	bool two_node_ = false;
+	// Lockspace joins waiting until the lockd group's state is known and no fence is
+	// pending (a lockspace founded or joined then could forget a dead node's locks).
+	struct DeferredJoin {
+		Connection *conn;
+		std::vector<uint8_t> msg;
+	};
+	std::vector<DeferredJoin> deferred_joins_;
 	friend class Lockspace;
 };
 
@@ -343,9 +294,9 @@ Daemon *g_daemon;
 
 // ---- libcpg / libquorum trampolines ----
 
-void quorum_notify(quorum_handle_t, uint32_t quorate, quorum_ring_id ring_id, uint32_t, const uint32_t *)
+void quorum_notify(quorum_handle_t, uint32_t quorate, quorum_ring_id ring_id, uint32_t nview, const uint32_t *view)
 {
-	g_daemon->on_quorum(quorate, ring_id.seq);
+	g_daemon->on_quorum(quorate, ring_id.seq, view, nview);
 }
 
 // ---- Lockspace ----
@@ -426,46 +377,48 @@ void Lockspace::on_membership(const std::vector<GroupTransport::Member> &members
 				founder = false;
 		if (founder) {
 			have_state_ = true;
+			fresh_table_ = true;
 			view_ = 1;
 			log_msg("lockspace %s: founded the group", name_.c_str());
 		}
 		for (size_t i = 0; i < nmembers; i++)
 			if (!joined_set.count(members[i].node))
 				join_old_members_.insert(members[i].node);
-		wire::Writer w;
-		w.u8(static_cast<uint8_t>(Op::Hello));
-		w.u64(incarnation_);
-		queue_op(w.take());
+		queue_hello();
 		return;
 	}
 	if (!have_state_) {
-		buffered_.push_back(Buffered{true, 0, {}, left_nodes, !joined_set.empty()});
+		buffered_.push_back(Buffered{true, 0, {}, left, now_seconds()});
 		for (NodeId n : left_nodes)
 			join_old_members_.erase(n);
 		if (join_old_members_.empty()) {
 			// Everybody who held the table left before sending it: nobody has state to
 			// lose any more, so the table restarts empty (with their buffered ops).
-			log_msg("lockspace %s: every member holding the table left before sending it; starting afresh",
+			// The lockd group fences those members before anything is granted (their
+			// deaths stop grants below); what they held is lost: docs/locking.md, Limits.
+			log_msg("lockspace %s: every member holding the table left before sending it; starting afresh "
+				"(their locks are lost; grants wait for their fencing)",
 				name_.c_str());
 			have_state_ = true;
+			fresh_table_ = true;
+			table_.mark_state_lost();
 			view_ = 1;
 			auto buffered = std::move(buffered_);
 			buffered_.clear();
 			for (auto &b : buffered)
-				if (!b.is_confchg)
+				if (b.is_confchg)
+					apply_membership(b.left, b.when);
+				else
 					apply_batch(b.sender, b.bytes.data(), b.bytes.size());
 		}
 		return;
 	}
-	apply_membership(left_nodes, !joined_set.empty());
+	apply_membership(left, now_seconds());
 
 	if (!joined_set.empty()) {
 		// Everybody re-announces its incarnation so a merging partition's stale members
 		// can be told apart from fresh joiners.
-		wire::Writer hello;
-		hello.u8(static_cast<uint8_t>(Op::Hello));
-		hello.u64(incarnation_);
-		queue_op(hello.take());
+		queue_hello();
 		// The lowest member that was already here sends the joiners the table as it is at
 		// this point of the agreed order; they buffer what is delivered after it.
 		NodeId lowest_old = 0;
@@ -520,11 +473,28 @@ void Lockspace::send_snapshot(NodeId target)
 	log_msg("lockspace %s: sent a %zu-byte snapshot to node %u", name_.c_str(), snap.size(), target);
 }
 
+void Lockspace::queue_hello()
+{
+	wire::Writer w;
+	w.u8(static_cast<uint8_t>(Op::Hello));
+	w.u64(incarnation_);
+	w.u8(stale_);
+	announced_stale_ = stale_;
+	queue_op(w.take());
+}
+
 // A membership change at the same point of the agreed order on every member.
-void Lockspace::apply_membership(const std::vector<NodeId> &left, bool any_joined)
+void Lockspace::apply_membership(const std::vector<GroupTransport::Member> &left_members, double when)
 {
 	view_++;
 	std::vector<Event> ev;
+	std::vector<NodeId> left;
+	for (const auto &m : left_members) {
+		left.push_back(m.node);
+		fail_time_[m.node] = when;
+		if (m.reason != CPG_REASON_LEAVE)
+			died_since_enable_[m.node] = when;
+	}
 	for (NodeId n : left) {
 		auto it = incarnations_.find(n);
 		if (it != incarnations_.end()) {
@@ -540,7 +510,6 @@ void Lockspace::apply_membership(const std::vector<NodeId> &left, bool any_joine
 		table_.set_grants_enabled(false, ev);
 		stale_ = true;
 	}
-	(void)any_joined;
 	route(ev);
 }
 
@@ -572,9 +541,11 @@ void Lockspace::on_deliver(uint32_t nodeid, const uint8_t *p, size_t len)
 							name_.c_str(), nodeid, buffered_.size());
 						auto buffered = std::move(buffered_);
 						buffered_.clear();
+						for (NodeId n : table_.nodes_awaiting_fence())
+							fail_time_.emplace(n, 0.0);
 						for (auto &b : buffered) {
 							if (b.is_confchg)
-								apply_membership(b.left, b.any_joined);
+								apply_membership(b.left, b.when);
 							else
 								apply_batch(b.sender, b.bytes.data(), b.bytes.size());
 						}
@@ -583,7 +554,7 @@ void Lockspace::on_deliver(uint32_t nodeid, const uint8_t *p, size_t len)
 				return;
 			}
 		}
-		buffered_.push_back(Buffered{false, nodeid, std::vector<uint8_t>(p, p + len), {}, false});
+		buffered_.push_back(Buffered{false, nodeid, std::vector<uint8_t>(p, p + len), {}, 0});
 		return;
 	}
 	apply_batch(nodeid, p, len);
@@ -616,6 +587,7 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 	switch (op) {
 	case Op::Hello: {
 		uint64_t inc = r.u64();
+		bool sender_stale = r.u8();
 		if (!r.ok())
 			break;
 		if (!dead_incarnations_.count({sender, inc})) {
@@ -623,9 +595,11 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 			break;
 		}
 		// A partition merged back. A side that regained quorum after the split is
-		// authoritative; if neither did, the lower node id's state wins. The other side
-		// withdraws its clients and rejoins fresh; its old locks go through fencing.
-		if (!refused_ && (!stale_ || me < sender)) {
+		// authoritative; between equals the lower node id's state wins. Both sides judge
+		// the same pair of announced flags, so they agree. The other side withdraws its
+		// clients and rejoins fresh; its old locks go through fencing.
+		bool we_win = (!announced_stale_ && sender_stale) || (announced_stale_ == sender_stale && me < sender);
+		if (!refused_ && we_win) {
 			log_msg("lockspace %s: node %u came back with state from before it was declared dead: refusing it",
 				name_.c_str(), sender);
 			wire::Writer w;
@@ -745,6 +719,10 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		bool enabled = r.u8();
 		if (r.ok() && trusted_ && view == view_ && enabled != table_.grants_enabled()) {
 			stale_ = stale_ && !enabled;
+			if (enabled) {
+				died_since_enable_.clear();
+				fresh_table_ = false;
+			}
 			table_.set_grants_enabled(enabled, ev);
 			log_msg("lockspace %s: grants %s", name_.c_str(), enabled ? "enabled (quorate)" : "stopped (inquorate)");
 		}
@@ -757,13 +735,19 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 			log_msg("lockspace %s: node %u fenced%s; dropping its locks", name_.c_str(), node,
 				manual ? " (acknowledged by hand)" : "");
 			table_.node_fenced(node, ev);
-			if (fence_target_ == node && fence_child_ < 0) {
-				fence_target_ = 0;
-				fence_attempts_ = 0;
-			}
+			fail_time_.erase(node);
+			fenced_sent_view_.erase(node);
 		}
 		break;
 	}
+	case Op::Lost:
+		if (trusted_ && !table_.state_lost()) {
+			log_msg("lockspace %s: its previous members all died: the next mount with journals replays every "
+				"other journal before anything is granted",
+				name_.c_str());
+			table_.mark_state_lost();
+		}
+		break;
 	case Op::Refuse: {
 		NodeId node = r.u32();
 		uint64_t inc = r.u64();
@@ -915,94 +899,60 @@ bool Lockspace::load_snapshot(const std::vector<uint8_t> &bytes)
 }
 
 // Work that depends on time and local state rather than on a delivery: propose the
-// quorum gate's state, run the fence agent.
+// quorum gate's state; pass on the lockd group's fencing of a node that left us.
 void Lockspace::tick()
 {
 	if (!have_state_ || refused_)
 		return;
 	NodeId me = d_.node_id();
-	bool lowest = lowest_member() == me;
-	bool quorate = d_.quorate();
+	if (lowest_member() != me)
+		return;
+	Membership &group = d_.membership();
+	bool may_grant = d_.quorate();
+	if (fresh_table_ && (!group.ready() || !group.pending().empty()))
+		may_grant = false;
+	// two_node: both halves of a split stay quorate, so grants wait until the fence race
+	// is decided (the loser is dead; the winner saw its Fenced).
+	if (d_.two_node())
+		for (auto &[n, when] : died_since_enable_)
+			if (!group.fenced_after(n, when))
+				may_grant = false;
+	// A table founded afresh where the lockd group saw the last member die: whatever
+	// that member held is unknown, so every journal is replayed before any grant.
+	if (may_grant && fresh_table_ && !lost_proposed_ && group.lockspace_lost(name_)) {
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Lost));
+		queue_op(w.take());
+		group.lockspace_refounded(name_);
+		lost_proposed_ = true;
+	}
 	// One proposal per (view, value): it takes effect when delivered in the same view.
-	if (lowest && quorate != table_.grants_enabled() &&
-	    (grants_request_view_ != view_ || grants_proposed_ != quorate)) {
+	if (may_grant != table_.grants_enabled() && (grants_request_view_ != view_ || grants_proposed_ != may_grant)) {
 		wire::Writer w;
 		w.u8(static_cast<uint8_t>(Op::Grants));
 		w.u64(view_);
-		w.u8(quorate);
+		w.u8(may_grant);
 		queue_op(w.take());
 		grants_request_view_ = view_;
-		grants_proposed_ = quorate;
+		grants_proposed_ = may_grant;
 	}
-	// Fencing: the lowest member, while quorate, fences one awaiting node at a time.
-	if (!lowest || !quorate || fence_child_ >= 0 || table_.nodes_awaiting_fence().empty())
-		return;
-	const auto &cmd = d_.config().fence_command;
-	if (cmd.empty())
-		return; // waits for clusterfs_tool fence-ack
-	if (now_seconds() < fence_next_try_)
-		return;
-	fence_target_ = *table_.nodes_awaiting_fence().begin();
-	fence_attempts_++;
-	std::vector<std::string> args = cmd;
-	args.push_back(std::to_string(fence_target_));
-	args.push_back(corosync_node_name(fence_target_));
-	log_msg("lockspace %s: fencing node %u (attempt %d): %s", name_.c_str(), fence_target_, fence_attempts_,
-		cmd[0].c_str());
-	pid_t pid = fork();
-	if (pid == 0) {
-		std::vector<char *> argv;
-		for (auto &a : args)
-			argv.push_back(a.data());
-		argv.push_back(nullptr);
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		execvp(argv[0], argv.data());
-		fprintf(stderr, "clusterfs_lockd: cannot run fence command %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	if (pid < 0) {
-		log_msg("fork for fence command: %s", strerror(errno));
-		fence_next_try_ = now_seconds() + d_.config().fence_retry_seconds;
-		return;
-	}
-	fence_child_ = pid;
-}
-
-void Lockspace::child_exited(pid_t pid, int status)
-{
-	if (pid != fence_child_)
-		return;
-	fence_child_ = -1;
-	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	fence_last_result_ = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-					       : "signal " + std::to_string(WTERMSIG(status));
-	if (ok) {
-		log_msg("lockspace %s: node %u fenced", name_.c_str(), fence_target_);
+	// A node is fenced here once the lockd group fenced it after we saw it leave (for
+	// one already dead in the snapshot we loaded: once the group fenced it at all and
+	// has nothing pending for it).
+	for (NodeId n : table_.nodes_awaiting_fence()) {
+		auto ft = fail_time_.find(n);
+		double when = ft == fail_time_.end() ? 0.0 : ft->second;
+		bool fenced = when > 0 ? group.fenced_after(n, when) : !group.fence_pending(n) && group.fenced_ever(n);
+		auto sent = fenced_sent_view_.find(n);
+		if (!fenced || (sent != fenced_sent_view_.end() && sent->second == view_))
+			continue;
 		wire::Writer w;
 		w.u8(static_cast<uint8_t>(Op::Fenced));
-		w.u32(fence_target_);
+		w.u32(n);
 		w.u8(0);
 		queue_op(w.take());
-		fence_next_try_ = now_seconds() + 1; // until the result is delivered
-		return;
+		fenced_sent_view_[n] = view_;
 	}
-	log_msg("lockspace %s: fencing node %u FAILED (%s); retrying in %d s", name_.c_str(), fence_target_,
-		fence_last_result_.c_str(), d_.config().fence_retry_seconds);
-	fence_next_try_ = now_seconds() + d_.config().fence_retry_seconds;
-}
-
-bool Lockspace::fence_ack(NodeId node)
-{
-	if (!table_.node_awaiting_fence(node))
-		return false;
-	wire::Writer w;
-	w.u8(static_cast<uint8_t>(Op::Fenced));
-	w.u32(node);
-	w.u8(1);
-	queue_op(w.take());
-	return true;
 }
 
 void Lockspace::append_locks_json(std::string &out) const
@@ -1063,14 +1013,7 @@ void Lockspace::append_cluster_json(std::string &out) const
 		out += (first ? "" : ",") + std::to_string(n);
 		first = false;
 	}
-	out += "],\"fencing\":";
-	if (fence_child_ >= 0 || fence_attempts_)
-		out += "{\"node\":" + std::to_string(fence_target_) + ",\"attempts\":" + std::to_string(fence_attempts_) +
-		       ",\"running\":" + (fence_child_ >= 0 ? "true" : "false") + ",\"last_result\":\"" +
-		       json_escape(fence_last_result_) + "\"}";
-	else
-		out += "null";
-	out += ",\"recoveries\":[";
+	out += "],\"recoveries\":[";
 	first = true;
 	for (const auto &rec : table_.recoveries()) {
 		out += std::string(first ? "" : ",") + "{\"journal\":" + std::to_string(rec.journal) +
@@ -1128,9 +1071,6 @@ void Lockspace::append_cluster_text(std::string &out) const
 								  std::to_string(n) + ")"
 							    : "") +
 		       "\n";
-	if (fence_child_ >= 0 || fence_attempts_)
-		out += "  fencing node " + std::to_string(fence_target_) + ": attempt " + std::to_string(fence_attempts_) +
-		       (fence_child_ >= 0 ? " running" : ", last result " + fence_last_result_) + "\n";
 	for (const auto &rec : table_.recoveries())
 		out += "  journal " + std::to_string(rec.journal) + " of dead node " + std::to_string(rec.dead_node) +
 		       (rec.assigned ? " being replayed by node " + std::to_string(rec.assigned->node)
@@ -1170,17 +1110,7 @@ void Daemon::send(Connection *c, const void *msg, size_t len)
 void Daemon::fatal_corosync(const char *what)
 {
 	log_msg("lost the connection to corosync (%s): telling clients to withdraw and exiting", what);
-	for (auto &c : conns_) {
-		auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
-		m.lockspace_id = proto::to_le32(CFS_LOCKSPACE_ALL);
-		m.reason = proto::to_le32(CFS_WITHDRAW_COROSYNC_LOST);
-		// Blocking write: this is the last thing we do.
-		int flags = fcntl(c->fd, F_GETFL);
-		fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-		if (!c->out.empty())
-			write_connection(c.get(), c->out.data(), c->out.size(), true);
-		write_connection(c.get(), &m, sizeof(m), true);
-	}
+	withdraw_clients(CFS_WITHDRAW_COROSYNC_LOST);
 	unlink(config_.socket_path.c_str());
 	exit(1);
 }
@@ -1333,14 +1263,19 @@ void Daemon::handle_admin(Connection *c, const cfs_lock_req_admin &req)
 	case CFS_ADMIN_DUMP_CLUSTER: {
 		if (proto::from_le32(req.arg) & CFS_ADMIN_TEXT) {
 			std::string out = "node " + std::to_string(node_id_) + ", " +
-					  (quorate() ? "quorate" : "INQUORATE: nothing is granted") + "\n";
+					  (quorate() ? "quorate" : "INQUORATE: nothing is granted") + (two_node_ ? ", two_node" : "") +
+					  "\n";
+			membership_.append_text(out);
 			for (auto &[name, l] : lockspaces_)
 				if (ls.empty() || name == ls)
 					l->append_cluster_text(out);
 			return admin_reply(c, seq, 0, out);
 		}
 		std::string out = "{\"node_id\":" + std::to_string(node_id_) + ",\"quorate\":" +
-				  (quorate() ? "true" : "false") + ",\"lockspaces\":[";
+				  (quorate() ? "true" : "false") + ",\"two_node\":" + (two_node_ ? "true" : "false") +
+				  ",\"lockd_group\":";
+		membership_.append_json(out);
+		out += ",\"lockspaces\":[";
 		bool first = true;
 		for (auto &[name, l] : lockspaces_) {
 			if (!ls.empty() && name != ls)
@@ -1354,22 +1289,96 @@ void Daemon::handle_admin(Connection *c, const cfs_lock_req_admin &req)
 		return admin_reply(c, seq, 0, out);
 	}
 	case CFS_ADMIN_FENCE_ACK: {
+		// Fencing is cluster-wide (the lockd group); a lockspace name is not needed.
 		NodeId node = proto::from_le32(req.arg);
-		int acked = 0;
+		// A lockspace may await a node the group has no record of (the group's state was
+		// lost with every member that held it): the operator's word counts there too.
+		bool awaited = false;
 		for (auto &[name, l] : lockspaces_)
-			if ((ls.empty() || name == ls) && l->fence_ack(node)) {
-				log_msg("lockspace %s: operator acknowledged node %u as fenced", name.c_str(), node);
-				acked++;
-			}
-		if (!acked)
-			return admin_reply(c, seq, -ENOENT, "node " + std::to_string(node) + " is not awaiting fencing" +
-								    (ls.empty() ? "" : " in " + ls));
-		return admin_reply(c, seq, 0, "acknowledged node " + std::to_string(node) + " as fenced in " +
-						      std::to_string(acked) + " lockspace(s)");
+			awaited |= l->awaits_fence(node);
+		if (!membership_.fence_ack(node, awaited))
+			return admin_reply(c, seq, -ENOENT, "node " + std::to_string(node) + " is not awaiting fencing");
+		log_msg("operator acknowledged node %u as fenced", node);
+		return admin_reply(c, seq, 0, "acknowledged node " + std::to_string(node) + " as fenced");
 	}
 	default:
 		return admin_reply(c, seq, -EINVAL, "unknown admin command");
 	}
+}
+
+void Daemon::handle_join(Connection *c, const std::vector<uint8_t> &msg)
+{
+	uint32_t seq = proto::from_le32(proto::as<cfs_lock_header>(msg)->seq);
+	const auto *req = proto::as<cfs_lock_req_join>(msg);
+	std::string name(req->lockspace, strnlen(req->lockspace, sizeof(req->lockspace)));
+	auto fail = [&](int status) {
+		auto m = proto::make<cfs_lock_ev_joined>(CFS_LOCK_EV_JOINED, seq);
+		m.status = proto::to_le32(static_cast<uint32_t>(status));
+		send(c, &m, sizeof(m));
+	};
+	bool printable = !name.empty();
+	for (char ch : name)
+		printable &= ch > ' ' && ch < 0x7f;
+	uint32_t journals = proto::from_le32(req->journal_count);
+	if (!printable || journals > 65536)
+		return fail(-EINVAL);
+	if (!quorate())
+		return fail(-ENOLCK);
+	// A filesystem's lock table is "cluster:fsname": it may only be mounted in that cluster.
+	if (auto colon = name.find(':'); colon != std::string::npos) {
+		std::string ours = corosync_cluster_name();
+		if (!ours.empty() && name.compare(0, colon, ours) != 0) {
+			log_msg("refusing to join lockspace %s: its cluster name \"%s\" is not corosync's cluster_name \"%s\"",
+				name.c_str(), name.substr(0, colon).c_str(), ours.c_str());
+			return fail(-EXDEV);
+		}
+	}
+	if (!membership_.ready() || !membership_.pending().empty()) {
+		// Founding or joining now could forget locks of a dead node: wait for its
+		// fencing (or for the lockd group's state, which says whether one is pending).
+		log_msg("lockspace %s: join waits for %s", name.c_str(),
+			!membership_.ready() ? "the lockd group's state" : "fencing of a dead node");
+		deferred_joins_.push_back(DeferredJoin{c, msg});
+		return;
+	}
+	auto it = lockspaces_.find(name);
+	if (it == lockspaces_.end()) {
+		auto ls = std::make_unique<Lockspace>(*this, name);
+		std::string error;
+		membership_.announce_lockspace(name, true, false);
+		if (!ls->start(&error)) {
+			membership_.announce_lockspace(name, false, false);
+			log_msg("%s", error.c_str());
+			return fail(-EIO);
+		}
+		it = lockspaces_.emplace(name, std::move(ls)).first;
+	}
+	Lockspace *ls = it->second.get();
+	uint64_t mount = next_local_id();
+	uint32_t ls_id = c->next_lockspace_id++;
+	LocalMount lm;
+	lm.conn = c;
+	lm.lockspace_id = ls_id;
+	lm.join_seq = seq;
+	ls->mounts_[mount] = std::move(lm);
+	c->joined[ls_id] = {ls, mount};
+	wire::Writer w;
+	w.u8(static_cast<uint8_t>(Op::Join));
+	w.u64(mount);
+	w.u32(journals);
+	w.u64(next_local_id());
+	ls->queue_op(w.take());
+}
+
+void Daemon::run_deferred_joins()
+{
+	if (deferred_joins_.empty() || !membership_.ready() || !membership_.pending().empty())
+		return;
+	auto joins = std::move(deferred_joins_);
+	deferred_joins_.clear();
+	for (auto &j : joins)
+		if (connection_alive(j.conn) && !j.conn->closing)
+			handle_join(j.conn, j.msg);
 }
 
 void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
@@ -1397,58 +1406,8 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 		send(c, &m, sizeof(m));
 		return;
 	}
-	case CFS_LOCK_REQ_JOIN: {
-		const auto *req = proto::as<cfs_lock_req_join>(msg);
-		std::string name(req->lockspace, strnlen(req->lockspace, sizeof(req->lockspace)));
-		auto fail = [&](int status) {
-			auto m = proto::make<cfs_lock_ev_joined>(CFS_LOCK_EV_JOINED, seq);
-			m.status = proto::to_le32(static_cast<uint32_t>(status));
-			send(c, &m, sizeof(m));
-		};
-		bool printable = !name.empty();
-		for (char ch : name)
-			printable &= ch > ' ' && ch < 0x7f;
-		uint32_t journals = proto::from_le32(req->journal_count);
-		if (!printable || journals > 65536)
-			return fail(-EINVAL);
-		if (!quorate())
-			return fail(-ENOLCK);
-		// A filesystem's lock table is "cluster:fsname": it may only be mounted in that cluster.
-		if (auto colon = name.find(':'); colon != std::string::npos) {
-			std::string ours = corosync_cluster_name();
-			if (!ours.empty() && name.compare(0, colon, ours) != 0) {
-				log_msg("refusing to join lockspace %s: its cluster name \"%s\" is not corosync's cluster_name \"%s\"",
-					name.c_str(), name.substr(0, colon).c_str(), ours.c_str());
-				return fail(-EXDEV);
-			}
-		}
-		auto it = lockspaces_.find(name);
-		if (it == lockspaces_.end()) {
-			auto ls = std::make_unique<Lockspace>(*this, name);
-			std::string error;
-			if (!ls->start(&error)) {
-				log_msg("%s", error.c_str());
-				return fail(-EIO);
-			}
-			it = lockspaces_.emplace(name, std::move(ls)).first;
-		}
-		Lockspace *ls = it->second.get();
-		uint64_t mount = next_local_id();
-		uint32_t ls_id = c->next_lockspace_id++;
-		LocalMount lm;
-		lm.conn = c;
-		lm.lockspace_id = ls_id;
-		lm.join_seq = seq;
-		ls->mounts_[mount] = std::move(lm);
-		c->joined[ls_id] = {ls, mount};
-		wire::Writer w;
-		w.u8(static_cast<uint8_t>(Op::Join));
-		w.u64(mount);
-		w.u32(journals);
-		w.u64(next_local_id());
-		ls->queue_op(w.take());
-		return;
-	}
+	case CFS_LOCK_REQ_JOIN:
+		return handle_join(c, msg);
 	case CFS_LOCK_REQ_LEAVE: {
 		uint32_t ls_id = proto::from_le32(proto::as<cfs_lock_req_leave>(msg)->lockspace_id);
 		auto it = c->joined.find(ls_id);
@@ -1598,6 +1557,8 @@ void Daemon::drop_connection(Connection *c)
 			if (ll.conn == c)
 				ll.conn = nullptr;
 	}
+	for (auto it = deferred_joins_.begin(); it != deferred_joins_.end();)
+		it = it->conn == c ? deferred_joins_.erase(it) : std::next(it);
 	close(c->fd);
 	for (auto it = conns_.begin(); it != conns_.end(); ++it)
 		if (it->get() == c) {
@@ -1639,8 +1600,7 @@ void Daemon::reap_children()
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0)
 			return;
-		for (auto &[name, ls] : lockspaces_)
-			ls->child_exited(pid, status);
+		membership_.child_exited(pid, status);
 	}
 }
 
@@ -1651,16 +1611,80 @@ void on_signal(int sig)
 	g_stop = 1;
 }
 
+void Daemon::withdraw_clients(uint32_t reason)
+{
+	for (auto &c : conns_) {
+		auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
+		m.lockspace_id = proto::to_le32(CFS_LOCKSPACE_ALL);
+		m.reason = proto::to_le32(reason);
+		// Blocking write: this is the last thing we tell them.
+		int flags = fcntl(c->fd, F_GETFL);
+		fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+		if (!c->out.empty())
+			write_connection(c.get(), c->out.data(), c->out.size(), true);
+		write_connection(c.get(), &m, sizeof(m), true);
+	}
+}
+
+// The surviving side declared us dead and will fence this node: whatever we hold is
+// already orphaned there. Clients withdraw; exiting leaves every group.
+void Daemon::refused_by_cluster()
+{
+	withdraw_clients(CFS_WITHDRAW_REFUSED);
+	unlink(config_.socket_path.c_str());
+	exit(1);
+}
+
+// Leaves lockspaces nobody here uses any more (or that refused us). A lockspace whose
+// table still holds a dead node's locks, a pending fence or a journal awaiting replay is
+// kept while we are... unless we are stopping. Returns whether any lockspace remains.
+bool Daemon::leave_idle_lockspaces(bool stopping)
+{
+	for (auto it = lockspaces_.begin(); it != lockspaces_.end();) {
+		Lockspace *ls = it->second.get();
+		bool idle = ls->empty_of_local_mounts() && !ls->has_pending_output();
+		if (!idle)
+			ls->idle_since = 0;
+		else if (ls->idle_since == 0)
+			ls->idle_since = now_seconds();
+		// Lingering in the group keeps the table warm for the next mount and avoids
+		// leaving while a joiner may still need our snapshot.
+		bool expired = idle && (stopping || now_seconds() - ls->idle_since >= config_.lockspace_linger_seconds);
+		// Dead state must outlive its last holders: we stay even when unused, so the next
+		// joiner inherits the orphaned locks, pending fences and journal recoveries.
+		if (expired && ls->holds_dead_state() && !stopping)
+			expired = false;
+		if (expired || ls->refused()) {
+			bool used = false;
+			for (auto &c : conns_)
+				for (auto &[id, p] : c->joined)
+					used |= p.first == ls;
+			if (!used) {
+				log_msg("lockspace %s: no local users, leaving", it->first.c_str());
+				membership_.announce_lockspace(it->first, false, !ls->refused() && ls->last_holder_of_dead_state());
+				it = lockspaces_.erase(it);
+				continue;
+			}
+		}
+		++it;
+	}
+	return !lockspaces_.empty();
+}
+
 int Daemon::run()
 {
 	std::string error;
-	if (!setup_quorum(&error) || !setup_socket(&error)) {
+	// The socket first: a second daemon on this node must fail before it joins the lockd
+	// group, whose members would take its exit for this node's death.
+	if (!setup_quorum(&error) || !setup_socket(&error) || !membership_.start(&error)) {
 		log_msg("%s", error.c_str());
 		return 1;
 	}
-	log_msg("node %u serving %s (%s)", node_id_, config_.socket_path.c_str(),
-		config_.fence_command.empty() ? "no fence_command: recovery waits for fence-ack"
-					      : ("fence_command " + config_.fence_command[0]).c_str());
+	two_node_ = corosync_two_node();
+	log_msg("node %u serving %s (%s%s)", node_id_, config_.socket_path.c_str(),
+		config_.fence_command.empty() ? "no fence_command: fencing waits for fence-ack"
+					      : ("fence_command " + config_.fence_command[0]).c_str(),
+		two_node_ ? "; two_node: grants wait for the fence race after a split" : "");
 	sd_notify(0, "READY=1"); // systemd Type=notify; a no-op outside systemd
 	struct sigaction sa{};
 	sa.sa_handler = on_signal;
@@ -1671,15 +1695,26 @@ int Daemon::run()
 
 	while (!g_stop) {
 		open_kernel_device();
+		// Drain the lockd group before any lockspace judges fencing state: corosync
+		// queues a death there before it queues any later event of a lockspace.
+		if (!membership_.dispatch())
+			fatal_corosync("CPG dispatch (lockd group)");
+		membership_.tick();
+		membership_.flush();
+		run_deferred_joins();
 		for (auto &[name, ls] : lockspaces_) {
 			ls->tick();
-			ls->flush();
+			// What we announce in the lockd group (joining a lockspace) goes first.
+			if (!membership_.has_pending_output())
+				ls->flush();
 		}
+		membership_.flush();
 		std::vector<pollfd> fds;
 		fds.push_back({listen_fd_, POLLIN, 0});
 		fds.push_back({quorum_fd_, POLLIN, 0});
+		fds.push_back({membership_.fd(), POLLIN, 0});
 		std::vector<Lockspace *> ls_order;
-		bool pending = false;
+		bool pending = membership_.has_pending_output();
 		for (auto &[name, ls] : lockspaces_) {
 			fds.push_back({ls->fd(), POLLIN, 0});
 			ls_order.push_back(ls.get());
@@ -1707,10 +1742,14 @@ int Daemon::run()
 			if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
 				fatal_corosync("quorum dispatch");
 		}
+		// The lockd group first: a death it reports is then known before a lockspace
+		// acts on the same ring change.
+		if (fds[2].revents && !membership_.dispatch())
+			fatal_corosync("CPG dispatch (lockd group)");
 		for (size_t i = 0; i < ls_order.size(); i++)
-			if (fds[2 + i].revents && !ls_order[i]->dispatch())
+			if (fds[3 + i].revents && !ls_order[i]->dispatch())
 				fatal_corosync("CPG dispatch");
-		size_t base = 2 + ls_order.size();
+		size_t base = 3 + ls_order.size();
 		for (size_t i = 0; i < conn_order.size(); i++) {
 			Connection *c = conn_order[i];
 			short ev = fds[base + i].revents;
@@ -1729,39 +1768,35 @@ int Daemon::run()
 		for (size_t i = 0; i < conn_order.size(); i++)
 			if (conn_order[i]->closing)
 				drop_connection(conn_order[i]);
-		// A lockspace nobody here uses any more (or that refused us) is left.
-		for (auto it = lockspaces_.begin(); it != lockspaces_.end();) {
-			Lockspace *ls = it->second.get();
-			bool idle = ls->empty_of_local_mounts() && !ls->has_pending_output();
-			if (!idle)
-				ls->idle_since = 0;
-			else if (ls->idle_since == 0)
-				ls->idle_since = now_seconds();
-			// Lingering in the group keeps the table warm for the next mount and avoids
-			// leaving while a joiner may still need our snapshot.
-			bool expired = idle && now_seconds() - ls->idle_since >= config_.lockspace_linger_seconds;
-			if (expired || ls->refused()) {
-				bool used = false;
-				for (auto &c : conns_)
-					for (auto &[id, p] : c->joined)
-						used |= p.first == ls;
-				if (!used) {
-					log_msg("lockspace %s: no local users, leaving", it->first.c_str());
-					it = lockspaces_.erase(it);
-					continue;
-				}
-			}
-			++it;
-		}
+		leave_idle_lockspaces(false);
 	}
 	log_msg("stopping");
-	for (auto &c : conns_) {
-		auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
-		m.lockspace_id = proto::to_le32(CFS_LOCKSPACE_ALL);
-		m.reason = proto::to_le32(CFS_WITHDRAW_SHUTDOWN);
-		write_connection(c.get(), &m, sizeof(m));
-	}
+	withdraw_clients(CFS_WITHDRAW_SHUTDOWN);
+	close(listen_fd_);
 	unlink(config_.socket_path.c_str());
+	// With no local mount in any lockspace nothing of ours can need fencing: say so in
+	// the lockd group before leaving it, so that nobody fences us. Otherwise the leave
+	// is unclean and the survivors fence this node.
+	bool mounts = false;
+	for (auto &[name, ls] : lockspaces_)
+		mounts |= !ls->empty_of_local_mounts();
+	if (mounts || !membership_.ready()) {
+		log_msg("leaving with lockspaces in use: the other nodes will fence this node");
+		return 0;
+	}
+	for (auto &c : conns_)
+		c->joined.clear();
+	leave_idle_lockspaces(true);
+	membership_.clean_leave();
+	double deadline = now_seconds() + 5;
+	while (!membership_.clean_leave_done() && now_seconds() < deadline) {
+		membership_.flush();
+		pollfd pfd{membership_.fd(), POLLIN, 0};
+		if (poll(&pfd, 1, 100) > 0 && !membership_.dispatch())
+			break;
+	}
+	log_msg(membership_.clean_leave_done() ? "left the lockd group cleanly"
+					       : "clean leave not confirmed: the other nodes may fence this node");
 	return 0;
 }
 
@@ -1782,7 +1817,7 @@ int main(int argc, char **argv)
 	int opt;
 	while ((opt = getopt(argc, argv, "fc:s:h")) != -1) {
 		switch (opt) {
-		case 'f': g_foreground = true; break;
+		case 'f': g_log_foreground = true; break;
 		case 'c':
 			config_path = optarg;
 			config_given = true;
@@ -1804,7 +1839,7 @@ int main(int argc, char **argv)
 	}
 	if (!socket_override.empty())
 		config.socket_path = socket_override;
-	if (!g_foreground && daemon(0, 0) < 0) {
+	if (!g_log_foreground && daemon(0, 0) < 0) {
 		perror("clusterfs_lockd: daemon");
 		return 1;
 	}

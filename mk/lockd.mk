@@ -1,6 +1,6 @@
 # clusterfs_lockd: the userspace DLM over corosync (lockd/), its tests and benchmark.
 LOCKD_CORE_SRCS := lockd/lock_table.cpp
-LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/lockd.cpp lockd/cpg_transport.cpp lockd/config.cpp lockd/client_proto.cpp
+LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/lockd.cpp lockd/membership.cpp lockd/util.cpp lockd/cpg_transport.cpp lockd/config.cpp lockd/client_proto.cpp
 LOCKD_HDRS := $(wildcard lockd/*.h) include/clusterfs/lockproto.h
 LOCKD_LDLIBS := -lcpg -lquorum -lcmap -lsystemd
 LOCKD_CPPFLAGS := -Ilockd
@@ -33,6 +33,7 @@ test-lockd-unit: $(BIN)/lockd_unit_tests
 test-lockd-cluster: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/clusterfs_tool
 	timeout 420 tests/lockd/cluster_test.sh
 	timeout 120 tests/lockd/cluster_two_node_test.sh
+	timeout 180 tests/lockd/cluster_fence_test.sh
 
 bench-lockd: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client
 	timeout 600 tests/lockd/bench.sh docs/bench/lockd-results.md

@@ -8,7 +8,7 @@
 
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-LOCKD=$ROOT/build/bin/clusterfs_lockd
+LOCKD=${LOCKD:-$ROOT/build/bin/clusterfs_lockd} # overridable: run a test against another build
 CLIENT=$ROOT/build/bin/lockd_test_client
 TOOL=$ROOT/build/bin/clusterfs_tool
 RUN_ID=cfl$$

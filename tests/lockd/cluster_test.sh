@@ -114,7 +114,8 @@ send a lock 5 deadex PR valblk
 send b lock 6 deadpr EX
 wait_for "$(out c)" "^bast id=5 mode=PR"
 touch "$WORK/fence.log.fail" # the first fence attempt fails: it must be retried
-kill -9 "${CLIENT_PID[c]}" "${LOCKD_PID[3]}" "${COROSYNC_PID[3]}"
+# Daemons first: a client killed first could have its locks released cleanly.
+kill -9 "${COROSYNC_PID[3]}" "${LOCKD_PID[3]}" "${CLIENT_PID[c]}"
 wait_for "$WORK/fence.log" "^failed 3 cfshost3$" 20
 wait_for "$WORK/fence.log" "^fenced 3 cfshost3$" 20
 grep -q "fencing node 3 FAILED" "$WORK/n1/lockd.log" || fail "the failed fence was not logged"

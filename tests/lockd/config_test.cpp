@@ -9,6 +9,8 @@
 
 using clusterfs::lockd::Config;
 using clusterfs::lockd::load_config;
+using clusterfs::lockd::split_command;
+using Words = std::vector<std::string>;
 
 namespace {
 
@@ -62,6 +64,59 @@ TEST(LockdConfig, MissingDefaultFileIsFineButANamedOneIsNot)
 	EXPECT_TRUE(c.fence_command.empty());
 	EXPECT_FALSE(load_config("/nonexistent/lockd.conf", true, &c, &err));
 	EXPECT_NE(err.find("No such file"), std::string::npos) << err;
+}
+
+Words split(const std::string &line)
+{
+	Words w;
+	std::string err;
+	EXPECT_TRUE(split_command(line, &w, &err)) << line << ": " << err;
+	return w;
+}
+
+TEST(LockdConfig, FenceCommandSplitsLikeAShell)
+{
+	EXPECT_EQ(split("  fence_ipmi   -a 10.0.0.1 "), (Words{"fence_ipmi", "-a", "10.0.0.1"}));
+	EXPECT_EQ(split("agent 'two words' \"and three words\""), (Words{"agent", "two words", "and three words"}));
+	// Single quotes keep backslashes and double quotes literally.
+	EXPECT_EQ(split("agent 'a\\b \"c\"'"), (Words{"agent", "a\\b \"c\""}));
+	// In double quotes a backslash escapes only \\ \" $ `; elsewhere it stays.
+	EXPECT_EQ(split("agent \"x\\\"y\\\\z\\n$\""), (Words{"agent", "x\"y\\z\\n$"}));
+	// Outside quotes a backslash makes the next character literal, blank included.
+	EXPECT_EQ(split("agent pass\\ word \\'q"), (Words{"agent", "pass word", "'q"}));
+	// Quoted parts join the word they touch; an empty quoted word is a word.
+	EXPECT_EQ(split("agent --pw='se cret'x \"\" ''"), (Words{"agent", "--pw=se cretx", "", ""}));
+	EXPECT_EQ(split(""), Words{});
+}
+
+TEST(LockdConfig, FenceCommandQuotingMistakesAreErrors)
+{
+	Words w;
+	std::string err;
+	EXPECT_FALSE(split_command("agent 'open", &w, &err));
+	EXPECT_EQ(err, "unterminated single quote");
+	EXPECT_FALSE(split_command("agent \"open\\\"", &w, &err));
+	EXPECT_EQ(err, "unterminated double quote");
+	EXPECT_FALSE(split_command("agent x\\", &w, &err));
+	EXPECT_EQ(err, "trailing backslash");
+	std::string path = write_temp("fence_command = agent 'unterminated\n");
+	Config c;
+	EXPECT_FALSE(load_config(path, true, &c, &err));
+	EXPECT_EQ(err, path + ":1: fence_command: unterminated single quote");
+	unlink(path.c_str());
+}
+
+TEST(LockdConfig, QuotedHashIsNotAComment)
+{
+	std::string path = write_temp("fence_command = agent --pw 'a#b' \"c # d\" e\\#f # real comment\n"
+				      "startup_fencing = 0\nstartup_fencing_delay = 12\n");
+	Config c;
+	std::string err;
+	ASSERT_TRUE(load_config(path, true, &c, &err)) << err;
+	EXPECT_EQ(c.fence_command, (Words{"agent", "--pw", "a#b", "c # d", "e#f"}));
+	EXPECT_FALSE(c.startup_fencing);
+	EXPECT_EQ(c.startup_fencing_delay, 12);
+	unlink(path.c_str());
 }
 
 } // namespace

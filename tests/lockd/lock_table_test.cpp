@@ -514,6 +514,46 @@ TEST_F(TableTest, SnapshotRoundTripsTheWholeTable)
 
 // Random operation sequences: no two incompatible locks are ever granted together, and
 // once every holder lets go all remaining requests are granted.
+// Every holder of the table died: the first mount with journals replays every other free
+// slot, nothing is granted before, and a tool's mount (no journal) changes nothing.
+TEST(LostTable, FirstJournalMountReplaysEveryOtherSlotBeforeAnyGrant)
+{
+	LockTable t;
+	std::vector<Event> ev;
+	t.mark_state_lost();
+	t.set_grants_enabled(true, ev);
+	t.join(MountId{5, 1}, 0, LockId{5, 1}, ev); // a tool: no journal, no recovery
+	EXPECT_TRUE(t.recoveries().empty());
+	EXPECT_TRUE(t.state_lost());
+	t.join(MountId{1, 1}, 3, LockId{1, 1}, ev);
+	ev.clear();
+	auto recs = t.recoveries();
+	ASSERT_EQ(recs.size(), 2u); // slots 1 and 2; the joiner took 0 and replays it itself
+	EXPECT_EQ(recs[0].journal, 1u);
+	EXPECT_EQ(recs[1].journal, 2u);
+	EXPECT_EQ(recs[0].dead_node, 0u);
+	EXPECT_FALSE(t.state_lost());
+	t.request(MountId{5, 1}, LockId{5, 10}, "inode/7", CFS_LOCK_PR, 0, ev);
+	for (const Event &e : ev)
+		EXPECT_FALSE(e.kind == Event::Kind::Complete && e.lock == (LockId{5, 10})) << "granted before the replays";
+	EXPECT_EQ(t.journal_recovered(MountId{1, 1}, 1, ev), 0);
+	ev.clear();
+	EXPECT_EQ(t.journal_recovered(MountId{1, 1}, 2, ev), 0);
+	bool granted = false;
+	for (const Event &e : ev)
+		granted |= e.kind == Event::Kind::Complete && e.lock == (LockId{5, 10}) && e.status == 0;
+	EXPECT_TRUE(granted);
+	// The flag travels in snapshots.
+	LockTable lost;
+	lost.mark_state_lost();
+	wire::Writer w;
+	lost.encode(w);
+	LockTable copy;
+	wire::Reader r(w.data().data(), w.size());
+	ASSERT_TRUE(copy.decode(r));
+	EXPECT_TRUE(copy.state_lost());
+}
+
 TEST(TableProperty, RandomOperationsNeverGrantIncompatibleLocksAndNeverStarve)
 {
 	const char *const names[] = {"a", "b", "c"};

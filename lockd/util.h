@@ -1,0 +1,28 @@
+// Small helpers shared by the daemon's parts: logging, time, randomness, and what
+// corosync's configuration (cmap) says about the cluster.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace clusterfs::lockd {
+
+extern bool g_log_foreground; // stderr instead of syslog
+
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t random_u64();
+double now_seconds(); // monotonic
+std::string json_escape(const std::string &s);
+
+// The node's name in corosync's nodelist (`name`, else `ring0_addr`), for the fence
+// agent; "node<ID>" if corosync does not list it.
+std::string corosync_node_name(uint32_t node);
+// totem.cluster_name from corosync's cmap; empty if it cannot be read.
+std::string corosync_cluster_name();
+// Every node id in corosync's nodelist (empty if cmap is unreachable).
+std::vector<uint32_t> corosync_nodelist();
+// votequorum's two_node mode: both halves of a split stay quorate.
+bool corosync_two_node();
+
+} // namespace clusterfs::lockd
