@@ -180,7 +180,10 @@ cluster_dlm_start() {
 cluster_fence_server_start() {
 	mkdir -p "$VM_SHARE/fence"
 	(
-		trap - EXIT INT TERM
+		# A server, not a test step: a failed check in it is an answer, never the
+		# test's failure (no inherited ERR trap or errexit).
+		trap - EXIT INT TERM ERR
+		set +eE
 		while :; do
 			for req in "$VM_SHARE"/fence/*.req; do
 				[ -e "$req" ] || continue
