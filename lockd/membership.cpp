@@ -60,8 +60,8 @@ std::string list(const std::set<uint32_t> &s)
 
 } // namespace
 
-Membership::Membership(MembershipHost &host)
-	: host_(host), incarnation_(random_u64()), transport_(make_cpg_transport("clusterfs:lockd", *this))
+Membership::Membership(MembershipHost &host, TransportFactory transport)
+	: host_(host), incarnation_(random_u64()), transport_(transport("clusterfs:lockd", *this))
 {
 }
 

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -40,7 +41,10 @@ public:
 
 class Membership final : public GroupTransport::Listener {
 public:
-	explicit Membership(MembershipHost &host);
+	using TransportFactory =
+		std::function<std::unique_ptr<GroupTransport>(const std::string &group, GroupTransport::Listener &)>;
+	// `transport`: how to reach the group (CPG unless a test passes another).
+	explicit Membership(MembershipHost &host, TransportFactory transport = make_cpg_transport);
 	bool start(std::string *error);
 	int fd() const { return transport_->fd(); }
 	bool dispatch() { return transport_->dispatch(); }

@@ -20,11 +20,12 @@ $(BIN)/lockd_test_client: tests/lockd/test_client.cpp lockd/client_proto.cpp $(L
 	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS)
 
 LOCKD_UNIT_SRCS := tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/config_test.cpp \
+	tests/lockd/membership_test.cpp lockd/membership.cpp lockd/util.cpp lockd/cpg_transport.cpp \
 	$(LOCKD_CORE_SRCS) lockd/client_proto.cpp lockd/config.cpp
 $(BIN)/lockd_unit_tests: $(LOCKD_UNIT_SRCS) tests/lockd/lockproto_c_test.c $(LOCKD_HDRS) | $(BIN)
 	$(CC) -std=c11 -Wall -Wextra -Werror $(CPPFLAGS) -fsyntax-only tests/lockd/lockproto_c_test.c
 	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ $(LOCKD_UNIT_SRCS) \
-		-lgtest -lgtest_main -pthread
+		-lgtest -lgtest_main -pthread $(LOCKD_LDLIBS)
 
 .PHONY: test-lockd-unit test-lockd-cluster bench-lockd install-lockd
 test-lockd-unit: $(BIN)/lockd_unit_tests
