@@ -596,13 +596,17 @@ void Checker::pass1_dinodes()
 		system_inodes_.insert(j.entry.ji_journal_addr);
 		system_inodes_.insert(j.entry.ji_statfs_addr);
 	}
-	// Units: the system dinodes, then every data block whose bitmap state is scanned
-	// (dinodes are checked where the scan finds them).
-	uint64_t data_blocks = 0;
+	// Units: dinodes checked. Each rgrp's share is its bitmap scan (1) plus the dinodes
+	// and unlinked dinodes its header counts; a header that is wrong (pass 5 says so)
+	// only makes that group's share move faster or jump at its end.
+	auto rgrp_share = [](const RgrpInfo &rg) -> uint64_t {
+		return 1 + (rg.header_ok ? uint64_t(rg.rg.dinodes) + rg.unlinked : 0);
+	};
+	uint64_t dinode_units = 0;
 	for (const RgrpInfo &rg : img_.rgrps())
-		data_blocks += rg.rg.data;
+		dinode_units += rgrp_share(rg);
 	PassProgress progress(progress_, "1", "dinodes and block trees",
-	                      system_inodes_.size() + data_blocks);
+	                      system_inodes_.size() + dinode_units);
 	uint64_t done = 0;
 	for (uint64_t s : system_inodes_) {
 		check_dinode(s, true);
@@ -640,17 +644,17 @@ void Checker::pass1_dinodes()
 		}
 	}
 	for (const RgrpInfo &rg : img_.rgrps()) {
-		uint64_t rgrp_start = done;
+		uint64_t rgrp_start = done, share = rgrp_share(rg), checked = 0;
 		progress.update(rgrp_start);
-		done += rg.rg.data;
+		done += share;
 		std::vector<uint8_t> bits;
 		std::vector<std::string> problems;
 		if (!img_.read_bitmap(rg, &bits, &problems))
 			continue;  // pass 5 reports and rewrites unreadable bitmaps
 		for (uint32_t i = cfs::bitmap_find(bits.data(), 0, rg.rg.data, CFS_BLKST_DINODE);
 		     i < rg.rg.data;) {
-			progress.update(rgrp_start + i);
 			check_dinode(rg.rg.data0 + i, false);
+			progress.update(rgrp_start + std::min(++checked, share - 1));
 			i = cfs::bitmap_find(bits.data(), i + 1, rg.rg.data, CFS_BLKST_DINODE);
 		}
 		for (uint32_t i = cfs::bitmap_find(bits.data(), 0, rg.rg.data, CFS_BLKST_UNLINKED);
@@ -665,6 +669,7 @@ void Checker::pass1_dinodes()
 				continue;
 			}
 			check_dinode(ino, false);
+			progress.update(rgrp_start + std::min(++checked, share - 1));
 			if (claims_[ino] == kDinode)
 				claims_[ino] = kUnlinked;
 		}
@@ -861,7 +866,8 @@ void Checker::pass5_bitmaps()
 		data_blocks += rg.rg.data;
 	PassProgress progress(progress_, "5", "bitmaps and resource-group counts", data_blocks);
 	for (RgrpInfo &rg : img_.rgrps()) {
-		progress.update(done);
+		uint64_t rgrp_start = done;
+		progress.update(rgrp_start);
 		done += rg.rg.data;
 		std::vector<uint8_t> bits;
 		std::vector<std::string> problems;
@@ -878,6 +884,8 @@ void Checker::pass5_bitmaps()
 		uint64_t first_mfu = 0, first_leak = 0, first_kind = 0;
 		std::vector<uint8_t> fixed = bits;
 		for (uint32_t i = 0; i < rg.rg.data; i++) {
+			if ((i & 4095) == 0)
+				progress.update(rgrp_start + i);
 			unsigned have = cfs::bitmap_get(bits.data(), i);
 			unsigned want = claims_[rg.rg.data0 + i];
 			if (have == want)
