@@ -10,6 +10,8 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <map>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -342,10 +344,103 @@ int cmd_rgrps(int argc, char **argv)
 
 // ---- journals ------------------------------------------------------------------------
 
+// Who holds each journal, as the local clusterfs_lockd sees it: the mounts of the
+// lockspace named by the superblock's lock table, each with the journal it owns.
+struct JournalHolders {
+	bool known = false;                  // the lockd answered for this lockspace
+	std::map<uint64_t, uint32_t> node;   // journal slot -> node id
+	struct Recovery {
+		uint32_t dead_node;
+		std::optional<uint32_t> assigned_node;  // the mount told to replay it, if any yet
+	};
+	std::map<uint64_t, Recovery> recovery;  // journals of dead nodes awaiting replay
+	std::string summary;                 // the "lockd:" line
+	std::string socket;
+	bool reachable = false;
+};
+
+JournalHolders ask_lockd_for_holders(const cfs_sb &sb, const std::string &socket)
+{
+	JournalHolders h;
+	std::string proto_name = fixed_string(sb.sb_lockproto, sizeof sb.sb_lockproto);
+	std::string table = fixed_string(sb.sb_locktable, sizeof sb.sb_locktable);
+	if (proto_name != CFS_LOCKPROTO_CLUSTER) {
+		h.summary = "not asked: a " + proto_name + " filesystem has no cluster journal holders";
+		return h;
+	}
+	// The kernel joins the lockspace named by the lock table (unless a locktable= mount
+	// option overrode it, which this cannot see).
+	LockdReply r = lockd_cluster_dump(socket, table, 5000);
+	h.socket = r.socket;
+	h.reachable = r.reachable;
+	if (!r.reachable) {
+		h.summary = "not reachable at " + r.socket + ": holders unknown";
+		return h;
+	}
+	if (!r.answered) {
+		h.summary = "at " + r.socket + ": " + r.error + ": holders unknown";
+		return h;
+	}
+	nlohmann::json dump = nlohmann::json::parse(r.text, nullptr, false);
+	const nlohmann::json *ls = nullptr;
+	if (dump.is_object() && dump.contains("lockspaces") && dump["lockspaces"].is_array())
+		for (const nlohmann::json &l : dump["lockspaces"])
+			if (l.is_object() && l.value("name", "") == table)
+				ls = &l;
+	if (!dump.is_object() || !dump.contains("lockspaces")) {
+		h.summary = "at " + r.socket + ": unreadable cluster dump: holders unknown";
+		return h;
+	}
+	if (!ls) {
+		// lockd knows the mounts of a lockspace only while this node is a member.
+		h.summary = "reachable at " + r.socket + ", but this node has not joined lockspace " +
+		            table + ": holders unknown";
+		return h;
+	}
+	if (ls->contains("mounts") && (*ls)["mounts"].is_array())
+		for (const nlohmann::json &m : (*ls)["mounts"])
+			if (m.is_object() && m.contains("journal") && m["journal"].is_number_unsigned() &&
+			    m.contains("node") && m["node"].is_number_unsigned())
+				h.node[m["journal"].get<uint64_t>()] = m["node"].get<uint32_t>();
+	// A dead node's mount stays listed (its journal lock orphaned) until its journal is
+	// replayed; the recoveries say so.
+	if (ls->contains("recoveries") && (*ls)["recoveries"].is_array())
+		for (const nlohmann::json &r : (*ls)["recoveries"])
+			if (r.is_object() && r.contains("journal") && r["journal"].is_number_unsigned() &&
+			    r.contains("dead_node") && r["dead_node"].is_number_unsigned()) {
+				JournalHolders::Recovery rec{r["dead_node"].get<uint32_t>(), std::nullopt};
+				if (r.contains("assigned_node") && r["assigned_node"].is_number_unsigned())
+					rec.assigned_node = r["assigned_node"].get<uint32_t>();
+				h.recovery[r["journal"].get<uint64_t>()] = rec;
+			}
+	h.known = true;
+	h.summary = "reachable at " + r.socket + ": lockspace " + table + ", " +
+	            std::to_string(h.node.size()) + " journal" + (h.node.size() == 1 ? "" : "s") +
+	            " held";
+	return h;
+}
+
 int cmd_journals(int argc, char **argv)
 {
+	// -s/--socket SOCKET names the lockd to ask; the other arguments are the common ones.
+	std::string socket;
+	std::vector<char *> rest;
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket"))) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "clusterfs_tool journals: %s needs a socket path\n", argv[i]);
+				return kUsage;
+			}
+			socket = argv[++i];
+		} else if (i > 0 && !strncmp(argv[i], "--socket=", 9)) {
+			socket = argv[i] + 9;
+		} else {
+			rest.push_back(argv[i]);
+		}
+	}
 	Invocation inv;
-	if (!parse_invocation(argc, argv, 0, "[--json] DEVICE", &inv))
+	if (!parse_invocation(static_cast<int>(rest.size()), rest.data(), 0,
+	                      "[--json] [-s SOCKET] DEVICE", &inv))
 		return kUsage;
 	OpenedImage oi;
 	if (!open_image(inv, &oi.fd, &oi.img))
@@ -361,11 +456,47 @@ int cmd_journals(int argc, char **argv)
 	int status = kOk;
 	ToolOutput out(inv.json);
 	out.begin_object();
+	JournalHolders holders = ask_lockd_for_holders(oi.img->sb(), socket);
 	out.u64("count", oi.img->journals().size());
+	if (out.json()) {
+		out.begin_object("lockd");
+		if (holders.socket.empty())
+			out.field("socket", nullptr, "socket", "");  // not asked
+		else
+			out.str("socket", holders.socket);
+		out.boolean("reachable", holders.reachable);
+		out.boolean("holders_known", holders.known);
+		out.str("message", holders.summary);
+		out.end_object();
+	} else {
+		out.str("lockd", holders.summary);
+	}
 	out.begin_array("journals");
 	for (const fsck::JournalInfo &j : oi.img->journals()) {
 		out.begin_object();
 		out.u64("slot", j.slot);
+		auto held = holders.node.find(j.slot);
+		auto rec = holders.recovery.find(j.slot);
+		std::string recovering;
+		if (rec != holders.recovery.end())
+			recovering = ", which died: awaiting recovery" +
+			             (rec->second.assigned_node
+			                      ? " by node " + std::to_string(*rec->second.assigned_node)
+			                      : std::string());
+		if (held != holders.node.end())
+			out.field("holder_node", held->second, "holder",
+			          "held by node " + std::to_string(held->second) + recovering);
+		else
+			out.field("holder_node", nullptr, "holder", holders.known ? "not held" : "unknown");
+		if (rec != holders.recovery.end()) {
+			out.begin_object("recovery");
+			out.u64("dead_node", rec->second.dead_node);
+			if (rec->second.assigned_node)
+				out.u64("assigned_node", *rec->second.assigned_node);
+			else
+				out.field("assigned_node", nullptr, "assigned_node", "none yet");
+			out.end_object();
+		}
 		out.u64("inode", j.entry.ji_journal_addr);
 		out.u64("first_block", j.entry.ji_first_block);
 		out.u64("blocks", j.entry.ji_blocks);
@@ -849,7 +980,8 @@ int cmd_df(int argc, char **argv)
 const ToolCommand fs_tool_commands[] = {
 	{"sb", "[--json] DEVICE", "show the superblock", cmd_sb},
 	{"rgrps", "[--json] DEVICE", "list resource groups with header and bitmap counts", cmd_rgrps},
-	{"journals", "[--json] DEVICE", "list journals and whether each is clean", cmd_journals},
+	{"journals", "[--json] [-s SOCKET] DEVICE",
+	 "list journals, whether each is clean and, from lockd, which node holds it", cmd_journals},
 	{"inode", "[--json] DEVICE INODE", "show a dinode and its block tree", cmd_inode},
 	{"dir", "[--json] DEVICE PATH|INODE", "list a directory's entries", cmd_dir},
 	{"blk", "[--json] DEVICE BLOCK", "decode a block's header and hexdump it", cmd_blk},

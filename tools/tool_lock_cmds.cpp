@@ -88,6 +88,54 @@ int admin(const char *cmd, uint32_t command, uint32_t arg, const std::string &lo
 	}
 }
 
+} // namespace
+
+LockdReply lockd_cluster_dump(const std::string &socket, const std::string &lockspace, int timeout_ms)
+{
+	LockdReply out;
+	out.socket = socket.empty() ? proto::default_socket_path() : socket;
+	proto::Client client;
+	if (!client.connect(out.socket, &out.error))
+		return out;
+	out.reachable = true;
+	auto req = proto::make<cfs_lock_req_admin>(CFS_LOCK_REQ_ADMIN, 1);
+	req.command = proto::to_le32(CFS_ADMIN_DUMP_CLUSTER);
+	req.arg = proto::to_le32(0);
+	if (lockspace.size() >= sizeof(req.lockspace)) {
+		out.error = "lockspace name too long";
+		return out;
+	}
+	memcpy(req.lockspace, lockspace.data(), lockspace.size());
+	if (!client.send(&req, sizeof(req), &out.error))
+		return out;
+	for (;;) {
+		auto msg = client.receive(timeout_ms, &out.error);
+		if (!msg) {
+			out.error = "no answer: " + out.error;
+			return out;
+		}
+		if (proto::type_of(*msg) != CFS_LOCK_EV_ADMIN_REPLY)
+			continue;
+		const auto *r = proto::as<cfs_lock_ev_admin_reply>(*msg);
+		int status = static_cast<int32_t>(proto::from_le32(r->status));
+		uint32_t len = proto::from_le32(r->text_len);
+		if (len > msg->size() - sizeof(*r)) {
+			out.error = "malformed reply";
+			return out;
+		}
+		std::string text(reinterpret_cast<const char *>(msg->data() + sizeof(*r)), len);
+		if (status) {
+			out.error = text.empty() ? strerror(-status) : text;
+			return out;
+		}
+		out.answered = true;
+		out.text = std::move(text);
+		return out;
+	}
+}
+
+namespace {
+
 // Parses the common options of locks/cluster: --json, --lockspace NAME, -s SOCKET.
 bool parse_dump_options(int argc, char **argv, const char *cmd, bool *json, std::string *lockspace)
 {

@@ -101,6 +101,19 @@ public:
 		}
 		finish_value();
 	}
+	// A value whose JSON form (a number or null, say) and text form differ; the keys
+	// may differ too ("holder_node": 2 / "holder: held by node 2").
+	void field(const char *json_key, const nlohmann::ordered_json &v, const char *text_label,
+	           const std::string &text)
+	{
+		if (json_) {
+			put(json_key, v);
+		} else {
+			text_key(text_label);
+			fprintf(out_, "%s\n", text.c_str());
+		}
+		finish_value();
+	}
 	// Free-form text block (hexdumps): printed as is in text, as a string in JSON.
 	void raw_text(const char *key, const std::string &v)
 	{

@@ -16,4 +16,7 @@ run t_cli.sh bash t_cli.sh
 run "t_corrupt.sh (1 KiB blocks)" BS=1024 bash t_corrupt.sh
 run "t_corrupt.sh (4 KiB blocks)" BS=4096 bash t_corrupt.sh
 run t_roundtrip.sh bash t_roundtrip.sh
+run t_progress.sh bash t_progress.sh
+run t_journal_holders.sh bash t_journal_holders.sh
+run t_journal_holders_lockd.sh bash t_journal_holders_lockd.sh
 exit $status

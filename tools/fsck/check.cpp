@@ -34,6 +34,7 @@
 #include "inode.h"
 #include "journal.h"
 #include "libfs.h"
+#include "progress.h"
 #include "rgrp.h"
 #include "siphash.h"
 #include "trans.h"
@@ -111,8 +112,8 @@ uint8_t dtype_of_mode(uint32_t mode)
 
 class Checker {
 public:
-	Checker(const CheckTarget &target, Repairs &repairs)
-		: target_(target), r_(repairs), img_(target.fd, repairs.may_write())
+	Checker(const CheckTarget &target, Repairs &repairs, Progress *progress)
+		: target_(target), r_(repairs), progress_(progress), img_(target.fd, repairs.may_write())
 	{
 	}
 	void run();
@@ -140,6 +141,7 @@ private:
 
 	const CheckTarget &target_;
 	Repairs &r_;
+	Progress *progress_;  // null without -C
 	FsImage img_;
 	std::vector<uint8_t> claims_;              // per block: Claim
 	std::unordered_set<uint64_t> duplicates_;  // blocks claimed twice
@@ -187,6 +189,8 @@ bool Checker::update_dinode(uint64_t ino, const std::function<void(cfs_dinode *)
 bool Checker::pass0_layout()
 {
 	r_.info(1, "pass 0: superblock, resource groups, journal index");
+	// Three steps: the superblock, the rgrp index with every rgrp header, the jindex.
+	PassProgress progress(progress_, "0", "superblock, resource groups, journal index", 3);
 	std::string why;
 	if (!img_.open_superblock(&why)) {
 		// A block that carries the superblock magic but fails its checks is damage this
@@ -210,6 +214,7 @@ bool Checker::pass0_layout()
 	}
 	r_.info(1, "  block size %u, %" PRIu64 " blocks, %u journals, %u rgrps", img_.bsize(),
 	        img_.blocks(), from_le32(img_.sb().sb_journals), from_le32(img_.sb().sb_rgrps));
+	progress.update(1);
 	if (!img_.load_rgrps(&why)) {
 		r_.problem(PreenSafety::kNeedsOperator, "rebuild the resource-group index", "%s",
 		           why.c_str());
@@ -217,6 +222,7 @@ bool Checker::pass0_layout()
 		                 "check stops here");
 		return false;
 	}
+	progress.update(2);
 	if (!img_.load_journals(&why)) {
 		r_.problem(PreenSafety::kNeedsOperator, "rebuild the journal index", "%s", why.c_str());
 		r_.repair_failed("rebuilding the jindex is not supported by this version: the check "
@@ -248,7 +254,10 @@ void Checker::pass_journals()
 		return;
 	}
 	bool cluster = !strncmp(img_.sb().sb_lockproto, CFS_LOCKPROTO_CLUSTER, sizeof CFS_LOCKPROTO_CLUSTER);
+	PassProgress progress(progress_, "J", "journals", img_.journals().size());
+	uint64_t journals_done = 0;
 	for (const JournalInfo &j : img_.journals()) {
+		progress.update(journals_done++);
 		if (j.entry.ji_blocks < 2 || j.entry.ji_blocks > UINT32_MAX ||
 		    j.entry.ji_first_block <= img_.sb_blkno() ||
 		    j.entry.ji_first_block + j.entry.ji_blocks > img_.blocks()) {
@@ -587,8 +596,22 @@ void Checker::pass1_dinodes()
 		system_inodes_.insert(j.entry.ji_journal_addr);
 		system_inodes_.insert(j.entry.ji_statfs_addr);
 	}
-	for (uint64_t s : system_inodes_)
+	// Units: dinodes checked. Each rgrp's share is its bitmap scan (1) plus the dinodes
+	// and unlinked dinodes its header counts; a header that is wrong (pass 5 says so)
+	// only makes that group's share move faster or jump at its end.
+	auto rgrp_share = [](const RgrpInfo &rg) -> uint64_t {
+		return 1 + (rg.header_ok ? uint64_t(rg.rg.dinodes) + rg.unlinked : 0);
+	};
+	uint64_t dinode_units = 0;
+	for (const RgrpInfo &rg : img_.rgrps())
+		dinode_units += rgrp_share(rg);
+	PassProgress progress(progress_, "1", "dinodes and block trees",
+	                      system_inodes_.size() + dinode_units);
+	uint64_t done = 0;
+	for (uint64_t s : system_inodes_) {
 		check_dinode(s, true);
+		progress.update(++done);
+	}
 	for (const JournalInfo &j : img_.journals()) {
 		for (uint64_t s : {j.entry.ji_journal_addr, j.entry.ji_statfs_addr})
 			if (inodes_.count(s))
@@ -621,6 +644,9 @@ void Checker::pass1_dinodes()
 		}
 	}
 	for (const RgrpInfo &rg : img_.rgrps()) {
+		uint64_t rgrp_start = done, share = rgrp_share(rg), checked = 0;
+		progress.update(rgrp_start);
+		done += share;
 		std::vector<uint8_t> bits;
 		std::vector<std::string> problems;
 		if (!img_.read_bitmap(rg, &bits, &problems))
@@ -628,6 +654,7 @@ void Checker::pass1_dinodes()
 		for (uint32_t i = cfs::bitmap_find(bits.data(), 0, rg.rg.data, CFS_BLKST_DINODE);
 		     i < rg.rg.data;) {
 			check_dinode(rg.rg.data0 + i, false);
+			progress.update(rgrp_start + std::min(++checked, share - 1));
 			i = cfs::bitmap_find(bits.data(), i + 1, rg.rg.data, CFS_BLKST_DINODE);
 		}
 		for (uint32_t i = cfs::bitmap_find(bits.data(), 0, rg.rg.data, CFS_BLKST_UNLINKED);
@@ -642,6 +669,7 @@ void Checker::pass1_dinodes()
 				continue;
 			}
 			check_dinode(ino, false);
+			progress.update(rgrp_start + std::min(++checked, share - 1));
 			if (claims_[ino] == kDinode)
 				claims_[ino] = kUnlinked;
 		}
@@ -734,10 +762,12 @@ bool Checker::patch_entry(const EntryRef &e, const std::function<void(cfs_dirent
 void Checker::pass2_entries()
 {
 	r_.info(1, "pass 2: directory entries");
+	PassProgress progress(progress_, "2", "directory entries", entries_.size());
 	for (uint64_t ino : rebuilt_links_)
 		if (inodes_.count(ino))
 			inodes_[ino].links++;
 	for (size_t i = 0; i < entries_.size(); i++) {
+		progress.update(i);
 		EntryRef &e = entries_[i];
 		if (inodes_[e.dir].dir_reset) {
 			e.removed = true;
@@ -830,7 +860,15 @@ void Checker::pass2_entries()
 void Checker::pass5_bitmaps()
 {
 	r_.info(1, "pass 5: bitmaps and resource-group counts");
+	// Units: data blocks whose bitmap state is compared with pass 1's claims.
+	uint64_t data_blocks = 0, done = 0;
+	for (const RgrpInfo &rg : img_.rgrps())
+		data_blocks += rg.rg.data;
+	PassProgress progress(progress_, "5", "bitmaps and resource-group counts", data_blocks);
 	for (RgrpInfo &rg : img_.rgrps()) {
+		uint64_t rgrp_start = done;
+		progress.update(rgrp_start);
+		done += rg.rg.data;
 		std::vector<uint8_t> bits;
 		std::vector<std::string> problems;
 		bool readable = img_.read_bitmap(rg, &bits, &problems);
@@ -846,6 +884,8 @@ void Checker::pass5_bitmaps()
 		uint64_t first_mfu = 0, first_leak = 0, first_kind = 0;
 		std::vector<uint8_t> fixed = bits;
 		for (uint32_t i = 0; i < rg.rg.data; i++) {
+			if ((i & 4095) == 0)
+				progress.update(rgrp_start + i);
 			unsigned have = cfs::bitmap_get(bits.data(), i);
 			unsigned want = claims_[rg.rg.data0 + i];
 			if (have == want)
@@ -977,6 +1017,10 @@ void Checker::pass5_bitmaps()
 void Checker::pass3_connectivity()
 {
 	r_.info(1, "pass 3: connectivity");
+	// Units: dinodes reached by the walk from the root, the master directory and, for
+	// orphans, from each orphan moved.
+	PassProgress progress(progress_, "3", "connectivity", inodes_.size());
+	uint64_t reached = 0;
 	// Children of each directory, from the entries that survived pass 2.
 	std::unordered_map<uint64_t, std::vector<uint64_t>> children;
 	for (const EntryRef &e : entries_) {
@@ -994,6 +1038,7 @@ void Checker::pass3_connectivity()
 			if (it == inodes_.end() || it->second.reached)
 				continue;
 			it->second.reached = true;
+			progress.update(++reached);
 			for (uint64_t c : children[ino])
 				queue.push_back(c);
 		}
@@ -1207,7 +1252,10 @@ void Checker::pass4_counts()
 		if (claims_[ino] != kFree || ino == lost_found_)
 			inos.push_back(ino);
 	std::sort(inos.begin(), inos.end());
+	PassProgress progress(progress_, "4", "link counts and dinode counters", inos.size());
+	uint64_t done = 0;
 	for (uint64_t ino : inos) {
+		progress.update(done++);
 		InodeRec &rec = inodes_[ino];
 		uint32_t want_links = rec.jindex_only ? 1 : rec.links;
 		if (rec.nlink != want_links &&
@@ -1246,6 +1294,8 @@ void Checker::pass4_counts()
 void Checker::pass_statfs()
 {
 	r_.info(1, "pass S: statfs totals");
+	// Units: the statfs files read, the global one and each journal's.
+	PassProgress progress(progress_, "S", "statfs totals", 1 + img_.journals().size());
 	uint64_t total = 0, free_blocks = 0, dinodes = 0;
 	for (const RgrpInfo &rg : img_.rgrps()) {
 		if (!rg.header_ok) {
@@ -1270,7 +1320,9 @@ void Checker::pass_statfs()
 	}
 	// Deltas the nodes have not folded in yet count towards the global values.
 	int64_t dfree = 0, ddinodes = 0;
+	uint64_t files_read = 1;
 	for (const JournalInfo &j : img_.journals()) {
+		progress.update(files_read++);
 		Block cb;
 		std::vector<uint8_t> crec;
 		if (img_.read_meta(j.entry.ji_statfs_addr, CFS_BT_DI, j.entry.ji_statfs_addr, &cb).valid &&
@@ -1333,9 +1385,9 @@ void Checker::run()
 
 }  // namespace
 
-void check_filesystem(const CheckTarget &target, Repairs &repairs)
+void check_filesystem(const CheckTarget &target, Repairs &repairs, Progress *progress)
 {
-	Checker checker(target, repairs);
+	Checker checker(target, repairs, progress);
 	checker.run();
 }
 

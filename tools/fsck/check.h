@@ -2,6 +2,7 @@
 // target and the tests drive exactly the code the binary runs.
 #pragma once
 
+#include "progress.h"
 #include "repair.h"
 
 namespace fsck {
@@ -13,7 +14,9 @@ struct CheckTarget {
 
 // Runs every pass over the filesystem on `target`. Problems, repairs and fatal errors
 // are recorded in `repairs`, whose exit_status() is the run's result. Never writes when
-// repairs.may_write() is false.
-void check_filesystem(const CheckTarget &target, Repairs &repairs);
+// repairs.may_write() is false. Each pass reports its progress to `progress` (fsck -C)
+// unless it is null.
+void check_filesystem(const CheckTarget &target, Repairs &repairs,
+                      Progress *progress = nullptr);
 
 }  // namespace fsck

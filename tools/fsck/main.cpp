@@ -1,9 +1,12 @@
-// fsck.clusterfs [-n|-y|-p] [-v] device: the command line. Everything that looks at
+// fsck.clusterfs [-n|-y|-p] [-v] [-C fd] device: the command line. Everything that looks at
 // the filesystem lives behind check_filesystem() (check.h).
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <csignal>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <fcntl.h>
 #include <getopt.h>
 #include <string>
@@ -11,18 +14,21 @@
 
 #include "check.h"
 #include "mounted.h"
+#include "progress.h"
 #include "repair.h"
 
 namespace {
 
 const char kUsage[] =
-	"usage: fsck.clusterfs [-n|-y|-p] [-v] [-f] device\n"
+	"usage: fsck.clusterfs [-n|-y|-p] [-v] [-f] [-C fd] device\n"
 	"  -n  check only: open read-only, repair nothing\n"
 	"  -y  repair every problem found without asking\n"
 	"  -p  preen: repair only what is safe unattended (counts, leaked blocks)\n"
 	"      (-a is accepted as a synonym, as fsck(8) passes it)\n"
 	"  -v  verbose: show each pass; -vv shows every object checked\n"
 	"  -f  accepted for fsck(8) compatibility; the check is always complete\n"
+	"  -C fd  progress: 0 draws a bar on standard output when it is a terminal;\n"
+	"      fd > 0 gets lines \"pass current max device\" (as e2fsck -C writes them)\n"
 	"  -V  print the version and exit\n"
 	"exit status: 0 clean, 1 problems corrected, 4 problems left uncorrected,\n"
 	"             8 operational error, 16 usage error, 32 cancelled by the user\n";
@@ -35,9 +41,10 @@ int main(int argc, char **argv)
 	int mode_options = 0;
 	RepairMode mode = RepairMode::kInteractive;
 	int verbosity = 0;
+	int progress_fd = -1;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, "nyapvfVh")) != -1) {
+	while ((opt = getopt(argc, argv, "nyapvfVhC:")) != -1) {
 		switch (opt) {
 		case 'n':
 			mode = RepairMode::kCheckOnly;
@@ -57,6 +64,23 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			break;
+		case 'C': {
+			char *end = nullptr;
+			errno = 0;
+			long fd = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || fd < 0 || fd > INT32_MAX) {
+				fprintf(stderr, "fsck.clusterfs: -C wants a file descriptor number, "
+				                "not '%s'\n%s", optarg, kUsage);
+				return fsck::kExitUsage;
+			}
+			if (fd > 0 && fcntl(int(fd), F_GETFL) < 0) {
+				fprintf(stderr, "fsck.clusterfs: -C %ld: file descriptor %ld is not open\n%s",
+				        fd, fd, kUsage);
+				return fsck::kExitUsage;
+			}
+			progress_fd = int(fd);
+			break;
+		}
 		case 'V':
 			printf("fsck.clusterfs (clusterfs) format v1\n");
 			return fsck::kExitClean;
@@ -64,7 +88,11 @@ int main(int argc, char **argv)
 			fputs(kUsage, stdout);
 			return fsck::kExitClean;
 		default:
-			fprintf(stderr, "fsck.clusterfs: unknown option -%c\n%s", optopt, kUsage);
+			if (optopt == 'C')
+				fprintf(stderr, "fsck.clusterfs: -C needs a file descriptor number\n%s",
+				        kUsage);
+			else
+				fprintf(stderr, "fsck.clusterfs: unknown option -%c\n%s", optopt, kUsage);
 			return fsck::kExitUsage;
 		}
 	}
@@ -108,7 +136,17 @@ int main(int argc, char **argv)
 	}
 
 	fsck::Repairs repairs(mode, verbosity, stdout, stdin);
-	fsck::check_filesystem({device, fd}, repairs);
+	std::unique_ptr<fsck::Progress> progress;
+	if (progress_fd >= 0) {
+		// A progress reader that goes away must not kill a check that may be repairing:
+		// the write fails with EPIPE instead and the reports stop.
+		if (progress_fd > 0)
+			signal(SIGPIPE, SIG_IGN);
+		progress = std::make_unique<fsck::Progress>(progress_fd, device);
+		repairs.set_before_output([p = progress.get()] { p->clear(); });
+	}
+	fsck::check_filesystem({device, fd}, repairs, progress.get());
+	progress.reset();  // erases the bar before the verdict
 	if (!read_only && fsync(fd) != 0) {
 		repairs.fatal("%s: flushing repairs failed: %s", device, strerror(errno));
 	}

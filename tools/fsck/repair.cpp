@@ -14,6 +14,7 @@ Repairs::Repairs(RepairMode mode, int verbosity, FILE *out, FILE *in)
 bool Repairs::problem(PreenSafety safety, const char *fix, const char *fmt, ...)
 {
 	found_++;
+	before_output();
 	va_list ap;
 	va_start(ap, fmt);
 	vfprintf(out_, fmt, ap);
@@ -89,6 +90,7 @@ void Repairs::repaired()
 
 void Repairs::repair_failed(const char *fmt, ...)
 {
+	before_output();
 	fputs("  not repaired: ", out_);
 	va_list ap;
 	va_start(ap, fmt);
@@ -101,6 +103,7 @@ void Repairs::info(int level, const char *fmt, ...)
 {
 	if (verbosity_ < level)
 		return;
+	before_output();
 	va_list ap;
 	va_start(ap, fmt);
 	vfprintf(out_, fmt, ap);
@@ -111,6 +114,7 @@ void Repairs::info(int level, const char *fmt, ...)
 void Repairs::fatal(const char *fmt, ...)
 {
 	fatal_ = true;
+	before_output();
 	fputs("fsck.clusterfs: ", out_);
 	va_list ap;
 	va_start(ap, fmt);

@@ -6,6 +6,8 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <utility>
 
 namespace fsck {
 
@@ -60,7 +62,16 @@ public:
 
 	int exit_status() const;
 
+	// Called before anything is written to `out`: a progress bar on the same terminal
+	// (fsck -C 0) erases itself there so that messages and prompts start on a clean line.
+	void set_before_output(std::function<void()> hook) { before_output_ = std::move(hook); }
+
 private:
+	void before_output() const
+	{
+		if (before_output_)
+			before_output_();
+	}
 	bool ask(const char *fix);
 
 	RepairMode mode_;
@@ -74,6 +85,7 @@ private:
 	bool preen_stopped_ = false;
 	bool cancelled_ = false;
 	bool fatal_ = false;
+	std::function<void()> before_output_;
 };
 
 }  // namespace fsck
