@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <nlohmann/json.hpp>
+
 #include <corosync/cmap.h>
 #include <sys/random.h>
 #include <syslog.h>
@@ -40,22 +42,13 @@ double now_seconds()
 	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The inside of a JSON string for `s`: valid UTF-8 (resource and lockspace names are
+// arbitrary bytes) comes out as it is, an invalid byte as U+FFFD (nlohmann-json's
+// replacing serializer; it escapes quotes, backslashes and control characters).
 std::string json_escape(const std::string &s)
 {
-	std::string out;
-	for (unsigned char c : s) {
-		if (c == '"' || c == '\\') {
-			out += '\\';
-			out += static_cast<char>(c);
-		} else if (c < 0x20 || c >= 0x7f) {
-			char buf[8];
-			snprintf(buf, sizeof(buf), "\\u%04x", c);
-			out += buf;
-		} else {
-			out += static_cast<char>(c);
-		}
-	}
-	return out;
+	std::string quoted = nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+	return quoted.substr(1, quoted.size() - 2);
 }
 
 std::string corosync_node_name(uint32_t node)

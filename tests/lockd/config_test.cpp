@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "config.h"
+#include "util.h"
 
 using clusterfs::lockd::Config;
 using clusterfs::lockd::load_config;
@@ -120,3 +121,16 @@ TEST(LockdConfig, QuotedHashIsNotAComment)
 }
 
 } // namespace
+
+// lockd's JSON dumps (clusterfs_tool locks/cluster --json) carry resource and lockspace
+// names, which are arbitrary bytes: UTF-8 passes through intact (it used to come out as
+// one \u00XX per byte, "é" read back as "Ã©"), an invalid byte becomes U+FFFD, and
+// quotes, backslashes and control characters are escaped.
+TEST(LockdUtil, JsonEscapeKeepsUtf8AndReplacesInvalidBytes)
+{
+	using clusterfs::lockd::json_escape;
+	EXPECT_EQ(json_escape("r\xc3\xa9sum\xc3\xa9"), "r\xc3\xa9sum\xc3\xa9");
+	EXPECT_EQ(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\n");
+	EXPECT_EQ(json_escape(std::string("x\xff" "y")), "x\xef\xbf\xbdy");
+	EXPECT_EQ(json_escape(std::string("\x01", 1)), "\\u0001");
+}
