@@ -4,7 +4,7 @@
 # usage: tests/lockd/bench.sh OUTPUT.md
 . "$(dirname "$0")/cluster_lib.sh"
 OUTPUT=${1:?usage: bench.sh OUTPUT.md}
-LS=bench:fs
+LS=$RUN_ID:fs # a lock table names corosync's cluster (RUN_ID)
 COUNT=${LOCKD_BENCH_COUNT:-500}
 SECONDS_TP=${LOCKD_BENCH_SECONDS:-5}
 

@@ -3,7 +3,7 @@
 # death stays quorate, fences the dead node and recovers its journal; grants go on. After
 # a network split both halves stay quorate: neither grants until the fence race is decided.
 . "$(dirname "$0")/cluster_lib.sh"
-LS=lockdtest:two
+LS=$RUN_ID:two # a lock table names corosync's cluster (RUN_ID)
 START=$SECONDS
 
 # pids_file NODE: what fence_kill.sh kills to fence NODE.

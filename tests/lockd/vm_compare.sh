@@ -51,11 +51,11 @@ for k in 1 2 3; do
 		setsid build/bin/clusterfs_lockd -f -c /tmp/lockd.conf </dev/null >/var/log/clusterfs_lockd.log 2>&1 &
 		for i in $(seq 100); do [ -S /run/clusterfs/lockd.sock ] && exit 0; sleep 0.1; done; exit 1'
 done
-node_run 1 -t 600 "build/bin/lockd_test_client bench-acquire vmbench:fs $COUNT" >"$RES/lockd-acquire.out"
-run_pair lockd-pp "build/bin/lockd_test_client bench-pingpong vmbench:fs pp $COUNT" \
-	"build/bin/lockd_test_client bench-pingpong vmbench:fs pp $COUNT"
-run_three lockd-tp "build/bin/lockd_test_client bench-throughput vmbench:fs $TP_SECONDS 1"
-run_three lockd-tp32 "build/bin/lockd_test_client bench-throughput vmbench:fs $TP_SECONDS 32"
+node_run 1 -t 600 "build/bin/lockd_test_client bench-acquire vmtest:fs $COUNT" >"$RES/lockd-acquire.out"
+run_pair lockd-pp "build/bin/lockd_test_client bench-pingpong vmtest:fs pp $COUNT" \
+	"build/bin/lockd_test_client bench-pingpong vmtest:fs pp $COUNT"
+run_three lockd-tp "build/bin/lockd_test_client bench-throughput vmtest:fs $TP_SECONDS 1"
+run_three lockd-tp32 "build/bin/lockd_test_client bench-throughput vmtest:fs $TP_SECONDS 32"
 
 p50() { sed -n "s/^$2:.*p50=\([0-9]*\)us.*/\1/p" "$1"; }
 p90() { sed -n "s/^$2:.*p90=\([0-9]*\)us.*/\1/p" "$1"; }
