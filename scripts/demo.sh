@@ -5,6 +5,8 @@
 # tools (make), like the VM tests. Until cluster locking lands the demo is one node
 # with lock_nolock.
 set -euo pipefail
+# A failing node_run inside $(...) fails the demo too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 source scripts/vm/lib.sh
 
@@ -16,7 +18,9 @@ show() { printf '    %s\n' "$@"; }
 
 step "Booting a VM (qemu, no KVM: about a minute)"
 cluster_start 1 --shared-mib 512 >/dev/null 2>&1 || { echo "demo: the VM did not boot; see build/vm-logs" >&2; exit 1; }
-show "node1 is up: kernel $(node_run 1 uname -r), shared disk $(node_run 1 'readlink -f $CFS_SHARED_DEV')"
+kernel=$(node_run 1 uname -r)
+disk=$(node_run 1 'readlink -f $CFS_SHARED_DEV')
+show "node1 is up: kernel $kernel, shared disk $disk"
 
 step "mkfs.clusterfs -p lock_nolock -j 1 on the 512 MiB disk"
 node_run 1 'build/bin/mkfs.clusterfs -O -p lock_nolock -j 1 -J 16 $CFS_SHARED_DEV' | sed 's/^/    /'
@@ -39,14 +43,25 @@ node_run 1 'set -e; cd /mnt/cfs
 	ln alpha/file1 alpha/file1.hardlink
 	find . -type f -exec md5sum {} + | sort -k2 >/tmp/before.md5
 	sync'
-show "$(node_run 1 'find /mnt/cfs -type f | wc -l') files, $(node_run 1 'du -sh /mnt/cfs | cut -f1') in all"
+files=$(node_run 1 'find /mnt/cfs -type f | wc -l')
+total=$(node_run 1 'du -sh /mnt/cfs | cut -f1')
+show "$files files, $total in all"
 
 step "Unmount, mount again, read everything back and compare checksums"
 node_run 1 'umount /mnt/cfs && mount -t clusterfs $CFS_SHARED_DEV /mnt/cfs'
-node_run 1 'cd /mnt/cfs && find . -type f -exec md5sum {} + | sort -k2 >/tmp/after.md5 && cmp /tmp/before.md5 /tmp/after.md5' &&
-	show "all $(node_run 1 'wc -l </tmp/after.md5') checksums match"
-show "cat shortcut: $(node_run 1 'cat /mnt/cfs/shortcut')"
-show "links of alpha/file1: $(node_run 1 'stat -c %h /mnt/cfs/alpha/file1')"
+node_run 1 'cd /mnt/cfs && find . -type f -exec md5sum {} + | sort -k2 >/tmp/after.md5'
+if ! node_run 1 'cmp -s /tmp/before.md5 /tmp/after.md5'; then
+	echo "demo: FAILED: what was read back after the remount differs from what was written" >&2
+	echo "demo: checksums before (<) and after (>) the remount:" >&2
+	node_run 1 'diff /tmp/before.md5 /tmp/after.md5' >&2 || :
+	exit 1
+fi
+count=$(node_run 1 'wc -l </tmp/after.md5')
+show "all $count checksums match"
+shortcut=$(node_run 1 'cat /mnt/cfs/shortcut')
+show "cat shortcut: $shortcut"
+links=$(node_run 1 'stat -c %h /mnt/cfs/alpha/file1')
+show "links of alpha/file1: $links"
 
 step "df"
 node_run 1 'df -h /mnt/cfs' | sed 's/^/    /'
