@@ -7,8 +7,8 @@
 # back as zeros after the replay.
 # The workload must really have run: it must still be running when the node is killed,
 # and each iteration must add at least CFS_CRASH_MIN_FSYNCS (default 20) acknowledged
-# fsyncs (manifest records) to the manifest; each iteration logs its count (an idle host
-# gave 159-822 per iteration, a loaded one several times fewer).
+# fsyncs (manifest records) to the manifest; each iteration logs its count (a host with
+# load 7-9 gave 144-822 per iteration).
 # CFS_CRASH_ITERATIONS (default 20) sets the number of crashes; `make kernel-soak` runs more.
 # nodes: 1
 # cluster: --shared-mib 512 --discard
