@@ -58,6 +58,8 @@ cluster_start "$nodes" $cluster_options
 report_failure() {
 	local status=$1 i
 	[[ $- == *e* ]] || return 0
+	# Inside $(...) (inherit_errexit) the enclosing command fails next and reports.
+	[ "$BASH_SUBSHELL" -eq 0 ] || return 0
 	trap - ERR
 	for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
 		if [ "${BASH_SOURCE[i]}" = "$test_script" ]; then
