@@ -1,21 +1,46 @@
 #!/usr/bin/env bash
-# Runs `make -jN test-<suite>` (test binaries build in parallel) for each suite named on the command line, keeps going after a
-# failure, saves each suite's output under build/test-logs/ and ends with one summary line.
+# Runs `make -jN test-<suite>` (test binaries build in parallel) for each suite named on the
+# command line, keeps going after a failure, saves each suite's output under
+# build/test-logs/ and ends with one summary line: "N suites passed, M failed, K skipped
+# test cases".
+# A test that skips a case prints "SKIP: REASON: what" (tests/skip-reasons lists the
+# accepted reasons): each such line is counted and shown, and one whose reason is not
+# listed fails its suite, so nothing is skipped without a stated, accepted reason.
 set -u
 cd "$(dirname "$0")/.."
 logdir=build/test-logs
 mkdir -p "$logdir"
-passed=0 failed=0 failed_names=()
+reasons=$(sed -e 's/#.*//' tests/skip-reasons | awk 'NF { print $1 }')
+passed=0 failed=0 skipped=0 failed_names=() skip_lines=()
 for suite in "$@"; do
 	log="$logdir/$suite.log"
 	start=$(date +%s)
 	echo "=== suite $suite"
 	if make -j"$(nproc)" --no-print-directory "test-$suite" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
-		passed=$((passed + 1)); verdict=PASS
+		verdict=PASS
 	else
-		failed=$((failed + 1)); failed_names+=("$suite"); verdict=FAIL
+		verdict=FAIL
+	fi
+	unexplained=0
+	while IFS= read -r line; do
+		skipped=$((skipped + 1))
+		skip_lines+=("$suite: ${line#SKIP: }")
+		reason=$(sed -n 's/^SKIP: \([a-z0-9-]*\): .*/\1/p' <<<"$line")
+		if [ -z "$reason" ] || ! grep -qxF -- "$reason" <<<"$reasons"; then
+			echo "=== suite $suite: unexplained skip (its reason is not in tests/skip-reasons): $line"
+			unexplained=$((unexplained + 1))
+		fi
+	done < <(grep -a '^SKIP:' "$log")
+	[ "$unexplained" -eq 0 ] || verdict=FAIL
+	if [ "$verdict" = PASS ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); failed_names+=("$suite")
 	fi
 	echo "=== suite $suite: $verdict ($(( $(date +%s) - start )) s, log $log)"
 done
-echo "${passed} suites passed, ${failed} failed${failed_names:+ (${failed_names[*]})}"
+for line in "${skip_lines[@]}"; do
+	echo "skipped: $line"
+done
+echo "${passed} suites passed, ${failed} failed, ${skipped} skipped test cases${failed_names:+ (failed: ${failed_names[*]})}"
 [ "$failed" -eq 0 ]

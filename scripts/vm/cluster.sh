@@ -104,7 +104,8 @@ cluster_wait_quorate() {
 		node_run "$k" -t "$((left + 5))" '
 			deadline=$((SECONDS + '"$left"'))
 			while :; do
-				status=$(corosync-quorumtool -s 2>&1)
+				# Not quorate yet is exit 2: the text below decides, not the status.
+				status=$(corosync-quorumtool -s 2>&1) || :
 				if grep -Eq "^Quorate: +Yes" <<<"$status" &&
 					grep -Eq "^Nodes: +'"$members"'\$" <<<"$status"; then
 					exit 0

@@ -21,6 +21,7 @@
 #   vm_console_check                the console check alone (oops, BUG, WARNING, ...)
 #   vm_console_accept K             node K's console so far was expected (crash tests)
 #   fail MSG / assert_eq EXPECTED ACTUAL [WHAT]   end a test with a clear message
+#   node_expect_fail K [-t S] WHAT CMD...   CMD must fail on node K with a status 1-123
 # plus the cluster stack helpers of scripts/vm/cluster.sh (corosync, dlm_controld).
 #
 # Settings (environment): VM_LOG_DIR (default build/vm-logs/run-PID), VM_KERNEL (a
@@ -256,8 +257,9 @@ _vm_wait_ready() {
 
 # node_run K [-t SECS] CMD... — like ssh: the arguments are joined with spaces and run by
 # bash on node K, as root, in the caller's current directory (the checkout, in tests: the
-# node sees it at the same path). Prints the command's stdout and
-# stderr, returns its exit status (124 on timeout, 255 when the node is down).
+# node sees it at the same path), with `set -e` and `shopt -s inherit_errexit`: the first
+# failing command ends CMD. Prints the command's stdout and stderr, returns its exit
+# status (124 on timeout, 255 when the node is down).
 # vm_dump_tasks K: has node K's kernel print every blocked task's stack (SysRq-w sent as
 # a key press through the qemu monitor, so it works while the guest's userspace is
 # stuck) into its console log, and shows the end of that log. VM_NO_TASK_DUMP=1: skip
@@ -295,7 +297,10 @@ node_run() {
 		echo "node_run: node$k is not running" >&2
 		return 255
 	fi
-	printf '# timeout: %s\ncd %q || exit 125\n%s\n' "$limit" "$PWD" "$*" >"$jobs/$id.tmp"
+	# set -e and inherit_errexit: a failing command anywhere in CMD (also inside $(...))
+	# ends it with that command's status, as a test script runs on the host.
+	printf '# timeout: %s\nset -e\nshopt -s inherit_errexit\ncd %q || exit 125\n%s\n' \
+		"$limit" "$PWD" "$*" >"$jobs/$id.tmp"
 	mv "$jobs/$id.tmp" "$jobs/$id.cmd"
 	local start=$SECONDS rc
 	# The agent enforces the limit; the host waits a little longer for its answer.
@@ -428,7 +433,8 @@ cluster_stop() {
 		node_alive "$k" && [ -s "$VM_SHARE/node$k/ready" ] || continue
 		# Save what a kernel or daemon said that the console may not have: dmesg with
 		# all levels, and /var/log (corosync, dlm_controld, test daemons).
-		VM_RUN_TIMEOUT=20 node_run "$k" 'dmesg; mkdir -p /scratch/var-log; cp -a /var/log/. /scratch/var-log/ 2>/dev/null; true' \
+		# (cp may meet sockets it cannot copy: what it copied is kept.)
+		VM_RUN_TIMEOUT=20 node_run "$k" 'dmesg; mkdir -p /scratch/var-log; cp -a /var/log/. /scratch/var-log/ 2>/dev/null || :' \
 			>"$VM_LOG_DIR/node$k.dmesg" 2>/dev/null || true
 		if [ -d "$VM_SHARE/node$k/scratch/var-log" ]; then
 			rm -rf "$VM_LOG_DIR/node$k.var-log"
@@ -478,4 +484,23 @@ fail() {
 assert_eq() {
 	local expected=$1 actual=$2 what=${3:-value}
 	[ "$expected" = "$actual" ] || fail "$what: expected '$expected', got '$actual'"
+}
+
+# node_expect_fail K [-t SECS] WHAT CMD...: CMD must fail on node K with an ordinary error
+# status (1-123: a refusal, an EIO, ...). Success fails the test, and so do the statuses
+# that mean CMD never got to refuse: 124 (timed out), 125-127 (could not run), 128+N (a
+# signal) and 255 (the node died): `node_run ... && fail` would pass on all of those.
+# Prints CMD's output.
+node_expect_fail() {
+	local k=$1 limit=() rc=0
+	shift
+	if [ "${1:-}" = -t ]; then
+		limit=(-t "$2")
+		shift 2
+	fi
+	local what=$1
+	shift
+	node_run "$k" "${limit[@]}" "$@" || rc=$?
+	[ "$rc" -ne 0 ] || fail "$what: succeeded, expected a failure"
+	[ "$rc" -le 123 ] || fail "$what: status $rc (timed out, not run, killed or node down), expected a refusal"
 }

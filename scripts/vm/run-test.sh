@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one VM test script: reads its header, boots the cluster it declares, runs the
-# script (sourced, with the API of scripts/vm/lib.sh and `set -e`), stops the cluster
+# script (sourced, with the API of scripts/vm/lib.sh, `set -e` and inherit_errexit;
+# refused before booting if it drops a node_run's status, see lint_status_dropped), stops the cluster
 # and checks every console. Exit status 0 only if the script and the consoles are clean.
 #
 # usage: run-test.sh tests/vm/NAME.sh     (logs under VM_LOG_DIR)
@@ -24,6 +25,30 @@ console_allow=$(header console-allow)
 [[ $nodes =~ ^[1-4]$ ]] || { echo "run-test: $test_script has no valid '# nodes: N' line (1-4)" >&2; exit 2; }
 [ -z "$console_allow" ] || export VM_CONSOLE_ALLOW=$console_allow
 
+# $(node_run ...) as a command's argument (assert_eq X "$(node_run ...)") throws the
+# node's exit status away whatever set -e says: a test must assign it first
+# (out=$(node_run ...)), which set -e checks. Only a diagnostic inside a fail message may
+# use it directly.
+lint_status_dropped() {
+	awk -v file="$1" '
+		/^[[:space:]]*#/ { next }
+		{
+			rest = $0; before = ""
+			while ((i = index(rest, "$(node_run")) > 0) {
+				before = before substr(rest, 1, i - 1)
+				rest = substr(rest, i + 10)
+				if (before ~ /^[[:space:]]*((local|export|if|while|until|!)[[:space:]]+)*[A-Za-z_][A-Za-z0-9_]*\+?=$/)
+					continue
+				if (before ~ /(^|[[:space:]])[a-z_]*fail[[:space:]]+"/)
+					continue
+				printf "run-test: %s:%d: the status of $(node_run ...) used as an argument is ignored; assign it to a variable first:\n  %s\n", file, NR, $0
+				bad = 1
+			}
+		}
+		END { exit bad }' "$1" >&2
+}
+lint_status_dropped "$test_script" || exit 2
+
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck disable=SC2086 # options are words
 cluster_start "$nodes" $cluster_options
@@ -33,6 +58,8 @@ cluster_start "$nodes" $cluster_options
 report_failure() {
 	local status=$1 i
 	[[ $- == *e* ]] || return 0
+	# Inside $(...) (inherit_errexit) the enclosing command fails next and reports.
+	[ "$BASH_SUBSHELL" -eq 0 ] || return 0
 	trap - ERR
 	for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
 		if [ "${BASH_SOURCE[i]}" = "$test_script" ]; then
@@ -44,6 +71,9 @@ report_failure() {
 	vm_log "FAIL: status $status: $BASH_COMMAND"
 }
 trap 'report_failure $?' ERR
+# inherit_errexit: a failing command inside $(...) ends the substitution with its status
+# (without it the substitution goes on and only its last command counts).
+shopt -s inherit_errexit
 set -eE
 # shellcheck source=/dev/null # the test named on the command line
 source "$test_script"

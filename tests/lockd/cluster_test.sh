@@ -182,7 +182,7 @@ send a2 lock 8 fresh EX
 wait_for "$(out a2)" "^complete id=8 status=$ENOLCK mode=IV"
 rc=0; tool 2 lock "$LS" fresh -- true 2>"$WORK/inq.err" || rc=$?
 [ "$rc" = 69 ] && grep -q inquorate "$WORK/inq.err" || fail "lock on an inquorate node: rc=$rc $(cat "$WORK/inq.err")"
-json=$(tool 1 locks --json --lockspace "$LS")
+json=$(tool 1 locks --json --lockspace "$LS") || fail "locks --json on node 1 failed: $json"
 echo "$json" | grep -q '"resource":"fresh"' && fail "inquorate node 1 recorded a grant: $json"
 ip -n "${RUN_ID}br" link set p2 up
 wait_for "$WORK/n1/lockd.log" "node 1 is now quorate" 30

@@ -18,10 +18,12 @@ u64_at() { od -An -t u8 -j "$(( $2 * BS + $3 ))" -N8 "$1" | tr -d ' '; }
 
 img=$WORK/c.img
 # case NAME PATTERN DAMAGE-CMD...: damage a fresh copy, expect detection and repair.
+# (The damaged copy is of $from, the base image unless a case sets it.)
+from=$base
 case_repaired() {
 	local name=$1 pattern=$2
 	shift 2
-	cp --sparse=always "$base" "$img"
+	cp --sparse=always "$from" "$img"
 	"$@" || { fail "$name: damaging failed"; return; }
 	expect_rc 4 "$name: fsck -n reports it" "$FSCK" -n "$img"
 	expect_out "$pattern" "$name: fsck -n names it"
@@ -32,7 +34,7 @@ case_repaired() {
 case_unrepairable() {
 	local name=$1 pattern=$2
 	shift 2
-	cp --sparse=always "$base" "$img"
+	cp --sparse=always "$from" "$img"
 	"$@" || { fail "$name: damaging failed"; return; }
 	expect_rc 4 "$name: fsck -n reports it" "$FSCK" -n "$img"
 	expect_out "$pattern" "$name: fsck -n names it"
@@ -62,13 +64,31 @@ case_unrepairable "superblock CRC" "superblock CRC mismatch" "$POKE" "$img" flip
 case_unrepairable "rindex dinode" "rindex dinode: block $rindex" "$POKE" "$img" flip "$rindex" 1000
 case_repaired "rgrp header CRC" "block $rg_addr \\(rgrp header\\): CRC mismatch" "$POKE" "$img" flip "$rg_addr" 120
 rg_free=$(json rgrps --json "$base" | jq ".rgrps[] | select(.address == $rg_addr) | .free")
-# A bitmap continuation block, in the first rgrp that has one.
-rb=$(json rgrps --json "$base" |
-	jq '[.rgrps[] | select(.length > 1)][0] | if . == null then "none" else .address + 1 end')
-if [ "$rb" != '"none"' ]; then
-	case_repaired "rgrp bitmap block CRC" "block $rb \\(rgrp bitmap\\): CRC mismatch" \
-		"$POKE" "$img" flip "$rb" 200
+# Two cases need structures the base image has only with 1 KiB blocks: an rgrp whose
+# bitmap continues past its header block, and a hashed directory whose hash table fills
+# a block of its own (with 4 KiB blocks the base's 32 MiB rgrps and 3000-entry directory
+# fit in one block each). Where the base lacks them, they run on a wide image: 128 MiB
+# rgrps and one directory of 45000 entries.
+rgrp_with_bitmap_block() {  # IMAGE: the address of such an rgrp's first bitmap block
+	json rgrps --json "$1" | jq -e '[.rgrps[] | select(.length > 1)][0] | if . == null then false else .address + 1 end'
+}
+wide=$WORK/wide.img
+make_wide() {
+	[ -e "$wide" ] && return 0
+	truncate -s 512M "$wide"
+	"$MKFS" -q -O -b "$BS" -j 2 -J 8 -r 128 -t test:wide "$wide" &&
+		"$POPULATE" "$wide" --files 45000 --per-dir 45000 >/dev/null || fail "wide image: mkfs or populate failed"
+}
+
+from=$base
+if ! rb=$(rgrp_with_bitmap_block "$base"); then
+	make_wide
+	from=$wide
+	rb=$(rgrp_with_bitmap_block "$wide") || fail "no rgrp with a bitmap block even in the wide image"
 fi
+case_repaired "rgrp bitmap block CRC" "block $rb \\(rgrp bitmap\\): CRC mismatch" \
+	"$POKE" "$img" flip "$rb" 200
+from=$base
 case_repaired "rgrp free count" "header counts free $((rg_free - 1))" \
 	"$POKE" "$img" u32 "$rg_addr" 68 "$((rg_free - 1))"
 case_repaired "leaked block" "blocks marked in use belong to nothing \\(first: $free_blk\\)" \
@@ -112,15 +132,23 @@ case_repaired "root link count" "inode $root: link count 9, should be" \
 	"$POKE" "$img" u32 "$root" 76 9
 
 # A jdata block of a hashed directory's hash table: the directory is rebuilt empty and
-# its 3000 files land in /lost+found.
-bigdir=$(entry_ino /mixed bigdir)
-table_blk=$(json inode --json "$base" "$bigdir" >/dev/null; u64_at "$base" "$bigdir" 256)
-if [ "$(json inode --json "$base" "$bigdir" | jq .height)" -eq 1 ]; then
-	case_repaired "hash table jdata block CRC" "block $table_blk \\(jdata\\): CRC mismatch" \
+# its files land in /lost+found. (Two more entries there: "." and "..".)
+from=$base hashed=/mixed/bigdir hashed_files=3000 hashed_ino=$(entry_ino /mixed bigdir)
+if [ "$(json inode --json "$base" "$hashed_ino" | jq .height)" != 1 ]; then
+	make_wide
+	from=$wide hashed=/d0 hashed_files=45000
+	hashed_ino=$(json dir --json "$wide" / | jq '.entries[] | select(.name == "d0") | .inode')
+fi
+if [ "$(json inode --json "$from" "$hashed_ino" | jq .height)" != 1 ]; then
+	fail "hash table: $hashed (inode '$hashed_ino') has no hash table block of its own"
+else
+	table_blk=$(u64_at "$from" "$hashed_ino" 256)
+	case_repaired "hash table jdata block CRC ($hashed)" "block $table_blk \\(jdata\\): CRC mismatch" \
 		"$POKE" "$img" flip "$table_blk" 500
 	expect_rc 0 "hash table: lost+found lists the files" "$TOOL" dir --json "$img" /lost+found
-	jq_eq '.entries_found' 3002 "hash table: 3000 files in lost+found"
+	jq_eq '.entries_found' $((hashed_files + 2)) "hash table: $hashed_files files in lost+found"
 fi
+from=$base
 
 # The only log header of a journal: the journal has no valid header left.
 jhead=$(json journals --json "$base" | jq '.journals[0].first_block')
@@ -185,10 +213,10 @@ jq_eq '[.entries[] | select(.name == "crashfile")] | length' 1 "dirty journal: c
 
 # Preen: fixes counts on its own, stops short of removing entries.
 cp --sparse=always "$base" "$img"
-"$POKE" "$img" u32 "$rg_addr" 68 "$((rg_free - 1))"
+"$POKE" "$img" u32 "$rg_addr" 68 "$((rg_free - 1))" || fail "preen: damaging the free count failed"
 expect_rc 1 "preen repairs counts" "$FSCK" -p "$img"
 cp --sparse=always "$base" "$img"
-"$POKE" "$img" flip "$size3" 100
+"$POKE" "$img" flip "$size3" 100 || fail "preen: damaging dinode $size3 failed"
 expect_rc 4 "preen refuses to clear a dinode" "$FSCK" -p "$img"
 expect_out "UNEXPECTED INCONSISTENCY" "preen says to run fsck by hand"
 

@@ -4,13 +4,18 @@
 # cluster: --shared-mib 64 --private-mib 16
 # timeout: 240
 
-assert_eq "node1" "$(node_run 1 hostname)" "hostname"
-assert_eq "$(uname -m)" "$(node_run 1 uname -m)" "machine"
-assert_eq "$(vm_kernel_version)" "$(node_run 1 uname -r)" "kernel release"
+got=$(node_run 1 hostname)
+assert_eq "node1" "$got" "hostname"
+got=$(node_run 1 uname -m)
+assert_eq "$(uname -m)" "$got" "machine"
+got=$(node_run 1 uname -r)
+assert_eq "$(vm_kernel_version)" "$got" "kernel release"
 
 # The checkout is visible at the same path, byte-identical, and read-only.
-assert_eq "$(sha256sum scripts/vm/lib.sh)" "$(node_run 1 sha256sum scripts/vm/lib.sh)" "checkout file over 9p"
-assert_eq "$PWD" "$(node_run 1 pwd)" "working directory"
+got=$(node_run 1 sha256sum scripts/vm/lib.sh)
+assert_eq "$(sha256sum scripts/vm/lib.sh)" "$got" "checkout file over 9p"
+got=$(node_run 1 pwd)
+assert_eq "$PWD" "$got" "working directory"
 if node_run 1 "touch $(printf %q "$PWD")/vm-write-probe" 2>/dev/null; then
 	rm -f vm-write-probe
 	fail "the host root is writable from the VM"
@@ -22,8 +27,10 @@ node_run 1 'for dir in /etc /var/lib /run /tmp /scratch /mnt /root; do echo prob
 node_run 1 'modprobe loop && grep -qw ^loop /proc/modules'
 
 # Disks by role: a 64 MiB shared disk and a 16 MiB private one.
-assert_eq 67108864 "$(node_run 1 'blockdev --getsize64 $CFS_SHARED_DEV')" "shared disk size"
-assert_eq 16777216 "$(node_run 1 'blockdev --getsize64 $CFS_PRIVATE_DEV')" "private disk size"
+got=$(node_run 1 'blockdev --getsize64 $CFS_SHARED_DEV')
+assert_eq 67108864 "$got" "shared disk size"
+got=$(node_run 1 'blockdev --getsize64 $CFS_PRIVATE_DEV')
+assert_eq 16777216 "$got" "private disk size"
 
 # Exit status, stdout and stderr come back separately.
 set +e

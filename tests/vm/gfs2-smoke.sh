@@ -20,13 +20,16 @@ head -c 4194304 /dev/urandom >"$VM_LOG_DIR/data.host"
 expected=$(sha256sum <"$VM_LOG_DIR/data.host" | cut -d' ' -f1)
 node_copy_in 1 "$VM_LOG_DIR/data.host" /tmp/data
 node_run 1 'cp /tmp/data /mnt/gfs/from-node1'
-assert_eq "$expected" "$(node_run 2 'sha256sum </mnt/gfs/from-node1' | cut -d' ' -f1)" "node2's copy of node1's file"
+got=$(node_run 2 'sha256sum </mnt/gfs/from-node1' | cut -d' ' -f1)
+assert_eq "$expected" "$got" "node2's copy of node1's file"
 
 # And the other way, with an append by node1 to a file node2 created.
 node_run 2 'printf "written by node2\n" >/mnt/gfs/from-node2'
 node_run 1 'printf "appended by node1\n" >>/mnt/gfs/from-node2'
-assert_eq "$(printf 'written by node2\nappended by node1')" "$(node_run 2 'cat /mnt/gfs/from-node2')" "file written by both nodes"
-assert_eq "from-node1 from-node2" "$(node_run 2 'ls /mnt/gfs | tr "\n" " " | sed "s/ $//"')" "directory listing on node2"
+got=$(node_run 2 'cat /mnt/gfs/from-node2')
+assert_eq "$(printf 'written by node2\nappended by node1')" "$got" "file written by both nodes"
+got=$(node_run 2 'ls /mnt/gfs | tr "\n" " " | sed "s/ $//"')
+assert_eq "from-node1 from-node2" "$got" "directory listing on node2"
 
 fs_umount 2 /mnt/gfs
 fs_umount 1 /mnt/gfs

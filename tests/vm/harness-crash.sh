@@ -21,7 +21,8 @@ vm_console_accept 1
 vm_console_check || fail "console check fails on accepted output"
 
 node_boot 1
-assert_eq before-crash "$(node_run 1 'mkdir -p /mnt/d && mount $CFS_SHARED_DEV /mnt/d && cat /mnt/d/f && umount /mnt/d')" "data after reboot"
+got=$(node_run 1 'mkdir -p /mnt/d && mount $CFS_SHARED_DEV /mnt/d && cat /mnt/d/f && umount /mnt/d')
+assert_eq before-crash "$got" "data after reboot"
 
 node_kill 1
 if node_alive 1; then fail "node1 alive after node_kill"; fi
@@ -31,4 +32,5 @@ status=$?
 set -e
 assert_eq 255 "$status" "node_run status on a killed node"
 node_boot 1
-assert_eq node1 "$(node_run 1 hostname)" "hostname after node_boot"
+got=$(node_run 1 hostname)
+assert_eq node1 "$got" "hostname after node_boot"

@@ -17,13 +17,15 @@ node_run 1 -t 240 "cd /tmp && fio --name=seq --filename=$CFS_MNT/seq --ioengine=
 	--rw=write --bs=4k --size=8m --iodepth=8 --fallocate=none --verify=crc32c \
 	--verify_fatal=1 --output=/tmp/fio-seq.log" ||
 	fail "fio verify of extending async direct writes failed: $(node_run 1 'tail -n 20 /tmp/fio-seq.log')"
-assert_eq 8388608 "$(node_run 1 "stat -c %s $CFS_MNT/seq")" "size after 8 MiB of extending async direct writes"
+size=$(node_run 1 "stat -c %s $CFS_MNT/seq")
+assert_eq 8388608 "$size" "size after 8 MiB of extending async direct writes"
 
 # Extending writes that start past EOF (a hole first), 8 in flight.
 node_run 1 -t 240 "cd /tmp && fio --name=far --filename=$CFS_MNT/far --ioengine=libaio --direct=1 \
 	--rw=write --bs=4k --size=8m --offset=64m --iodepth=8 --fallocate=none \
 	--output=/tmp/fio-far.log" || fail "fio past EOF failed: $(node_run 1 'tail -n 20 /tmp/fio-far.log')"
-assert_eq 75497472 "$(node_run 1 "stat -c %s $CFS_MNT/far")" "size after async direct writes past EOF"
+size=$(node_run 1 "stat -c %s $CFS_MNT/far")
+assert_eq 75497472 "$size" "size after async direct writes past EOF"
 
 kfs_umount 1
 kfs_fsck_clean 1

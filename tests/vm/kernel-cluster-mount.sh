@@ -32,8 +32,8 @@ tree_sum() {
 kfs_load 1
 kfs_load 2
 for k in 1 2; do
-	node_run "$k" 'test -c /dev/clusterfs_lock && stat -c %a /dev/clusterfs_lock' | grep -qx 600 ||
-		fail "node$k: /dev/clusterfs_lock missing or not root-only"
+	mode=$(node_run "$k" 'test -c /dev/clusterfs_lock && stat -c %a /dev/clusterfs_lock')
+	[ "$mode" = 600 ] || fail "node$k: /dev/clusterfs_lock is mode $mode, not root-only"
 done
 
 # Default mkfs: lock_cluster, lock table of this cluster.
@@ -42,11 +42,12 @@ node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:cmount -j 3 -J 8 $CFS_SHARE
 # --- no lockd: a clear refusal, nothing written ---------------------------------------
 before=$(node_run 1 'sha256sum <$CFS_SHARED_DEV')
 kfs_expect_refused 1 '' 'no clusterfs_lockd is running' 'lock_cluster mount without lockd'
-assert_eq "$before" "$(node_run 1 'sha256sum <$CFS_SHARED_DEV')" "device after a refused mount"
+after=$(node_run 1 'sha256sum <$CFS_SHARED_DEV')
+assert_eq "$before" "$after" "device after a refused mount"
 
 # --- the device alone, against a stand-in daemon (kernel/tests/lockdev_peer.py) ---------
-node_run 1 "setpriv --reuid=65534 --regid=65534 --clear-groups cat /dev/clusterfs_lock 2>/dev/null" &&
-	fail "an unprivileged process opened /dev/clusterfs_lock"
+node_expect_fail 1 "an unprivileged open of /dev/clusterfs_lock" \
+	"setpriv --reuid=65534 --regid=65534 --clear-groups cat /dev/clusterfs_lock"
 # peer_start K MODE: the stand-in on node K, checked and answering as MODE.
 peer_start() {
 	node_run "$1" "rm -f /run/peer-ready; { setsid python3 kernel/tests/lockdev_peer.py $2 /run/peer-ready </dev/null >/run/peer.log 2>&1 & echo \$! >/run/peer.pid; }
@@ -63,7 +64,8 @@ peer_start 1 silent
 kfs_expect_refused 1 '' 'did not answer the protocol handshake' 'a lockd that never answers HELLO'
 peer_stop 1
 kfs_expect_refused 1 '' 'no clusterfs_lockd is running' 'lock_cluster mount after the stand-in closed the device'
-assert_eq "$before" "$(node_run 1 'sha256sum <$CFS_SHARED_DEV')" "device after the refused mounts"
+after=$(node_run 1 'sha256sum <$CFS_SHARED_DEV')
+assert_eq "$before" "$after" "device after the refused mounts"
 
 cluster_corosync_start
 cluster_wait_quorate -t 120
@@ -96,15 +98,19 @@ kfs_fsck_clean 1
 
 # --- node 2 reads what node 1 wrote, changes it; node 1 sees the change ----------------
 kfs_mount 2
-assert_eq "$sum1" "$(tree_sum 2 "$CFS_MNT/d1")" "tree on node 2"
+seen=$(tree_sum 2 "$CFS_MNT/d1")
+assert_eq "$sum1" "$seen" "tree on node 2"
 node_run 2 "test -e $CFS_MNT/still-writable" || fail "node 2 does not see node 1's last file"
 node_run 2 "cd $CFS_MNT && rm d1/f1 && echo from-node2 >d1/n2 && mv d1/d2 moved && chmod 600 d1/f2 && sync"
 sum2=$(tree_sum 2 "$CFS_MNT")
 kfs_umount 2
 kfs_mount 1
-assert_eq "$sum2" "$(tree_sum 1 "$CFS_MNT")" "tree on node 1 after node 2's changes"
-assert_eq from-node2 "$(node_run 1 "cat $CFS_MNT/d1/n2")" "node 2's file on node 1"
-assert_eq 600 "$(node_run 1 "stat -c %a $CFS_MNT/d1/f2")" "node 2's chmod on node 1"
+seen=$(tree_sum 1 "$CFS_MNT")
+assert_eq "$sum2" "$seen" "tree on node 1 after node 2's changes"
+seen=$(node_run 1 "cat $CFS_MNT/d1/n2")
+assert_eq from-node2 "$seen" "node 2's file on node 1"
+seen=$(node_run 1 "stat -c %a $CFS_MNT/d1/f2")
+assert_eq 600 "$seen" "node 2's chmod on node 1"
 node_run 1 "test ! -e $CFS_MNT/d1/f1" || fail "node 2's unlink not seen on node 1"
 
 # --- lockd dies under a mount: withdraw, then the next mounter replays ------------------
@@ -115,17 +121,20 @@ node_run 1 -t 30 "for i in \$(seq 1 100); do dmesg | grep -q 'clusterfs_lockd cl
 # From here node 1 must not write a block: node 2 reads the device around node 1's
 # attempts, its sync and its unmount (O_DIRECT: no page cache in between).
 device_sum() { node_run 2 'dd if=$CFS_SHARED_DEV bs=1M iflag=direct status=none | sha256sum'; }
-node_run 1 dmesg | grep -q 'withdrawn' || fail "node 1 did not withdraw"
+kmsg=$(node_run 1 dmesg)
+grep -q 'withdrawn' <<<"$kmsg" || fail "node 1 did not withdraw"
 frozen=$(device_sum)
-node_run 1 "echo after >$CFS_MNT/after-lockd-died 2>/dev/null" && fail "a write succeeded after lockd died"
+node_expect_fail 1 "a write after lockd died" "echo after >$CFS_MNT/after-lockd-died"
 # Each attempt may fail (that is the point); every one is made.
 node_run 1 "mkdir $CFS_MNT/dir-after 2>/dev/null || :; dd if=/dev/zero of=$CFS_MNT/fsynced bs=4k count=1 conv=notrunc,fsync 2>/dev/null || :; sync || :"
 kfs_umount 1
-assert_eq "$frozen" "$(device_sum)" "the shared device after node 1 withdrew, tried to write, synced and unmounted"
+seen=$(device_sum)
+assert_eq "$frozen" "$seen" "the shared device after node 1 withdrew, tried to write, synced and unmounted"
 # Node 1's lockd is gone: to the cluster it is a dead lockspace member.
 lockd_start 1
 kfs_mount 2
-assert_eq durable "$(node_run 2 "cat $CFS_MNT/fsynced")" "the file node 1 fsync'ed before lockd died"
+seen=$(node_run 2 "cat $CFS_MNT/fsynced")
+assert_eq durable "$seen" "the file node 1 fsync'ed before lockd died"
 node_run 2 "test ! -e $CFS_MNT/after-lockd-died" || fail "a file created after the withdraw reached the disk"
 kfs_umount 2
 kfs_fsck_clean 2

@@ -40,8 +40,10 @@ fill() {
 	node_run 1 -t 300 "rm -rf $CFS_MNT/big $CFS_MNT/small $CFS_MNT/dir* $CFS_MNT/direct $CFS_MNT/falloc"
 	node_run 1 -t 60 "head -c 8388608 /dev/urandom >/tmp/after && cp /tmp/after $CFS_MNT/after && sync" ||
 		fail "cannot write 8 MiB after freeing the $mode fill"
-	assert_eq "$(node_run 1 'md5sum </tmp/after')" "$(node_run 1 "md5sum <$CFS_MNT/after")" \
-		"a file written after the $mode fill was freed"
+	local written read_back
+	written=$(node_run 1 'md5sum </tmp/after')
+	read_back=$(node_run 1 "md5sum <$CFS_MNT/after")
+	assert_eq "$written" "$read_back" "a file written after the $mode fill was freed"
 	node_run 1 "rm $CFS_MNT/after"
 	kfs_umount 1
 	kfs_fsck_clean 1

@@ -20,30 +20,35 @@ for want in lockproto=lock_nolock journal=0 commit=5 statfs_quantum=10 discard; 
 done
 node_run 1 "echo data >$CFS_MNT/file && sync"
 node_run 1 "mount -o remount,commit=7 $CFS_MNT"
-node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q commit=7 || fail "remount did not change commit="
-node_run 1 "mount -o remount,journal=1 $CFS_MNT 2>&1" && fail "remount changed the journal slot"
+opts=$(node_run 1 "grep ' $CFS_MNT ' /proc/mounts")
+grep -q commit=7 <<<"$opts" || fail "remount did not change commit=: $opts"
+node_expect_fail 1 "remount changing the journal slot" "mount -o remount,journal=1 $CFS_MNT 2>&1"
 node_run 1 "mount -o remount,ro $CFS_MNT"
-node_run 1 "echo more >>$CFS_MNT/file 2>/dev/null" && fail "write succeeded on a read-only remount"
+node_expect_fail 1 "write on a read-only remount" "echo more >>$CFS_MNT/file"
 node_run 1 "mount -o remount,rw $CFS_MNT"
 node_run 1 "echo more >>$CFS_MNT/file"
-assert_eq "$(printf 'data\nmore')" "$(node_run 1 "cat $CFS_MNT/file")" "file after ro/rw remounts"
+got=$(node_run 1 "cat $CFS_MNT/file")
+assert_eq "$(printf 'data\nmore')" "$got" "file after ro/rw remounts"
 kfs_umount 1
 kfs_fsck_clean 1
 
 # POSIX ACLs are on by default; noacl turns them off, remount can turn them on again.
 kfs_mount 1 noacl
-node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q noacl || fail "noacl not shown in /proc/mounts"
+opts=$(node_run 1 "grep ' $CFS_MNT ' /proc/mounts")
+grep -q noacl <<<"$opts" || fail "noacl not shown in /proc/mounts: $opts"
 out=$(node_run 1 "setfacl -m u:1234:r $CFS_MNT/file 2>&1 || true")
 grep -q 'not supported' <<<"$out" || fail "setfacl on a noacl mount: $out"
 node_run 1 "mount -o remount,acl $CFS_MNT"
-node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q noacl && fail "remount,acl still shows noacl"
-node_run 1 "setfacl -m u:1234:r $CFS_MNT/file && getfacl -cpn $CFS_MNT/file" | grep -q '^user:1234:r--' ||
-	fail "setfacl after remount,acl"
+opts=$(node_run 1 "grep ' $CFS_MNT ' /proc/mounts")
+grep -q noacl <<<"$opts" && fail "remount,acl still shows noacl: $opts"
+acl=$(node_run 1 "setfacl -m u:1234:r $CFS_MNT/file && getfacl -cpn $CFS_MNT/file")
+grep -q '^user:1234:r--' <<<"$acl" || fail "setfacl after remount,acl: $acl"
 kfs_umount 1
 
 kfs_mount 1 ro
-node_run 1 "touch $CFS_MNT/new 2>/dev/null" && fail "create succeeded on a read-only mount"
-assert_eq "$(printf 'data\nmore')" "$(node_run 1 "cat $CFS_MNT/file")" "file on a read-only mount"
+node_expect_fail 1 "create on a read-only mount" "touch $CFS_MNT/new"
+got=$(node_run 1 "cat $CFS_MNT/file")
+assert_eq "$(printf 'data\nmore')" "$got" "file on a read-only mount"
 kfs_umount 1
 kfs_mount 1 journal=1
 node_run 1 "echo slot1 >$CFS_MNT/slot1"
@@ -60,7 +65,8 @@ kfs_expect_refused 1 frobnicate 'frobnicate' 'unknown option'
 node_run 1 'build/bin/mkfs.clusterfs -q -O -p lock_cluster -t vmtest:kmount -j 2 -J 8 $CFS_SHARED_DEV'
 kfs_expect_refused 1 '' 'no clusterfs_lockd is running' 'lock_cluster without clusterfs_lockd'
 kfs_mount 1 lockproto=lock_nolock
-node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q 'locktable=vmtest:kmount' || fail "lock table not shown"
+opts=$(node_run 1 "grep ' $CFS_MNT ' /proc/mounts")
+grep -q 'locktable=vmtest:kmount' <<<"$opts" || fail "lock table not shown: $opts"
 kfs_umount 1
 
 # --- damaged superblocks ---------------------------------------------------------------
@@ -104,19 +110,23 @@ kfs_umount 1
 kfs_corrupt 1 flip "$victim" 100
 kfs_mount 1
 node_run 1 'dmesg -C'
-node_run 1 "cat $CFS_MNT/victim 2>&1" && fail "reading a corrupt dinode succeeded"
-node_run 1 dmesg | grep -q "$victim" || fail "no kernel message names block $victim"
-node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q '\bro\b' || fail "mount not read-only after the withdraw"
-node_run 1 "touch $CFS_MNT/after 2>/dev/null" && fail "write after withdraw succeeded"
-node_run 1 "ls $CFS_MNT/big | wc -l" | grep -qx 400 || fail "intact directory unreadable after withdraw"
+node_expect_fail 1 "reading a corrupt dinode" "cat $CFS_MNT/victim"
+log=$(node_run 1 dmesg)
+grep -q "$victim" <<<"$log" || fail "no kernel message names block $victim"
+opts=$(node_run 1 "grep ' $CFS_MNT ' /proc/mounts")
+grep -q '\bro\b' <<<"$opts" || fail "mount not read-only after the withdraw: $opts"
+node_expect_fail 1 "write after withdraw" "touch $CFS_MNT/after"
+entries=$(node_run 1 "ls $CFS_MNT/big | wc -l")
+assert_eq 400 "$entries" "entries of the intact directory after the withdraw"
 kfs_umount 1
 
 leaf=$(kfs_corrupt 1 first-leaf "$bigdir")
 kfs_corrupt 1 flip "$leaf" 500
 kfs_mount 1
 node_run 1 'dmesg -C'
-node_run 1 "ls $CFS_MNT/big >/dev/null 2>&1" && fail "listing a directory with a corrupt leaf succeeded"
-node_run 1 dmesg | grep -q "$leaf" || fail "no kernel message names leaf block $leaf"
+node_expect_fail 1 "listing a directory with a corrupt leaf" "ls $CFS_MNT/big >/dev/null"
+log=$(node_run 1 dmesg)
+grep -q "$leaf" <<<"$log" || fail "no kernel message names leaf block $leaf"
 kfs_umount 1
 
 # A damaged xattr block: EIO and withdraw; the file's data stays readable.
@@ -125,16 +135,19 @@ kfs_mount 1
 node_run 1 "echo x >$CFS_MNT/xv && setfattr -n user.a -v 1 $CFS_MNT/xv"
 xv=$(node_run 1 "stat -c %i $CFS_MNT/xv")
 kfs_umount 1
-xblk=$(node_run 1 "$KFS_BIN/clusterfs_tool inode --json \$CFS_SHARED_DEV $xv" | jq .xattr_block)
+xblk=$(node_run 1 "$KFS_BIN/clusterfs_tool inode --json \$CFS_SHARED_DEV $xv" | jq -e .xattr_block)
 [ "$xblk" -gt 0 ] || fail "no xattr block for inode $xv"
 kfs_corrupt 1 flip "$xblk" 100
 kfs_mount 1
 node_run 1 'dmesg -C'
 out=$(node_run 1 "getfattr -n user.a $CFS_MNT/xv 2>&1 || true")
 grep -q 'Input/output error' <<<"$out" || fail "reading a corrupt xattr block: $out"
-node_run 1 dmesg | grep -q "$xblk" || fail "no kernel message names xattr block $xblk"
-node_run 1 "grep ' $CFS_MNT ' /proc/mounts" | grep -q '\bro\b' || fail "mount not read-only after the withdraw"
-assert_eq x "$(node_run 1 "cat $CFS_MNT/xv")" "file data after its xattr block withdrew the mount"
+log=$(node_run 1 dmesg)
+grep -q "$xblk" <<<"$log" || fail "no kernel message names xattr block $xblk"
+opts=$(node_run 1 "grep ' $CFS_MNT ' /proc/mounts")
+grep -q '\bro\b' <<<"$opts" || fail "mount not read-only after the withdraw: $opts"
+got=$(node_run 1 "cat $CFS_MNT/xv")
+assert_eq x "$got" "file data after its xattr block withdrew the mount"
 kfs_umount 1
 
 # --- and a good filesystem ends clean ---------------------------------------------------

@@ -32,16 +32,16 @@ grep -q 'No space left on device' <<<"$err" || fail "a full xattr block gave: $e
 kfs_umount 1
 kfs_fsck_clean 1
 kfs_mount 1
-assert_eq blue "$(node_run 1 "getfattr --only-values -n user.color $CFS_MNT/xa/f")" "user xattr after remount"
-assert_eq trusted.t=0x00ff "$(node_run 1 "getfattr -e hex -n trusted.t $CFS_MNT/xa/f" | grep "^trusted")" \
-	"trusted xattr after remount"
-assert_eq "user:1234:rw-,group:99:r--,mask::rw-" \
-	"$(node_run 1 "getfacl -cpn $CFS_MNT/xa/f | grep -E '^(user:[0-9]|group:[0-9]|mask)' | paste -sd,")" \
-	"access ACL after remount"
-assert_eq "user:1234:r-x" "$(node_run 1 "getfacl -cpn $CFS_MNT/xa/inherits | grep '^user:1234' | cut -d'#' -f1 | tr -d '[:space:]'")" \
-	"ACL inherited from the directory's default ACL"
-assert_eq "750 mask::r-x" "$(node_run 1 "stat -c %a $CFS_MNT/xa/m; getfacl -cpn $CFS_MNT/xa/m | grep '^mask'" | paste -sd' ')" \
-	"chmod of a file with an ACL: mode and ACL mask after remount"
+got=$(node_run 1 "getfattr --only-values -n user.color $CFS_MNT/xa/f")
+assert_eq blue "$got" "user xattr after remount"
+got=$(node_run 1 "getfattr -e hex -n trusted.t $CFS_MNT/xa/f" | grep "^trusted")
+assert_eq trusted.t=0x00ff "$got" "trusted xattr after remount"
+got=$(node_run 1 "getfacl -cpn $CFS_MNT/xa/f | grep -E '^(user:[0-9]|group:[0-9]|mask)' | paste -sd,")
+assert_eq "user:1234:rw-,group:99:r--,mask::rw-" "$got" "access ACL after remount"
+got=$(node_run 1 "getfacl -cpn $CFS_MNT/xa/inherits | grep '^user:1234' | cut -d'#' -f1 | tr -d '[:space:]'")
+assert_eq "user:1234:r-x" "$got" "ACL inherited from the directory's default ACL"
+got=$(node_run 1 "stat -c %a $CFS_MNT/xa/m; getfacl -cpn $CFS_MNT/xa/m | grep '^mask'" | paste -sd' ')
+assert_eq "750 mask::r-x" "$got" "chmod of a file with an ACL: mode and ACL mask after remount"
 # ...and a crash: changes made durable by fsync come back through journal replay.
 node_run 1 "setfattr -n user.crash -v survived $CFS_MNT/xa/f && setfacl -m u:4321:r $CFS_MNT/xa/f &&
 	setfattr -x user.color $CFS_MNT/xa/f && dd if=/dev/null of=$CFS_MNT/xa/f conv=notrunc,fsync status=none"
@@ -49,7 +49,8 @@ node_kill 1
 node_boot 1
 kfs_load 1
 kfs_mount 1
-assert_eq survived "$(node_run 1 "getfattr --only-values -n user.crash $CFS_MNT/xa/f")" "xattr set before a crash"
+got=$(node_run 1 "getfattr --only-values -n user.crash $CFS_MNT/xa/f")
+assert_eq survived "$got" "xattr set before a crash"
 out=$(node_run 1 "getfattr -n user.color $CFS_MNT/xa/f 2>&1 || true")
 grep -q 'No such attribute' <<<"$out" || fail "xattr removed before a crash came back: $out"
 node_run 1 "getfacl -cpn $CFS_MNT/xa/f" | grep -q '^user:4321:r--' || fail "ACL entry set before a crash lost"
