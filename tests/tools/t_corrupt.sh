@@ -89,6 +89,20 @@ fi
 case_repaired "rgrp bitmap block CRC" "block $rb \\(rgrp bitmap\\): CRC mismatch" \
 	"$POKE" "$img" flip "$rb" 200
 from=$base
+# Stray bits past the bitmap's end (rg_data) in a header that holds the whole bitmap:
+# fsck -y rebuilds the header and must clear them (it once left them, "not repaired").
+# Such a header needs 4 KiB blocks and a small rgrp: an image of its own, whatever BS.
+tail_img=$WORK/tail.img
+rm -f "$tail_img"
+truncate -s 64M "$tail_img"
+"$MKFS" -q -O -b 4096 -j 1 -J 8 -r 16 -p lock_nolock "$tail_img" || fail "mkfs of the bitmap-tail image"
+tail_rg=$(json rgrps --json "$tail_img" | jq -r '[.rgrps[] | select(.flags == "-" and .length == 1)][0] | "\(.address) \(.data)"')
+read -r tail_addr tail_data <<<"$tail_rg"
+[[ $tail_addr =~ ^[0-9]+$ ]] || fail "no rgrp whose bitmap fits in its header block: $tail_rg"
+from=$tail_img
+BS=4096 case_repaired "rgrp header bitmap tail" "rg_bitmap_tail" \
+	"$POKE" "$img" u8 "$tail_addr" $((128 + (tail_data + 3) / 4 + 2)) 255
+from=$base
 case_repaired "rgrp free count" "header counts free $((rg_free - 1))" \
 	"$POKE" "$img" u32 "$rg_addr" 68 "$((rg_free - 1))"
 case_repaired "leaked block" "blocks marked in use belong to nothing \\(first: $free_blk\\)" \

@@ -995,6 +995,15 @@ void Checker::pass5_bitmaps()
 					gen = std::max(gen, rec.generation + 1);
 			h->rg_igeneration = to_le64(std::max<uint64_t>(gen, from_le64(h->rg_igeneration)));
 			memset(h->rg_reserved, 0, sizeof h->rg_reserved);
+			// The part of the bitmap in this block holds no state past rg_data.
+			const uint32_t here = img_.bsize() - CFS_RG_BITMAP_OFFSET;
+			if (rg.rg.bitbytes <= here) {
+				uint8_t *bm = b.data() + CFS_RG_BITMAP_OFFSET;
+				memset(bm + rg.rg.bitbytes, 0, here - rg.rg.bitbytes);
+				uint32_t tail_bits = (rg.rg.data % CFS_NBBY) * CFS_BIT_SIZE;
+				if (tail_bits && rg.rg.bitbytes)
+					bm[rg.rg.bitbytes - 1] &= static_cast<uint8_t>((1u << tail_bits) - 1);
+			}
 		}
 		h->rg_free = to_le32(want_free);
 		h->rg_dinodes = to_le32(want_dinodes);

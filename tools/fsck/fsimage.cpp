@@ -369,9 +369,17 @@ bool FsImage::write_bitmap(const RgrpInfo &rg, const std::vector<uint8_t> &bits,
 			return false;
 		}
 		uint32_t n = std::min<uint32_t>(bsize_ - start, rg.rg.bitbytes - done);
-		if (memcmp(b.data() + start, bits.data() + done, n) != 0) {
-			memcpy(b.data() + start, bits.data() + done, n);
-			if (!write_meta(rg.rg.addr + i, &b, why))
+		Block want = b;
+		memcpy(want.data() + start, bits.data() + done, n);
+		if (done + n == rg.rg.bitbytes) {
+			// The block holding the bitmap's end: no state past rg_data.
+			memset(want.data() + start + n, 0, bsize_ - start - n);
+			uint32_t tail_bits = (rg.rg.data % CFS_NBBY) * CFS_BIT_SIZE;
+			if (tail_bits && n)
+				want.data()[start + n - 1] &= static_cast<uint8_t>((1u << tail_bits) - 1);
+		}
+		if (memcmp(b.data(), want.data(), bsize_) != 0) {
+			if (!write_meta(rg.rg.addr + i, &want, why))
 				return false;
 		}
 		done += n;
