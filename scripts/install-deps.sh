@@ -17,6 +17,7 @@ packages=(
 	xfsprogs
 	python3 gzip
 	attr acl
+	resource-agents # ocf-tester validates the OCF agent (tests/install)
 	nlohmann-json3-dev # clusterfs_tool --json
 	libsystemd-dev # clusterfs_lockd: sd_notify (Type=notify)
 	dkms # test-install: dkms builds the module from the installed source

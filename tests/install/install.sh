@@ -211,6 +211,20 @@ expect_ocf 0 stop "stopped"
 expect_ocf 7 monitor "not running after stop"
 [ -S "$WORK/ocf/lockd.sock" ] && bad "lockd left its socket behind" || good "lockd removed its socket on SIGTERM"
 expect_ocf 0 stop "stop when stopped"
+# resource-agents' own checker, as Pacemaker users validate an agent: meta-data,
+# validate-all, monitor/start/stop in every order it tries, exit codes as the OCF spec says.
+# ocf-tester also runs the agent as nobody (meta-data must work for any user): the
+# scratch directory (mktemp's 0700) must let it through to the installed tree.
+chmod 755 "$WORK"
+if ! command -v ocf-tester >/dev/null; then
+	bad "ocf-tester not found (Debian package resource-agents)"
+elif out=$(ip netns exec "$(ns 1)" env HA_RSCTMP="$WORK/ocf/rsc3" ocf-tester -n lockd \
+	-o binary="$SBIN/clusterfs_lockd" -o tool="$SBIN/clusterfs_tool" \
+	-o config="$DEST/etc/clusterfs/lockd.conf" -o socket="$WORK/ocf/tester.sock" "$OCF" 2>&1); then
+	good "ocf-tester accepts the agent"
+else
+	bad "ocf-tester: $out"
+fi
 # Without corosync (an empty network namespace) lockd exits: start must fail, not hang.
 out=$(unshare -n env OCF_RESKEY_binary="$SBIN/clusterfs_lockd" OCF_RESKEY_tool="$SBIN/clusterfs_tool" \
 	OCF_RESKEY_socket="$WORK/ocf/nocs.sock" HA_RSCTMP="$WORK/ocf/rsc2" timeout 60 "$OCF" start 2>&1)
