@@ -5,7 +5,8 @@
 # other's mount is refused (this release mounts on one node at a time) and writes
 # nothing; clear refusals for no lockd, a lockd of another protocol revision or one that
 # never answers (a stand-in on the device), a lock table of another cluster; lockd dying
-# under a mount withdraws it (no write succeeds after), and the next mounter replays the
+# under a mount withdraws it (no write succeeds after, no block reaches the device), the
+# other node waits for node 1's fencing (here an operator's fence-ack), then replays the
 # journal it left dirty, fsync'ed data intact; fsck clean after each phase.
 # nodes: 2
 # cluster: --shared-mib 256
@@ -130,8 +131,17 @@ node_run 1 "mkdir $CFS_MNT/dir-after 2>/dev/null || :; dd if=/dev/zero of=$CFS_M
 kfs_umount 1
 seen=$(device_sum)
 assert_eq "$frozen" "$seen" "the shared device after node 1 withdrew, tried to write, synced and unmounted"
-# Node 1's lockd is gone: to the cluster it is a dead lockspace member.
-lockd_start 1
+# Node 1's lockd died with a mount: to the cluster node 1 must be fenced before anyone
+# founds or joins a lockspace. This test has no fence device (lockd.conf has no
+# fence_command; tests/vm/kernel-cluster-recovery.sh has one), so node 2 waits for an
+# operator: it says so, and node 2's mount is refused meanwhile.
+status=$(node_run 2 -t 60 "for i in \$(seq 1 200); do s=\$(build/bin/clusterfs_tool cluster 2>&1) || :; grep -q 'node 1 awaits fencing' <<<\"\$s\" && { echo \"\$s\"; exit 0; }; sleep 0.2; done; echo \"\$s\"; exit 1") ||
+	fail "node 2's lockd does not show node 1 awaiting fencing: $status"
+vm_log "node 2: $(grep 'awaits fencing' <<<"$status")"
+node_run 2 "dmesg -C"
+kfs_expect_refused 2 '' 'did not answer the join of lockspace vmtest:cmount' 'a mount while node 1 awaits fencing'
+# The operator checked node 1 (withdrawn, unmounted, wrote nothing: above) and acks.
+node_run 2 'build/bin/clusterfs_tool fence-ack 1'
 kfs_mount 2
 seen=$(node_run 2 "cat $CFS_MNT/fsynced")
 assert_eq durable "$seen" "the file node 1 fsync'ed before lockd died"
