@@ -598,7 +598,7 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		// authoritative; between equals the lower node id's state wins. Both sides judge
 		// the same pair of announced flags, so they agree. The other side withdraws its
 		// clients and rejoins fresh; its old locks go through fencing.
-		bool we_win = (!announced_stale_ && sender_stale) || (announced_stale_ == sender_stale && me < sender);
+		bool we_win = wins_partition_merge(announced_stale_, sender_stale, me, sender);
 		if (!refused_ && we_win) {
 			log_msg("lockspace %s: node %u came back with state from before it was declared dead: refusing it",
 				name_.c_str(), sender);

@@ -15,6 +15,15 @@ uint64_t random_u64();
 double now_seconds(); // monotonic
 std::string json_escape(const std::string &s);
 
+// After a partition merged back, whether this side's state wins over the sender's: the
+// side that stayed quorate since the split (did not announce itself stale) wins; between
+// equals the lower node id. Both sides judge the same announced flags, so they agree.
+// Used by every replicated group (lockspaces and the lockd group).
+inline bool wins_partition_merge(bool we_stale, bool sender_stale, uint32_t me, uint32_t sender)
+{
+	return (!we_stale && sender_stale) || (we_stale == sender_stale && me < sender);
+}
+
 // The node's name in corosync's nodelist (`name`, else `ring0_addr`), for the fence
 // agent; "node<ID>" if corosync does not list it.
 std::string corosync_node_name(uint32_t node);
