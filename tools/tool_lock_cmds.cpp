@@ -42,6 +42,33 @@ bool connect_lockd(proto::Client &client, const char *cmd)
 	return false;
 }
 
+// Sends `req` on a connected client and waits up to `timeout_ms` for its ADMIN_REPLY:
+// true with lockd's status and text, false with *error (no answer, malformed reply).
+bool admin_exchange(proto::Client &client, const cfs_lock_req_admin &req, int timeout_ms, int *status,
+		    std::string *text, std::string *error)
+{
+	if (!client.send(&req, sizeof(req), error))
+		return false;
+	for (;;) {
+		auto msg = client.receive(timeout_ms, error);
+		if (!msg) {
+			*error = "no answer from clusterfs_lockd: " + *error;
+			return false;
+		}
+		if (proto::type_of(*msg) != CFS_LOCK_EV_ADMIN_REPLY)
+			continue;
+		const auto *r = proto::as<cfs_lock_ev_admin_reply>(*msg);
+		uint32_t len = proto::from_le32(r->text_len);
+		if (len > msg->size() - sizeof(*r)) {
+			*error = "malformed reply from clusterfs_lockd";
+			return false;
+		}
+		*status = static_cast<int32_t>(proto::from_le32(r->status));
+		text->assign(reinterpret_cast<const char *>(msg->data() + sizeof(*r)), len);
+		return true;
+	}
+}
+
 // Sends an admin request and prints its reply text. Returns the exit status.
 int admin(const char *cmd, uint32_t command, uint32_t arg, const std::string &lockspace)
 {
@@ -56,36 +83,20 @@ int admin(const char *cmd, uint32_t command, uint32_t arg, const std::string &lo
 		return 2;
 	}
 	memcpy(req.lockspace, lockspace.data(), lockspace.size());
-	std::string err;
-	if (!client.send(&req, sizeof(req), &err)) {
+	std::string err, text;
+	int status = 0;
+	if (!admin_exchange(client, req, 10000, &status, &text, &err)) {
 		fprintf(stderr, "clusterfs_tool %s: %s\n", cmd, err.c_str());
 		return 1;
 	}
-	for (;;) {
-		auto msg = client.receive(10000, &err);
-		if (!msg) {
-			fprintf(stderr, "clusterfs_tool %s: no answer from clusterfs_lockd: %s\n", cmd, err.c_str());
-			return 1;
-		}
-		if (proto::type_of(*msg) != CFS_LOCK_EV_ADMIN_REPLY)
-			continue;
-		const auto *r = proto::as<cfs_lock_ev_admin_reply>(*msg);
-		int status = static_cast<int32_t>(proto::from_le32(r->status));
-		uint32_t len = proto::from_le32(r->text_len);
-		if (len > msg->size() - sizeof(*r)) {
-			fprintf(stderr, "clusterfs_tool %s: malformed reply from clusterfs_lockd\n", cmd);
-			return 1;
-		}
-		std::string text(reinterpret_cast<const char *>(msg->data() + sizeof(*r)), len);
-		if (status) {
-			fprintf(stderr, "clusterfs_tool %s: %s\n", cmd, text.c_str());
-			return 1;
-		}
-		fputs(text.c_str(), stdout);
-		if (!text.empty() && text.back() != '\n')
-			fputc('\n', stdout);
-		return 0;
+	if (status) {
+		fprintf(stderr, "clusterfs_tool %s: %s\n", cmd, text.c_str());
+		return 1;
 	}
+	fputs(text.c_str(), stdout);
+	if (!text.empty() && text.back() != '\n')
+		fputc('\n', stdout);
+	return 0;
 }
 
 } // namespace
@@ -106,32 +117,17 @@ LockdReply lockd_cluster_dump(const std::string &socket, const std::string &lock
 		return out;
 	}
 	memcpy(req.lockspace, lockspace.data(), lockspace.size());
-	if (!client.send(&req, sizeof(req), &out.error))
+	int status = 0;
+	std::string text;
+	if (!admin_exchange(client, req, timeout_ms, &status, &text, &out.error))
 		return out;
-	for (;;) {
-		auto msg = client.receive(timeout_ms, &out.error);
-		if (!msg) {
-			out.error = "no answer: " + out.error;
-			return out;
-		}
-		if (proto::type_of(*msg) != CFS_LOCK_EV_ADMIN_REPLY)
-			continue;
-		const auto *r = proto::as<cfs_lock_ev_admin_reply>(*msg);
-		int status = static_cast<int32_t>(proto::from_le32(r->status));
-		uint32_t len = proto::from_le32(r->text_len);
-		if (len > msg->size() - sizeof(*r)) {
-			out.error = "malformed reply";
-			return out;
-		}
-		std::string text(reinterpret_cast<const char *>(msg->data() + sizeof(*r)), len);
-		if (status) {
-			out.error = text.empty() ? strerror(-status) : text;
-			return out;
-		}
-		out.answered = true;
-		out.text = std::move(text);
+	if (status) {
+		out.error = text.empty() ? strerror(-status) : text;
 		return out;
 	}
+	out.answered = true;
+	out.text = std::move(text);
+	return out;
 }
 
 namespace {
