@@ -317,59 +317,54 @@ extern "C" cfs_core_u64 cfs_core_max_file_size(struct cfs_core *core)
 
 // ---- Journal ----------------------------------------------------------------------------
 
-extern "C" int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, bool may_write,
-				      bool open_for_write, struct cfs_core_replay *out)
-{
-	cfs::Fs *fs = &core->fs;
-	*out = cfs_core_replay{};
-	int err = cfs::journal_locate(fs, slot, &core->journal_loc);
-	if (err)
-		return err;
-	cfs::JournalHead head;
-	err = cfs::journal_find_head(fs, &core->journal_loc, &head);
-	if (err)
-		return err;
-	out->was_unmounted = head.unmounted;
-	if (!head.clean && !head.empty) {
-		out->was_dirty = 1;
-		if (!may_write)
-			return -CFS_EROFS;
-		cfs::ReplayStats stats{};
-		err = cfs::journal_replay(fs, &core->journal_loc, false, &stats);
-		if (err)
-			return err;
-		out->records = stats.records;
-		out->blocks_replayed = stats.blocks_replayed;
-		out->blocks_revoked = stats.blocks_revoked;
-	}
-	if (!open_for_write)
-		return 0;
-	return cfs::journal_open(fs, &core->journal_loc, &core->journal);
-}
+namespace {
 
-extern "C" int cfs_core_journal_recover(struct cfs_core *core, cfs_core_u32 slot,
-					struct cfs_core_replay *out)
+// Finds the journal at @loc's head and replays it if it is dirty (-EROFS when it is and
+// !@may_write): the part of mounting a journal that is the same for our own slot and for
+// another node's.
+int replay_if_dirty(cfs::Fs *fs, const cfs::JournalLoc *loc, bool may_write, cfs_core_replay *out)
 {
-	cfs::Fs *fs = &core->fs;
 	*out = cfs_core_replay{};
-	cfs::JournalLoc loc;
-	int err = cfs::journal_locate(fs, slot, &loc);
-	if (err)
-		return err;
 	cfs::JournalHead head;
-	err = cfs::journal_find_head(fs, &loc, &head);
+	int err = cfs::journal_find_head(fs, loc, &head);
 	if (err)
 		return err;
 	out->was_unmounted = head.unmounted;
 	if (head.clean || head.empty)
 		return 0;
 	out->was_dirty = 1;
+	if (!may_write)
+		return -CFS_EROFS;
 	cfs::ReplayStats stats{};
-	err = cfs::journal_replay(fs, &loc, false, &stats);
+	err = cfs::journal_replay(fs, loc, false, &stats);
 	out->records = stats.records;
 	out->blocks_replayed = stats.blocks_replayed;
 	out->blocks_revoked = stats.blocks_revoked;
 	return err;
+}
+
+}  // namespace
+
+extern "C" int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, bool may_write,
+				      bool open_for_write, struct cfs_core_replay *out)
+{
+	cfs::Fs *fs = &core->fs;
+	*out = cfs_core_replay{};
+	int err = cfs::journal_locate(fs, slot, &core->journal_loc);
+	if (!err)
+		err = replay_if_dirty(fs, &core->journal_loc, may_write, out);
+	if (err || !open_for_write)
+		return err;
+	return cfs::journal_open(fs, &core->journal_loc, &core->journal);
+}
+
+extern "C" int cfs_core_journal_recover(struct cfs_core *core, cfs_core_u32 slot, bool may_write,
+					struct cfs_core_replay *out)
+{
+	cfs::JournalLoc loc;
+	*out = cfs_core_replay{};
+	int err = cfs::journal_locate(&core->fs, slot, &loc);
+	return err ? err : replay_if_dirty(&core->fs, &loc, may_write, out);
 }
 
 namespace {

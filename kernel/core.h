@@ -155,11 +155,12 @@ int cfs_core_statfs_sync(struct cfs_core *core);
 int cfs_core_journal_start(struct cfs_core *core, cfs_core_u32 slot, bool may_write,
 			   bool open_for_write, struct cfs_core_replay *out);
 /*
- * Replays journal @slot of another node if it is dirty (it leaves a clean header, so a
- * second call finds nothing), without opening it. The caller holds what makes that node
+ * Replays journal @slot of another node if it is dirty (-EROFS when it is and
+ * !@may_write; replay leaves a clean header, so a second call finds nothing), without
+ * opening it or touching this mount's own journal. The caller holds what makes that node
  * unable to write (it is fenced, or this mount holds the filesystem exclusively).
  */
-int cfs_core_journal_recover(struct cfs_core *core, cfs_core_u32 slot,
+int cfs_core_journal_recover(struct cfs_core *core, cfs_core_u32 slot, bool may_write,
 			     struct cfs_core_replay *out);
 /* Writes committed transactions to the log: durable when it returns 0. */
 int cfs_core_journal_flush(struct cfs_core *core);

@@ -525,7 +525,7 @@ static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
 	int err;
 
 	mutex_lock(&sbi->trans_mutex);
-	err = cfs_withdrawn(sbi) ? -EIO : cfs_core_journal_recover(sbi->core, journal, &replay);
+	err = cfs_withdrawn(sbi) ? -EIO : cfs_core_journal_recover(sbi->core, journal, true, &replay);
 	mutex_unlock(&sbi->trans_mutex);
 	if (err) {
 		/* Not reported as recovered: the dead node's locks stay pinned. */

@@ -401,6 +401,7 @@ static int cfs_select_locking(struct fs_context *fc, struct cfs_sb_info *sbi,
 static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context *fc)
 {
 	struct super_block *sb = sbi->sb;
+	bool may_write = !bdev_read_only(sb->s_bdev);
 	struct cfs_core_replay replay;
 	u32 slot;
 	int err;
@@ -408,17 +409,10 @@ static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context
 	for (slot = 0; slot < sbi->journals; slot++) {
 		if (slot == sbi->journal_slot)
 			continue;
-		if (bdev_read_only(sb->s_bdev)) {
-			err = cfs_core_journal_start(sbi->core, slot, false, false, &replay);
-			if (err == -EROFS)
-				return errorfc(fc, "%s: journal %u needs recovery but the device is read-only",
-					       sb->s_id, slot), err;
-			if (err)
-				return errorfc(fc, "%s: cannot read journal %u (%d)", sb->s_id, slot, err),
-				       cfs_core_error(sbi, err);
-			continue;
-		}
-		err = cfs_core_journal_recover(sbi->core, slot, &replay);
+		err = cfs_core_journal_recover(sbi->core, slot, may_write, &replay);
+		if (err == -EROFS)
+			return errorfc(fc, "%s: journal %u needs recovery but the device is read-only",
+				       sb->s_id, slot), err;
 		if (err)
 			return errorfc(fc, "%s: cannot recover journal %u (%d)", sb->s_id, slot, err),
 			       cfs_core_error(sbi, err);

@@ -594,10 +594,8 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 			incarnations_[sender] = inc;
 			break;
 		}
-		// A partition merged back. A side that regained quorum after the split is
-		// authoritative; between equals the lower node id's state wins. Both sides judge
-		// the same pair of announced flags, so they agree. The other side withdraws its
-		// clients and rejoins fresh; its old locks go through fencing.
+		// A partition merged back (rule: wins_partition_merge). The losing side withdraws
+		// its clients and rejoins fresh; its old locks go through fencing.
 		bool we_win = wins_partition_merge(announced_stale_, sender_stale, me, sender);
 		if (!refused_ && we_win) {
 			log_msg("lockspace %s: node %u came back with state from before it was declared dead: refusing it",

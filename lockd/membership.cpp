@@ -315,9 +315,8 @@ void Membership::apply_message(uint32_t sender, const uint8_t *p, size_t len)
 			incarnations_[sender] = inc;
 			break;
 		}
-		// A partition merged back: the sender's daemon is one we declared dead. The side
-		// that was quorate since the split (not stale) wins; between equals the lower
-		// node id. Both sides evaluate the same pair of announced flags, so they agree.
+		// A partition merged back: the sender's daemon is one we declared dead (rule:
+		// wins_partition_merge).
 		bool we_win = wins_partition_merge(announced_stale_, sender_stale, me, sender);
 		if (!refused_ && we_win) {
 			log_msg("lockd group: node %u came back with state from before it was declared dead: refusing it",

@@ -16,8 +16,8 @@ source kernel/tests/vm-helpers.sh
 
 LOCKD_LOG=/var/log/clusterfs_lockd.log
 
-# node_stack_start K: the module, corosync's config already installed; lockd with the
-# VM fence agent.
+# lockd_start K: clusterfs_lockd on node K with the VM fence agent (scripts/vm/fence_vm),
+# waits until it serves /dev/clusterfs_lock.
 lockd_start() {
 	node_run "$1" "mkdir -p /etc/clusterfs && printf 'fence_command = %s\nlockspace_linger_seconds = 1\n' \"\$PWD/scripts/vm/fence_vm\" >/etc/clusterfs/lockd.conf &&
 		{ setsid build/bin/clusterfs_lockd -f -c /etc/clusterfs/lockd.conf </dev/null >>$LOCKD_LOG 2>&1 & echo \$! >/run/cfs-lockd.pid; }
