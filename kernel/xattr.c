@@ -104,7 +104,9 @@ static int cfs_xattr_get(const struct xattr_handler *handler, struct dentry *unu
 	err = cfs_core_xattr_get(sbi->core, inode->i_ino, handler->flags, name, len, buffer,
 				 min_t(size_t, size, U32_MAX), &value_len);
 	cfs_glock_dq(&gh);
-	return err ? cfs_xattr_error(sbi, err) : value_len;
+	if (err)
+		return cfs_xattr_error(sbi, err);
+	return value_len;
 }
 
 static int cfs_xattr_set(const struct xattr_handler *handler, cfs_idmap_t *idmap,
@@ -167,7 +169,15 @@ ssize_t cfs_listxattr(struct dentry *dentry, char *buffer, size_t size)
 	err = cfs_core_xattr_list(sbi->core, inode->i_ino, capable(CAP_SYS_ADMIN), buffer,
 				  min_t(size_t, size, U32_MAX), &total);
 	cfs_glock_dq(&gh);
-	return err ? cfs_xattr_error(sbi, err) : total;
+	/*
+	 * Not a ?: with the u32 total: that would convert a negative error to a large
+	 * unsigned count, which the VFS then copies to the caller as a list length.
+	 */
+	if (err)
+		return cfs_xattr_error(sbi, err);
+	if (size && total > size)
+		return -ERANGE;
+	return total;
 }
 
 /* ---- POSIX ACLs ------------------------------------------------------------------- */

@@ -1845,6 +1845,138 @@ int as_user(uid_t id, const std::function<int()>& fn) {
 	return -1;
 }
 
+// Buffer boundaries of every call that fills a caller's buffer: the kernel must never write
+// (or report) more than the size passed, a list or value that does not fit gives ERANGE,
+// size 0 gives the exact length. The buffer carries a guard pattern past the size passed.
+namespace xattr_bounds {
+
+constexpr unsigned char kGuard = 0xa5;
+
+// Calls fill(buf, size) on a guarded buffer; returns its result and whether every byte
+// past `size` kept the guard.
+template <typename Fill>
+std::pair<long, bool> guarded(size_t size, Fill fill) {
+	size = std::min<size_t>(size, XATTR_LIST_MAX);  // the largest size any caller passes
+	std::vector<unsigned char> buf(size + 256, kGuard);
+	// A size-0 probe passes a real buffer too: the call must not write to it.
+	long rc = fill(reinterpret_cast<char*>(buf.data()), size);
+	int saved = errno;
+	bool guard_intact = std::all_of(buf.begin() + size, buf.end(), [](unsigned char c) { return c == kGuard; });
+	errno = saved;
+	return {rc, guard_intact};
+}
+
+// One boundary: size 0, exact, one short, one over, 1 byte, the VFS maximum.
+template <typename Fill>
+void check_sizes(const std::string& n, long exact, size_t vfs_max, Fill fill) {
+	auto [probe, probe_guard] = guarded(0, fill);
+	R.eq(n + ".size-0-exact-length", exact, probe);
+	R.truth(n + ".size-0-nothing-written", probe_guard, "buffer untouched", "written with size 0");
+	struct Case {
+		const char* name;
+		size_t size;
+		bool fits;
+	};
+	const Case cases[] = {
+		{"exact", (size_t)exact, true},
+		{"one-short", (size_t)exact - 1, false},
+		{"one-over", (size_t)exact + 1, true},
+		{"one-byte", 1, exact <= 1},
+		{"vfs-max", vfs_max, true},
+	};
+	for (const Case& c : cases) {
+		if (c.size == 0)
+			continue;
+		auto [rc, guard_intact] = guarded(c.size, fill);
+		if (c.fits)
+			R.eq(n + "." + c.name, exact, rc);
+		else
+			R.err(n + "." + c.name + "-ERANGE", rc, ERANGE);
+		R.truth(n + "." + c.name + "-nothing-past-size", guard_intact, "bytes past the size untouched",
+			"written past the caller's size");
+	}
+}
+
+}  // namespace xattr_bounds
+
+void test_xattr_bounds(const std::string& d) {
+	using xattr_bounds::check_sizes;
+	chmod(d.c_str(), 0755);
+	std::string f = d + "/f";
+	make_file(f, "");
+	// Names of several lengths so that a short buffer cuts one in the middle.
+	const char* names[] = {"user.a", "user.bounds-name-of-medium-length", "user.x"};
+	for (const char* name : names)
+		if (!R.ok(std::string("xattr-bounds.set-") + name, setxattr(f.c_str(), name, "0123456789", 10, 0)))
+			return;
+	if (is_root)
+		R.ok("xattr-bounds.set-trusted", setxattr(f.c_str(), "trusted.hidden-from-users", "t", 1, 0));
+	long list_len = 0;
+	for (const char* name : names)
+		list_len += strlen(name) + 1;
+	if (is_root)
+		list_len += strlen("trusted.hidden-from-users") + 1;
+	check_sizes("xattr-bounds.listxattr", list_len, XATTR_LIST_MAX,
+		    [&](char* buf, size_t size) -> long { return listxattr(f.c_str(), buf, size); });
+	check_sizes("xattr-bounds.flistxattr", list_len, XATTR_LIST_MAX, [&](char* buf, size_t size) -> long {
+		int fd = open(f.c_str(), O_RDONLY);
+		long rc = flistxattr(fd, buf, size);
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return rc;
+	});
+	check_sizes("xattr-bounds.getxattr", 10, XATTR_SIZE_MAX, [&](char* buf, size_t size) -> long {
+		return getxattr(f.c_str(), "user.bounds-name-of-medium-length", buf, size);
+	});
+	// The largest value one block holds, read back through every boundary.
+	std::string big = pattern(std::min<long>(3000, fs_block_size() - 256), 83);
+	if (R.ok("xattr-bounds.set-large", setxattr(f.c_str(), "user.large", big.data(), big.size(), 0)))
+		check_sizes("xattr-bounds.getxattr-large", (long)big.size(), XATTR_SIZE_MAX,
+			    [&](char* buf, size_t size) -> long { return getxattr(f.c_str(), "user.large", buf, size); });
+	list_len += strlen("user.large") + 1;
+	// An ACL is produced by the filesystem's get_acl and encoded by the VFS.
+	std::string acl = acl_xattr({{kAclUserObj, 6, kAclNoId},
+				     {kAclUser, 4, 65534},
+				     {kAclGroupObj, 4, kAclNoId},
+				     {kAclMask, 4, kAclNoId},
+				     {kAclOther, 4, kAclNoId}});
+	if (R.ok("xattr-bounds.set-acl", setxattr(f.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0))) {
+		check_sizes("xattr-bounds.get-acl", (long)acl.size(), XATTR_SIZE_MAX, [&](char* buf, size_t size) -> long {
+			return getxattr(f.c_str(), "system.posix_acl_access", buf, size);
+		});
+		list_len += strlen("system.posix_acl_access") + 1;
+	}
+	if (!is_root)
+		return;
+	// An unprivileged caller does not see trusted.* names: its probe and its list agree,
+	// and every boundary holds for its shorter list.
+	long user_len = list_len - (long)(strlen("trusted.hidden-from-users") + 1);
+	// Through a descriptor opened here: the work directory may not be searchable by nobody.
+	int fd = open(f.c_str(), O_RDONLY);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+			_exit(3);
+		Reporter child;
+		std::swap(child, R);
+		check_sizes("xattr-bounds.unprivileged-flistxattr", user_len, XATTR_LIST_MAX,
+			    [&](char* buf, size_t size) -> long { return flistxattr(fd, buf, size); });
+		std::vector<char> buf(XATTR_LIST_MAX);
+		long len = flistxattr(fd, buf.data(), buf.size());
+		bool hidden = true;
+		for (long off = 0; len > 0 && off < len; off += strlen(buf.data() + off) + 1)
+			hidden &= strncmp(buf.data() + off, "trusted.", 8) != 0;
+		R.truth("xattr-bounds.unprivileged-trusted-hidden", hidden, "no trusted.* name", "a trusted.* name listed");
+		_exit(R.failed() ? 1 : 0);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	close(fd);
+	R.truth("xattr-bounds.unprivileged", WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		"every unprivileged check passed", "exit status " + std::to_string(status));
+}
+
 void test_acl(const std::string& d) {
 	std::string f = d + "/f";
 	make_file(f, "acl", 0640);
@@ -2217,6 +2349,7 @@ int main(int argc, char** argv) {
 		{"xattr-trusted", "trusted.* xattrs (root)", test_xattr_trusted},
 		{"xattr-security", "security.* xattrs", test_xattr_security},
 		{"acl", "POSIX ACLs: access, mask, default inheritance, enforcement", test_acl},
+		{"xattr-bounds", "short and exact buffers for listxattr, getxattr and ACLs", test_xattr_bounds},
 		{"append-concurrent", "O_APPEND from 4 processes at once", test_append_concurrent},
 		{"map-vs-write", "SEEK_DATA/HOLE, FIEMAP, O_DIRECT reads racing writes and punches", test_map_vs_write},
 		{"names", "255-byte names, ENAMETOOLONG at 256, all byte values", test_names},
