@@ -226,6 +226,22 @@ static void cfs_cluster_kill_locked(struct cfs_cluster *cl, const char *why)
 		cfs_withdraw(cl->sbi, "%s: this node no longer holds the filesystem's cluster locks", why);
 }
 
+static const char *cfs_withdraw_reason(u32 reason)
+{
+	switch (reason) {
+	case CFS_WITHDRAW_COROSYNC_LOST:
+		return "clusterfs_lockd lost its corosync";
+	case CFS_WITHDRAW_REFUSED:
+		return "the cluster declared this node dead";
+	case CFS_WITHDRAW_SHUTDOWN:
+		return "clusterfs_lockd is stopping";
+	case CFS_WITHDRAW_INQUORATE:
+		return "this node lost quorum";
+	default:
+		return "clusterfs_lockd withdrew the lockspace";
+	}
+}
+
 /* Answers a call; a JOINED for a call whose caller gave up is undone with a LEAVE. */
 static void cfs_lockd_answer_locked(u16 type, const void *msg, size_t len)
 {
@@ -315,10 +331,11 @@ static void cfs_lockd_event_locked(u16 type, const void *msg, size_t len)
 	case CFS_LOCK_EV_WITHDRAW: {
 		const struct cfs_lock_ev_withdraw *w = msg;
 		u32 id = le32_to_cpu(w->lockspace_id);
+		const char *why = cfs_withdraw_reason(le32_to_cpu(w->reason));
 
 		list_for_each_entry(cl, &cfs_lockd.mounts, list)
 			if (cl->joined && (id == CFS_LOCKSPACE_ALL || cl->lockspace_id == id))
-				cfs_cluster_kill_locked(cl, "clusterfs_lockd withdrew the lockspace");
+				cfs_cluster_kill_locked(cl, why);
 		return;
 	}
 	}

@@ -243,7 +243,10 @@ public:
 	{
 		if (quorate != quorate_)
 			log_msg("node %u is now %s", node_id_, quorate ? "quorate" : "inquorate");
+		bool lost = quorate_ && !quorate;
 		quorate_ = quorate;
+		if (lost)
+			withdraw_kernel_mounts();
 		quorum_ring_seq_ = ring_seq;
 		corosync_members_ = std::set<uint32_t>(view, view + nview);
 	}
@@ -264,6 +267,7 @@ private:
 	void run_deferred_joins();
 	bool leave_idle_lockspaces(bool stopping);
 	void withdraw_clients(uint32_t reason);
+	void withdraw_kernel_mounts();
 
 	Config config_;
 	NodeId node_id_ = 0;
@@ -1621,6 +1625,22 @@ void Daemon::withdraw_clients(uint32_t reason)
 		if (!c->out.empty())
 			write_connection(c.get(), c->out.data(), c->out.size(), true);
 		write_connection(c.get(), &m, sizeof(m), true);
+	}
+}
+
+// Quorum lost: the quorate side (if any) will fence this node and replay its journals,
+// so its mounts stop writing now rather than when the fence lands (docs/kernel.md,
+// "Errors and withdraw"). Userspace clients keep their locks: grants stop, as in a fenced-off DLM.
+void Daemon::withdraw_kernel_mounts()
+{
+	for (auto &c : conns_) {
+		if (!c->device)
+			continue;
+		log_msg("quorum lost: telling the kernel's mounts to withdraw");
+		auto m = proto::make<cfs_lock_ev_withdraw>(CFS_LOCK_EV_WITHDRAW, 0);
+		m.lockspace_id = proto::to_le32(CFS_LOCKSPACE_ALL);
+		m.reason = proto::to_le32(CFS_WITHDRAW_INQUORATE);
+		send(c.get(), &m, sizeof(m));
 	}
 }
 

@@ -112,6 +112,7 @@ enum cfs_lock_withdraw_reason {
 	CFS_WITHDRAW_COROSYNC_LOST = 1, /* the local corosync died: lockd is exiting */
 	CFS_WITHDRAW_REFUSED = 2,       /* the cluster refused this node's stale state */
 	CFS_WITHDRAW_SHUTDOWN = 3,      /* lockd was asked to stop */
+	CFS_WITHDRAW_INQUORATE = 4,     /* this node lost quorum: the quorate side fences it */
 };
 
 #define CFS_LOCKSPACE_ALL 0xffffffffu

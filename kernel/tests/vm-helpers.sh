@@ -66,3 +66,46 @@ kfs_corrupt() {
 	shift
 	node_run "$node" "python3 kernel/tests/cfs_corrupt.py \$CFS_SHARED_DEV $*"
 }
+
+# ---- lock_cluster mounts: corosync, clusterfs_lockd and the VM fence agent ----------------
+
+KFS_LOCKD_LOG=/var/log/clusterfs_lockd.log
+
+# kfs_lockd_start K [FENCE_COMMAND]: clusterfs_lockd on node K (default fence command: the
+# VM fence agent, scripts/vm/fence_vm); waits until it serves /dev/clusterfs_lock.
+kfs_lockd_start() {
+	local fence=${2:-\$PWD/scripts/vm/fence_vm}
+	node_run "$1" "mkdir -p /etc/clusterfs && printf 'fence_command = %s\nlockspace_linger_seconds = 1\n' \"$fence\" >/etc/clusterfs/lockd.conf &&
+		{ setsid build/bin/clusterfs_lockd -f -c /etc/clusterfs/lockd.conf </dev/null >>$KFS_LOCKD_LOG 2>&1 & echo \$! >/run/cfs-lockd.pid; }
+		for i in \$(seq 1 200); do grep -q 'serving the kernel module' $KFS_LOCKD_LOG && exit 0; sleep 0.2; done
+		cat $KFS_LOCKD_LOG >&2; exit 1" || fail "node$1: clusterfs_lockd did not serve /dev/clusterfs_lock"
+}
+
+# kfs_fenced_count K: how many times the host powered node K off (cluster_fence_server_start).
+kfs_fenced_count() {
+	if [ -e "$VM_LOG_DIR/fence.log" ]; then
+		grep -c "node$1: fenced" "$VM_LOG_DIR/fence.log" || :
+	else
+		echo 0
+	fi
+}
+
+# kfs_node_rejoin K [FENCE_COMMAND]: node K (killed or fenced) boots again, rejoins
+# corosync (every node quorate again) and starts lockd.
+kfs_node_rejoin() {
+	vm_console_accept "$1"
+	node_boot "$1"
+	kfs_load "$1"
+	node_run "$1" 'install -m 0644 /cfs/run/corosync.conf /etc/corosync/corosync.conf &&
+		{ setsid corosync -f </dev/null >>/var/log/corosync/stdout.log 2>&1 & echo $! >/run/cfs-corosync.pid; }'
+	cluster_wait_quorate -t 180 $(seq 1 "$VM_NODES")
+	kfs_lockd_start "$@"
+}
+
+# kfs_expect_replay_on K: node K's kernel log says it replayed a journal since its last
+# `dmesg -C`.
+kfs_expect_replay_on() {
+	local kmsg
+	kmsg=$(node_run "$1" dmesg)
+	grep -qE 'journal [0-9]+ .*replayed' <<<"$kmsg" || fail "node $1 replayed no journal: $(grep clusterfs <<<"$kmsg")"
+}

@@ -195,6 +195,8 @@ cluster_fence_server_start() {
 					result="no such node '$target'"
 				elif [ "${VM_FENCE_REFUSE:-}" = "$target" ]; then
 					result="refused (VM_FENCE_REFUSE)"
+				elif [ -e "$VM_SHARE/fence/refuse-node$target" ]; then
+					result="refused (cluster_fence_hold $target)"
 				else
 					[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 					for ((i = 0; i < 100; i++)); do
@@ -219,3 +221,14 @@ cluster_fence_server_start() {
 	VM_FENCE_SERVER_PID=$!
 	vm_log "fence server: pid $VM_FENCE_SERVER_PID (agent: scripts/vm/fence_vm)"
 }
+
+# cluster_fence_hold K / cluster_fence_release K: the fence server refuses to power node K
+# off until released (a fence device that fails), so a test can look at a node that the
+# others want fenced while it still runs.
+cluster_fence_hold() { mkdir -p "$VM_SHARE/fence" && touch "$VM_SHARE/fence/refuse-node$1"; }
+cluster_fence_release() { rm -f "$VM_SHARE/fence/refuse-node$1"; }
+
+# cluster_net_cut K / cluster_net_restore K: node K's tap goes down (up): it loses the
+# cluster network but keeps its disks and the harness's control share.
+cluster_net_cut() { ip -n "$VM_NETNS" link set "tap$1" down && vm_log "node$1: network cut"; }
+cluster_net_restore() { ip -n "$VM_NETNS" link set "tap$1" up && vm_log "node$1: network restored"; }

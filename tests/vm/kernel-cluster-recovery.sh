@@ -2,99 +2,150 @@
 # fenced it (scripts/vm/fence_vm: the host powers the VM off), replays its journal and
 # finds every file it fsync'ed (cfs_crashcheck). Three nodes, corosync, lockd with the
 # VM fence agent on each.
-#  1. node 1's qemu is killed (kill -9) while cfs_crashwork fsyncs: node 2 mounts after
-#     node 1 was fenced, journal replayed, data intact, fsck clean; node 1 boots again,
-#     rejoins, mounts and reads the current tree.
-#  2. node 2's corosync and lockd are killed while it is mounted and writing (its kernel
-#     lives on): its mount withdraws; node 3's mount succeeds only after node 2's VM was
-#     powered off by the fence agent; data intact, fsck clean.
+#  1. CFS_KILL_ITERATIONS times (default 10; `make kernel-soak` runs 50): the mounted
+#     node's qemu is killed (kill -9) while cfs_crashwork fsyncs; the next node mounts
+#     after the dead one was fenced, journal replayed, data intact; the dead node boots
+#     again and rejoins while the new mounter writes; the mounter rotates 1, 2, 3, 1, ...
+#     The time from each kill to the dead node's files being readable is reported.
+#     Then fsck is clean, and the node that came back last reads the current tree.
+#  2. the mounted node's corosync and lockd are killed while it writes (its kernel lives
+#     on): its mount withdraws; the next mount succeeds only after that VM was powered
+#     off by the fence agent; data intact, fsck clean.
+#  3. the mounted node's network is cut (its tap down) while it writes, with its fence
+#     held back: it loses quorum and withdraws, and from then on not one byte of the
+#     shared image changes while it still runs and tries to write; once the fence is
+#     released the others power it off, the next mount replays, data intact, fsck clean.
+#     The cut-off node fences nobody.
 # nodes: 3
 # cluster: --shared-mib 512
-# timeout: 1500
+# timeout: 2400
 
 source kernel/tests/vm-helpers.sh
-
-LOCKD_LOG=/var/log/clusterfs_lockd.log
-
-# lockd_start K: clusterfs_lockd on node K with the VM fence agent (scripts/vm/fence_vm),
-# waits until it serves /dev/clusterfs_lock.
-lockd_start() {
-	node_run "$1" "mkdir -p /etc/clusterfs && printf 'fence_command = %s\nlockspace_linger_seconds = 1\n' \"\$PWD/scripts/vm/fence_vm\" >/etc/clusterfs/lockd.conf &&
-		{ setsid build/bin/clusterfs_lockd -f -c /etc/clusterfs/lockd.conf </dev/null >>$LOCKD_LOG 2>&1 & echo \$! >/run/cfs-lockd.pid; }
-		for i in \$(seq 1 200); do grep -q 'serving the kernel module' $LOCKD_LOG && exit 0; sleep 0.2; done
-		cat $LOCKD_LOG >&2; exit 1" || fail "node$1: clusterfs_lockd did not serve /dev/clusterfs_lock"
-}
 
 # workload_start K: fsync'ed writes under $CFS_MNT/work on node K until the node dies.
 workload_start() {
 	node_run "$1" "setsid build/bin/cfs_crashwork $CFS_MNT/work --seed $1 </dev/null >/scratch/crashwork.log 2>&1 &"
 }
 
-# fenced_count K: how many times the host powered node K off.
-fenced_count() {
-	if [ -e "$VM_LOG_DIR/fence.log" ]; then
-		grep -c "node$1: fenced" "$VM_LOG_DIR/fence.log" || :
-	else
-		echo 0
-	fi
-}
-
 for k in 1 2 3; do kfs_load "$k"; done
 cluster_fence_server_start
 cluster_corosync_start
 cluster_wait_quorate -t 180
-for k in 1 2 3; do lockd_start "$k"; done
+for k in 1 2 3; do kfs_lockd_start "$k"; done
 
 node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:recov -j 3 -J 16 $CFS_SHARED_DEV'
 
-# --- 1. a node dies --------------------------------------------------------------------
-kfs_mount 1
-node_run 1 "mkdir $CFS_MNT/work"
-workload_start 1
-sleep 8
-written=$(node_run 1 "ls $CFS_MNT/work | wc -l")
-[ "$written" -gt 0 ] || fail "the workload on node 1 wrote nothing"
-node_kill 1
-killed_at=$SECONDS
-kfs_mount 2
-vm_log "node 2 mounted $((SECONDS - killed_at)) s after node 1 was killed"
-fences=$(fenced_count 1)
-[ "$fences" -ge 1 ] || fail "node 2 mounted before node 1 was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
-kmsg=$(node_run 2 dmesg)
-grep -q 'journal 0 .*replayed' <<<"$kmsg" || fail "node 2 did not replay node 1's journal: $(grep clusterfs <<<"$kmsg")"
-out=$(node_run 2 "build/bin/cfs_crashcheck $CFS_MNT/work 2>&1") || fail "node 1's fsync'ed data lost: $out"
-vm_log "after node 1's death: $(tail -n 1 <<<"$out")"
-node_run 2 "echo from-node2 >$CFS_MNT/after-death"
-kfs_umount 2
-kfs_fsck_clean 2
-
-# Node 1 comes back: boots, rejoins the cluster, mounts, reads what is current.
-vm_console_accept 1
-node_boot 1
-kfs_load 1
-node_run 1 'install -m 0644 /cfs/run/corosync.conf /etc/corosync/corosync.conf &&
-	{ setsid corosync -f </dev/null >>/var/log/corosync/stdout.log 2>&1 & echo $! >/run/cfs-corosync.pid; }'
-cluster_wait_quorate -t 180 1 2 3
-lockd_start 1
-kfs_mount 1
-seen=$(node_run 1 "cat $CFS_MNT/after-death")
-assert_eq from-node2 "$seen" "node 2's file on the node that came back"
-node_run 1 "rm -rf $CFS_MNT/work && mkdir $CFS_MNT/work"
-kfs_umount 1
+# --- 1. the mounted node dies, again and again -------------------------------------------
+iterations=${CFS_KILL_ITERATIONS:-10}
+victim=1
+kfs_mount $victim
+node_run $victim "mkdir $CFS_MNT/work.1"
+node_run $victim "setsid build/bin/cfs_crashwork $CFS_MNT/work.1 --seed 1 </dev/null >/scratch/crashwork.log 2>&1 &"
+times=()
+for ((i = 1; i <= iterations; i++)); do
+	next=$((victim % 3 + 1))
+	sleep 4
+	written=$(node_run $victim "ls $CFS_MNT/work.$i | wc -l")
+	[ "$written" -gt 0 ] || fail "iteration $i: the workload on node $victim wrote nothing"
+	fences_before=$(kfs_fenced_count $victim)
+	node_run $next 'dmesg -C'
+	node_kill $victim
+	killed_at=$SECONDS
+	kfs_mount $next
+	times+=($((SECONDS - killed_at)))
+	fences=$(kfs_fenced_count $victim)
+	[ "$fences" -gt "$fences_before" ] ||
+		fail "iteration $i: node $next mounted before node $victim was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
+	kfs_expect_replay_on $next
+	out=$(node_run $next "build/bin/cfs_crashcheck $CFS_MNT/work.$i 2>&1") ||
+		fail "iteration $i: node $victim's fsync'ed data lost: $out"
+	vm_log "iteration $i/$iterations: node $next read node $victim's files ${times[-1]} s after the kill; $(tail -n 1 <<<"$out")"
+	node_run $next "rm -rf $CFS_MNT/work.$i"
+	# The new mounter writes while the dead node comes back (the next kill needs quorum).
+	if ((i < iterations)); then
+		node_run $next "mkdir $CFS_MNT/work.$((i + 1))"
+		node_run $next "setsid build/bin/cfs_crashwork $CFS_MNT/work.$((i + 1)) --seed $((i + 1)) </dev/null >/scratch/crashwork.log 2>&1 &"
+	fi
+	kfs_node_rejoin $victim
+	victim=$next
+done
+sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+vm_log "kill to readable on the next node, $iterations kills: min $(head -n 1 <<<"$sorted") s, median $(sed -n "$(((iterations + 1) / 2))p" <<<"$sorted") s, max $(tail -n 1 <<<"$sorted") s"
+node_run $victim "echo after-the-kills >$CFS_MNT/after-death"
+kfs_umount $victim
+kfs_fsck_clean $victim
+# The node that came back last reads what is current.
+last_back=$(( (victim + 1) % 3 + 1 ))
+kfs_mount $last_back
+seen=$(node_run $last_back "cat $CFS_MNT/after-death")
+assert_eq after-the-kills "$seen" "the last writer's file on the node that came back last"
+node_run $last_back "rm -rf $CFS_MNT/work.*"
+kfs_umount $last_back
 
 # --- 2. a node loses its cluster stack while its kernel lives on ----------------------
-kfs_mount 2
-workload_start 2
+a=$victim b=$((victim % 3 + 1))
+kfs_mount $a
+node_run $a "mkdir $CFS_MNT/work"
+workload_start $a
 sleep 8
-node_run 2 'kill -9 $(cat /run/cfs-lockd.pid) $(cat /run/cfs-corosync.pid)'
+node_run $a 'kill -9 $(cat /run/cfs-lockd.pid) $(cat /run/cfs-corosync.pid)'
 cut_at=$SECONDS
-kfs_mount 3
-vm_log "node 3 mounted $((SECONDS - cut_at)) s after node 2 lost corosync and lockd"
-fences=$(fenced_count 2)
-[ "$fences" -ge 1 ] || fail "node 3 mounted before node 2 was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
-! node_alive 2 || fail "node 2's VM still runs after it was reported fenced"
-out=$(node_run 3 "build/bin/cfs_crashcheck $CFS_MNT/work 2>&1") || fail "node 2's fsync'ed data lost: $out"
-vm_log "after node 2 lost its cluster stack: $(tail -n 1 <<<"$out")"
-kfs_umount 3
-kfs_fsck_clean 3
-vm_console_accept 2
+kfs_mount $b
+vm_log "node $b mounted $((SECONDS - cut_at)) s after node $a lost corosync and lockd"
+fences=$(kfs_fenced_count $a)
+[ "$fences" -ge 1 ] || fail "node $b mounted before node $a was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
+! node_alive $a || fail "node $a's VM still runs after it was reported fenced"
+out=$(node_run $b "build/bin/cfs_crashcheck $CFS_MNT/work 2>&1") || fail "node $a's fsync'ed data lost: $out"
+vm_log "after node $a lost its cluster stack: $(tail -n 1 <<<"$out")"
+node_run $b "rm -rf $CFS_MNT/work"
+kfs_umount $b
+kfs_fsck_clean $b
+kfs_node_rejoin $a
+
+# --- 3. a node is cut off from the network ---------------------------------------------
+c=$b d=$((b % 3 + 1))
+kfs_mount $c
+node_run $c "mkdir $CFS_MNT/work"
+workload_start $c
+sleep 8
+node_run $c 'dmesg -C'
+fence_lines_before=$(wc -l <"$VM_LOG_DIR/fence.log")
+cluster_fence_hold $c
+cluster_net_cut $c
+cut_at=$SECONDS
+withdrawn=
+for ((t = 0; t < 120; t += 2)); do
+	kmsg=$(node_run $c 'dmesg')
+	if grep -q 'lost quorum' <<<"$kmsg"; then
+		withdrawn=$((SECONDS - cut_at))
+		break
+	fi
+	sleep 2
+done
+[ -n "$withdrawn" ] || fail "node $c did not withdraw within 120 s of losing its network: $(grep clusterfs <<<"$kmsg")"
+vm_log "node $c withdrew $withdrawn s after its network was cut"
+sleep 2 # let I/O already in flight at the withdrawal complete
+before=$(cksum <"$VM_SHARED_IMAGE")
+# It tries to write: a new file, an fsync, sync, while its workload keeps trying.
+rc=0
+node_run $c "echo late >$CFS_MNT/work/after-cut && sync $CFS_MNT/work/after-cut" || rc=$?
+[ "$rc" -ne 0 ] || fail "node $c wrote a file after it withdrew"
+node_run $c 'sync || :'
+sleep 5
+after=$(cksum <"$VM_SHARED_IMAGE")
+assert_eq "$before" "$after" "the shared image while the cut-off node runs after withdrawing"
+node_alive $c || fail "node $c was powered off while its fence was held"
+cluster_fence_release $c
+kfs_mount $d
+vm_log "node $d mounted $((SECONDS - cut_at)) s after node $c's network was cut (its fence held until it had withdrawn and the image was compared)"
+! node_alive $c || fail "node $c's VM still runs after node $d mounted"
+fenced_now=$(tail -n +"$((fence_lines_before + 1))" "$VM_LOG_DIR/fence.log")
+grep -q "node$c: fenced" <<<"$fenced_now" || fail "node $c was not fenced: $fenced_now"
+if grep "fenced" <<<"$fenced_now" | grep -v "node$c: fenced" | grep -q .; then
+	fail "another node was fenced after node $c was cut off: $fenced_now"
+fi
+out=$(node_run $d "build/bin/cfs_crashcheck $CFS_MNT/work 2>&1") || fail "node $c's fsync'ed data lost: $out"
+vm_log "after node $c's network was cut: $(tail -n 1 <<<"$out")"
+kfs_umount $d
+kfs_fsck_clean $d
+vm_console_accept $c
