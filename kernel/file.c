@@ -248,7 +248,7 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 	 */
 	mutex_lock(&sbi->trans_mutex);
 	err = cfs_iomap_allocate(inode, pos, length, iomap);
-	if (!err && (flags & IOMAP_DIRECT) && (iomap->flags & IOMAP_F_NEW))
+	if (!err && (flags & IOMAP_DIRECT) && (iomap->flags & IOMAP_F_NEW)) {
 		/*
 		 * The direct write's bios complete after this mapping is returned, and a
 		 * journal flush must not wait for them (this very write may be what triggers
@@ -257,6 +257,17 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 		 */
 		err = blkdev_issue_zeroout(inode->i_sb->s_bdev, iomap->addr >> SECTOR_SHIFT,
 					   iomap->length >> SECTOR_SHIFT, GFP_NOFS, 0);
+		/*
+		 * The blocks are zero on disk now, before i_rwsem is released: iomap must not
+		 * zero their sub-block head and tail again (IOMAP_F_NEW). It would do so with
+		 * bios of this write that may still be in flight when the next write, into
+		 * the same block, lands: the zeroing then wipes that write's bytes (unaligned
+		 * AIO, docs/kernel.md). IOMAP_F_DIRTY instead: the allocation is not
+		 * committed, so an O_DSYNC write may not complete with FUA alone.
+		 */
+		iomap->flags &= ~IOMAP_F_NEW;
+		iomap->flags |= IOMAP_F_DIRTY;
+	}
 	if (err || (flags & IOMAP_DIRECT) || !(iomap->flags & IOMAP_F_NEW)) {
 		mutex_unlock(&sbi->trans_mutex);
 		return err;
@@ -439,15 +450,19 @@ static ssize_t cfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (ret)
 		goto out_unlock;
 	if (iocb->ki_flags & IOCB_DIRECT) {
-		loff_t end;
+		loff_t isize = i_size_read(inode);
+		loff_t end = iocb->ki_pos + iov_iter_count(from);
 		unsigned int dio_flags = 0;
 
 		/*
 		 * i_size is extended below, once the write is done: a write past EOF must not
 		 * complete asynchronously (io_submit returns -EIOCBQUEUED) or the size update
 		 * would be skipped, leaving written blocks mapped past i_size.
+		 * A write ending at EOF inside a block is waited for too: iomap zeroes the rest
+		 * of that block (past EOF) with a bio of its own, which must be on disk before
+		 * the next write, extending into that block, can be issued.
 		 */
-		if (iocb->ki_pos + iov_iter_count(from) > i_size_read(inode))
+		if (end > isize || (end == isize && (end & (sbi->block_size - 1))))
 			dio_flags |= IOMAP_DIO_FORCE_WAIT;
 		/* Allocating direct writes stay direct: blocks are allocated, never buffered. */
 		ret = iomap_dio_rw(iocb, from, &cfs_iomap_ops, NULL, dio_flags, NULL, 0);

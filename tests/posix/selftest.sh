@@ -9,7 +9,7 @@
 set -u
 bin=$(cd "${1:?usage: selftest.sh BINDIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-for p in cfs_posix_suite cfs_fsx cfs_crashwork cfs_crashcheck cfs_attrs; do
+for p in cfs_posix_suite cfs_fsx cfs_crashwork cfs_crashcheck cfs_attrs cfs_dio_unaligned; do
 	[ -x "$bin/$p" ] || { echo "selftest: $bin/$p missing (make it first)" >&2; exit 2; }
 done
 
@@ -230,6 +230,12 @@ else
 		remount="umount '$mnt' && mount -o loop '$img' '$mnt'"
 		check_fs "$fs" "$mnt" "$@"
 		remount=
+		# Block devices only: tmpfs has no blocks to share between sector writes.
+		step "$fs: cfs_dio_unaligned"
+		run "$fs: cfs_dio_unaligned" 120 "$bin/cfs_dio_unaligned" "$mnt/dio" --iterations 10
+		expect_failure "$fs: cfs_dio_unaligned detects a lost sector" \
+			"$bin/cfs_dio_unaligned" "$mnt/dio" --iterations 1 --inject-loss
+		rm -rf "$mnt/dio"
 		umount "$mnt" && mounted=()
 		rm -f "$img"
 	}
