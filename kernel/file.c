@@ -236,6 +236,14 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 	}
 	if ((flags & (IOMAP_FAULT | IOMAP_UNSHARE)) == 0) {
 		err = cfs_iomap_overwrite(inode, pos, length, iomap);
+		/*
+		 * The block may come from an allocation not yet committed (nothing here
+		 * tracks which transaction last touched this inode's map): an O_DSYNC direct
+		 * write must end with a journal flush (generic_write_sync), never with FUA
+		 * alone, or a crash could lose the allocation and with it the data.
+		 */
+		if (!err && (flags & IOMAP_DIRECT))
+			iomap->flags |= IOMAP_F_DIRTY;
 		if (err != -EAGAIN)
 			return err;
 	}
