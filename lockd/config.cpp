@@ -146,6 +146,11 @@ bool load_config(const std::string &path, bool must_exist, Config *config, std::
 				*error = where() + "fence_retry_seconds must be 1..3600";
 				return false;
 			}
+		} else if (key == "client_backlog_kib") {
+			if (!parse_int(value, 64, 1048576, &config->client_backlog_kib)) {
+				*error = where() + "client_backlog_kib must be 64..1048576";
+				return false;
+			}
 		} else if (key == "lockspace_linger_seconds") {
 			if (!parse_int(value, 0, 86400, &config->lockspace_linger_seconds)) {
 				*error = where() + "lockspace_linger_seconds must be 0..86400";

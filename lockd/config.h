@@ -16,6 +16,10 @@ struct Config {
 	int fence_retry_seconds = 5;
 	// How long an unused lockspace stays joined after its last local mount left.
 	int lockspace_linger_seconds = 10;
+	// Bytes of events queued for one client that does not read them before lockd drops
+	// it (its locks are released; for the kernel's device its mounts withdraw): a stuck
+	// client must not make lockd grow without bound.
+	int client_backlog_kib = 16384;
 	// Fence nodes of corosync's nodelist that are not cluster members when this daemon
 	// founds the cluster-wide lockd group (nobody can vouch for their state) and have not
 	// joined within startup_fencing_delay seconds.

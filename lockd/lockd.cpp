@@ -1093,6 +1093,8 @@ ssize_t write_connection(const Connection *c, const void *p, size_t len, bool bl
 
 void Daemon::send(Connection *c, const void *msg, size_t len)
 {
+	if (c->closing)
+		return; // being dropped: nothing more reaches it
 	const auto *p = static_cast<const uint8_t *>(msg);
 	if (c->out.empty()) {
 		ssize_t n = write_connection(c, p, len);
@@ -1107,6 +1109,12 @@ void Daemon::send(Connection *c, const void *msg, size_t len)
 		len -= n;
 	}
 	c->out.insert(c->out.end(), p, p + len);
+	if (c->out.size() > static_cast<size_t>(config_.client_backlog_kib) * 1024 && !c->closing) {
+		log_msg("%s stopped reading: %zu bytes of events queued (client_backlog_kib = %d); dropping it",
+			c->device ? "the kernel module" : "a client", c->out.size(), config_.client_backlog_kib);
+		c->out.clear();
+		c->closing = true;
+	}
 }
 
 void Daemon::fatal_corosync(const char *what)

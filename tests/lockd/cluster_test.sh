@@ -17,6 +17,8 @@ step "3-node corosync cluster, lockd on nodes 1 and 2"
 cluster_up 3
 # Node 2 has no fence command: when it is the one to fence, an operator must fence-ack.
 echo "fence_retry_seconds = 1" >"$WORK/n2/lockd.conf"
+# Node 1 drops a client that stops reading once 64 KiB of replies are queued for it.
+echo "client_backlog_kib = 64" >>"$WORK/n1/lockd.conf"
 lockd_start 1
 lockd_start 2
 client_start a 1 "$LS"
@@ -85,6 +87,19 @@ echo "$cjson" | grep -q '"quorate":true' || fail "cluster --json: $cjson"
 echo "$cjson" | grep -q '"members":\[1,2,3\]' || fail "cluster --json members: $cjson"
 tool 1 cluster | grep -q "node 1, quorate" || fail "clusterfs_tool cluster text output"
 tool 2 locks --lockspace "$LS" | grep -Eq "^    granted +node 2 EX" || fail "clusterfs_tool locks text output"
+
+step "a client that stops reading is dropped (client_backlog_kib); lockd and its other clients carry on"
+rc=0
+"$CLIENT" -s "$(sock 1)" flood-admin - 20000 >"$WORK/flood.out" 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "a client that never read was not dropped (rc $rc): $(cat "$WORK/flood.out")"
+grep -q "a client stopped reading: .* queued (client_backlog_kib = 64); dropping it" "$WORK/n1/lockd.log" ||
+	fail "lockd did not log why it dropped the client: $(tail -n 5 "$WORK/n1/lockd.log")"
+kill -0 "${LOCKD_PID[1]}" || fail "lockd on node 1 died with the flooding client"
+send a lock 77 after-flood EX
+wait_for "$(out a)" "^complete id=77 status=0 mode=EX" 20
+send a unlock 77
+wait_for "$(out a)" "^complete id=77 status=0 mode=IV" 20
+log "$(cat "$WORK/flood.out")"
 
 step "clusterfs_tool lock: mutual exclusion between shell scripts on two nodes"
 : >"$WORK/mutex.log"

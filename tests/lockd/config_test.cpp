@@ -28,7 +28,8 @@ std::string write_temp(const std::string &text)
 TEST(LockdConfig, ReadsEveryKey)
 {
 	std::string path = write_temp("# comment\n fence_command = /usr/sbin/fence_ipmi -a 10.0.0.1  # trailing\n"
-				      "fence_retry_seconds=7\nsocket_path = /tmp/x.sock\nlockspace_linger_seconds = 0\n");
+				      "fence_retry_seconds=7\nsocket_path = /tmp/x.sock\nlockspace_linger_seconds = 0\n"
+				      "client_backlog_kib = 64\n");
 	Config c;
 	std::string err;
 	ASSERT_TRUE(load_config(path, true, &c, &err)) << err;
@@ -36,6 +37,7 @@ TEST(LockdConfig, ReadsEveryKey)
 	EXPECT_EQ(c.fence_retry_seconds, 7);
 	EXPECT_EQ(c.socket_path, "/tmp/x.sock");
 	EXPECT_EQ(c.lockspace_linger_seconds, 0);
+	EXPECT_EQ(c.client_backlog_kib, 64);
 	unlink(path.c_str());
 }
 
@@ -50,6 +52,10 @@ TEST(LockdConfig, MistakesAreNamedWithFileAndLine)
 	path = write_temp("fence_retry_seconds = soon\n");
 	EXPECT_FALSE(load_config(path, true, &c, &err));
 	EXPECT_NE(err.find(":1: fence_retry_seconds must be 1..3600"), std::string::npos) << err;
+	unlink(path.c_str());
+	path = write_temp("client_backlog_kib = 8\n");
+	EXPECT_FALSE(load_config(path, true, &c, &err));
+	EXPECT_NE(err.find(":1: client_backlog_kib must be 64..1048576"), std::string::npos) << err;
 	unlink(path.c_str());
 	path = write_temp("socket_path\n");
 	EXPECT_FALSE(load_config(path, true, &c, &err));

@@ -18,6 +18,10 @@
 //       Prints request->grant latency percentiles (each grant is a full hand-off).
 //   lockd_test_client [-s SOCKET] bench-throughput LOCKSPACE SECONDS DEPTH
 //       Lock/unlock cycles on private resources with DEPTH in flight; prints ops/s.
+//   lockd_test_client [-s SOCKET] flood-admin - COUNT
+//       A client that stops reading: sends COUNT cluster-state requests without reading a
+//       reply, then waits up to 20 s for lockd to drop it. Exit 0 if it was dropped, 1 if
+//       not (lockd kept queueing for it).
 #include <poll.h>
 #include <unistd.h>
 
@@ -377,6 +381,44 @@ int bench_throughput(Session &s, double seconds, int depth)
 	return 0;
 }
 
+// Sends `count` admin requests without reading, then reads until lockd closes the
+// connection (dropped: 0) or 20 s pass with the connection open (1).
+int flood_admin(const std::string &path, int count)
+{
+	proto::Client client;
+	std::string err;
+	if (!client.connect(path, &err)) {
+		fprintf(stderr, "lockd_test_client: %s\n", err.c_str());
+		return 2;
+	}
+	auto m = proto::make<cfs_lock_req_admin>(CFS_LOCK_REQ_ADMIN, 1);
+	m.command = proto::to_le32(CFS_ADMIN_DUMP_CLUSTER);
+	m.arg = proto::to_le32(CFS_ADMIN_TEXT);
+	int sent = 0;
+	for (; sent < count; sent++) {
+		m.hdr.seq = proto::to_le32(static_cast<uint32_t>(sent + 1));
+		if (!client.send(&m, sizeof(m), &err))
+			break; // dropped while we were still sending
+	}
+	size_t replies = 0;
+	auto deadline = Clock::now() + std::chrono::seconds(20);
+	for (;;) {
+		auto ev = client.receive(1000, &err);
+		if (ev) {
+			replies++;
+			continue;
+		}
+		if (err != "timed out") {
+			printf("dropped: sent %d requests, read %zu replies, then: %s\n", sent, replies, err.c_str());
+			return 0;
+		}
+		if (Clock::now() > deadline) {
+			printf("not dropped: sent %d requests, read %zu replies, connection still open\n", sent, replies);
+			return 1;
+		}
+	}
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -393,6 +435,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	std::string mode = argv[argi], ls = argv[argi + 1];
+	if (mode == "flood-admin")
+		return flood_admin(path, atoi(argv[argi + 2]));
 	Session s;
 	if (mode == "script") {
 		s.join(path, ls, static_cast<uint32_t>(atoi(argv[argi + 2])), true);
