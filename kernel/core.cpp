@@ -71,6 +71,10 @@ private:
 	return err;
 }
 
+// One transaction, one operation, one time: the clock is read once, at begin, and every
+// timestamp lib sets until commit is that one (Fs::op_time), as ext4 stamps a new inode's
+// four times from one current_time(). Read twice, a tick could fall between the new
+// inode's times and its ctime after the inherited ACLs, or its parent's mtime.
 class Txn {
 public:
 	explicit Txn(cfs_core *core) : core_(core) {}
@@ -78,6 +82,7 @@ public:
 	{
 		if (open_)
 			cfs::trans_cancel(&tr_);
+		end_op_time();
 	}
 	Txn(const Txn &) = delete;
 	Txn &operator=(const Txn &) = delete;
@@ -91,20 +96,31 @@ public:
 		if (err)
 			return err;
 		err = cfs::trans_begin(&core_->fs, core_->journal, max_bufs, &tr_);
-		if (!err)
+		if (!err) {
 			open_ = true;
+			cfs_env_now(core_->fs.host, &now_);
+			core_->fs.op_time = &now_;
+		}
 		return err;
 	}
 	[[nodiscard]] int commit()
 	{
 		open_ = false;
+		end_op_time();
 		return cfs::trans_commit(&tr_);
 	}
 	cfs::Trans *get() { return &tr_; }
 
 private:
+	void end_op_time()
+	{
+		if (core_->fs.op_time == &now_)
+			core_->fs.op_time = nullptr;
+	}
+
 	cfs_core *core_;
 	cfs::Trans tr_{};
+	cfs_timespec now_{};
 	bool open_ = false;
 };
 
@@ -546,8 +562,13 @@ extern "C" cfs_core_u32 cfs_core_inline_capacity(struct cfs_core *core)
 	return cfs::inode_inline_capacity(&core->fs);
 }
 
+namespace {
+void apply_attrs(cfs::Inode *ip, const struct cfs_core_inode *attrs, unsigned int mask);
+}  // namespace
+
 extern "C" int cfs_core_write_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
-				     const void *buf, cfs_core_u32 len)
+				     const void *buf, cfs_core_u32 len,
+				     const struct cfs_core_inode *attrs, unsigned int attr_mask)
 {
 	InodeRef ip(&core->fs);
 	int err = ip.get(ino);
@@ -560,6 +581,8 @@ extern "C" int cfs_core_write_inline(struct cfs_core *core, cfs_core_u64 ino, cf
 	err = cfs::inode_write_inline(&core->fs, tx.get(), ip.ptr(), off, buf, len);
 	if (err)
 		return err;
+	if (attr_mask)
+		apply_attrs(ip.ptr(), attrs, attr_mask & ~CFS_CORE_ATTR_SIZE);
 	return tx.commit();
 }
 

@@ -122,10 +122,13 @@ cfs_core_u32 cfs_core_inline_capacity(struct cfs_core *core);
 /*
  * Writes @len bytes at @off into a stuffed inode's inline data, extending its size, in
  * one transaction of one buffer (the dinode): small files stay in their dinode, as in
- * GFS2. -EFBIG past the inline capacity, -EINVAL if the inode is not stuffed.
+ * GFS2. -EFBIG past the inline capacity, -EINVAL if the inode is not stuffed. The
+ * @attr_mask fields of @attrs (CFS_CORE_ATTR_*, may be 0) go into the same dinode:
+ * the write's mtime and ctime.
  */
 int cfs_core_write_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
-			  const void *buf, cfs_core_u32 len);
+			  const void *buf, cfs_core_u32 len, const struct cfs_core_inode *attrs,
+			  unsigned int attr_mask);
 /* Copies bytes [@off, @off + @len) of a stuffed inode's inline data (zeros past EOF). */
 int cfs_core_read_inline(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 off,
 			 void *buf, cfs_core_u32 len);

@@ -291,9 +291,16 @@ static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t
 	int err = 0;
 
 	if ((iomap->flags & IOMAP_F_CFS_INLINE_WRITE) && written > 0) {
-		/* iomap copied the bytes to inline_data + pos (offset 0 mapping). */
+		struct cfs_core_inode attrs;
+
+		/*
+		 * iomap copied the bytes to inline_data + pos (offset 0 mapping). The dinode
+		 * logged with them carries the write's times (file_update_time), not older ones.
+		 */
+		cfs_inode_fill_core_attrs(inode, &attrs);
 		err = cfs_core_write_inline(sbi->core, inode->i_ino, pos,
-					    (const u8 *)iomap->inline_data + pos, written);
+					    (const u8 *)iomap->inline_data + pos, written,
+					    &attrs, CFS_CORE_ATTR_TIMES);
 		if (err)
 			err = cfs_core_error(sbi, err);
 	}
@@ -429,8 +436,11 @@ static ssize_t cfs_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 			ret = generic_file_read_iter(iocb, to);
 		cfs_glock_dq(&gh);
 	}
-	if (iocb->ki_flags & IOCB_DIRECT)
+	if (iocb->ki_flags & IOCB_DIRECT) {
 		inode_unlock_shared(inode);
+		/* The page cache path's file_accessed, which iomap_dio_rw leaves to us (as ext4). */
+		file_accessed(iocb->ki_filp);
+	}
 	return ret;
 }
 

@@ -129,9 +129,29 @@ fail:
 	return ERR_PTR(err);
 }
 
+/*
+ * Times the VFS set without a transaction (a write's or a page fault's mtime and ctime,
+ * a read's atime: file_update_time, touch_atime) go to the dinode first, in a
+ * transaction of their own just ahead of the operation's. Otherwise the operation logged
+ * the dinode with the older times on disk: the refresh kept the new ones in memory, but
+ * after a crash the replay brought back the rename or link and not the write's mtime
+ * before it (docs/kernel.md "Timestamps").
+ */
 int cfs_inode_snapshot(struct inode *inode, struct cfs_core_inode *before)
 {
-	return cfs_core_inode_read(CFS_SB(inode->i_sb)->core, inode->i_ino, before);
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_core_inode attrs;
+	int err;
+
+	lockdep_assert_held(&sbi->trans_mutex);
+	if (!sb_rdonly(inode->i_sb) && cfs_core_journal_active(sbi->core)) {
+		cfs_inode_fill_core_attrs(inode, &attrs);
+		/* No transaction when the dinode has them already. */
+		err = cfs_core_update_inode(sbi->core, inode->i_ino, &attrs, CFS_CORE_ATTR_TIMES);
+		if (err)
+			return err;
+	}
+	return cfs_core_inode_read(sbi->core, inode->i_ino, before);
 }
 
 static bool cfs_time_eq(s64 sec_a, u32 nsec_a, s64 sec_b, u32 nsec_b)

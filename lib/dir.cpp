@@ -726,7 +726,7 @@ int hashed_add(Fs *fs, Trans *tr, Inode *dir, uint32_t hash, const char *name, u
 void touch_dir(Fs *fs, Inode *dir)
 {
 	cfs_timespec now;
-	cfs_env_now(fs->host, &now);
+	fs_now(fs, &now);
 	inode_set_time(dir, InodeTime::mtime, now);
 	inode_set_time(dir, InodeTime::ctime, now);
 }

@@ -33,6 +33,14 @@ bool lockname_char(char c)
 
 }  // namespace
 
+void fs_now(Fs *fs, cfs_timespec *now)
+{
+	if (fs->op_time)
+		*now = *fs->op_time;
+	else
+		cfs_env_now(fs->host, now);
+}
+
 int fs_set_geometry(Fs *fs, uint32_t bsize)
 {
 	unsigned shift;

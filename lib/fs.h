@@ -50,9 +50,17 @@ struct Fs {
 	// once that transaction is in the log, never before).
 	void (*blocks_freed)(void *ctx, uint64_t first, uint32_t count) = nullptr;
 	void *blocks_freed_ctx = nullptr;
+	// Optional: the time of the operation in progress, set by a host around it. Every
+	// timestamp lib stamps meanwhile (a new inode's four times, ctime, a directory's
+	// mtime) is this one, so one operation never shows two times (fs_now).
+	const cfs_timespec *op_time = nullptr;
 
 	VerifyCtx verify_ctx() const { return VerifyCtx{bsize, blocks, uuid}; }
 };
+
+// "Now" for a timestamp: the operation's time (op_time) when the host set one, else
+// the host's clock.
+void fs_now(Fs *fs, cfs_timespec *now);
 
 // Fills the geometry fields of *fs for a block size (1024, 2048 or 4096); -EINVAL else.
 int fs_set_geometry(Fs *fs, uint32_t bsize);

@@ -131,7 +131,7 @@ void inode_set_time(Inode *ip, InodeTime which, cfs_timespec t)
 void inode_touch(Fs *fs, Inode *ip, bool mtime)
 {
 	cfs_timespec now;
-	cfs_env_now(fs->host, &now);
+	fs_now(fs, &now);
 	inode_set_time(ip, InodeTime::ctime, now);
 	if (mtime)
 		inode_set_time(ip, InodeTime::mtime, now);
@@ -167,7 +167,7 @@ int inode_alloc(Fs *fs, Trans *tr, uint64_t goal, const InodeInit *init, Inode *
 	if (init->now)
 		now = *init->now;
 	else
-		cfs_env_now(fs->host, &now);
+		fs_now(fs, &now);
 	algo::store32(&d->di_mode, init->mode);
 	algo::store32(&d->di_uid, init->uid);
 	algo::store32(&d->di_gid, init->gid);

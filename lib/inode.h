@@ -69,7 +69,7 @@ void inode_set_height(Inode *ip, unsigned height);
 void inode_add_blocks(Inode *ip, uint64_t n);
 void inode_sub_blocks(Inode *ip, uint64_t n);
 
-// What a new dinode starts with. Times are the host's current time when `now` is null.
+// What a new dinode starts with. Times are fs_now's (fs.h) when `now` is null.
 struct InodeInit {
 	uint32_t mode;  // S_IF* type bits + permissions
 	uint32_t uid, gid;
@@ -113,7 +113,7 @@ uint32_t inode_inline_capacity(Fs *fs);
 [[nodiscard]] int inode_unstuff(Fs *fs, Trans *tr, Inode *ip, void *data_out,
 				uint64_t *data_block);
 
-// Sets ctime (and mtime when `mtime`) to now.
+// Sets ctime (and mtime when `mtime`) to now (fs_now, fs.h).
 void inode_touch(Fs *fs, Inode *ip, bool mtime);
 
 // Truncates to `new_size`: frees blocks past the new end (bounded by `budget`, see

@@ -87,6 +87,60 @@ node_run 1 "rm -r $CFS_MNT/attrs-remount $CFS_MNT/attrs-crash"
 kfs_umount 1
 kfs_fsck_clean 1
 
+# Timestamps (docs/kernel.md "Timestamps", tests/posix/cfs_attrs.cpp stamps/atime/keep):
+# one time per creating or relinking operation (creat, mkdir, mknod, symlink, link,
+# rename), in a plain directory and one with a default ACL; the atime rules of relatime,
+# strictatime, nodiratime and noatime, each set by a remount of the running mount, for
+# buffered and O_DIRECT reads, readdir and readlink, the atimes kept across an unmount;
+# the mtime of an overwrite (allocated blocks, inline data) and of an mmap store (with
+# and without msync) kept by the rename, chmod, link or xattr change that follows, after
+# a remount and after a crash once that operation was durable.
+kfs_mount 1
+out=$(node_run 1 -t 600 "build/bin/cfs_attrs stamps $CFS_MNT/stamps 1500 2>&1") ||
+	fail "one time per operation: $(grep -E '^FAIL|passed' <<<"$out")"
+vm_log "cfs_attrs stamps: $(tail -n 1 <<<"$out")"
+node_run 1 "mkdir $CFS_MNT/atime"
+# mount(8) merges a remount's options with the mount's current ones (noatime stays
+# unless "atime" says otherwise, as on ext4): each mode is spelled out in full.
+for mode in relatime strictatime nodiratime noatime relatime; do
+	case $mode in
+	relatime) opts=atime,diratime,relatime ;;
+	strictatime) opts=atime,diratime,strictatime ;;
+	nodiratime) opts=atime,nodiratime,strictatime ;;
+	noatime) opts=noatime,diratime ;;
+	esac
+	node_run 1 "mount -o remount,$opts $CFS_MNT"
+	out=$(node_run 1 "build/bin/cfs_attrs atime $CFS_MNT/atime $mode 2>&1") ||
+		fail "atime after a remount to $opts: $(grep -E '^FAIL|passed' <<<"$out")"
+	vm_log "cfs_attrs atime $mode: $(tail -n 1 <<<"$out")"
+done
+out=$(node_run 1 "build/bin/cfs_attrs keep $CFS_MNT/keep-remount 2>&1") ||
+	fail "cfs_attrs keep: $(grep -E '^FAIL|passed' <<<"$out")"
+kfs_umount 1
+kfs_fsck_clean 1
+kfs_mount 1
+out=$(node_run 1 "build/bin/cfs_attrs keep-verify $CFS_MNT/keep-remount remount 2>&1") ||
+	fail "data change times after a remount: $(grep -E '^FAIL|passed' <<<"$out")"
+vm_log "cfs_attrs keep-verify remount: $(tail -n 1 <<<"$out")"
+for mode in relatime strictatime nodiratime noatime; do
+	out=$(node_run 1 "build/bin/cfs_attrs atime-verify $CFS_MNT/atime $mode 2>&1") ||
+		fail "atimes set under $mode, after a remount: $(grep -E '^FAIL|passed' <<<"$out")"
+done
+out=$(node_run 1 "build/bin/cfs_attrs keep $CFS_MNT/keep-crash 2>&1") ||
+	fail "cfs_attrs keep (before the crash): $(grep -E '^FAIL|passed' <<<"$out")"
+node_kill 1
+node_boot 1
+kfs_load 1
+kfs_mount 1
+replayed=$(node_run 1 "dmesg | grep 'journal 0 replayed'") ||
+	fail "the mount after the crash replayed no journal: the times were not on the log only"
+out=$(node_run 1 "build/bin/cfs_attrs keep-verify $CFS_MNT/keep-crash crash 2>&1") ||
+	fail "data change times after a crash and journal replay: $(grep -E '^FAIL|passed' <<<"$out")"
+vm_log "cfs_attrs keep-verify crash: ${replayed#*] }; $(tail -n 1 <<<"$out")"
+node_run 1 "rm -r $CFS_MNT/stamps $CFS_MNT/atime $CFS_MNT/keep-remount $CFS_MNT/keep-crash"
+kfs_umount 1
+kfs_fsck_clean 1
+
 # FS_IOC_FIEMAP (through filefrag) reports exactly the block map the tool reads from the
 # unmounted disk: three runs, the last past the dinode's direct pointers (height 2).
 kfs_mount 1
