@@ -116,9 +116,11 @@ uint32_t inode_inline_capacity(Fs *fs);
 // Sets ctime (and mtime when `mtime`) to now.
 void inode_touch(Fs *fs, Inode *ip, bool mtime);
 
-// Truncates to `new_size`: frees blocks past the new end (bounded by `budget`, see
-// inode_free), zeroes the inline tail of a stuffed inode, sets the size. A file emptied
-// to size 0 returns to stuffed (height 0). The caller zeroes the tail of a partial last
+// Truncates to `new_size`. Shrinking frees every block past the new end, blocks
+// preallocated past the old size included (bounded by `budget`, see inode_free), and
+// zeroes the inline tail of a stuffed inode; growing frees nothing (blocks past the old
+// size stay: they hold zeros, docs/format.md). Then sets the size. A file emptied to
+// size 0 returns to stuffed (height 0). The caller zeroes the tail of a partial last
 // data block (it owns data I/O).
 [[nodiscard]] int inode_truncate(Fs *fs, Trans *tr, Inode *ip, uint64_t new_size,
 				 unsigned budget, bool *done);
