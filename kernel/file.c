@@ -271,7 +271,25 @@ static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	int err = 0;
 
-	if ((iomap->flags & IOMAP_F_CFS_INLINE_WRITE) && written > 0) {
+	if ((iomap->flags & (IOMAP_F_NEW | IOMAP_F_CFS_HOLDS_TRANS)) ==
+	    (IOMAP_F_NEW | IOMAP_F_CFS_HOLDS_TRANS)) {
+		/*
+		 * A buffered write that stopped short (its source faulted, a signal) leaves
+		 * blocks allocated for it unwritten: zero them on disk before trans_mutex goes,
+		 * so no commit of the allocation can expose stale bytes, inside EOF or past it
+		 * (docs/format.md "Blocks past the end of a regular file").
+		 */
+		loff_t unused = written > 0 ? round_up(pos + written, sbi->block_size) :
+					      round_down(pos, sbi->block_size);
+		loff_t end = iomap->offset + iomap->length;
+
+		unused = max(unused, iomap->offset);
+		if (unused < end)
+			err = blkdev_issue_zeroout(inode->i_sb->s_bdev,
+					(iomap->addr + (unused - iomap->offset)) >> SECTOR_SHIFT,
+					(end - unused) >> SECTOR_SHIFT, GFP_NOFS, 0);
+	}
+	if (!err && (iomap->flags & IOMAP_F_CFS_INLINE_WRITE) && written > 0) {
 		/* iomap copied the bytes to inline_data + pos (offset 0 mapping). */
 		err = cfs_core_write_inline(sbi->core, inode->i_ino, pos,
 					    (const u8 *)iomap->inline_data + pos, written);

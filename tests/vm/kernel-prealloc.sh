@@ -45,6 +45,19 @@ node_run 1 "rm $CFS_MNT/timed"
 # not show them.
 node_run 1 "head -c $((64 * MiB)) /dev/zero | tr '\\0' '\\132' >$CFS_MNT/old && sync && rm $CFS_MNT/old && sync"
 
+# --- a buffered write that stops short (its source faults) leaves zeros, never stale
+# bytes, in the blocks it allocated but did not fill: inside EOF and past EOF ----------
+s=$CFS_MNT/short
+out=$(node_run 1 "python3 kernel/tests/cfs_short_write.py $s")
+assert_eq "inside 4096 past 4096" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')" "short write results"
+node_run 1 "truncate -s $((2 * MiB + 8192)) $s"
+zeros $s $((MiB + 4096)) 4096
+zeros $s $((2 * MiB + 4096)) 4096
+remount_fsck "buffered writes that stopped short"
+zeros $s $((MiB + 4096)) 4096
+zeros $s $((2 * MiB + 4096)) 4096
+node_run 1 "rm $s"
+
 # --- KEEP_SIZE preallocation past EOF, fsync'ed ----------------------------------------
 f=$CFS_MNT/keep
 node_run 1 "head -c 10000 /dev/urandom >$f && fallocate -n -o 0 -l $((4 * MiB)) $f &&
