@@ -284,10 +284,11 @@ static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t
 		loff_t end = iomap->offset + iomap->length;
 
 		unused = max(unused, iomap->offset);
-		if (unused < end)
-			err = blkdev_issue_zeroout(inode->i_sb->s_bdev,
-					(iomap->addr + (unused - iomap->offset)) >> SECTOR_SHIFT,
-					(end - unused) >> SECTOR_SHIFT, GFP_NOFS, 0);
+		if (unused < end &&
+		    blkdev_issue_zeroout(inode->i_sb->s_bdev,
+					 (iomap->addr + (unused - iomap->offset)) >> SECTOR_SHIFT,
+					 (end - unused) >> SECTOR_SHIFT, GFP_NOFS, 0))
+			err = cfs_core_error(sbi, -EIO);	/* withdraw: never commit them */
 	}
 	if (!err && (iomap->flags & IOMAP_F_CFS_INLINE_WRITE) && written > 0) {
 		/* iomap copied the bytes to inline_data + pos (offset 0 mapping). */
@@ -649,9 +650,9 @@ static int cfs_free_blocks_locked(struct inode *inode, u64 first, u64 end)
 
 /*
  * Allocates [offset, offset + len) with zeroed blocks, as GFS2: the format has no
- * unwritten extents, and blocks past EOF must hold zeros (docs/format.md). A block that
- * cannot be zeroed is freed again before any journal flush can commit its allocation.
- * On an error (ENOSPC part-way) the blocks allocated so far stay, zeroed.
+ * unwritten extents, and blocks past EOF must hold zeros (docs/format.md). Blocks that
+ * cannot be zeroed withdraw the mount before any journal flush can commit them. On an
+ * error (ENOSPC part-way) the blocks allocated so far stay, zeroed.
  */
 static long cfs_fallocate_range(struct inode *inode, loff_t offset, loff_t len)
 {
@@ -669,14 +670,9 @@ static long cfs_fallocate_range(struct inode *inode, loff_t offset, loff_t len)
 			err = blkdev_issue_zeroout(inode->i_sb->s_bdev,
 						   iomap.addr >> SECTOR_SHIFT,
 						   iomap.length >> SECTOR_SHIFT, GFP_NOFS, 0);
-			if (err) {
-				int ferr = cfs_free_blocks_locked(inode,
-						iomap.offset >> sbi->block_shift,
-						(iomap.offset + iomap.length) >> sbi->block_shift);
-
-				if (ferr)
-					cfs_core_error(sbi, ferr);
-			}
+			if (err)
+				/* Withdraw: the allocation of unzeroed blocks must never commit. */
+				err = cfs_core_error(sbi, -EIO);
 		}
 		mutex_unlock(&sbi->trans_mutex);
 		if (!err)
