@@ -112,7 +112,7 @@ kfs_mount 1
 node_run 1 "rm $f"
 for seed in 1 2 3; do
 	out=$(node_run 1 -t 600 "build/bin/cfs_fsx $CFS_MNT --seed $seed --ops 3000 --require-all --keep 2>&1") ||
-		fail "cfs_fsx seed $seed: $(tail -n 20 <<<"$out")"
+		fail "cfs_fsx seed $seed: $(grep -A14 'FAIL' <<<"$out" | head -n 16; tail -n 20 <<<"$out")"
 	vm_log "cfs_fsx seed $seed: $(tail -n 1 <<<"$out")"
 done
 kfs_umount 1
