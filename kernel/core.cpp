@@ -1063,6 +1063,29 @@ extern "C" int cfs_core_truncate_step(struct cfs_core *core, cfs_core_u64 ino, c
 	return tx.commit();
 }
 
+extern "C" int cfs_core_extend(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 size)
+{
+	cfs::Fs *fs = &core->fs;
+	InodeRef ip(fs);
+	int err = ip.get(ino);
+	if (err)
+		return err;
+	Txn tx(core);
+	err = tx.begin(kAllocBufs);
+	if (err)
+		return err;
+	if (cfs::inode_height(ip.ptr()) == 0 && size > cfs::inode_inline_capacity(fs)) {
+		// Growing a stuffed file past its inline area: the tail becomes a hole.
+		err = unstuff(core, tx.get(), ip.ptr());
+		if (err)
+			return err;
+	}
+	err = cfs::inode_extend(fs, tx.get(), ip.ptr(), size);
+	if (err)
+		return err;
+	return tx.commit();
+}
+
 extern "C" int cfs_core_punch_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 first,
 				   cfs_core_u64 end, bool *done)
 {
@@ -1125,6 +1148,15 @@ extern "C" int cfs_core_alloc(struct cfs_core *core, cfs_core_u64 ino, cfs_core_
 	}
 	cfs::BmapExtent extent;
 	err = cfs::bmap_alloc(fs, tx.get(), ip.ptr(), lblock, max_count, 0, &extent);
+	if (err == -CFS_ENOSPC && tx.get()->nbufs) {
+		// Out of space for the data block after a taller tree, a new indirect block or
+		// the unstuffed first block: each is complete and consistent, and already in
+		// the buffers. Commit them: cancelled, they would reach the disk with some later
+		// transaction of one buffer but not the others (an indirect block pointed at but
+		// never written).
+		int cerr = tx.commit();
+		return cerr ? cerr : err;
+	}
 	if (err)
 		return err;
 	err = tx.commit();

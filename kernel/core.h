@@ -238,9 +238,17 @@ int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
 #define CFS_CORE_MAP_CHANGE_BUFS 128u
 int cfs_core_reserve(struct cfs_core *core, cfs_core_u32 nbufs);
 
-/* One transaction of a truncation (or sparse extension) to @size; repeat until *@done. */
+/*
+ * One transaction of a truncation to a smaller @size (every block past it is freed,
+ * preallocated ones included); repeat until *@done.
+ */
 int cfs_core_truncate_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 size,
 			   bool *done);
+/*
+ * Grows the size to @size (the VFS size was smaller) in one transaction, freeing
+ * nothing: blocks preallocated past the old size stay (docs/format.md).
+ */
+int cfs_core_extend(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 size);
 
 /* One transaction of freeing file blocks [@first, @end) (a punched hole); repeat until *@done. */
 int cfs_core_punch_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 first,

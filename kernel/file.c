@@ -290,7 +290,26 @@ static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	int err = 0;
 
-	if ((iomap->flags & IOMAP_F_CFS_INLINE_WRITE) && written > 0) {
+	if ((iomap->flags & (IOMAP_F_NEW | IOMAP_F_CFS_HOLDS_TRANS)) ==
+	    (IOMAP_F_NEW | IOMAP_F_CFS_HOLDS_TRANS)) {
+		/*
+		 * A buffered write that stopped short (its source faulted, a signal) leaves
+		 * blocks allocated for it unwritten: zero them on disk before trans_mutex goes,
+		 * so no commit of the allocation can expose stale bytes, inside EOF or past it
+		 * (docs/format.md "Blocks past the end of a regular file").
+		 */
+		loff_t unused = written > 0 ? round_up(pos + written, sbi->block_size) :
+					      round_down(pos, sbi->block_size);
+		loff_t end = iomap->offset + iomap->length;
+
+		unused = max(unused, iomap->offset);
+		if (unused < end &&
+		    blkdev_issue_zeroout(inode->i_sb->s_bdev,
+					 (iomap->addr + (unused - iomap->offset)) >> SECTOR_SHIFT,
+					 (end - unused) >> SECTOR_SHIFT, GFP_NOFS, 0))
+			err = cfs_core_error(sbi, -EIO);	/* withdraw: never commit them */
+	}
+	if (!err && (iomap->flags & IOMAP_F_CFS_INLINE_WRITE) && written > 0) {
 		struct cfs_core_inode attrs;
 
 		/*
@@ -634,7 +653,40 @@ int cfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo, u64 star
 	return err;
 }
 
-/* Allocates [offset, offset + len) with zeroed blocks (the format has no unwritten extents). */
+/*
+ * Frees file blocks [@first, @end) in bounded transactions; trans_mutex held. The caller
+ * has dropped the page cache over the range.
+ */
+static int cfs_free_blocks_locked(struct inode *inode, u64 first, u64 end)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_core_inode before;
+	bool done = false;
+	int err = 0;
+
+	lockdep_assert_held(&sbi->trans_mutex);
+	while (!err && !done) {
+		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
+		if (err)
+			break;
+		down_write(&ci->map_lock);
+		err = cfs_inode_snapshot(inode, &before);
+		if (!err)
+			err = cfs_core_punch_step(sbi->core, inode->i_ino, first, end, &done);
+		if (!err)
+			err = cfs_inode_refresh(inode, &before, false);
+		up_write(&ci->map_lock);
+	}
+	return err;
+}
+
+/*
+ * Allocates [offset, offset + len) with zeroed blocks, as GFS2: the format has no
+ * unwritten extents, and blocks past EOF must hold zeros (docs/format.md). Blocks that
+ * cannot be zeroed withdraw the mount before any journal flush can commit them. On an
+ * error (ENOSPC part-way) the blocks allocated so far stay, zeroed.
+ */
 static long cfs_fallocate_range(struct inode *inode, loff_t offset, loff_t len)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
@@ -646,11 +698,15 @@ static long cfs_fallocate_range(struct inode *inode, loff_t offset, loff_t len)
 
 		mutex_lock(&sbi->trans_mutex);
 		err = cfs_iomap_allocate(inode, pos, end - pos, &iomap);
-		if (!err && (iomap.flags & IOMAP_F_NEW))
+		if (!err && (iomap.flags & IOMAP_F_NEW)) {
 			/* Zeroed before any commit can make the blocks part of the file. */
 			err = blkdev_issue_zeroout(inode->i_sb->s_bdev,
 						   iomap.addr >> SECTOR_SHIFT,
 						   iomap.length >> SECTOR_SHIFT, GFP_NOFS, 0);
+			if (err)
+				/* Withdraw: the allocation of unzeroed blocks must never commit. */
+				err = cfs_core_error(sbi, -EIO);
+		}
 		mutex_unlock(&sbi->trans_mutex);
 		if (!err)
 			pos = iomap.offset + iomap.length;
@@ -667,8 +723,6 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	loff_t bsize = sbi->block_size;
 	loff_t first = round_up(offset, bsize), last = round_down(offset + len, bsize);
 	loff_t zero_end;
-	struct cfs_core_inode before;
-	bool done = false;
 	int err;
 
 	if (ci->height == 0 && i_size_read(inode) == 0)
@@ -701,21 +755,21 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	if (err)
 		return err;
 	mutex_lock(&sbi->trans_mutex);
-	while (!err && !done) {
-		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
-		if (err)
-			break;
-		down_write(&ci->map_lock);
-		err = cfs_inode_snapshot(inode, &before);
-		if (!err)
-			err = cfs_core_punch_step(sbi->core, inode->i_ino, first >> sbi->block_shift,
-						  last >> sbi->block_shift, &done);
-		if (!err)
-			err = cfs_inode_refresh(inode, &before, false);
-		up_write(&ci->map_lock);
-	}
+	err = cfs_free_blocks_locked(inode, first >> sbi->block_shift, last >> sbi->block_shift);
 	mutex_unlock(&sbi->trans_mutex);
 	return err ? cfs_core_error(sbi, err) : 0;
+}
+
+/*
+ * FALLOC_FL_ZERO_RANGE: the range reads zeros and is allocated. Whole blocks are punched
+ * and allocated again zeroed (no unwritten extents to convert), partial blocks zeroed in
+ * place by the punch.
+ */
+static long cfs_zero_range(struct inode *inode, loff_t offset, loff_t len)
+{
+	long err = cfs_punch_hole(inode, offset, len);
+
+	return err ? err : cfs_fallocate_range(inode, offset, len);
 }
 
 static long cfs_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
@@ -726,7 +780,7 @@ static long cfs_fallocate(struct file *file, int mode, loff_t offset, loff_t len
 	loff_t end = offset + len;
 	long err;
 
-	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
 	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
 		return -EOPNOTSUPP;
@@ -748,13 +802,16 @@ static long cfs_fallocate(struct file *file, int mode, loff_t offset, loff_t len
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		err = cfs_punch_hole(inode, offset, len);
 	} else {
-		err = cfs_fallocate_range(inode, offset, len);
+		if (mode & FALLOC_FL_ZERO_RANGE)
+			err = cfs_zero_range(inode, offset, len);
+		else
+			err = cfs_fallocate_range(inode, offset, len);
 		if (!err && !(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
 			i_size_write(inode, end);
 	}
 	if (!err) {
 		inode_set_ctime_current(inode);
-		if (mode & FALLOC_FL_PUNCH_HOLE)
+		if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 			cfs_inode_set_mtime(inode, inode_get_ctime(inode));
 		mark_inode_dirty(inode);
 	}

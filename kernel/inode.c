@@ -373,6 +373,19 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 
 	mutex_lock(&sbi->trans_mutex);
 	err = cfs_inode_snapshot(inode, &before);
+	/*
+	 * Growing frees nothing (blocks preallocated past the old size stay, as GFS2); the
+	 * direction comes from the VFS size, which may be ahead of the dinode's.
+	 */
+	if (!err && newsize > oldsize) {
+		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
+		if (!err) {
+			down_write(&ci->map_lock);
+			err = cfs_core_extend(sbi->core, inode->i_ino, newsize);
+			up_write(&ci->map_lock);
+		}
+		done = true;
+	}
 	while (!err && !done) {
 		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
 		if (err)

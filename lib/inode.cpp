@@ -287,6 +287,8 @@ int inode_truncate(Fs *fs, Trans *tr, Inode *ip, uint64_t new_size, unsigned bud
 		inode_touch(fs, ip, true);
 		return 0;
 	}
+	// Every block past the new end goes, blocks preallocated past the old size included
+	// (as ext4). A size that grows goes through inode_extend, which frees nothing.
 	uint64_t first_free = (new_size + fs->bsize - 1) >> fs->bsize_shift;
 	err = bmap_punch(fs, tr, ip, first_free, ~uint64_t(0), budget, done);
 	if (err || !*done)
@@ -296,6 +298,20 @@ int inode_truncate(Fs *fs, Trans *tr, Inode *ip, uint64_t new_size, unsigned bud
 		algo::mem_zero(inline_area(ip), fs->inline_size);
 		inode_set_height(ip, 0);
 	}
+	inode_set_size(ip, new_size);
+	inode_touch(fs, ip, true);
+	return 0;
+}
+
+int inode_extend(Fs *fs, Trans *tr, Inode *ip, uint64_t new_size)
+{
+	if (new_size < inode_size(ip))
+		return -CFS_EINVAL;  // a shrink: inode_truncate
+	if (inode_height(ip) == 0 && (inode_is_dir(ip) || new_size > fs->inline_size))
+		return inode_is_dir(ip) ? -CFS_EISDIR : -CFS_EFBIG;  // past inline: unstuff first
+	int err = trans_add_buf(tr, ip->bh);
+	if (err)
+		return err;
 	inode_set_size(ip, new_size);
 	inode_touch(fs, ip, true);
 	return 0;

@@ -116,12 +116,21 @@ uint32_t inode_inline_capacity(Fs *fs);
 // Sets ctime (and mtime when `mtime`) to now (fs_now, fs.h).
 void inode_touch(Fs *fs, Inode *ip, bool mtime);
 
-// Truncates to `new_size`: frees blocks past the new end (bounded by `budget`, see
-// inode_free), zeroes the inline tail of a stuffed inode, sets the size. A file emptied
-// to size 0 returns to stuffed (height 0). The caller zeroes the tail of a partial last
-// data block (it owns data I/O).
+// Truncates to `new_size`: frees every block past the new end, blocks preallocated past
+// the old size included (bounded by `budget`, see inode_free), zeroes the inline tail
+// of a stuffed inode, sets the size. A file emptied to size 0 returns to stuffed (height
+// 0). The caller zeroes the tail of a partial last data block (it owns data I/O). For a
+// size that grows use inode_extend: this frees blocks past `new_size` whatever the
+// dinode's size says (a host's cached size may be ahead of it).
 [[nodiscard]] int inode_truncate(Fs *fs, Trans *tr, Inode *ip, uint64_t new_size,
 				 unsigned budget, bool *done);
+
+// Grows the size to `new_size` (>= the dinode's size, else -EINVAL) in one step and
+// frees nothing: blocks preallocated past the old size stay, and hold zeros
+// (docs/format.md "Blocks past the end of a regular file"), as GFS2 keeps them. A
+// stuffed inode must be unstuffed first when `new_size` exceeds the inline area
+// (-EFBIG).
+[[nodiscard]] int inode_extend(Fs *fs, Trans *tr, Inode *ip, uint64_t new_size);
 
 }  // namespace cfs
 

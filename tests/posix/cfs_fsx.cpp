@@ -1,8 +1,10 @@
 // cfs_fsx DIR --seed S --ops N [options]
 //
 // A random-operation file verifier in the spirit of fsx: applies a seeded random sequence of
-// reads, writes, truncates up and down, mmap reads and writes, fallocate (0 and KEEP_SIZE),
-// hole punching, fsync/fdatasync, SEEK_HOLE/SEEK_DATA probes and cache drops to one file,
+// reads, writes, truncates up and down, mmap reads and writes, fallocate (0 and KEEP_SIZE,
+// also past EOF), hole punching (also in preallocated blocks past EOF), zero range (0 and
+// KEEP_SIZE), fsync/fdatasync, SEEK_HOLE/SEEK_DATA probes, cache drops and O_DIRECT reads and
+// writes to one file,
 // and mirrors every change in an in-memory model. Every read and every size is compared
 // with the model; on the first mismatch it prints the operation log, the first differing
 // offset with the bytes around it, and exits 1. The same seed replays the same operations.
@@ -53,9 +55,11 @@ struct Options {
 	bool mmap = true;
 	bool fallocate = true;
 	bool punch = true;
+	bool zero = true;
 	bool seek = true;
 	bool direct = true;
 	bool keep = false;
+	bool require_all = false;  // an operation the filesystem refuses (EOPNOTSUPP) fails the run
 	long corrupt_model_at = -1;  // self-test of the verifier: flip a model byte after this op
 };
 
@@ -73,6 +77,10 @@ public:
 		std::printf("cfs_fsx: file %s seed %" PRIu64 " ops %ld max length %zu\n", path_.c_str(), opt_.seed,
 			    opt_.ops, opt_.max_len);
 		open_direct();
+		if (opt_.require_all && !disabled_.empty()) {
+			std::printf("cfs_fsx: FAIL: --require-all but disabled:%s\n", disabled_.c_str());
+			return 1;
+		}
 		for (op_ = 1; op_ <= opt_.ops; ++op_) {
 			if (!step())
 				return fail_exit();
@@ -104,13 +112,14 @@ public:
 	}
 
 private:
-	enum Op { READ, WRITE, TRUNCATE, MAPREAD, MAPWRITE, FALLOC, PUNCH, SYNC, SEEK, DROP, DREAD, DWRITE, kOpCount };
-	static constexpr const char* kOpNames[kOpCount] = {"read",  "write", "truncate",  "mapread", "mapwrite", "fallocate",
-							   "punch", "fsync", "seek",      "dropcache", "dread",    "dwrite"};
+	enum Op { READ, WRITE, TRUNCATE, MAPREAD, MAPWRITE, FALLOC, PUNCH, ZERO, SYNC, SEEK, DROP, DREAD, DWRITE, kOpCount };
+	static constexpr const char* kOpNames[kOpCount] = {"read",  "write", "truncate",  "mapread", "mapwrite",
+							   "fallocate", "punch", "zero", "fsync",  "seek",
+							   "dropcache", "dread", "dwrite"};
 
 	bool step() {
 		// Weights: data ops dominate; structure-changing ops are frequent enough to interleave.
-		static const unsigned weights[kOpCount] = {20, 24, 8, 8, 8, 6, 6, 4, 6, 3, 5, 5};
+		static const unsigned weights[kOpCount] = {20, 24, 8, 8, 8, 6, 6, 4, 4, 6, 3, 5, 5};
 		unsigned total = 0;
 		for (unsigned w : weights)
 			total += w;
@@ -129,6 +138,8 @@ private:
 			op = WRITE;
 		if (op == PUNCH && !opt_.punch)
 			op = TRUNCATE;
+		if (op == ZERO && !opt_.zero)
+			op = WRITE;
 		if (op == SEEK && !opt_.seek)
 			op = READ;
 		if ((op == DREAD || op == DWRITE) && direct_fd_ < 0)
@@ -142,6 +153,7 @@ private:
 		case MAPWRITE: return do_mapwrite();
 		case FALLOC: return do_fallocate();
 		case PUNCH: return do_punch();
+		case ZERO: return do_zero_range();
 		case SYNC: return do_sync();
 		case SEEK: return do_seek();
 		case DROP: return do_drop();
@@ -367,7 +379,7 @@ private:
 	}
 
 	bool unsupported(const char* what, bool* flag) {
-		if (errno != EOPNOTSUPP)
+		if (errno != EOPNOTSUPP || opt_.require_all)
 			return syscall_failed(what);
 		*flag = false;
 		disabled_ += std::string(" ") + what;
@@ -390,15 +402,35 @@ private:
 	}
 
 	bool do_punch() {
-		if (model_.empty())
+		// Mostly inside the file; sometimes anywhere, so blocks preallocated past EOF
+		// (fallocate KEEP_SIZE) are punched too.
+		size_t limit = rng_.below(4) == 0 ? opt_.max_len : model_.size();
+		if (limit == 0)
 			return true;
-		size_t off = random_offset(model_.size()), len = random_length(model_.size() - off + kPage);
+		size_t off = random_offset(limit), len = random_length(opt_.max_len - off + kPage);
+		if (limit == model_.size())
+			len = random_length(model_.size() - off + kPage);
 		log("punch     %zu+%zu", off, len);
 		if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) != 0)
 			return unsupported("punch", &opt_.punch);
 		if (off < model_.size())
 			std::fill(model_.begin() + off, model_.begin() + std::min(model_.size(), off + len), '\0');
 		return check_size("punch");
+	}
+
+	bool do_zero_range() {
+		size_t off = random_offset(opt_.max_len), len = random_length(opt_.max_len - off);
+		if (len == 0)
+			return true;
+		bool keep = rng_.below(2);
+		log("zero      %zu+%zu%s", off, len, keep ? " KEEP_SIZE" : "");
+		if (fallocate(fd_, FALLOC_FL_ZERO_RANGE | (keep ? FALLOC_FL_KEEP_SIZE : 0), off, len) != 0)
+			return unsupported("zero range", &opt_.zero);
+		if (!keep && model_.size() < off + len)
+			model_.resize(off + len, '\0');
+		if (off < model_.size())
+			std::fill(model_.begin() + off, model_.begin() + std::min(model_.size(), off + len), '\0');
+		return check_size("zero range");
 	}
 
 	bool do_sync() {
@@ -544,8 +576,11 @@ private:
 void usage() {
 	std::fprintf(stderr,
 		     "usage: cfs_fsx DIR --seed S --ops N [--max-len BYTES] [--no-mmap] [--no-fallocate] [--no-punch]\n"
-		     "               [--no-seek] [--no-direct] [--keep] [--corrupt-model-at OP]\n"
+		     "               [--no-zero] [--no-seek] [--no-direct] [--keep] [--require-all]\n"
+		     "               [--corrupt-model-at OP]\n"
 		     "  Random file operations on a new file in DIR, verified against an in-memory model.\n"
+		     "  --keep         leave the file (for fsck to check its blocks)\n"
+		     "  --require-all  an operation the filesystem does not support fails the run\n"
 		     "  --corrupt-model-at OP  self-test: corrupt the model after OP, the run must then fail\n");
 }
 
@@ -591,6 +626,10 @@ int main(int argc, char** argv) {
 			o.fallocate = false;
 		} else if (a == "--no-punch") {
 			o.punch = false;
+		} else if (a == "--no-zero") {
+			o.zero = false;
+		} else if (a == "--require-all") {
+			o.require_all = true;
 		} else if (a == "--no-seek") {
 			o.seek = false;
 		} else if (a == "--no-direct") {

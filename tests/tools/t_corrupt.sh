@@ -115,6 +115,11 @@ case_repaired "dinode link count" "inode $size3: link count 7, should be 1" \
 	"$POKE" "$img" u32 "$size3" 76 7
 case_repaired "dinode block count" "inode $size8: block count 3, it owns" \
 	"$POKE" "$img" u64 "$size8" 88 3
+# Blocks past EOF are legal on a regular file (fallocate KEEP_SIZE, docs/format.md "Blocks
+# past the end of a regular file"): size 1 with blocks mapped after it is no damage.
+cp --sparse=always "$base" "$img"
+"$POKE" "$img" u64 "$size8" 80 1
+expect_rc 0 "regular file with blocks past EOF: fsck -n clean" "$FSCK" -n "$img"
 case_repaired "indirect block CRC" "inode $size8: block $indirect \\(indirect\\): CRC mismatch" \
 	"$POKE" "$img" flip "$indirect" 200
 # Two files sharing a data block: reported; resolving it is left to the operator.

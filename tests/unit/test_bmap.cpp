@@ -104,6 +104,16 @@ protected:
 		}
 	}
 
+	void extend(uint64_t ino, uint64_t size)
+	{
+		InodeRef ip(&t.fs);
+		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+		Trans tr;
+		ASSERT_EQ(trans_begin(&t.fs, nullptr, 64, &tr), 0);
+		ASSERT_EQ(inode_extend(&t.fs, &tr, ip.get(), size), 0);
+		ASSERT_EQ(trans_commit(&tr), 0);
+	}
+
 	uint64_t blocks_of(uint64_t ino)
 	{
 		InodeRef ip(&t.fs);
@@ -261,6 +271,98 @@ TEST_P(BmapTest, TruncateKeepsTheHeadAndFreesTheTail)
 	BmapExtent e;
 	ASSERT_EQ(bmap_lookup(&t.fs, ip.get(), 101, 1, &e), 0);
 	EXPECT_EQ(e.disk_block, 0u);
+}
+
+// Blocks past EOF (fallocate KEEP_SIZE): growing the size (inode_extend) keeps them, a
+// truncate frees them with everything else past the new end, also when the dinode's
+// size is below the new end (the kernel's cached size may be ahead of the dinode's).
+TEST_P(BmapTest, TruncateUpKeepsPreallocatedBlocksTruncateDownFreesThem)
+{
+	const uint32_t bs = t.fs.bsize;
+	uint64_t ino = new_file();
+	write(ino, 0, pattern(2 * uint64_t(bs), 10));
+	{
+		InodeRef ip(&t.fs);
+		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+		for (uint64_t lb = 2; lb < 300;) {
+			Trans tr;
+			ASSERT_EQ(trans_begin(&t.fs, nullptr, 64, &tr), 0);
+			BmapExtent e;
+			ASSERT_EQ(bmap_alloc(&t.fs, &tr, ip.get(), lb, 300 - lb, 0, &e), 0);
+			ASSERT_EQ(trans_commit(&tr), 0);
+			lb += e.count;
+		}
+		ASSERT_EQ(inode_size(ip.get()), 2 * uint64_t(bs));
+	}
+	uint64_t owned = blocks_of(ino), free_with_all = t.free_blocks();
+
+	extend(ino, 100 * uint64_t(bs) + 7);  // up, into the preallocation
+	EXPECT_EQ(blocks_of(ino), owned);
+	EXPECT_EQ(t.free_blocks(), free_with_all);
+	extend(ino, 1000 * uint64_t(bs));  // up, past it
+	EXPECT_EQ(blocks_of(ino), owned);
+	{
+		InodeRef ip(&t.fs);
+		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+		EXPECT_EQ(inode_size(ip.get()), 1000 * uint64_t(bs));
+		BmapExtent e;
+		ASSERT_EQ(bmap_lookup(&t.fs, ip.get(), 299, 1, &e), 0);
+		EXPECT_NE(e.disk_block, 0u) << "a growing truncate freed a preallocated block";
+	}
+
+	{
+		InodeRef ip(&t.fs);
+		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+		Trans tr;
+		ASSERT_EQ(trans_begin(&t.fs, nullptr, 64, &tr), 0);
+		EXPECT_EQ(inode_extend(&t.fs, &tr, ip.get(), 10), -CFS_EINVAL) << "extend must not shrink";
+		trans_cancel(&tr);
+	}
+	truncate(ino, uint64_t(bs) + 5);  // down: two blocks stay
+	EXPECT_GE(t.free_blocks(), free_with_all + 298);
+	InodeRef ip(&t.fs);
+	ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+	BmapExtent e;
+	ASSERT_EQ(bmap_lookup(&t.fs, ip.get(), 1, 1, &e), 0);
+	EXPECT_NE(e.disk_block, 0u);
+	for (uint64_t lb = 2; lb < 300; lb += e.count) {
+		ASSERT_EQ(bmap_lookup(&t.fs, ip.get(), lb, 300 - lb, &e), 0);
+		EXPECT_EQ(e.disk_block, 0u) << "block " << lb << " kept after a shrinking truncate";
+	}
+}
+
+// The kernel truncates by its cached size, which may be ahead of the dinode's: a truncate
+// to a size above the dinode's still frees the blocks preallocated past it.
+TEST_P(BmapTest, TruncateAboveTheDinodeSizeFreesBlocksPastTheNewEnd)
+{
+	const uint32_t bs = t.fs.bsize;
+	uint64_t ino = new_file();
+	write(ino, 0, pattern(2 * uint64_t(bs), 16));
+	{
+		InodeRef ip(&t.fs);
+		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+		for (uint64_t lb = 2; lb < 300;) {
+			Trans tr;
+			ASSERT_EQ(trans_begin(&t.fs, nullptr, 64, &tr), 0);
+			BmapExtent e;
+			ASSERT_EQ(bmap_alloc(&t.fs, &tr, ip.get(), lb, 300 - lb, 0, &e), 0);
+			ASSERT_EQ(trans_commit(&tr), 0);
+			lb += e.count;
+		}
+	}
+	uint64_t free_with_all = t.free_blocks();
+	truncate(ino, 100 * uint64_t(bs));
+	EXPECT_GE(t.free_blocks(), free_with_all + 200);
+	InodeRef ip(&t.fs);
+	ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+	EXPECT_EQ(inode_size(ip.get()), 100 * uint64_t(bs));
+	BmapExtent e;
+	ASSERT_EQ(bmap_lookup(&t.fs, ip.get(), 99, 1, &e), 0);
+	EXPECT_NE(e.disk_block, 0u) << "block 99 is below the new size";
+	for (uint64_t lb = 100; lb < 300; lb += e.count) {
+		ASSERT_EQ(bmap_lookup(&t.fs, ip.get(), lb, 300 - lb, &e), 0);
+		EXPECT_EQ(e.disk_block, 0u) << "block " << lb << " kept past the new size";
+	}
 }
 
 TEST_P(BmapTest, PunchInBoundedStepsFreesTheRange)

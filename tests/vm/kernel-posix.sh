@@ -160,11 +160,13 @@ tool_extents=$(jq -r '.extents[] | "\(.file_block) \(.disk_block) \(.blocks)"' <
 	fail "fiemap and the on-disk map differ: filefrag: [$kernel_extents] tool: [$tool_extents]"
 vm_log "fiemap matches the on-disk map: $(tr '\n' ';' <<<"$kernel_extents")"
 
+# cfs_fsx with every operation (--require-all: none may be refused), its files kept so
+# that fsck checks their blocks, preallocated ones past EOF included.
 kfs_mount 1
 node_run 1 "rm $f"
 for seed in 1 2 3; do
-	out=$(node_run 1 -t 600 "build/bin/cfs_fsx $CFS_MNT --seed $seed --ops 3000 2>&1") ||
-		fail "cfs_fsx seed $seed: $(tail -n 20 <<<"$out")"
+	out=$(node_run 1 -t 600 "build/bin/cfs_fsx $CFS_MNT --seed $seed --ops 3000 --require-all --keep 2>&1") ||
+		fail "cfs_fsx seed $seed: $(grep -A14 'FAIL' <<<"$out" | head -n 16; tail -n 20 <<<"$out")"
 	vm_log "cfs_fsx seed $seed: $(tail -n 1 <<<"$out")"
 done
 kfs_umount 1

@@ -529,9 +529,11 @@ void Checker::check_dinode(uint64_t ino, bool system)
 		}
 	}
 
-	// Size against what the tree maps (regular files: data past EOF is unreachable).
+	// Size against what the tree maps. A regular file may own zeroed blocks past EOF
+	// (fallocate KEEP_SIZE, docs/format.md "Blocks past the end of a regular file");
+	// a JDATA file (system files) never has any: its size is the end of its records.
 	uint64_t size = from_le64(di->di_size);
-	if (any_data && (rec.mode & kIfmt) == kIfreg) {
+	if (any_data && (rec.mode & kIfmt) == kIfreg && jdata) {
 		uint64_t per = jdata ? img_.jd_payload() : img_.bsize();
 		if (last_fb != UINT64_MAX && size <= last_fb * per &&
 		    r_.problem(PreenSafety::kNeedsOperator, "extend the size to cover it",
