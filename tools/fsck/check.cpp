@@ -125,6 +125,7 @@ private:
 	void check_dinode(uint64_t ino, bool system);
 	void pass2_entries();
 	void pass5_bitmaps();
+	void fix_rgrp_header(RgrpInfo &rg, const std::vector<uint8_t> &bits);
 	void pass3_connectivity();
 	void pass4_counts();
 	void pass_statfs();
@@ -921,6 +922,11 @@ void Checker::pass5_bitmaps()
 		               "(dinode vs data; first: %" PRIu64 ")", rg.index, rg.rg.addr, wrong_kind,
 		               first_kind))
 			fix_bits = true;
+		// The bitmap's first part lives in the header block: a header that fails its
+		// verifier is rebuilt first (counts from the bitmap as read), or no bitmap repair
+		// could be written; its counts are corrected below.
+		if ((fix_bits || rewrite) && !rg.header_ok)
+			fix_rgrp_header(rg, bits);
 		if (fix_bits || rewrite) {
 			std::string why;
 			if (rewrite) {
@@ -952,74 +958,81 @@ void Checker::pass5_bitmaps()
 		}
 
 		// Header: counts from the bitmap as it now is, geometry from the rindex.
-		uint32_t counts[4] = {};
-		cfs::bitmap_count(bits.data(), rg.rg.data, counts);
-		uint32_t want_free = counts[CFS_BLKST_FREE];
-		uint32_t want_dinodes = counts[CFS_BLKST_DINODE] + counts[CFS_BLKST_UNLINKED];
-		uint32_t want_unlinked = counts[CFS_BLKST_UNLINKED];
-		std::string hdr_problem;
-		if (!rg.header_ok)
-			hdr_problem = rg.header_problem;
-		else if (rg.rg.free != want_free || rg.rg.dinodes != want_dinodes ||
-		         rg.unlinked != want_unlinked)
-			hdr_problem = fmt("rgrp %u (block %" PRIu64 "): header counts free %u, dinodes %u, "
-			                  "unlinked %u; the bitmap says %u, %u, %u", rg.index, rg.rg.addr,
-			                  rg.rg.free, rg.rg.dinodes, rg.unlinked, want_free, want_dinodes,
-			                  want_unlinked);
-		if (hdr_problem.empty())
-			continue;
-		PreenSafety safety = rg.header_ok ? PreenSafety::kSafe : PreenSafety::kNeedsOperator;
-		if (!r_.problem(safety, rg.header_ok ? "correct the counts" : "rebuild the header", "%s",
-		                hdr_problem.c_str()))
-			continue;
-		Block b;
-		img_.read_block(rg.rg.addr, &b);
-		auto *h = reinterpret_cast<cfs_rgrp *>(b.data());
-		if (!rg.header_ok) {
-			init_header(&b, rg.rg.addr, CFS_BT_RG, 0);
-			bool journal = false;
-			for (const JournalInfo &j : img_.journals())
-				journal |= j.entry.ji_first_block >= rg.rg.data0 &&
-				           j.entry.ji_first_block < rg.rg.data0 + rg.rg.data;
-			h->rg_flags = to_le32(journal ? CFS_RGF_JOURNAL : 0);
-			h->rg_data0 = to_le64(rg.rg.data0);
-			h->rg_data = to_le32(rg.rg.data);
-			h->rg_bitbytes = to_le32(rg.rg.bitbytes);
-			h->rg_length = to_le32(rg.rg.length);
-			size_t next = rg.index + 1;
-			h->rg_skip = to_le32(next < img_.rgrps().size()
-			                             ? static_cast<uint32_t>(img_.rgrps()[next].rg.addr - rg.rg.addr)
-			                             : 0);
-			// Past every generation handed out here, so no (inode, generation) repeats.
-			uint64_t gen = 1;
-			for (auto &[ino, rec] : inodes_)
-				if (ino >= rg.rg.data0 && ino < rg.rg.data0 + rg.rg.data)
-					gen = std::max(gen, rec.generation + 1);
-			h->rg_igeneration = to_le64(std::max<uint64_t>(gen, from_le64(h->rg_igeneration)));
-			memset(h->rg_reserved, 0, sizeof h->rg_reserved);
-			// The part of the bitmap in this block holds no state past rg_data.
-			const uint32_t here = img_.bsize() - CFS_RG_BITMAP_OFFSET;
-			if (rg.rg.bitbytes <= here) {
-				uint8_t *bm = b.data() + CFS_RG_BITMAP_OFFSET;
-				memset(bm + rg.rg.bitbytes, 0, here - rg.rg.bitbytes);
-				uint32_t tail_bits = (rg.rg.data % CFS_NBBY) * CFS_BIT_SIZE;
-				if (tail_bits && rg.rg.bitbytes)
-					bm[rg.rg.bitbytes - 1] &= static_cast<uint8_t>((1u << tail_bits) - 1);
-			}
+		fix_rgrp_header(rg, bits);
+	}
+}
+
+// The resource group's header, checked against the bitmap `bits`: counts corrected, or
+// rebuilt from the rindex when it failed its verifier.
+void Checker::fix_rgrp_header(RgrpInfo &rg, const std::vector<uint8_t> &bits)
+{
+	uint32_t counts[4] = {};
+	cfs::bitmap_count(bits.data(), rg.rg.data, counts);
+	uint32_t want_free = counts[CFS_BLKST_FREE];
+	uint32_t want_dinodes = counts[CFS_BLKST_DINODE] + counts[CFS_BLKST_UNLINKED];
+	uint32_t want_unlinked = counts[CFS_BLKST_UNLINKED];
+	std::string hdr_problem;
+	if (!rg.header_ok)
+		hdr_problem = rg.header_problem;
+	else if (rg.rg.free != want_free || rg.rg.dinodes != want_dinodes ||
+	         rg.unlinked != want_unlinked)
+		hdr_problem = fmt("rgrp %u (block %" PRIu64 "): header counts free %u, dinodes %u, "
+		                  "unlinked %u; the bitmap says %u, %u, %u", rg.index, rg.rg.addr,
+		                  rg.rg.free, rg.rg.dinodes, rg.unlinked, want_free, want_dinodes,
+		                  want_unlinked);
+	if (hdr_problem.empty())
+		return;
+	PreenSafety safety = rg.header_ok ? PreenSafety::kSafe : PreenSafety::kNeedsOperator;
+	if (!r_.problem(safety, rg.header_ok ? "correct the counts" : "rebuild the header", "%s",
+	                hdr_problem.c_str()))
+		return;
+	Block b;
+	img_.read_block(rg.rg.addr, &b);
+	auto *h = reinterpret_cast<cfs_rgrp *>(b.data());
+	if (!rg.header_ok) {
+		init_header(&b, rg.rg.addr, CFS_BT_RG, 0);
+		bool journal = false;
+		for (const JournalInfo &j : img_.journals())
+			journal |= j.entry.ji_first_block >= rg.rg.data0 &&
+			           j.entry.ji_first_block < rg.rg.data0 + rg.rg.data;
+		h->rg_flags = to_le32(journal ? CFS_RGF_JOURNAL : 0);
+		h->rg_data0 = to_le64(rg.rg.data0);
+		h->rg_data = to_le32(rg.rg.data);
+		h->rg_bitbytes = to_le32(rg.rg.bitbytes);
+		h->rg_length = to_le32(rg.rg.length);
+		size_t next = rg.index + 1;
+		h->rg_skip = to_le32(next < img_.rgrps().size()
+		                             ? static_cast<uint32_t>(img_.rgrps()[next].rg.addr - rg.rg.addr)
+		                             : 0);
+		// Past every generation handed out here, so no (inode, generation) repeats.
+		uint64_t gen = 1;
+		for (auto &[ino, rec] : inodes_)
+			if (ino >= rg.rg.data0 && ino < rg.rg.data0 + rg.rg.data)
+				gen = std::max(gen, rec.generation + 1);
+		h->rg_igeneration = to_le64(std::max<uint64_t>(gen, from_le64(h->rg_igeneration)));
+		memset(h->rg_reserved, 0, sizeof h->rg_reserved);
+		// The part of the bitmap in this block holds no state past rg_data.
+		const uint32_t here = img_.bsize() - CFS_RG_BITMAP_OFFSET;
+		if (rg.rg.bitbytes <= here) {
+			uint8_t *bm = b.data() + CFS_RG_BITMAP_OFFSET;
+			memset(bm + rg.rg.bitbytes, 0, here - rg.rg.bitbytes);
+			uint32_t tail_bits = (rg.rg.data % CFS_NBBY) * CFS_BIT_SIZE;
+			if (tail_bits && rg.rg.bitbytes)
+				bm[rg.rg.bitbytes - 1] &= static_cast<uint8_t>((1u << tail_bits) - 1);
 		}
-		h->rg_free = to_le32(want_free);
-		h->rg_dinodes = to_le32(want_dinodes);
-		h->rg_unlinked = to_le32(want_unlinked);
-		std::string why;
-		if (img_.write_meta(rg.rg.addr, &b, &why)) {
-			r_.repaired();
-			rg.header_ok = true;
-			rg.rg.free = want_free;
-			rg.rg.dinodes = want_dinodes;
-			rg.unlinked = want_unlinked;
-		} else {
-			r_.repair_failed("%s", why.c_str());
-		}
+	}
+	h->rg_free = to_le32(want_free);
+	h->rg_dinodes = to_le32(want_dinodes);
+	h->rg_unlinked = to_le32(want_unlinked);
+	std::string why;
+	if (img_.write_meta(rg.rg.addr, &b, &why)) {
+		r_.repaired();
+		rg.header_ok = true;
+		rg.rg.free = want_free;
+		rg.rg.dinodes = want_dinodes;
+		rg.unlinked = want_unlinked;
+	} else {
+		r_.repair_failed("%s", why.c_str());
 	}
 }
 
