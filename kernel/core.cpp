@@ -1036,6 +1036,15 @@ namespace {
 	return cfs_env_log_write(core->fs.host, data_block, blocks, 1, 0);
 }
 
+// A stuffed file set to a size past its inline area is unstuffed first: the tail
+// becomes a hole.
+[[nodiscard]] int unstuff_for_size(cfs_core *core, cfs::Trans *tr, cfs::Inode *ip, std::uint64_t size)
+{
+	if (cfs::inode_height(ip) != 0 || size <= cfs::inode_inline_capacity(&core->fs))
+		return 0;
+	return unstuff(core, tr, ip);
+}
+
 }  // namespace
 
 extern "C" int cfs_core_truncate_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 size,
@@ -1051,12 +1060,9 @@ extern "C" int cfs_core_truncate_step(struct cfs_core *core, cfs_core_u64 ino, c
 	err = tx.begin(kFreeBudget + kAllocBufs);
 	if (err)
 		return err;
-	if (cfs::inode_height(ip.ptr()) == 0 && size > cfs::inode_inline_capacity(fs)) {
-		// Growing a stuffed file past its inline area: the tail becomes a hole.
-		err = unstuff(core, tx.get(), ip.ptr());
-		if (err)
-			return err;
-	}
+	err = unstuff_for_size(core, tx.get(), ip.ptr(), size);
+	if (err)
+		return err;
 	err = cfs::inode_truncate(fs, tx.get(), ip.ptr(), size, kFreeBudget, done);
 	if (err)
 		return err;
@@ -1074,12 +1080,9 @@ extern "C" int cfs_core_extend(struct cfs_core *core, cfs_core_u64 ino, cfs_core
 	err = tx.begin(kAllocBufs);
 	if (err)
 		return err;
-	if (cfs::inode_height(ip.ptr()) == 0 && size > cfs::inode_inline_capacity(fs)) {
-		// Growing a stuffed file past its inline area: the tail becomes a hole.
-		err = unstuff(core, tx.get(), ip.ptr());
-		if (err)
-			return err;
-	}
+	err = unstuff_for_size(core, tx.get(), ip.ptr(), size);
+	if (err)
+		return err;
 	err = cfs::inode_extend(fs, tx.get(), ip.ptr(), size);
 	if (err)
 		return err;

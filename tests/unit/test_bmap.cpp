@@ -114,6 +114,21 @@ protected:
 		ASSERT_EQ(trans_commit(&tr), 0);
 	}
 
+	// Allocates file blocks [first, end) without changing the size (fallocate KEEP_SIZE).
+	void preallocate(uint64_t ino, uint64_t first, uint64_t end)
+	{
+		InodeRef ip(&t.fs);
+		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
+		for (uint64_t lb = first; lb < end;) {
+			Trans tr;
+			ASSERT_EQ(trans_begin(&t.fs, nullptr, 64, &tr), 0);
+			BmapExtent e;
+			ASSERT_EQ(bmap_alloc(&t.fs, &tr, ip.get(), lb, end - lb, 0, &e), 0);
+			ASSERT_EQ(trans_commit(&tr), 0);
+			lb += e.count;
+		}
+	}
+
 	uint64_t blocks_of(uint64_t ino)
 	{
 		InodeRef ip(&t.fs);
@@ -281,17 +296,10 @@ TEST_P(BmapTest, TruncateUpKeepsPreallocatedBlocksTruncateDownFreesThem)
 	const uint32_t bs = t.fs.bsize;
 	uint64_t ino = new_file();
 	write(ino, 0, pattern(2 * uint64_t(bs), 10));
+	preallocate(ino, 2, 300);
 	{
 		InodeRef ip(&t.fs);
 		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
-		for (uint64_t lb = 2; lb < 300;) {
-			Trans tr;
-			ASSERT_EQ(trans_begin(&t.fs, nullptr, 64, &tr), 0);
-			BmapExtent e;
-			ASSERT_EQ(bmap_alloc(&t.fs, &tr, ip.get(), lb, 300 - lb, 0, &e), 0);
-			ASSERT_EQ(trans_commit(&tr), 0);
-			lb += e.count;
-		}
 		ASSERT_EQ(inode_size(ip.get()), 2 * uint64_t(bs));
 	}
 	uint64_t owned = blocks_of(ino), free_with_all = t.free_blocks();
@@ -338,18 +346,7 @@ TEST_P(BmapTest, TruncateAboveTheDinodeSizeFreesBlocksPastTheNewEnd)
 	const uint32_t bs = t.fs.bsize;
 	uint64_t ino = new_file();
 	write(ino, 0, pattern(2 * uint64_t(bs), 16));
-	{
-		InodeRef ip(&t.fs);
-		ASSERT_EQ(inode_get(&t.fs, ino, ip.get()), 0);
-		for (uint64_t lb = 2; lb < 300;) {
-			Trans tr;
-			ASSERT_EQ(trans_begin(&t.fs, nullptr, 64, &tr), 0);
-			BmapExtent e;
-			ASSERT_EQ(bmap_alloc(&t.fs, &tr, ip.get(), lb, 300 - lb, 0, &e), 0);
-			ASSERT_EQ(trans_commit(&tr), 0);
-			lb += e.count;
-		}
-	}
+	preallocate(ino, 2, 300);
 	uint64_t free_with_all = t.free_blocks();
 	truncate(ino, 100 * uint64_t(bs));
 	EXPECT_GE(t.free_blocks(), free_with_all + 200);
