@@ -56,6 +56,11 @@ struct cfs_lockd_call {
 	u16 reply_type;
 	bool done;
 	bool abandoned;		/* the caller gave up; a JOINED for it must be undone */
+	/*
+	 * A JOIN's mount: it becomes findable by its lockspace id as the JOINED is read,
+	 * before the events lockd sends right after it (RECOVER_JOURNAL) are dispatched.
+	 */
+	struct cfs_cluster *joiner;
 	int error;		/* -ENOTCONN: lockd closed the device first */
 	u8 reply[CFS_LOCKD_REPLY_MAX];
 };
@@ -140,7 +145,7 @@ static int cfs_lockd_queue(void *msg, size_t len)
  * answers it. @abandon_join: if we stop waiting, a late JOINED is answered by a LEAVE.
  */
 static int cfs_lockd_call(void *msg, size_t len, u16 reply_type, void *reply, size_t reply_len,
-			  bool abandon_join)
+			  struct cfs_cluster *joiner)
 {
 	struct cfs_lock_header *h = msg;
 	struct cfs_lockd_call *call;
@@ -151,6 +156,7 @@ static int cfs_lockd_call(void *msg, size_t len, u16 reply_type, void *reply, si
 	if (!call)
 		return -ENOMEM;
 	call->reply_type = reply_type;
+	call->joiner = joiner;
 	spin_lock(&cfs_lockd.lock);
 	if (++cfs_lockd.next_seq == 0)
 		cfs_lockd.next_seq = 1;
@@ -170,7 +176,7 @@ static int cfs_lockd_call(void *msg, size_t len, u16 reply_type, void *reply, si
 	spin_lock(&cfs_lockd.lock);
 	if (!call->done) {
 		/* A JOINED may still come: the dispatcher then leaves and frees the call. */
-		if (abandon_join && cfs_lockd.open) {
+		if (joiner && cfs_lockd.open) {
 			call->abandoned = true;
 			spin_unlock(&cfs_lockd.lock);
 			return left < 0 ? -EINTR : -ETIMEDOUT;
@@ -264,6 +270,14 @@ static void cfs_lockd_answer_locked(u16 type, const void *msg, size_t len)
 			}
 			kfree(call);
 			return;
+		}
+		if (type == CFS_LOCK_EV_JOINED && call->joiner) {
+			const struct cfs_lock_ev_joined *j = msg;
+
+			if (!j->status) {
+				call->joiner->lockspace_id = le32_to_cpu(j->lockspace_id);
+				call->joiner->joined = true;
+			}
 		}
 		memcpy(call->reply, msg, min(len, sizeof(call->reply)));
 		WRITE_ONCE(call->done, true);
@@ -556,7 +570,7 @@ static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
 	cfs_header_init(&req.hdr, CFS_LOCK_REQ_RECOVERED, sizeof(req));
 	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
 	req.journal = cpu_to_le32(journal);
-	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), false);
+	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), NULL);
 	if (!err)
 		err = (s32)le32_to_cpu(reply.status);
 	if (err)
@@ -630,7 +644,7 @@ static int cfs_cluster_join(struct cfs_cluster *cl, struct fs_context *fc)
 	strscpy_pad(req.lockspace, sbi->locktable, sizeof(req.lockspace));
 	req.journal_count = cpu_to_le32(sbi->journals);
 	cl->generation = READ_ONCE(cfs_lockd.generation);
-	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_JOINED, &joined, sizeof(joined), true);
+	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_JOINED, &joined, sizeof(joined), cl);
 	if (err == -ENOTCONN)
 		return errorfc(fc, "clusterfs_lockd went away while joining lockspace %s", sbi->locktable), err;
 	if (err == -ETIMEDOUT)
@@ -767,7 +781,7 @@ static void cfs_cluster_leave(struct cfs_cluster *cl)
 		return;
 	cfs_header_init(&req.hdr, CFS_LOCK_REQ_LEAVE, sizeof(req));
 	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
-	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), false);
+	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), NULL);
 	if (!err)
 		err = (s32)le32_to_cpu(reply.status);
 	if (err)
