@@ -10,6 +10,17 @@
 
 source kernel/tests/vm-helpers.sh
 
+# crash_and_replay WHAT: kill -9 node 1, boot it and mount again; that mount must replay
+# the journal (else WHAT were not on the log only). $replayed: its kernel log line.
+crash_and_replay() {
+	node_kill 1
+	node_boot 1
+	kfs_load 1
+	kfs_mount 1
+	replayed=$(node_run 1 "dmesg | grep 'journal 0 replayed'") ||
+		fail "the mount after the crash replayed no journal: $1 were not on the log only"
+}
+
 kfs_load 1
 kfs_mkfs 1
 kfs_mount 1
@@ -74,12 +85,7 @@ out=$(node_run 1 "build/bin/cfs_attrs verify $CFS_MNT/attrs-remount 2>&1") ||
 vm_log "cfs_attrs: every attribute kept after a remount ($(tail -n 1 <<<"$out"))"
 out=$(node_run 1 "build/bin/cfs_attrs apply $CFS_MNT/attrs-crash 2>&1") ||
 	fail "cfs_attrs apply (before the crash): $(grep -E '^FAIL|passed' <<<"$out")"
-node_kill 1
-node_boot 1
-kfs_load 1
-kfs_mount 1
-replayed=$(node_run 1 "dmesg | grep 'journal 0 replayed'") ||
-	fail "the mount after the crash replayed no journal: the attributes were not on the log only"
+crash_and_replay "the attributes"
 out=$(node_run 1 "build/bin/cfs_attrs verify $CFS_MNT/attrs-crash 2>&1") ||
 	fail "attributes after a crash and journal replay: $(grep -E '^FAIL|passed' <<<"$out")"
 vm_log "cfs_attrs: every attribute kept after a crash (${replayed#*] }; $(tail -n 1 <<<"$out"))"
@@ -128,12 +134,7 @@ for mode in relatime strictatime nodiratime noatime; do
 done
 out=$(node_run 1 "build/bin/cfs_attrs keep $CFS_MNT/keep-crash 2>&1") ||
 	fail "cfs_attrs keep (before the crash): $(grep -E '^FAIL|passed' <<<"$out")"
-node_kill 1
-node_boot 1
-kfs_load 1
-kfs_mount 1
-replayed=$(node_run 1 "dmesg | grep 'journal 0 replayed'") ||
-	fail "the mount after the crash replayed no journal: the times were not on the log only"
+crash_and_replay "the times"
 out=$(node_run 1 "build/bin/cfs_attrs keep-verify $CFS_MNT/keep-crash crash 2>&1") ||
 	fail "data change times after a crash and journal replay: $(grep -E '^FAIL|passed' <<<"$out")"
 vm_log "cfs_attrs keep-verify crash: ${replayed#*] }; $(tail -n 1 <<<"$out")"
