@@ -88,6 +88,15 @@ struct cfs_sb_info {
 	struct cfs_cluster *cluster;	/* lock_cluster: lockspace membership (lock_cluster.c) */
 	struct cfs_glock *sb_glock;	/* covers the superblock and statfs */
 	struct cfs_holder sb_holder;	/* held SH for the life of the mount */
+
+	/* lock_cluster only (NULL with lock_nolock): see cfs_trans_lock(). */
+	struct cfs_glock *alloc_glock;	/* rgrp glock 0: allocation and global statfs */
+	struct mutex alloc_mutex;	/* this node's transactions share alloc_gh */
+	struct cfs_holder alloc_gh;
+	struct cfs_glock *live_glock;	/* held SH while mounted; EX-try = first mounter */
+	struct cfs_holder live_gh;
+	struct cfs_glock *rename_glock;	/* EX around renames across directories */
+	bool first_mounter;		/* no other node had it mounted: we recovered all */
 };
 
 struct cfs_inode_info {
@@ -97,6 +106,10 @@ struct cfs_inode_info {
 	struct llist_node delayed_iput;	/* on host.delayed_iputs */
 	/* Protects the block map against lookups while it grows (writeback, reads). */
 	struct rw_semaphore map_lock;
+	/* lock_cluster: held SH while the inode is in memory (unlinked-inode freeing). */
+	struct cfs_glock *iopen_gl;
+	struct cfs_holder iopen_gh;
+	struct work_struct prune_work;	/* drops unused dentries after another node's change */
 	u64 generation;
 	struct timespec64 crtime;
 	u32 di_flags;
@@ -139,7 +152,16 @@ struct cfs_core_inode;
 int cfs_inode_snapshot(struct inode *inode, struct cfs_core_inode *before);
 int cfs_inode_refresh(struct inode *inode, const struct cfs_core_inode *before, bool with_size);
 
+/*
+ * The first holder of the inode glock after another node's change: reloads the dinode
+ * into the VFS inode. -ESTALE if the inode is gone (freed, or its number reused).
+ */
+int cfs_inode_reload(struct inode *inode);
+/* go_sync: writes the attributes the VFS inode has ahead of the dinode (glock EX). */
+int cfs_inode_persist_for_release(struct inode *inode);
+
 /* dir.c */
+extern const struct dentry_operations cfs_cluster_dentry_ops;
 struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags);
 
 int cfs_getattr(cfs_idmap_t *idmap, const struct path *path, struct kstat *stat,
@@ -195,6 +217,24 @@ struct cfs_acl_create {
 int cfs_acl_prepare_create(struct inode *dir, umode_t *mode, struct cfs_acl_create *ac,
 			   struct cfs_core_new_inode *init);
 void cfs_acl_finish_create(struct inode *inode, struct cfs_acl_create *ac);
+
+/* glops.c */
+void cfs_inode_glops_init_once(struct cfs_inode_info *ci);
+/* Forgets cached rgrp headers, bitmaps and the global statfs file (another node's now). */
+void cfs_alloc_state_invalidate(struct cfs_sb_info *sbi);
+/*
+ * Around every transaction, instead of a bare trans_mutex: with lock_cluster also the
+ * allocation lock EX (taken first, glocks before trans_mutex). A node that cannot get
+ * it withdraws, so the transaction then fails.
+ */
+void cfs_trans_lock(struct cfs_sb_info *sbi);
+bool cfs_trans_trylock(struct cfs_sb_info *sbi);
+void cfs_trans_unlock(struct cfs_sb_info *sbi);
+
+static inline bool cfs_clustered_sb(const struct cfs_sb_info *sbi)
+{
+	return !test_bit(CFS_SDF_NOLOCK, &sbi->flags);
+}
 
 /* withdraw.c */
 /* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */

@@ -14,6 +14,19 @@
 #include <linux/slab.h>
 #include <linux/version.h>
 
+/* The block device's page cache (metadata buffers): bd_mapping from 6.10. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+static inline struct address_space *cfs_bdev_mapping(struct block_device *bdev)
+{
+	return bdev->bd_mapping;
+}
+#else
+static inline struct address_space *cfs_bdev_mapping(struct block_device *bdev)
+{
+	return bdev->bd_inode->i_mapping;
+}
+#endif
+
 /* Inode operations take the mount's idmapping: a user_namespace until 6.3. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 typedef struct mnt_idmap cfs_idmap_t;

@@ -321,6 +321,16 @@ extern "C" int cfs_core_statfs(struct cfs_core *core, struct cfs_core_statfs *ou
 	return 0;
 }
 
+extern "C" int cfs_core_refresh_rgrps(struct cfs_core *core)
+{
+	for (std::uint32_t i = 0; i < core->fs.rgrps.count; i++) {
+		int err = cfs::rgrp_refresh(&core->fs, &core->fs.rgrps.rgrps[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 extern "C" cfs_core_u64 cfs_core_max_file_size(struct cfs_core *core)
 {
 	const cfs::BmapGeometry &g = core->geometry;
@@ -399,6 +409,16 @@ extern "C" int cfs_core_journal_flush(struct cfs_core *core)
 	if (!core->journal)
 		return 0;
 	int err = cfs::journal_flush(core->journal);
+	if (!err)
+		notify_committed(core);
+	return err;
+}
+
+extern "C" int cfs_core_journal_checkpoint(struct cfs_core *core)
+{
+	if (!core->journal || !cfs::journal_needs_checkpoint(core->journal))
+		return 0;
+	int err = cfs::journal_checkpoint(core->journal);
 	if (!err)
 		notify_committed(core);
 	return err;

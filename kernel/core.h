@@ -82,6 +82,8 @@ struct cfs_core_statfs {
 	cfs_core_u64 dinodes;
 };
 int cfs_core_statfs(struct cfs_core *core, struct cfs_core_statfs *out);
+/* Rereads every rgrp header's counts (another node may have allocated since). */
+int cfs_core_refresh_rgrps(struct cfs_core *core);
 /* Largest file size the pointer tree can map. */
 cfs_core_u64 cfs_core_max_file_size(struct cfs_core *core);
 
@@ -167,6 +169,11 @@ int cfs_core_journal_recover(struct cfs_core *core, cfs_core_u32 slot, bool may_
 			     struct cfs_core_replay *out);
 /* Writes committed transactions to the log: durable when it returns 0. */
 int cfs_core_journal_flush(struct cfs_core *core);
+/*
+ * Flushes the log and writes every logged block in place (a checkpoint), if anything
+ * is not home yet: what a glock covered reaches its home before another node reads it.
+ */
+int cfs_core_journal_checkpoint(struct cfs_core *core);
 /*
  * cfs_core_journal_flush that also tells whether it wrote a record (*@wrote): the
  * record's header carries a cache flush, so data written before is durable too.

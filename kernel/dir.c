@@ -11,29 +11,45 @@
 struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags)
 {
 	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
+	struct cfs_glock *dir_gl = CFS_I(dir)->glock;
 	struct cfs_core_dirent entry;
 	struct inode *inode = NULL;
 	struct cfs_holder gh;
-	int err;
+	unsigned long inval_count;
+	int attempt, err;
 
 	if (dentry->d_name.len > CFS_NAME_MAX)
 		return ERR_PTR(-ENAMETOOLONG);
 
-	err = cfs_glock_nq(CFS_I(dir)->glock, CFS_GL_SH, &gh);
+	err = cfs_glock_nq(dir_gl, CFS_GL_SH, &gh);
 	if (err)
 		return ERR_PTR(err);
+	/* Valid until the directory's cached state is next dropped (cfs_d_revalidate). */
+	inval_count = READ_ONCE(dir_gl->gl_inval_count);
 	err = cfs_core_lookup(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
 			      &entry);
 	cfs_glock_dq(&gh);
+	dentry->d_time = inval_count;
 	if (err == -ENOENT)
 		return d_splice_alias(NULL, dentry);
 	if (err)
 		return ERR_PTR(cfs_core_error(sbi, err));
 
-	inode = cfs_iget(dir->i_sb, entry.ino);
-	if (IS_ERR(inode))
-		return ERR_CAST(inode);
-	if (CFS_I(inode)->generation != entry.generation) {
+	for (attempt = 0;; attempt++) {
+		inode = cfs_iget(dir->i_sb, entry.ino);
+		if (IS_ERR(inode))
+			return ERR_CAST(inode);
+		if (CFS_I(inode)->generation == entry.generation)
+			break;
+		/*
+		 * With other nodes, a cached inode of that number may be one they freed and
+		 * reused: drop it from the cache and read the new one.
+		 */
+		if (cfs_clustered_sb(sbi) && attempt == 0) {
+			remove_inode_hash(inode);
+			iput(inode);
+			continue;
+		}
 		pr_err_ratelimited("clusterfs (%s): directory %lu entry \"%pd\" names inode %llu generation %llu, the inode has generation %llu\n",
 				   dir->i_sb->s_id, dir->i_ino, dentry, entry.ino,
 				   entry.generation, CFS_I(inode)->generation);
@@ -42,6 +58,64 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 	}
 	return d_splice_alias(inode, dentry);
 }
+
+/*
+ * lock_cluster: a dentry is valid while its directory's glock has not been invalidated
+ * since the lookup that made it (no other node can have changed the directory); else
+ * the name is looked up again under the directory's glock and must still name the same
+ * inode (or still nothing, for a negative dentry).
+ */
+static int cfs_d_revalidate(struct dentry *dentry, unsigned int flags)
+{
+	struct cfs_core_dirent entry;
+	struct dentry *parent;
+	struct inode *dir, *inode;
+	struct cfs_glock *dir_gl;
+	struct cfs_holder gh;
+	unsigned long inval_count;
+	int err, valid;
+
+	if (flags & LOOKUP_RCU) {
+		parent = READ_ONCE(dentry->d_parent);
+		dir = d_inode_rcu(parent);
+		if (!dir)
+			return -ECHILD;
+		dir_gl = CFS_I(dir)->glock;
+		return dir_gl && dentry->d_time == READ_ONCE(dir_gl->gl_inval_count) ? 1 : -ECHILD;
+	}
+	parent = dget_parent(dentry);
+	dir = d_inode(parent);
+	dir_gl = CFS_I(dir)->glock;
+	if (dentry->d_time == READ_ONCE(dir_gl->gl_inval_count)) {
+		dput(parent);
+		return 1;
+	}
+	err = cfs_glock_nq(dir_gl, CFS_GL_SH, &gh);
+	if (err) {
+		dput(parent);
+		return err;
+	}
+	inval_count = READ_ONCE(dir_gl->gl_inval_count);
+	err = cfs_core_lookup(CFS_SB(dir->i_sb)->core, dir->i_ino, dentry->d_name.name,
+			      dentry->d_name.len, &entry);
+	cfs_glock_dq(&gh);
+	dput(parent);
+	inode = d_inode(dentry);
+	if (err == -ENOENT)
+		valid = !inode;
+	else if (err)
+		return err;
+	else
+		valid = inode && inode->i_ino == entry.ino &&
+			CFS_I(inode)->generation == entry.generation;
+	if (valid)
+		dentry->d_time = inval_count;
+	return valid;
+}
+
+const struct dentry_operations cfs_cluster_dentry_ops = {
+	.d_revalidate	= cfs_d_revalidate,
+};
 
 struct cfs_readdir_ctx {
 	struct dir_context *ctx;

@@ -211,17 +211,17 @@ static int cfs_fitrim(struct file *file, struct fstrim_range __user *argp)
 		err = cfs_core_rgrp_data(sbi->core, i, &first, &count);
 		if (err || first + count <= start || first >= end)
 			continue;
-		mutex_lock(&sbi->trans_mutex);
+		cfs_trans_lock(sbi);
 		if (cfs_withdrawn(sbi) || !cfs_core_journal_active(sbi->core)) {
 			/* withdrawn or remounted read-only meanwhile */
-			mutex_unlock(&sbi->trans_mutex);
+			cfs_trans_unlock(sbi);
 			return -EIO;
 		}
 		err = cfs_core_journal_flush(sbi->core);
 		if (!err)
 			err = cfs_core_free_runs(sbi->core, max(first, start), min(first + count, end),
 						 (u32)minlen, cfs_discard_run, &tc);
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		if (err)
 			return cfs_core_error(sbi, err);
 		if (fatal_signal_pending(current))

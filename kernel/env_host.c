@@ -333,6 +333,9 @@ int cfs_env_buf_write(struct cfs_host *h, struct cfs_buf *b, unsigned int flags)
 	struct page *page;
 	struct bio *bio;
 
+	/* A withdrawn node writes nothing more: its locks may be someone else's already. */
+	if (cfs_withdrawn(CFS_SB(h->sb)))
+		return -EIO;
 	if (flags & CFS_IO_PREFLUSH)
 		opf |= REQ_PREFLUSH;
 	if (flags & CFS_IO_FUA)
@@ -397,6 +400,8 @@ int cfs_env_log_write(struct cfs_host *h, uint64_t blkno, const void *const *blo
 	blk_opf_t opf = REQ_OP_WRITE | REQ_META | REQ_SYNC;
 	unsigned int i = 0;
 
+	if (cfs_withdrawn(CFS_SB(h->sb)))
+		return -EIO;
 	if (!count)
 		return 0;
 	if (blkno + count > (cfs_env_dev_size(h) >> h->block_shift))

@@ -156,28 +156,28 @@ static int cfs_iomap_inline_write(struct inode *inode, loff_t pos, loff_t length
 
 	if (READ_ONCE(ci->height) != 0 || pos + length > capacity)
 		return -EAGAIN;
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	/* The height only changes under trans_mutex: this check is stable. */
 	if (ci->height != 0) {
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		return -EAGAIN;
 	}
 	err = cfs_withdrawn(sbi) ? -EIO : cfs_core_reserve(sbi->core, 1);
 	if (err) {
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		return err == -EIO ? err : cfs_core_error(sbi, err);
 	}
 	/* iomap requires the inline buffer not to cross a page: kmalloc aligns a block. */
 	copy = kzalloc(sbi->block_size, GFP_NOFS);
 	if (!copy) {
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		return -ENOMEM;
 	}
 	size = i_size_read(inode);
 	err = size ? cfs_core_read_inline(sbi->core, inode->i_ino, 0, copy, size) : 0;
 	if (err) {
 		kfree(copy);
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		return cfs_core_error(sbi, err);
 	}
 	iomap->type = IOMAP_INLINE;
@@ -254,7 +254,7 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 	 * takes, until iomap_end, when the data is dirty in the page cache and on the
 	 * ordered list; direct writes get zeroed blocks before the mapping is used.
 	 */
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	err = cfs_iomap_allocate(inode, pos, length, iomap);
 	if (!err && (flags & IOMAP_DIRECT) && (iomap->flags & IOMAP_F_NEW)) {
 		/*
@@ -277,7 +277,7 @@ static int cfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length, unsig
 		iomap->flags |= IOMAP_F_DIRTY;
 	}
 	if (err || (flags & IOMAP_DIRECT) || !(iomap->flags & IOMAP_F_NEW)) {
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		return err;
 	}
 	iomap->flags |= IOMAP_F_CFS_HOLDS_TRANS;
@@ -330,7 +330,7 @@ static int cfs_iomap_end(struct inode *inode, loff_t pos, loff_t length, ssize_t
 	if (iomap->flags & IOMAP_F_SIZE_CHANGED)
 		mark_inode_dirty(inode);
 	if (iomap->flags & IOMAP_F_CFS_HOLDS_TRANS)
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 	return err;
 }
 
@@ -536,6 +536,7 @@ int cfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 		err = sync_inode_metadata(inode, 1);
 		if (err)
 			return err;
+		/* Our own journal only: no allocation lock needed. */
 		mutex_lock(&sbi->trans_mutex);
 		err = cfs_core_journal_flush_wrote(sbi->core, &wrote_record);
 		mutex_unlock(&sbi->trans_mutex);
@@ -559,10 +560,23 @@ static vm_fault_t cfs_page_mkwrite(struct vm_fault *vmf)
 	loff_t size;
 	size_t len;
 	struct iomap iomap = {};
+	struct cfs_holder gh = {};
 	vm_fault_t ret;
 	int err;
 
 	sb_start_pagefault(inode->i_sb);
+	/*
+	 * lock_cluster: the page becomes dirty, so no other node may cache the file
+	 * meanwhile. Not when this task holds the glock already (a read(2) into a shared
+	 * mapping of the same file): waiting for ourselves would never end.
+	 */
+	if (cfs_clustered_sb(sbi) && !cfs_glock_held_by_me(CFS_I(inode)->glock)) {
+		err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_EX, &gh);
+		if (err) {
+			sb_end_pagefault(inode->i_sb);
+			return cfs_vmf_fs_error(err);
+		}
+	}
 	file_update_time(vmf->vma->vm_file);
 	size = i_size_read(inode);
 	if (pos >= size) {
@@ -572,7 +586,7 @@ static vm_fault_t cfs_page_mkwrite(struct vm_fault *vmf)
 	len = min_t(loff_t, folio_size(folio), size - pos);
 
 	/* Allocate before iomap_page_mkwrite locks the folio: writeback may hold it. */
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	err = cfs_iomap_allocate(inode, pos, len, &iomap);
 	while (!err && iomap.offset + iomap.length < pos + len) {
 		loff_t next = iomap.offset + iomap.length;
@@ -581,20 +595,40 @@ static vm_fault_t cfs_page_mkwrite(struct vm_fault *vmf)
 		err = cfs_iomap_allocate(inode, next, pos + len - next, &iomap);
 	}
 	if (err) {
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		ret = cfs_vmf_fs_error(err);
 		goto out;
 	}
 	/* Still under trans_mutex: the folio is dirty before any commit can happen. */
 	ret = iomap_page_mkwrite(vmf, &cfs_iomap_mkwrite_ops);
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 out:
+	cfs_glock_dq(&gh);
 	sb_end_pagefault(inode->i_sb);
 	return ret;
 }
 
+/* Pages read in by a fault are covered by the inode glock, as read(2)'s are. */
+static vm_fault_t cfs_fault(struct vm_fault *vmf)
+{
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+	struct cfs_holder gh;
+	vm_fault_t ret;
+	int err;
+
+	/* A write(2) from a mapping of the same file faults under its own glock. */
+	if (!cfs_clustered_sb(CFS_SB(inode->i_sb)) || cfs_glock_held_by_me(CFS_I(inode)->glock))
+		return filemap_fault(vmf);
+	err = cfs_glock_nq(CFS_I(inode)->glock, CFS_GL_SH, &gh);
+	if (err)
+		return cfs_vmf_fs_error(err);
+	ret = filemap_fault(vmf);
+	cfs_glock_dq(&gh);
+	return ret;
+}
+
 static const struct vm_operations_struct cfs_file_vm_ops = {
-	.fault		= filemap_fault,
+	.fault		= cfs_fault,
 	.map_pages	= filemap_map_pages,
 	.page_mkwrite	= cfs_page_mkwrite,
 };
@@ -696,7 +730,7 @@ static long cfs_fallocate_range(struct inode *inode, loff_t offset, loff_t len)
 	while (!err && pos < end) {
 		struct iomap iomap = {};
 
-		mutex_lock(&sbi->trans_mutex);
+		cfs_trans_lock(sbi);
 		err = cfs_iomap_allocate(inode, pos, end - pos, &iomap);
 		if (!err && (iomap.flags & IOMAP_F_NEW)) {
 			/* Zeroed before any commit can make the blocks part of the file. */
@@ -707,7 +741,7 @@ static long cfs_fallocate_range(struct inode *inode, loff_t offset, loff_t len)
 				/* Withdraw: the allocation of unzeroed blocks must never commit. */
 				err = cfs_core_error(sbi, -EIO);
 		}
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		if (!err)
 			pos = iomap.offset + iomap.length;
 		if (fatal_signal_pending(current))
@@ -731,9 +765,9 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 		/* Inline data is zeroed through blocks: unstuff first. */
 		struct iomap iomap = {};
 
-		mutex_lock(&sbi->trans_mutex);
+		cfs_trans_lock(sbi);
 		err = cfs_iomap_allocate(inode, 0, bsize, &iomap);
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		if (err)
 			return err;
 	}
@@ -754,9 +788,9 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	err = filemap_write_and_wait(inode->i_mapping);
 	if (err)
 		return err;
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	err = cfs_free_blocks_locked(inode, first >> sbi->block_shift, last >> sbi->block_shift);
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	return err ? cfs_core_error(sbi, err) : 0;
 }
 

@@ -27,6 +27,8 @@ static const struct cfs_glock_operations cfs_plain_glops[CFS_GLT_MAX + 1] = {
 /* Types whose cached objects need write-back/invalidation hooks override these (glops.c). */
 const struct cfs_glock_operations *cfs_glock_type_ops[CFS_GLT_MAX + 1] = {
 	[CFS_GLT_INODE] = &cfs_inode_glops,
+	[CFS_GLT_RGRP] = &cfs_rgrp_glops,
+	[CFS_GLT_IOPEN] = &cfs_iopen_glops,
 };
 
 const char *cfs_glock_state_name(enum cfs_glock_state state)
@@ -79,7 +81,8 @@ static bool cfs_glock_can_grant(struct cfs_glock *gl, enum cfs_glock_state state
 	struct cfs_holder *gh;
 
 	if (test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
-	    test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags))
+	    test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags) ||
+	    test_bit(CFS_GLF_INSTANTIATING, &gl->gl_flags))
 		return false;
 	if (!cfs_glock_state_covers(gl->gl_state, state))
 		return false;
@@ -102,12 +105,38 @@ static bool cfs_glock_can_request(struct cfs_glock *gl, enum cfs_glock_state sta
 	return cfs_glock_holders_allow(gl, state);
 }
 
+static void cfs_glock_queue_demote_locked(struct cfs_glock *gl);
+
 static bool cfs_glock_seq_moved(struct cfs_glock *gl, unsigned long seen)
 {
 	return READ_ONCE(gl->gl_seq) != seen;
 }
 
-int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh)
+/* Runs go_instantiate for the holder just granted; on error the holder is withdrawn. */
+static int cfs_glock_instantiate(struct cfs_glock *gl, struct cfs_holder *gh)
+{
+	int err;
+
+	set_bit(CFS_GLF_INSTANTIATING, &gl->gl_flags);
+	spin_unlock(&gl->gl_lock);
+	err = gl->gl_ops->go_instantiate(gl);
+	spin_lock(&gl->gl_lock);
+	clear_bit(CFS_GLF_INSTANTIATING, &gl->gl_flags);
+	if (!err)
+		clear_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags);
+	else {
+		list_del_init(&gh->gh_list);
+		gh->gh_granted = false;
+		cfs_glock_queue_demote_locked(gl);
+	}
+	cfs_glock_changed(gl);
+	spin_unlock(&gl->gl_lock);
+	wake_up_all(&gl->gl_wait);
+	return err;
+}
+
+int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh,
+		       unsigned int flags)
 {
 	const struct cfs_lock_module *lm = gl->gl_sbi->glocks.module;
 	bool requested = false;
@@ -116,6 +145,7 @@ int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_ho
 
 	INIT_LIST_HEAD(&gh->gh_list);
 	gh->gh_gl = gl;
+	gh->gh_owner = current;
 	gh->gh_state = state;
 	gh->gh_granted = false;
 
@@ -124,6 +154,9 @@ int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_ho
 		if (cfs_glock_can_grant(gl, state)) {
 			list_add_tail(&gh->gh_list, &gl->gl_holders);
 			gh->gh_granted = true;
+			if (test_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags) &&
+			    gl->gl_ops->go_instantiate)
+				return cfs_glock_instantiate(gl, gh);
 			spin_unlock(&gl->gl_lock);
 			return 0;
 		}
@@ -136,6 +169,8 @@ int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_ho
 		}
 		if (cfs_glock_can_request(gl, state)) {
 			set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
+			if (flags & CFS_GH_TRY)
+				set_bit(CFS_GLF_TRY, &gl->gl_flags);
 			gl->gl_target = state;
 			gl->gl_error = 0;
 			requested = true;
@@ -144,13 +179,53 @@ int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_ho
 			spin_lock(&gl->gl_lock);
 			continue;
 		}
+		/* A try does not wait for local holders or a demotion either. */
+		if ((flags & CFS_GH_TRY) && !requested) {
+			spin_unlock(&gl->gl_lock);
+			return -EAGAIN;
+		}
 		seen = gl->gl_seq;
 		spin_unlock(&gl->gl_lock);
-		err = wait_event_killable(gl->gl_wait, cfs_glock_seq_moved(gl, seen));
-		if (err)
-			return err;
+		if (flags & CFS_GH_UNINTERRUPTIBLE) {
+			wait_event(gl->gl_wait, cfs_glock_seq_moved(gl, seen));
+		} else {
+			err = wait_event_killable(gl->gl_wait, cfs_glock_seq_moved(gl, seen));
+			if (err)
+				return err;
+		}
 		spin_lock(&gl->gl_lock);
 	}
+}
+
+int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh)
+{
+	return cfs_glock_nq_flags(gl, state, gh, 0);
+}
+
+bool cfs_glock_held_by_me(struct cfs_glock *gl)
+{
+	struct cfs_holder *gh;
+	bool mine = false;
+
+	spin_lock(&gl->gl_lock);
+	list_for_each_entry(gh, &gl->gl_holders, gh_list)
+		if (gh->gh_owner == current)
+			mine = true;
+	spin_unlock(&gl->gl_lock);
+	return mine;
+}
+
+bool cfs_glock_held_ex(struct cfs_glock *gl)
+{
+	bool held;
+
+	spin_lock(&gl->gl_lock);
+	held = gl->gl_state == CFS_GL_EX &&
+	       !test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) &&
+	       !test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) &&
+	       !test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags);
+	spin_unlock(&gl->gl_lock);
+	return held;
 }
 
 static void cfs_glock_queue_demote_locked(struct cfs_glock *gl)
@@ -160,7 +235,9 @@ static void cfs_glock_queue_demote_locked(struct cfs_glock *gl)
 	    !test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) &&
 	    !test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags) &&
 	    cfs_glock_holders_allow(gl, gl->gl_demote_state)) {
-		cfs_glock_hold(gl);
+		/* A glock being freed is released by its final put: nothing to queue. */
+		if (!refcount_inc_not_zero(&gl->gl_ref))
+			return;
 		if (!queue_work(gl->gl_sbi->glocks.demote_wq, &gl->gl_demote_work))
 			refcount_dec(&gl->gl_ref);	/* already queued: it holds a ref */
 	}
@@ -190,8 +267,13 @@ static int cfs_glock_prepare_demote(struct cfs_glock *gl, enum cfs_glock_state f
 	if (from == CFS_GL_EX && to != CFS_GL_EX && gl->gl_ops->go_sync)
 		err = gl->gl_ops->go_sync(gl);
 	if (from != CFS_GL_UN && (to == CFS_GL_UN || (to == CFS_GL_DF) != (from == CFS_GL_DF)) &&
-	    gl->gl_ops->go_inval)
+	    gl->gl_ops->go_inval) {
 		gl->gl_ops->go_inval(gl);
+		spin_lock(&gl->gl_lock);
+		gl->gl_inval_count++;
+		set_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags);
+		spin_unlock(&gl->gl_lock);
+	}
 	return err;
 }
 
@@ -235,6 +317,7 @@ void cfs_glock_complete(struct cfs_glock *gl, enum cfs_glock_state granted, int 
 	if (!error)
 		gl->gl_state = granted;
 	gl->gl_error = error;
+	clear_bit(CFS_GLF_TRY, &gl->gl_flags);
 	clear_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
 	clear_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags);
 	cfs_glock_changed(gl);
@@ -299,6 +382,9 @@ struct cfs_glock *cfs_glock_get(struct cfs_sb_info *sbi, enum cfs_glock_type typ
 	refcount_set(&gl->gl_ref, 1);
 	spin_lock_init(&gl->gl_lock);
 	gl->gl_state = CFS_GL_UN;
+	/* Whatever this node cached before it held the glock may be stale. */
+	if (gl->gl_ops->go_instantiate)
+		set_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags);
 	INIT_LIST_HEAD(&gl->gl_holders);
 	init_waitqueue_head(&gl->gl_wait);
 	INIT_WORK(&gl->gl_demote_work, cfs_glock_demote_work);

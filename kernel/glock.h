@@ -37,6 +37,13 @@ enum cfs_glock_state {
 	CFS_GL_EX,		/* exclusive: read, write, cache */
 };
 
+/* CFS_GLT_META glock numbers. */
+enum {
+	CFS_META_SUPER = 0,	/* the superblock and statfs: SH for the life of a mount */
+	CFS_META_LIVE = 1,	/* lock_cluster: mounted nodes hold it SH (first mounter) */
+	CFS_META_RENAME = 2,	/* lock_cluster: renames across directories */
+};
+
 enum cfs_glock_type {
 	CFS_GLT_META = 1,	/* the superblock and filesystem-wide statfs */
 	CFS_GLT_INODE,		/* a dinode, its pointer tree and its data */
@@ -53,6 +60,12 @@ struct cfs_glock_operations {
 	int (*go_sync)(struct cfs_glock *gl);
 	/* Leaving for UN (or for DF from SH/EX): drop cached copies. */
 	void (*go_inval)(struct cfs_glock *gl);
+	/*
+	 * First holder after an invalidation, with that holder granted and no other one
+	 * yet: reload what go_inval dropped (the dinode into the VFS inode). An error is
+	 * returned to that holder, and the next holder tries again.
+	 */
+	int (*go_instantiate)(struct cfs_glock *gl);
 };
 
 /* A lock module: how glock states are obtained from the cluster. */
@@ -69,7 +82,14 @@ enum {
 	CFS_GLF_REQUEST_PENDING,	/* lm_lock in flight */
 	CFS_GLF_DEMOTE,			/* the lock module wants gl_demote_state */
 	CFS_GLF_DEMOTE_RUNNING,		/* go_sync/go_inval/lm_lock(demote) in progress */
+	CFS_GLF_INSTANTIATE_NEEDED,	/* go_inval ran: the next holder reloads the object */
+	CFS_GLF_INSTANTIATING,		/* a holder runs go_instantiate; others wait */
+	CFS_GLF_TRY,			/* the pending request must not queue (CFS_GH_TRY) */
 };
+
+/* cfs_glock_nq_flags() flags */
+#define CFS_GH_TRY	0x1u	/* fail with -EAGAIN rather than wait for another node or holder */
+#define CFS_GH_UNINTERRUPTIBLE 0x2u	/* not even a fatal signal stops the wait */
 
 struct cfs_glock {
 	struct hlist_node gl_hash;
@@ -90,6 +110,9 @@ struct cfs_glock {
 	wait_queue_head_t gl_wait;
 	struct work_struct gl_demote_work;
 
+	unsigned long gl_inval_count;	/* go_inval runs so far (dentry revalidation) */
+	u64 gl_lkid;			/* lock module's handle (lock_cluster), 0 = none */
+
 	void *gl_object;		/* the inode or rgrp it covers, NULL if none */
 	u8 gl_lvb[32];			/* lock value block (rgrp free counts) */
 };
@@ -97,6 +120,7 @@ struct cfs_glock {
 struct cfs_holder {
 	struct list_head gh_list;
 	struct cfs_glock *gh_gl;
+	struct task_struct *gh_owner;	/* the task that asked (page faults under a holder) */
 	enum cfs_glock_state gh_state;
 	bool gh_granted;
 };
@@ -132,6 +156,12 @@ void cfs_glock_put(struct cfs_glock *gl);
  * module's error.
  */
 int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh);
+int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh,
+		       unsigned int flags);
+/* Whether the current task holds @gl (a page fault while read/write copy user data). */
+bool cfs_glock_held_by_me(struct cfs_glock *gl);
+/* Whether this node holds @gl in EX with no demotion asked for or running. */
+bool cfs_glock_held_ex(struct cfs_glock *gl);
 /* Releases @gh. The glock keeps its state (cached) unless a demotion is pending. */
 void cfs_glock_dq(struct cfs_holder *gh);
 
@@ -150,6 +180,8 @@ int cfs_glock_selftest(void);
 
 /* glops.c: per-type cache hooks. */
 extern const struct cfs_glock_operations cfs_inode_glops;
+extern const struct cfs_glock_operations cfs_rgrp_glops;
+extern const struct cfs_glock_operations cfs_iopen_glops;
 
 /* lock_nolock.c: the single-node lock module. */
 extern const struct cfs_lock_module cfs_lock_nolock;

@@ -1,29 +1,151 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-type glock hooks: what must be written back before a glock leaves EX and what
- * must be dropped before it leaves a caching state (glock.h).
+ * Per-type glock hooks: what must be written back before a glock leaves EX, what must
+ * be dropped before it leaves a caching state, and what is reloaded by the first holder
+ * after that (glock.h).
+ *
+ * With lock_nolock these run only when a glock is freed (inode eviction, unmount): no
+ * other node can have changed anything, so only the data write-back runs then. With
+ * lock_cluster another node takes the lock next, so the hooks make the disk current
+ * (journal checkpoint) and forget every cached copy of what the glock covers.
  */
+#include <linux/buffer_head.h>
+#include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
+#include <linux/posix_acl.h>
+
+#include "../lib/env.h"
 
 #include "clusterfs.h"
+#include "core.h"
 
-/* The inode's dirty pages reach disk before another node may read them. */
-static int cfs_inode_go_sync(struct cfs_glock *gl)
+static bool cfs_clustered(const struct cfs_sb_info *sbi)
 {
-	struct inode *inode = gl->gl_object;
-	int err;
+	return !test_bit(CFS_SDF_NOLOCK, &sbi->flags);
+}
 
-	if (!inode)
+/*
+ * Everything this node logged reaches its home blocks: the next holder on another node
+ * reads the disk. Whole-journal granularity: a per-glock log position is future work
+ * (docs/kernel.md "Cluster mounts").
+ */
+static int cfs_checkpoint_for_release(struct cfs_glock *gl)
+{
+	struct cfs_sb_info *sbi = gl->gl_sbi;
+	int err = 0;
+
+	if (!cfs_clustered(sbi))
 		return 0;
-	err = filemap_write_and_wait(inode->i_mapping);
+	mutex_lock(&sbi->trans_mutex);
+	if (!cfs_withdrawn(sbi))
+		err = cfs_core_journal_checkpoint(sbi->core);
+	mutex_unlock(&sbi->trans_mutex);
 	if (err)
-		cfs_withdraw(gl->gl_sbi, "inode %llu: data write-back failed (%d) while releasing its lock",
-			     gl->gl_number, err);
+		cfs_withdraw(sbi, "%s lock %llu: journal checkpoint failed (%d) while releasing it",
+			     gl->gl_ops->name, gl->gl_number, err);
 	return err;
 }
 
-/* Another node may change the file: forget the cached pages. */
+typedef bool (*cfs_meta_match_fn)(struct cfs_sb_info *sbi, const struct cfs_meta_header *h,
+				  u64 key);
+
+/*
+ * Forgets the cached copy of every metadata block @match selects (its header, as
+ * cached, names the owner and type): the next meta_read reads and verifies it again.
+ * A buffer under I/O is skipped (a read is filling it: it will be current). A held one
+ * is not: the per-CPU buffer-head LRU holds references to recently used buffers, no
+ * holder of this glock remains and the checkpoint released the journal's holds.
+ */
+static void cfs_meta_invalidate(struct cfs_sb_info *sbi, cfs_meta_match_fn match, u64 key)
+{
+	struct address_space *mapping = cfs_bdev_mapping(sbi->sb->s_bdev);
+	struct folio_batch fbatch;
+	pgoff_t index = 0;
+	unsigned int i, n;
+
+	folio_batch_init(&fbatch);
+	while ((n = filemap_get_folios(mapping, &index, ULONG_MAX, &fbatch))) {
+		for (i = 0; i < n; i++) {
+			struct folio *folio = fbatch.folios[i];
+			struct buffer_head *head, *bh;
+
+			folio_lock(folio);
+			head = folio_buffers(folio);
+			bh = head;
+			while (bh) {
+				if (bh->b_size == sbi->block_size && buffer_uptodate(bh) &&
+				    !buffer_dirty(bh) && !buffer_locked(bh) &&
+				    match(sbi, (const struct cfs_meta_header *)bh->b_data, key)) {
+					lock_buffer(bh);
+					cfs_env_buf_set_verified((struct cfs_buf *)bh, 0);
+					clear_buffer_uptodate(bh);
+					unlock_buffer(bh);
+				}
+				bh = bh->b_this_page;
+				if (bh == head)
+					break;
+			}
+			folio_unlock(folio);
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
+static bool cfs_meta_owned_by(struct cfs_sb_info *sbi, const struct cfs_meta_header *h, u64 owner)
+{
+	return le32_to_cpu(h->mh_magic) == CFS_META_MAGIC && le64_to_cpu(h->mh_owner) == owner;
+}
+
+/* Resource-group headers and bitmaps, and the global statfs file (folded under it). */
+static bool cfs_meta_alloc_state(struct cfs_sb_info *sbi, const struct cfs_meta_header *h, u64 unused)
+{
+	u16 type = le16_to_cpu(h->mh_type);
+
+	if (le32_to_cpu(h->mh_magic) != CFS_META_MAGIC)
+		return false;
+	return type == CFS_BT_RG || type == CFS_BT_RB || le64_to_cpu(h->mh_owner) == sbi->statfs_addr;
+}
+
+void cfs_alloc_state_invalidate(struct cfs_sb_info *sbi)
+{
+	cfs_meta_invalidate(sbi, cfs_meta_alloc_state, 0);
+}
+
+/* ---- inode glocks ------------------------------------------------------------------ */
+
+/* The inode's dirty pages and attributes reach disk before another node may read them. */
+static int cfs_inode_go_sync(struct cfs_glock *gl)
+{
+	struct inode *inode = gl->gl_object;
+	int err = 0;
+
+	if (inode) {
+		inode_dio_wait(inode);
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			cfs_withdraw(gl->gl_sbi, "inode %llu: data write-back failed (%d) while releasing its lock",
+				     gl->gl_number, err);
+		else if (cfs_clustered(gl->gl_sbi))
+			err = cfs_inode_persist_for_release(inode);
+	}
+	if (!err)
+		err = cfs_checkpoint_for_release(gl);
+	return err;
+}
+
+static void cfs_inode_prune_work(struct work_struct *work)
+{
+	struct cfs_inode_info *ci = container_of(work, struct cfs_inode_info, prune_work);
+
+	/* Unused dentries go; if nothing else holds the inode, eviction frees it if unlinked. */
+	d_prune_aliases(&ci->vfs_inode);
+	iput(&ci->vfs_inode);
+}
+
+/* Another node may change the file: forget the cached pages, ACLs and metadata. */
 static void cfs_inode_go_inval(struct cfs_glock *gl)
 {
 	struct inode *inode = gl->gl_object;
@@ -32,10 +154,115 @@ static void cfs_inode_go_inval(struct cfs_glock *gl)
 		truncate_inode_pages(inode->i_mapping, 0);
 		forget_all_cached_acls(inode);
 	}
+	if (!cfs_clustered(gl->gl_sbi))
+		return;
+	cfs_meta_invalidate(gl->gl_sbi, cfs_meta_owned_by, gl->gl_number);
+	/*
+	 * The other node may be unlinking it: let an unused inode go, so that the last
+	 * node to drop it frees it (the iopen lock decides, cfs_evict_inode).
+	 */
+	if (inode && !work_pending(&CFS_I(inode)->prune_work) && igrab(inode))
+		queue_work(system_long_wq, &CFS_I(inode)->prune_work);
+}
+
+static int cfs_inode_go_instantiate(struct cfs_glock *gl)
+{
+	struct inode *inode = gl->gl_object;
+
+	return inode ? cfs_inode_reload(inode) : 0;
 }
 
 const struct cfs_glock_operations cfs_inode_glops = {
 	.name		= "inode",
 	.go_sync	= cfs_inode_go_sync,
 	.go_inval	= cfs_inode_go_inval,
+	.go_instantiate	= cfs_inode_go_instantiate,
 };
+
+void cfs_inode_glops_init_once(struct cfs_inode_info *ci)
+{
+	INIT_WORK(&ci->prune_work, cfs_inode_prune_work);
+}
+
+/* ---- the allocation lock (rgrp glock 0) --------------------------------------------- */
+
+static int cfs_rgrp_go_sync(struct cfs_glock *gl)
+{
+	return cfs_checkpoint_for_release(gl);
+}
+
+static void cfs_rgrp_go_inval(struct cfs_glock *gl)
+{
+	if (cfs_clustered(gl->gl_sbi))
+		cfs_meta_invalidate(gl->gl_sbi, cfs_meta_alloc_state, 0);
+}
+
+/* Headers read before we held the lock (mount, statfs) may predate other nodes' changes. */
+static int cfs_rgrp_go_instantiate(struct cfs_glock *gl)
+{
+	cfs_rgrp_go_inval(gl);
+	return 0;
+}
+
+const struct cfs_glock_operations cfs_rgrp_glops = {
+	.name		= "rgrp",
+	.go_sync	= cfs_rgrp_go_sync,
+	.go_inval	= cfs_rgrp_go_inval,
+	.go_instantiate	= cfs_rgrp_go_instantiate,
+};
+
+/* Held SH by every node with the inode in memory; caches nothing. */
+const struct cfs_glock_operations cfs_iopen_glops = {
+	.name		= "iopen",
+};
+
+/*
+ * Transactions. lib's allocator and the global statfs file are shared by every node:
+ * with lock_cluster a node runs transactions only while it holds the allocation lock in
+ * EX, taken before trans_mutex (glocks come first in the lock order) and kept cached
+ * between transactions until another node asks for it. alloc_mutex makes this node's
+ * transactions take turns on the one holder.
+ */
+void cfs_trans_lock(struct cfs_sb_info *sbi)
+{
+	int err;
+
+	if (sbi->alloc_glock) {
+		mutex_lock(&sbi->alloc_mutex);
+		err = cfs_glock_nq_flags(sbi->alloc_glock, CFS_GL_EX, &sbi->alloc_gh,
+					 CFS_GH_UNINTERRUPTIBLE);
+		if (err)
+			/* Without the lock nothing may be written: the transaction fails. */
+			cfs_withdraw(sbi, "cannot take the allocation lock (%d)", err);
+	}
+	mutex_lock(&sbi->trans_mutex);
+}
+
+bool cfs_trans_trylock(struct cfs_sb_info *sbi)
+{
+	if (sbi->alloc_glock) {
+		if (!mutex_trylock(&sbi->alloc_mutex))
+			return false;
+		if (!cfs_glock_held_ex(sbi->alloc_glock) ||
+		    cfs_glock_nq_flags(sbi->alloc_glock, CFS_GL_EX, &sbi->alloc_gh, CFS_GH_TRY)) {
+			mutex_unlock(&sbi->alloc_mutex);
+			return false;
+		}
+	}
+	if (mutex_trylock(&sbi->trans_mutex))
+		return true;
+	if (sbi->alloc_glock) {
+		cfs_glock_dq(&sbi->alloc_gh);
+		mutex_unlock(&sbi->alloc_mutex);
+	}
+	return false;
+}
+
+void cfs_trans_unlock(struct cfs_sb_info *sbi)
+{
+	mutex_unlock(&sbi->trans_mutex);
+	if (sbi->alloc_glock) {
+		cfs_glock_dq(&sbi->alloc_gh);
+		mutex_unlock(&sbi->alloc_mutex);
+	}
+}

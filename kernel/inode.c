@@ -104,6 +104,18 @@ struct inode *cfs_iget(struct super_block *sb, u64 ino)
 		goto fail;
 	}
 	ci->glock->gl_object = inode;
+	if (cfs_clustered_sb(sbi)) {
+		/* While we have it in memory, no other node frees it (cfs_evict_inode). */
+		ci->iopen_gl = cfs_glock_get(sbi, CFS_GLT_IOPEN, ino);
+		if (IS_ERR(ci->iopen_gl)) {
+			err = PTR_ERR(ci->iopen_gl);
+			ci->iopen_gl = NULL;
+			goto fail;
+		}
+		err = cfs_glock_nq(ci->iopen_gl, CFS_GL_SH, &ci->iopen_gh);
+		if (err)
+			goto fail;
+	}
 	err = cfs_glock_nq(ci->glock, CFS_GL_SH, &gh);
 	if (err)
 		goto fail;
@@ -214,6 +226,32 @@ int cfs_inode_refresh(struct inode *inode, const struct cfs_core_inode *before, 
 	return 0;
 }
 
+int cfs_inode_reload(struct inode *inode)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_core_inode di;
+	int err;
+
+	if (inode->i_state & I_NEW)
+		return 0;	/* cfs_iget reads it */
+	err = cfs_core_inode_read(sbi->core, inode->i_ino, &di);
+	/*
+	 * Another node freed it (the block is something else now) or freed and reused its
+	 * number: a race with that node, not damage. The VFS inode goes; a new lookup
+	 * finds what the directory names now.
+	 */
+	if (err == -EUCLEAN || err == -EBADMSG || (!err && (di.generation != ci->generation ||
+	    (di.mode & S_IFMT) != (inode->i_mode & S_IFMT)))) {
+		remove_inode_hash(inode);
+		return -ESTALE;
+	}
+	if (err)
+		return cfs_core_error(sbi, err);
+	cfs_inode_apply(inode, &di, true);
+	return 0;
+}
+
 /* Frees the blocks and dinode of an inode whose last link and last user are gone. */
 static void cfs_free_unlinked(struct inode *inode)
 {
@@ -228,7 +266,7 @@ static void cfs_free_unlinked(struct inode *inode)
 	err = cfs_glock_nq(ci->glock, CFS_GL_EX, &gh);
 	if (err)
 		return;
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	while (!err && !done) {
 		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
 		if (err)
@@ -237,25 +275,61 @@ static void cfs_free_unlinked(struct inode *inode)
 		err = cfs_core_free_inode_step(sbi->core, inode->i_ino, &done);
 		up_write(&ci->map_lock);
 	}
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	cfs_glock_dq(&gh);
 	if (err)
 		cfs_core_error(sbi, err);
 }
 
+/*
+ * lock_cluster: whether this node may free an unlinked inode now. Its link count is
+ * reloaded if another node changed it since (it may have unlinked it), and only the
+ * last node with the inode in memory frees it: the one that gets the iopen lock EX
+ * without waiting. A node that fails leaves it to the others' eviction (or, if they
+ * all fail at once, to the next first mount's reclaim).
+ */
+static bool cfs_cluster_may_free(struct inode *inode, struct cfs_holder *iopen_ex)
+{
+	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_holder gh;
+
+	if (!ci->iopen_gl || !ci->glock || is_bad_inode(inode))
+		return false;
+	if (inode->i_nlink && test_bit(CFS_GLF_INSTANTIATE_NEEDED, &ci->glock->gl_flags)) {
+		if (cfs_glock_nq(ci->glock, CFS_GL_SH, &gh))
+			return false;	/* gone or unreadable: not ours to free */
+		cfs_glock_dq(&gh);
+	}
+	if (inode->i_nlink)
+		return false;
+	cfs_glock_dq(&ci->iopen_gh);
+	return !cfs_glock_nq_flags(ci->iopen_gl, CFS_GL_EX, iopen_ex, CFS_GH_TRY);
+}
+
 void cfs_evict_inode(struct inode *inode)
 {
 	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_holder iopen_ex = {};
 
 	truncate_inode_pages_final(&inode->i_data);
 	cfs_host_remove_ordered(&CFS_SB(inode->i_sb)->host, ci);
-	if (!inode->i_nlink && !is_bad_inode(inode))
+	if (ci->iopen_gl) {
+		if (cfs_cluster_may_free(inode, &iopen_ex))
+			cfs_free_unlinked(inode);
+	} else if (!inode->i_nlink && !is_bad_inode(inode)) {
 		cfs_free_unlinked(inode);
+	}
 	clear_inode(inode);
 	if (ci->glock) {
 		ci->glock->gl_object = NULL;
 		cfs_glock_put(ci->glock);
 		ci->glock = NULL;
+	}
+	if (ci->iopen_gl) {
+		cfs_glock_dq(&iopen_ex);
+		cfs_glock_dq(&ci->iopen_gh);
+		cfs_glock_put(ci->iopen_gl);
+		ci->iopen_gl = NULL;
 	}
 }
 
@@ -264,7 +338,16 @@ int cfs_getattr(cfs_idmap_t *idmap, const struct path *path, struct kstat *stat,
 {
 	struct inode *inode = d_inode(path->dentry);
 	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_holder gh;
+	int err;
 
+	/* Another node may have changed it: the glock reloads the dinode if so. */
+	if (cfs_clustered_sb(CFS_SB(inode->i_sb))) {
+		err = cfs_glock_nq(ci->glock, CFS_GL_SH, &gh);
+		if (err)
+			return err;
+		cfs_glock_dq(&gh);
+	}
 	cfs_generic_fillattr(idmap, request_mask, inode, stat);
 	stat->blksize = CFS_SB(inode->i_sb)->block_size;
 	if (request_mask & STATX_BTIME) {
@@ -315,10 +398,25 @@ static int cfs_inode_persist(struct inode *inode, unsigned int mask)
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	int err;
 
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	err = cfs_inode_persist_locked(inode, mask);
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	return err;
+}
+
+int cfs_inode_persist_for_release(struct inode *inode)
+{
+	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	unsigned int mask = CFS_CORE_ATTR_MODE | CFS_CORE_ATTR_OWNER | CFS_CORE_ATTR_TIMES;
+	int err;
+
+	if (cfs_withdrawn(sbi) || sb_rdonly(inode->i_sb) || !cfs_core_journal_active(sbi->core) ||
+	    !(inode->i_state & (I_DIRTY_SYNC | I_DIRTY_DATASYNC | I_DIRTY_TIME)))
+		return 0;
+	if (S_ISREG(inode->i_mode))
+		mask |= CFS_CORE_ATTR_SIZE;
+	err = cfs_inode_persist(inode, mask);
+	return err ? cfs_core_error(sbi, err) : 0;
 }
 
 int cfs_write_inode(struct inode *inode, struct writeback_control *wbc)
@@ -334,17 +432,34 @@ int cfs_write_inode(struct inode *inode, struct writeback_control *wbc)
 	if (S_ISREG(inode->i_mode))
 		mask |= CFS_CORE_ATTR_SIZE;
 	/*
+	 * With lock_cluster the dinode may be written only under the inode glock EX. When
+	 * this node does not hold it so, the release of that lock already wrote what the VFS
+	 * inode had ahead (go_sync), and another node may have changed the dinode since.
+	 */
+	if (cfs_clustered_sb(sbi)) {
+		struct cfs_holder gh;
+
+		if (!cfs_glock_held_ex(CFS_I(inode)->glock) ||
+		    cfs_glock_nq_flags(CFS_I(inode)->glock, CFS_GL_EX, &gh, CFS_GH_TRY))
+			return 0;
+		cfs_trans_lock(sbi);
+		err = cfs_inode_persist_locked(inode, mask);
+		cfs_trans_unlock(sbi);
+		cfs_glock_dq(&gh);
+		return err ? cfs_core_error(sbi, err) : 0;
+	}
+	/*
 	 * Background writeback must not wait for trans_mutex: a buffered write holds it
 	 * while it throttles on dirty pages. Keep the inode dirty and come back later.
 	 */
 	if (wbc->sync_mode == WB_SYNC_ALL) {
-		mutex_lock(&sbi->trans_mutex);
-	} else if (!mutex_trylock(&sbi->trans_mutex)) {
+		cfs_trans_lock(sbi);
+	} else if (!cfs_trans_trylock(sbi)) {
 		mark_inode_dirty_sync(inode);
 		return 0;
 	}
 	err = cfs_inode_persist_locked(inode, mask);
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	return err ? cfs_core_error(sbi, err) : 0;
 }
 
@@ -371,7 +486,7 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 	if (err)
 		return err;
 
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	err = cfs_inode_snapshot(inode, &before);
 	/*
 	 * Growing frees nothing (blocks preallocated past the old size stay, as GFS2); the
@@ -396,7 +511,7 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 	}
 	if (!err)
 		err = cfs_inode_refresh(inode, &before, true);
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	return err;
 }
 

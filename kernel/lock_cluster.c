@@ -10,10 +10,12 @@
  * speak, no mount may join.
  *
  * Requests that expect an answer (HELLO, JOIN, LEAVE, RECOVERED) wait on a call matched
- * by seq. Lock completions and blocking callbacks are routed by (lockspace id, lock id)
- * to the mount. When lockd closes the device (it stopped or died), every pending call
- * fails with -ENOTCONN and every mounted lock_cluster filesystem withdraws: its locks
- * are gone, so it must not write another block.
+ * by seq. Glocks are this mount's locks (cfs_lock_cluster below): each one that exists
+ * in lockd has a lock id, and completions and blocking callbacks are routed by
+ * (lockspace id, lock id) to it. When lockd closes the device (it stopped or died),
+ * every pending call and lock request fails with -ENOTCONN and every mounted
+ * lock_cluster filesystem withdraws: its locks are gone, so it must not write another
+ * block.
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -23,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 #include <clusterfs/lockproto.h>
 
@@ -37,11 +40,6 @@
 
 #define CFS_HELLO_WAIT		(5 * HZ)
 #define CFS_CALL_WAIT		(60 * HZ)
-/* How long a mount waits for another node to release the mount-exclusive lock. */
-#define CFS_EXCLUSIVE_WAIT	(15 * HZ)
-
-static const char cfs_exclusive_lock_name[] = "mount-exclusive";
-#define CFS_EXCLUSIVE_LOCK_ID	1
 
 struct cfs_lockd_msg {
 	struct list_head list;
@@ -74,12 +72,9 @@ struct cfs_cluster {
 	u32 node_id;
 	bool joined;
 	bool dead;			/* lockd went away or told us to withdraw */
-	bool mounted;			/* fill_super done: recovery runs in recover_work */
+	bool mounted;			/* fill_super done: a lost lockd withdraws it */
 
-	/* The mount-exclusive lock: state set by COMPLETE events. */
-	bool excl_answered;
-	int excl_status;
-	u32 excl_mode;
+	struct xarray locks;		/* lock id -> glock, for lockd's events */
 
 	unsigned long *recover;		/* journals lockd told us to replay */
 	struct work_struct recover_work;
@@ -100,6 +95,8 @@ static struct {
 	int hello_status;		/* -EINPROGRESS until lockd answered */
 	u16 lockd_rev_min, lockd_rev_max;
 } cfs_lockd;
+
+static enum cfs_glock_state cfs_mode_state(u32 mode);
 
 static void cfs_header_init(struct cfs_lock_header *h, u16 type, u32 len)
 {
@@ -128,16 +125,6 @@ static int cfs_lockd_queue_locked(const void *msg, size_t len)
 	cfs_lockd.outq_len++;
 	wake_up_interruptible(&cfs_lockd.readq);
 	return 0;
-}
-
-static int cfs_lockd_queue(void *msg, size_t len)
-{
-	int err;
-
-	spin_lock(&cfs_lockd.lock);
-	err = cfs_lockd_queue_locked(msg, len);
-	spin_unlock(&cfs_lockd.lock);
-	return err;
 }
 
 /*
@@ -221,12 +208,29 @@ static size_t cfs_event_size(u16 type)
 	return 0;
 }
 
+/* Requests lockd will never answer now: releases succeed (the lock is gone), the rest fail. */
+static void cfs_cluster_fail_requests_locked(struct cfs_cluster *cl)
+{
+	struct cfs_glock *gl;
+	unsigned long id;
+
+	xa_for_each(&cl->locks, id, gl) {
+		if (!test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags))
+			continue;
+		if (gl->gl_target == CFS_GL_UN)
+			cfs_glock_complete(gl, CFS_GL_UN, 0);
+		else
+			cfs_glock_complete(gl, gl->gl_state, -ENOTCONN);
+	}
+}
+
 /* A mount that lost its locks: wake its waiters; a mounted one withdraws. */
 static void cfs_cluster_kill_locked(struct cfs_cluster *cl, const char *why)
 {
 	if (cl->dead)
 		return;
 	cl->dead = true;
+	cfs_cluster_fail_requests_locked(cl);
 	wake_up_all(&cl->wait);
 	if (cl->mounted)
 		cfs_withdraw(cl->sbi, "%s: this node no longer holds the filesystem's cluster locks", why);
@@ -311,19 +315,47 @@ static void cfs_lockd_event_locked(u16 type, const void *msg, size_t len)
 		return;
 	case CFS_LOCK_EV_COMPLETE: {
 		const struct cfs_lock_ev_complete *c = msg;
+		u64 id = le64_to_cpu(c->lock_id);
+		u32 mode = le32_to_cpu(c->mode);
+		int status = (s32)le32_to_cpu(c->status);
+		struct cfs_glock *gl;
 
 		cl = cfs_cluster_by_lockspace(le32_to_cpu(c->lockspace_id));
-		if (!cl || le64_to_cpu(c->lock_id) != CFS_EXCLUSIVE_LOCK_ID)
+		gl = cl && id <= U32_MAX ? xa_load(&cl->locks, id) : NULL;
+		if (!gl) {
+			pr_warn_ratelimited("clusterfs: clusterfs_lockd completed lock %llu that no glock has\n", id);
 			return;
-		cl->excl_status = (s32)le32_to_cpu(c->status);
-		cl->excl_mode = le32_to_cpu(c->mode);
-		cl->excl_answered = true;
-		wake_up_all(&cl->wait);
+		}
+		/* The lock no longer exists in lockd (released, or refused when made). */
+		if (mode == CFS_LOCK_IV) {
+			xa_erase(&cl->locks, id);
+			gl->gl_lkid = 0;
+		}
+		if (!test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags)) {
+			pr_warn_ratelimited("clusterfs (%s): clusterfs_lockd completed %s lock %llx that asked nothing\n",
+					    cl->sbi->sb->s_id, gl->gl_ops->name, gl->gl_number);
+			return;
+		}
+		if (status)
+			cfs_glock_complete(gl, gl->gl_state, status);
+		else
+			cfs_glock_complete(gl, cfs_mode_state(mode), 0);
 		return;
 	}
-	case CFS_LOCK_EV_BAST:
-		/* Another node wants the mount-exclusive lock: it is released at unmount. */
+	case CFS_LOCK_EV_BAST: {
+		const struct cfs_lock_ev_bast *b = msg;
+		u64 id = le64_to_cpu(b->lock_id);
+		u32 mode = le32_to_cpu(b->mode);
+		struct cfs_glock *gl;
+
+		cl = cfs_cluster_by_lockspace(le32_to_cpu(b->lockspace_id));
+		gl = cl && id <= U32_MAX ? xa_load(&cl->locks, id) : NULL;
+		if (!gl)
+			return;
+		/* A reader elsewhere lets us keep a shared copy; anything else takes it all. */
+		cfs_glock_callback(gl, mode == CFS_LOCK_PR || mode == CFS_LOCK_CR ? CFS_GL_SH : CFS_GL_UN);
 		return;
+	}
 	case CFS_LOCK_EV_RECOVER: {
 		const struct cfs_lock_ev_recover *r = msg;
 		u32 journal = le32_to_cpu(r->journal);
@@ -337,9 +369,7 @@ static void cfs_lockd_event_locked(u16 type, const void *msg, size_t len)
 			return;
 		}
 		set_bit(journal, cl->recover);
-		wake_up_all(&cl->wait);
-		if (cl->mounted)
-			queue_work(system_long_wq, &cl->recover_work);
+		queue_work(system_long_wq, &cl->recover_work);
 		return;
 	}
 	case CFS_LOCK_EV_WITHDRAW: {
@@ -567,6 +597,9 @@ static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
 	pr_info("clusterfs (%s): journal %u of a dead node recovered: %s, %u records, %u blocks written, %u revoked\n",
 		sbi->sb->s_id, journal, replay.was_dirty ? "replayed" : "was clean", replay.records,
 		replay.blocks_replayed, replay.blocks_revoked);
+	/* Replay wrote home blocks behind the buffer cache. */
+	if (replay.was_dirty)
+		invalidate_bdev(sbi->sb->s_bdev);
 	cfs_header_init(&req.hdr, CFS_LOCK_REQ_RECOVERED, sizeof(req));
 	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
 	req.journal = cpu_to_le32(journal);
@@ -601,10 +634,122 @@ static void cfs_cluster_recover_work(struct work_struct *work)
 	cfs_cluster_recover_assigned(container_of(work, struct cfs_cluster, recover_work));
 }
 
-static bool cfs_cluster_recovery_pending(struct cfs_cluster *cl)
+
+/* ---- the lock module: glocks as lockd locks ------------------------------------------ */
+
+static u32 cfs_state_mode(enum cfs_glock_state state)
 {
-	return find_first_bit(cl->recover, cl->sbi->journals) < cl->sbi->journals;
+	switch (state) {
+	case CFS_GL_SH: return CFS_LOCK_PR;
+	case CFS_GL_DF: return CFS_LOCK_CW;
+	case CFS_GL_EX: return CFS_LOCK_EX;
+	default: return CFS_LOCK_NL;
+	}
 }
+
+static enum cfs_glock_state cfs_mode_state(u32 mode)
+{
+	switch (mode) {
+	case CFS_LOCK_PR: return CFS_GL_SH;
+	case CFS_LOCK_CW: return CFS_GL_DF;
+	case CFS_LOCK_PW:
+	case CFS_LOCK_EX: return CFS_GL_EX;
+	default: return CFS_GL_UN;
+	}
+}
+
+static const char *const cfs_glock_lock_names[CFS_GLT_MAX + 1] = {
+	[CFS_GLT_META] = "meta",
+	[CFS_GLT_INODE] = "inode",
+	[CFS_GLT_RGRP] = "rgrp",
+	[CFS_GLT_IOPEN] = "iopen",
+	[CFS_GLT_JOURNAL] = "jrnl",	/* never "journal/": lockd's own */
+};
+
+/*
+ * Asks lockd for @state: LOCK the first time, CONVERT after, UNLOCK for UN. The answer
+ * comes back as a COMPLETE event (cfs_lockd_event_locked), which completes the glock.
+ */
+static void cfs_cluster_lm_lock(struct cfs_glock *gl, enum cfs_glock_state state)
+{
+	struct cfs_cluster *cl = gl->gl_sbi->cluster;
+	bool try = test_and_clear_bit(CFS_GLF_TRY, &gl->gl_flags);
+	struct cfs_lock_req_lock req = {};
+	u16 type;
+	u32 id;
+	int len, err;
+
+	if (state == CFS_GL_UN && !gl->gl_lkid) {
+		cfs_glock_complete(gl, CFS_GL_UN, 0);
+		return;
+	}
+	/*
+	 * Unmounting (or a failed mount): what the lock covered is written back already
+	 * (go_sync ran), and leaving the lockspace releases every lock at once; one
+	 * round trip per cached glock would make unmount take minutes.
+	 */
+	if (state == CFS_GL_UN && !(gl->gl_sbi->sb->s_flags & SB_ACTIVE)) {
+		spin_lock(&cfs_lockd.lock);
+		xa_erase(&cl->locks, gl->gl_lkid);
+		gl->gl_lkid = 0;
+		spin_unlock(&cfs_lockd.lock);
+		cfs_glock_complete(gl, CFS_GL_UN, 0);
+		return;
+	}
+	if (!gl->gl_lkid) {
+		err = xa_alloc(&cl->locks, &id, gl, XA_LIMIT(1, U32_MAX), GFP_NOFS);
+		if (err) {
+			cfs_glock_complete(gl, gl->gl_state, err);
+			return;
+		}
+		gl->gl_lkid = id;
+		type = CFS_LOCK_REQ_LOCK;
+		len = scnprintf(req.name, sizeof(req.name), "%s/%llx",
+				cfs_glock_lock_names[gl->gl_type], gl->gl_number);
+		req.name_len = cpu_to_le32(len);
+	} else {
+		type = state == CFS_GL_UN ? CFS_LOCK_REQ_UNLOCK : CFS_LOCK_REQ_CONVERT;
+	}
+	cfs_header_init(&req.hdr, type, sizeof(req));
+	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
+	req.lock_id = cpu_to_le64(gl->gl_lkid);
+	req.mode = cpu_to_le32(cfs_state_mode(state));
+	req.flags = cpu_to_le32(try ? CFS_LKF_NOQUEUE : 0);
+
+	spin_lock(&cfs_lockd.lock);
+	err = cl->dead ? -ENOTCONN : cfs_lockd_queue_locked(&req, sizeof(req));
+	if (err && type == CFS_LOCK_REQ_LOCK) {
+		xa_erase(&cl->locks, gl->gl_lkid);
+		gl->gl_lkid = 0;
+	}
+	spin_unlock(&cfs_lockd.lock);
+	if (!err)
+		return;
+	/* lockd is gone: its locks with it. A release succeeds, anything else fails. */
+	if (state == CFS_GL_UN)
+		cfs_glock_complete(gl, CFS_GL_UN, 0);
+	else
+		cfs_glock_complete(gl, gl->gl_state, err);
+}
+
+/* The glock is being freed: no event may find it any more. */
+static void cfs_cluster_lm_put(struct cfs_glock *gl)
+{
+	struct cfs_cluster *cl = gl->gl_sbi->cluster;
+
+	if (!cl || !gl->gl_lkid)
+		return;
+	spin_lock(&cfs_lockd.lock);
+	xa_erase(&cl->locks, gl->gl_lkid);
+	gl->gl_lkid = 0;
+	spin_unlock(&cfs_lockd.lock);
+}
+
+const struct cfs_lock_module cfs_lock_cluster = {
+	.name		= "lock_cluster",
+	.lm_lock	= cfs_cluster_lm_lock,
+	.lm_put		= cfs_cluster_lm_put,
+};
 
 static int cfs_cluster_hello(struct fs_context *fc)
 {
@@ -687,76 +832,6 @@ static int cfs_cluster_join(struct cfs_cluster *cl, struct fs_context *fc)
 	return 0;
 }
 
-static int cfs_cluster_excl_request(struct cfs_cluster *cl, u16 type)
-{
-	struct cfs_lock_req_lock req = {};
-
-	cfs_header_init(&req.hdr, type, sizeof(req));
-	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
-	req.lock_id = cpu_to_le64(CFS_EXCLUSIVE_LOCK_ID);
-	req.mode = cpu_to_le32(CFS_LOCK_EX);
-	req.name_len = cpu_to_le32(sizeof(cfs_exclusive_lock_name) - 1);
-	memcpy(req.name, cfs_exclusive_lock_name, sizeof(cfs_exclusive_lock_name) - 1);
-	return cfs_lockd_queue(&req, sizeof(req));
-}
-
-static bool cfs_cluster_excl_event(struct cfs_cluster *cl)
-{
-	return READ_ONCE(cl->excl_answered) || READ_ONCE(cl->dead) || cfs_cluster_recovery_pending(cl);
-}
-
-/*
- * Waits for the mount-exclusive lock. Journals lockd assigns meanwhile are replayed
- * (a dead node may hold the lock, pinned until its journal is recovered); each one
- * restarts the wait. On timeout the request is cancelled: the filesystem is mounted on
- * a live node.
- */
-static int cfs_cluster_take_exclusive(struct cfs_cluster *cl, struct fs_context *fc)
-{
-	unsigned long deadline = jiffies + CFS_EXCLUSIVE_WAIT;
-	bool cancelled = false;
-	int err;
-
-	err = cfs_cluster_excl_request(cl, CFS_LOCK_REQ_LOCK);
-	if (err)
-		return err;
-	for (;;) {
-		long left = (long)(deadline - jiffies);
-
-		if (left <= 0 && !cancelled) {
-			cancelled = true;
-			err = cfs_cluster_excl_request(cl, CFS_LOCK_REQ_CANCEL);
-			if (err)
-				return err;
-			deadline = jiffies + CFS_HELLO_WAIT;
-			continue;
-		}
-		if (left <= 0)
-			return errorfc(fc, "clusterfs_lockd did not answer the cancel of the mount lock"), -ETIMEDOUT;
-		left = wait_event_killable_timeout(cl->wait, cfs_cluster_excl_event(cl), left);
-		if (left < 0)
-			return -EINTR;
-		if (READ_ONCE(cl->dead))
-			return errorfc(fc, "clusterfs_lockd went away while mounting"), -ENOTCONN;
-		if (cfs_cluster_recovery_pending(cl)) {
-			cfs_cluster_recover_assigned(cl);
-			deadline = jiffies + CFS_EXCLUSIVE_WAIT;
-			continue;
-		}
-		if (!READ_ONCE(cl->excl_answered))
-			continue;
-		if (cl->excl_status == 0 && cl->excl_mode == CFS_LOCK_EX)
-			return 0;
-		if (cl->excl_status == -ECANCELED)
-			return errorfc(fc, "%s is mounted on another node: this release mounts a lock_cluster filesystem on one node at a time (docs/kernel.md, \"Cluster mounts\")",
-				       cl->sbi->sb->s_id), -EBUSY;
-		if (cl->excl_status == -ENOLCK)
-			return errorfc(fc, "this node lost quorum while mounting"), -ENOLCK;
-		return errorfc(fc, "clusterfs_lockd refused the mount lock (%d)", cl->excl_status),
-		       cl->excl_status ? cl->excl_status : -EPROTO;
-	}
-}
-
 static void cfs_cluster_free(struct cfs_sb_info *sbi)
 {
 	struct cfs_cluster *cl = sbi->cluster;
@@ -766,6 +841,8 @@ static void cfs_cluster_free(struct cfs_sb_info *sbi)
 	cl->mounted = false;
 	spin_unlock(&cfs_lockd.lock);
 	cancel_work_sync(&cl->recover_work);
+	WARN_ON_ONCE(!xa_empty(&cl->locks));
+	xa_destroy(&cl->locks);
 	bitmap_free(cl->recover);
 	kfree(cl);
 	sbi->cluster = NULL;
@@ -803,6 +880,7 @@ int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc)
 		return -ENOMEM;
 	}
 	cl->sbi = sbi;
+	xa_init_flags(&cl->locks, XA_FLAGS_ALLOC1);
 	init_waitqueue_head(&cl->wait);
 	INIT_WORK(&cl->recover_work, cfs_cluster_recover_work);
 	spin_lock(&cfs_lockd.lock);
@@ -813,8 +891,6 @@ int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc)
 	err = cfs_cluster_hello(fc);
 	if (!err)
 		err = cfs_cluster_join(cl, fc);
-	if (!err)
-		err = cfs_cluster_take_exclusive(cl, fc);
 	if (err) {
 		cfs_cluster_leave(cl);
 		cfs_cluster_free(sbi);
@@ -830,9 +906,9 @@ void cfs_cluster_mounted(struct cfs_sb_info *sbi)
 	cl->mounted = true;
 	if (cl->dead)
 		cfs_withdraw(sbi, "clusterfs_lockd went away while mounting: this node no longer holds the filesystem's cluster locks");
-	if (cfs_cluster_recovery_pending(cl))
-		queue_work(system_long_wq, &cl->recover_work);
 	spin_unlock(&cfs_lockd.lock);
+	/* A dead node's journal lockd gave us with the join is replayed before mount returns. */
+	flush_work(&cl->recover_work);
 }
 
 void cfs_cluster_unmount(struct cfs_sb_info *sbi)

@@ -73,13 +73,13 @@ static int cfs_op_begin(struct cfs_sb_info *sbi, struct cfs_op_locks *locks)
 	err = cfs_op_lock(locks);
 	if (err)
 		return err;
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	return 0;
 }
 
 static void cfs_op_end(struct cfs_sb_info *sbi, struct cfs_op_locks *locks)
 {
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	cfs_op_unlock(locks);
 }
 
@@ -128,13 +128,19 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 				      dentry->d_name.len, &init, &ino);
 	if (!err)
 		err = cfs_inode_refresh(dir, &dir_before, true);
-	cfs_op_end(sbi, &locks);
+	cfs_trans_unlock(sbi);
 	if (err) {
+		cfs_op_unlock(&locks);
 		err = cfs_core_error(sbi, err);
 		goto out_acl;
 	}
 
+	/*
+	 * Under the directory's glock still: no other node can know the new inode (and
+	 * unlink it) before it is in our cache with its iopen lock held.
+	 */
 	inode = cfs_iget(dir->i_sb, ino);
+	cfs_op_unlock(&locks);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_acl;
@@ -262,6 +268,7 @@ static int cfs_rename(cfs_idmap_t *idmap, struct inode *old_dir, struct dentry *
 	struct inode *changed[4] = { old_dir, new_dir != old_dir ? new_dir : NULL, src, dst };
 	struct cfs_core_inode before[4];
 	struct cfs_op_locks locks = {};
+	struct cfs_holder rename_gh = {};
 	unsigned int core_flags = 0;
 	u64 orphaned = 0;
 	int err, i;
@@ -274,14 +281,29 @@ static int cfs_rename(cfs_idmap_t *idmap, struct inode *old_dir, struct dentry *
 		core_flags |= CFS_CORE_RENAME_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
 		core_flags |= CFS_CORE_RENAME_EXCHANGE;
+	/*
+	 * lock_cluster: the dentries were revalidated before the glocks were taken, so
+	 * another node may have made the target since. Replacing an inode we hold no glock
+	 * on is not allowed: -ESTALE makes the VFS look the names up again and retry.
+	 */
+	if (!dst && sbi->rename_glock)
+		core_flags |= CFS_CORE_RENAME_NOREPLACE;
+	/* Across directories: one rename at a time in the cluster (no loops made). */
+	if (sbi->rename_glock && old_dir != new_dir) {
+		err = cfs_glock_nq(sbi->rename_glock, CFS_GL_EX, &rename_gh);
+		if (err)
+			return err;
+	}
 
 	cfs_op_locks_add(&locks, old_dir);
 	cfs_op_locks_add(&locks, new_dir);
 	cfs_op_locks_add(&locks, src);
 	cfs_op_locks_add(&locks, dst);
 	err = cfs_op_begin(sbi, &locks);
-	if (err)
+	if (err) {
+		cfs_glock_dq(&rename_gh);
 		return err;
+	}
 	for (i = 0; !err && i < ARRAY_SIZE(changed); i++)
 		if (changed[i])
 			err = cfs_inode_snapshot(changed[i], &before[i]);
@@ -294,6 +316,9 @@ static int cfs_rename(cfs_idmap_t *idmap, struct inode *old_dir, struct dentry *
 		if (changed[i])
 			err = cfs_inode_refresh(changed[i], &before[i], false);
 	cfs_op_end(sbi, &locks);
+	cfs_glock_dq(&rename_gh);
+	if (err == -EEXIST && !dst && sbi->rename_glock && !(flags & RENAME_NOREPLACE))
+		return -ESTALE;
 	if (err == -ENOTEMPTY || err == -EEXIST)
 		return err;
 	return err ? cfs_core_error(sbi, err) : 0;

@@ -117,6 +117,7 @@ static struct inode *cfs_alloc_inode(struct super_block *sb)
 	if (!ci)
 		return NULL;
 	ci->glock = NULL;
+	ci->iopen_gl = NULL;
 	INIT_LIST_HEAD(&ci->ordered_entry);
 	init_rwsem(&ci->map_lock);
 	ci->generation = 0;
@@ -135,6 +136,7 @@ static void cfs_inode_init_once(void *obj)
 	struct cfs_inode_info *ci = obj;
 
 	inode_init_once(&ci->vfs_inode);
+	cfs_inode_glops_init_once(ci);
 }
 
 int cfs_init_inode_cache(void)
@@ -177,10 +179,10 @@ static void cfs_statfs_work(struct work_struct *work)
 					       statfs_work);
 	int err = 0;
 
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	if (!cfs_withdrawn(sbi) && cfs_core_journal_active(sbi->core))
 		err = cfs_core_statfs_sync(sbi->core);
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	if (err) {
 		cfs_core_error(sbi, err);
 		return;
@@ -233,13 +235,13 @@ static int cfs_journal_stop(struct cfs_sb_info *sbi)
 
 	cancel_delayed_work_sync(&sbi->log_work);
 	cancel_delayed_work_sync(&sbi->statfs_work);
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	err = cfs_withdrawn(sbi) ? 0 : cfs_core_statfs_sync(sbi->core);
 	if (!err)
 		err = cfs_core_journal_stop(sbi->core, !cfs_withdrawn(sbi));
 	else
 		cfs_core_journal_stop(sbi->core, false);
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	if (err)
 		cfs_withdraw(sbi, "clean shutdown of journal %u failed (%d)", sbi->journal_slot, err);
 	return err;
@@ -252,21 +254,26 @@ static int cfs_sync_fs(struct super_block *sb, int wait)
 
 	if (cfs_withdrawn(sbi))
 		return -EIO;
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	if (cfs_core_journal_active(sbi->core)) {
 		err = cfs_core_statfs_sync(sbi->core);
+		/* lock_cluster: home too, so that every node's df agrees after sync. */
 		if (!err)
-			err = cfs_core_journal_flush(sbi->core);
+			err = sbi->cluster ? cfs_core_journal_checkpoint(sbi->core)
+					   : cfs_core_journal_flush(sbi->core);
 	}
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	return err ? cfs_core_error(sbi, err) : 0;
 }
+
+static void cfs_cluster_locks_release(struct cfs_sb_info *sbi);
 
 static void cfs_release_sbi(struct cfs_sb_info *sbi)
 {
 	if (sbi->core && cfs_core_journal_active(sbi->core))
 		cfs_journal_stop(sbi);
 	cfs_discard_destroy(sbi);
+	cfs_cluster_locks_release(sbi);
 	if (sbi->sb_glock) {
 		cfs_glock_dq(&sbi->sb_holder);
 		cfs_glock_put(sbi->sb_glock);
@@ -280,10 +287,36 @@ static void cfs_release_sbi(struct cfs_sb_info *sbi)
 	sbi->core = NULL;
 }
 
+/*
+ * lock_cluster: the last node to unmount frees the inodes left unlinked when every
+ * node that had one failed its iopen try at once (cfs_evict_inode), so that a
+ * filesystem nobody has mounted holds no unlinked inode: fsck finds it clean.
+ */
+static void cfs_cluster_last_reclaim(struct cfs_sb_info *sbi)
+{
+	u32 freed = 0;
+	int err;
+
+	if (!sbi->live_glock || sb_rdonly(sbi->sb) || cfs_withdrawn(sbi))
+		return;
+	cfs_glock_dq(&sbi->live_gh);
+	if (cfs_glock_nq_flags(sbi->live_glock, CFS_GL_EX, &sbi->live_gh, CFS_GH_TRY))
+		return;	/* another node is still mounted: it reclaims */
+	cfs_trans_lock(sbi);
+	err = cfs_core_reclaim_unlinked(sbi->core, &freed);
+	cfs_trans_unlock(sbi);
+	if (err)
+		cfs_core_error(sbi, err);
+	else if (freed)
+		pr_info("clusterfs (%s): last node to unmount: freed %u unlinked inodes\n",
+			sbi->sb->s_id, freed);
+}
+
 static void cfs_put_super(struct super_block *sb)
 {
 	struct cfs_sb_info *sbi = CFS_SB(sb);
 
+	cfs_cluster_last_reclaim(sbi);
 	cfs_release_sbi(sbi);
 	sb->s_fs_info = NULL;
 	kfree(sbi);
@@ -296,7 +329,22 @@ static int cfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 	struct cfs_core_statfs counts;
 	int err;
 
-	err = cfs_core_statfs(sbi->core, &counts);
+	if (sbi->alloc_glock) {
+		/*
+		 * lock_cluster: unless this node holds the allocation lock, the counts are
+		 * another node's, as its last release (or sync) wrote them home. Read without
+		 * the lock: a header caught mid-write keeps the previous counts, no error.
+		 */
+		mutex_lock(&sbi->trans_mutex);
+		if (!cfs_glock_held_ex(sbi->alloc_glock)) {
+			cfs_alloc_state_invalidate(sbi);
+			cfs_core_refresh_rgrps(sbi->core);
+		}
+		err = cfs_core_statfs(sbi->core, &counts);
+		mutex_unlock(&sbi->trans_mutex);
+	} else {
+		err = cfs_core_statfs(sbi->core, &counts);
+	}
 	if (err)
 		return cfs_core_error(sbi, err);
 	buf->f_type = CFS_META_MAGIC;
@@ -394,9 +442,10 @@ static int cfs_select_locking(struct fs_context *fc, struct cfs_sb_info *sbi,
 }
 
 /*
- * A lock_cluster mount holds the filesystem exclusively (lock_cluster.h): every other
- * journal belongs to a node that is not mounted, so a dirty one is that node's crash and
- * is replayed here, as GFS2's first mounter replays every journal.
+ * The first lock_cluster mounter (no other node has it mounted: cfs_cluster_locks) owns
+ * every journal: a dirty one is a crashed node's and is replayed here, before anyone
+ * writes, as GFS2's first mounter replays every journal. Later mounters leave journals
+ * to lockd, which assigns a dead node's journal to a survivor.
  */
 static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context *fc)
 {
@@ -409,7 +458,10 @@ static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context
 	for (slot = 0; slot < sbi->journals; slot++) {
 		if (slot == sbi->journal_slot)
 			continue;
+		/* trans_mutex: lockd may assign the same journal to our recovery work. */
+		mutex_lock(&sbi->trans_mutex);
 		err = cfs_core_journal_recover(sbi->core, slot, may_write, &replay);
+		mutex_unlock(&sbi->trans_mutex);
 		if (err == -EROFS)
 			return errorfc(fc, "%s: journal %u needs recovery but the device is read-only",
 				       sb->s_id, slot), err;
@@ -422,6 +474,72 @@ static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context
 				replay.blocks_revoked);
 	}
 	return 0;
+}
+
+/*
+ * lock_cluster's filesystem-wide glocks. "live" is held SH by every mounted node; a
+ * mount that gets it EX without waiting is the first (no other node has it mounted, or
+ * ever will before this one is done recovering: they wait for SH). The allocation lock
+ * is taken around transactions (cfs_trans_lock); the rename lock around renames across
+ * directories, as the VFS's s_vfs_rename_mutex does on one node.
+ */
+static int cfs_cluster_locks(struct cfs_sb_info *sbi, struct fs_context *fc)
+{
+	int err;
+
+	mutex_init(&sbi->alloc_mutex);
+	sbi->live_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_LIVE);
+	if (IS_ERR(sbi->live_glock))
+		goto fail_live;
+	sbi->alloc_glock = cfs_glock_get(sbi, CFS_GLT_RGRP, 0);
+	if (IS_ERR(sbi->alloc_glock))
+		goto fail_alloc;
+	sbi->rename_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_RENAME);
+	if (IS_ERR(sbi->rename_glock))
+		goto fail_rename;
+	sbi->sb->s_d_op = &cfs_cluster_dentry_ops;
+
+	err = cfs_glock_nq_flags(sbi->live_glock, CFS_GL_EX, &sbi->live_gh, CFS_GH_TRY);
+	if (!err) {
+		sbi->first_mounter = true;
+		return 0;
+	}
+	if (err != -EAGAIN)
+		return errorfc(fc, "cannot take the cluster mount lock (%d)", err), err;
+	err = cfs_glock_nq(sbi->live_glock, CFS_GL_SH, &sbi->live_gh);
+	if (err)
+		return errorfc(fc, "waiting for the cluster mount lock: %d", err), err;
+	return 0;
+
+fail_rename:
+	err = PTR_ERR(sbi->rename_glock);
+	sbi->rename_glock = NULL;
+	return err;
+fail_alloc:
+	err = PTR_ERR(sbi->alloc_glock);
+	sbi->alloc_glock = NULL;
+	return err;
+fail_live:
+	err = PTR_ERR(sbi->live_glock);
+	sbi->live_glock = NULL;
+	return err;
+}
+
+static void cfs_cluster_locks_release(struct cfs_sb_info *sbi)
+{
+	if (sbi->live_glock) {
+		cfs_glock_dq(&sbi->live_gh);
+		cfs_glock_put(sbi->live_glock);
+		sbi->live_glock = NULL;
+	}
+	if (sbi->alloc_glock) {
+		cfs_glock_put(sbi->alloc_glock);
+		sbi->alloc_glock = NULL;
+	}
+	if (sbi->rename_glock) {
+		cfs_glock_put(sbi->rename_glock);
+		sbi->rename_glock = NULL;
+	}
 }
 
 static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
@@ -506,12 +624,18 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	err = cfs_select_locking(fc, sbi, &disk);
 	if (err)
 		goto fail;
-	err = cfs_glock_table_init(&sbi->glocks, &cfs_lock_nolock);
+	/* lock_cluster: join the lockspace first, the glocks are its locks. */
+	if (!test_bit(CFS_SDF_NOLOCK, &sbi->flags)) {
+		err = cfs_cluster_mount(sbi, fc);
+		if (err)
+			goto fail;
+	}
+	err = cfs_glock_table_init(&sbi->glocks, sbi->cluster ? &cfs_lock_cluster : &cfs_lock_nolock);
 	if (err)
 		goto fail;
 
 	/* The meta glock covers the superblock and statfs; held for the life of the mount. */
-	sbi->sb_glock = cfs_glock_get(sbi, CFS_GLT_META, 0);
+	sbi->sb_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_SUPER);
 	if (IS_ERR(sbi->sb_glock)) {
 		err = PTR_ERR(sbi->sb_glock);
 		sbi->sb_glock = NULL;
@@ -527,9 +651,9 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	cfs_set_sb_uuid(sb, sbi->uuid);
 	sb->s_maxbytes = min_t(u64, MAX_LFS_FILESIZE, cfs_core_max_file_size(sbi->core));
 
-	if (!test_bit(CFS_SDF_NOLOCK, &sbi->flags)) {
-		err = cfs_cluster_mount(sbi, fc);
-		if (!err)
+	if (sbi->cluster) {
+		err = cfs_cluster_locks(sbi, fc);
+		if (!err && sbi->first_mounter)
 			err = cfs_recover_other_journals(sbi, fc);
 		if (err)
 			goto fail;
@@ -545,12 +669,13 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		err = cfs_core_error(sbi, err);
 		goto fail;
 	}
-	if (!sb_rdonly(sb)) {
+	/* With other nodes mounted, an unlinked inode may be open on one of them. */
+	if (!sb_rdonly(sb) && (!sbi->cluster || sbi->first_mounter)) {
 		u32 freed = 0;
 
-		mutex_lock(&sbi->trans_mutex);
+		cfs_trans_lock(sbi);
 		err = cfs_core_reclaim_unlinked(sbi->core, &freed);
-		mutex_unlock(&sbi->trans_mutex);
+		cfs_trans_unlock(sbi);
 		if (err) {
 			errorfc(fc, "%s: cannot free inodes unlinked before a crash (%d)", sb->s_id, err);
 			err = cfs_core_error(sbi, err);
@@ -579,8 +704,17 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		err = -ENOMEM;
 		goto fail;
 	}
-	if (sbi->cluster)
+	if (sbi->cluster) {
+		/* Recovery done: other mounters may proceed (they wait for SH). */
+		cfs_glock_dq(&sbi->live_gh);
+		err = cfs_glock_nq_flags(sbi->live_glock, CFS_GL_SH, &sbi->live_gh,
+					 CFS_GH_UNINTERRUPTIBLE);
+		if (err) {
+			errorfc(fc, "lost the cluster mount lock (%d)", err);
+			goto fail;
+		}
 		cfs_cluster_mounted(sbi);
+	}
 	pr_info("clusterfs (%s): mounted %s, %u-byte blocks, %llu blocks, journal %u of %u, %s\n",
 		sb->s_id, sbi->locktable[0] ? sbi->locktable : "(no lock table)", sbi->block_size,
 		sbi->fs_blocks, sbi->journal_slot, sbi->journals, sbi->lockproto);

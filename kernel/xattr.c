@@ -50,7 +50,7 @@ static int cfs_xattr_change_locked(struct inode *inode, u32 ns, const char *name
 		return -EIO;
 	if (size > sbi->block_size)
 		return -ENOSPC;	/* no value larger than the block fits (as ext4) */
-	mutex_lock(&sbi->trans_mutex);
+	cfs_trans_lock(sbi);
 	now = current_time(inode);
 	cfs_inode_fill_core_attrs(inode, &attrs);
 	attrs.ctime_sec = now.tv_sec;
@@ -66,7 +66,7 @@ static int cfs_xattr_change_locked(struct inode *inode, u32 ns, const char *name
 			inode->i_mode = *new_mode;
 		inode->i_blocks = blocks << (sbi->block_shift - 9);
 	}
-	mutex_unlock(&sbi->trans_mutex);
+	cfs_trans_unlock(sbi);
 	return err ? cfs_xattr_error(sbi, err) : 0;
 }
 

@@ -511,6 +511,11 @@ int write_ail(Journal *j)
 
 }  // namespace
 
+bool journal_needs_checkpoint(const Journal *j)
+{
+	return journal_has_pending(j) || j->nail != 0 || j->used != 0;
+}
+
 int journal_checkpoint(Journal *j)
 {
 	int err = journal_flush(j);

@@ -87,6 +87,10 @@ bool journal_has_pending(const Journal *j);
 // tail to the head so the whole ring is free again.
 [[nodiscard]] int journal_checkpoint(Journal *j);
 
+// Whether anything logged (or about to be) is not yet home: journal_checkpoint would
+// write. A cluster node checkpoints before another node may read what its locks cover.
+bool journal_needs_checkpoint(const Journal *j);
+
 // Checkpoints and writes a header with the unmount flag: a clean journal. Then closes.
 [[nodiscard]] int journal_close_clean(Journal *j);
 
