@@ -138,6 +138,7 @@ void cfs_destroy_inode_cache(void);
 
 /* inode.c */
 struct inode *cfs_iget(struct super_block *sb, u64 ino);
+struct inode *cfs_iget_new(struct super_block *sb, u64 ino);
 void cfs_evict_inode(struct inode *inode);
 int cfs_setattr(cfs_idmap_t *idmap, struct dentry *dentry, struct iattr *attr);
 int cfs_write_inode(struct inode *inode, struct writeback_control *wbc);

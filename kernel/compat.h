@@ -27,6 +27,28 @@ static inline struct address_space *cfs_bdev_mapping(struct block_device *bdev)
 }
 #endif
 
+/* flock(2) locks: type and flags moved into struct file_lock_core in 6.9. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#include <linux/filelock.h>
+static inline unsigned char cfs_fl_type(const struct file_lock *fl)
+{
+	return fl->c.flc_type;
+}
+static inline unsigned int cfs_fl_flags(const struct file_lock *fl)
+{
+	return fl->c.flc_flags;
+}
+#else
+static inline unsigned char cfs_fl_type(const struct file_lock *fl)
+{
+	return fl->fl_type;
+}
+static inline unsigned int cfs_fl_flags(const struct file_lock *fl)
+{
+	return fl->fl_flags;
+}
+#endif
+
 /* Inode operations take the mount's idmapping: a user_namespace until 6.3. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 typedef struct mnt_idmap cfs_idmap_t;

@@ -862,6 +862,108 @@ static int cfs_file_open(struct inode *inode, struct file *file)
 	return generic_file_open(inode, file);
 }
 
+/*
+ * flock(2), cluster-wide with lock_cluster (GFS2's way): an open file's flock is a
+ * holder of the inode's flock glock (SH for LOCK_SH, EX for LOCK_EX; LOCK_NB tries
+ * without waiting), and the VFS records it locally as well, which also releases it at
+ * the last close. A change of mode is a release and a new request, as flock(2) allows.
+ * Released flock glocks are dropped at once, not cached: another node's LOCK_NB must
+ * not fail against a lock nobody holds.
+ */
+struct cfs_file_flock {
+	struct mutex mutex;
+	struct cfs_glock *gl;
+	struct cfs_holder gh;
+};
+
+static void cfs_flock_release_locked(struct cfs_file_flock *ff)
+{
+	if (!ff->gh.gh_granted)
+		return;
+	cfs_glock_dq(&ff->gh);
+	cfs_glock_callback(ff->gl, CFS_GL_UN);
+}
+
+static struct cfs_file_flock *cfs_file_flock(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	struct cfs_file_flock *ff = READ_ONCE(file->private_data), *old;
+
+	if (ff)
+		return ff;
+	ff = kzalloc(sizeof(*ff), GFP_KERNEL);
+	if (!ff)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&ff->mutex);
+	ff->gl = cfs_glock_get(CFS_SB(inode->i_sb), CFS_GLT_FLOCK, inode->i_ino);
+	if (IS_ERR(ff->gl)) {
+		long err = PTR_ERR(ff->gl);
+
+		kfree(ff);
+		return ERR_PTR(err);
+	}
+	old = cmpxchg(&file->private_data, NULL, ff);
+	if (old) {
+		cfs_glock_put(ff->gl);
+		kfree(ff);
+		return old;
+	}
+	return ff;
+}
+
+static int cfs_flock(struct file *file, int cmd, struct file_lock *fl)
+{
+	struct cfs_file_flock *ff;
+	enum cfs_glock_state state;
+	unsigned int flags;
+	int err;
+
+	if (!(cfs_fl_flags(fl) & FL_FLOCK))
+		return -ENOLCK;
+	if (!cfs_clustered_sb(CFS_SB(file_inode(file)->i_sb)))
+		return locks_lock_file_wait(file, fl);
+	ff = cfs_file_flock(file);
+	if (IS_ERR(ff))
+		return PTR_ERR(ff);
+	mutex_lock(&ff->mutex);
+	if (cfs_fl_type(fl) == F_UNLCK) {
+		err = locks_lock_file_wait(file, fl);
+		cfs_flock_release_locked(ff);
+		mutex_unlock(&ff->mutex);
+		return err;
+	}
+	state = cfs_fl_type(fl) == F_WRLCK ? CFS_GL_EX : CFS_GL_SH;
+	if (ff->gh.gh_granted && ff->gh.gh_state == state) {
+		mutex_unlock(&ff->mutex);
+		return locks_lock_file_wait(file, fl);
+	}
+	cfs_flock_release_locked(ff);
+	flags = cfs_fl_flags(fl) & FL_SLEEP ? CFS_GH_INTERRUPTIBLE : CFS_GH_TRY;
+	err = cfs_glock_nq_flags(ff->gl, state, &ff->gh, flags);
+	if (err == -EAGAIN)
+		err = -EWOULDBLOCK;
+	if (!err) {
+		err = locks_lock_file_wait(file, fl);
+		if (err)
+			cfs_flock_release_locked(ff);
+	}
+	mutex_unlock(&ff->mutex);
+	return err;
+}
+
+static int cfs_file_release(struct inode *inode, struct file *file)
+{
+	struct cfs_file_flock *ff = file->private_data;
+
+	if (ff) {
+		cfs_flock_release_locked(ff);
+		cfs_glock_put(ff->gl);
+		kfree(ff);
+		file->private_data = NULL;
+	}
+	return 0;
+}
+
 const struct file_operations cfs_file_operations = {
 	.llseek		= cfs_file_llseek,
 	.read_iter	= cfs_file_read_iter,
@@ -870,6 +972,8 @@ const struct file_operations cfs_file_operations = {
 	.splice_read	= cfs_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.open		= cfs_file_open,
+	.release	= cfs_file_release,
+	.flock		= cfs_flock,
 	.fsync		= cfs_fsync,
 	.fallocate	= cfs_fallocate,
 	.unlocked_ioctl	= cfs_ioctl,

@@ -22,6 +22,7 @@ static const struct cfs_glock_operations cfs_plain_glops[CFS_GLT_MAX + 1] = {
 	[CFS_GLT_RGRP]    = { .name = "rgrp" },
 	[CFS_GLT_IOPEN]   = { .name = "iopen" },
 	[CFS_GLT_JOURNAL] = { .name = "journal" },
+	[CFS_GLT_FLOCK]   = { .name = "flock" },
 };
 
 /* Types whose cached objects need write-back/invalidation hooks override these (glops.c). */
@@ -188,6 +189,10 @@ int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct 
 		spin_unlock(&gl->gl_lock);
 		if (flags & CFS_GH_UNINTERRUPTIBLE) {
 			wait_event(gl->gl_wait, cfs_glock_seq_moved(gl, seen));
+		} else if (flags & CFS_GH_INTERRUPTIBLE) {
+			err = wait_event_interruptible(gl->gl_wait, cfs_glock_seq_moved(gl, seen));
+			if (err)
+				return err;
 		} else {
 			err = wait_event_killable(gl->gl_wait, cfs_glock_seq_moved(gl, seen));
 			if (err)

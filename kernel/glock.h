@@ -50,7 +50,8 @@ enum cfs_glock_type {
 	CFS_GLT_RGRP,		/* a resource group's header and bitmaps */
 	CFS_GLT_IOPEN,		/* held SH by every node that has the inode open */
 	CFS_GLT_JOURNAL,	/* ownership of a journal (node slot) */
-	CFS_GLT_MAX = CFS_GLT_JOURNAL,
+	CFS_GLT_FLOCK,		/* flock(2) on an inode, cluster-wide */
+	CFS_GLT_MAX = CFS_GLT_FLOCK,
 };
 
 /* Per-type cache hooks. Both may sleep; neither is called with gl->lock held. */
@@ -90,6 +91,7 @@ enum {
 /* cfs_glock_nq_flags() flags */
 #define CFS_GH_TRY	0x1u	/* fail with -EAGAIN rather than wait for another node or holder */
 #define CFS_GH_UNINTERRUPTIBLE 0x2u	/* not even a fatal signal stops the wait */
+#define CFS_GH_INTERRUPTIBLE 0x4u	/* any signal stops the wait (-ERESTARTSYS) */
 
 struct cfs_glock {
 	struct hlist_node gl_hash;

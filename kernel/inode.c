@@ -81,7 +81,24 @@ static int cfs_inode_set_ops(struct inode *inode, const struct cfs_core_inode *d
 	}
 }
 
+static struct inode *cfs_iget_state(struct super_block *sb, u64 ino, enum cfs_glock_state state);
+
 struct inode *cfs_iget(struct super_block *sb, u64 ino)
+{
+	return cfs_iget_state(sb, ino, CFS_GL_SH);
+}
+
+/*
+ * A node that just created the inode takes its glock EX: its dinode was written under
+ * the directory's glock only and is in this node's journal, so the glock's release must
+ * write it home (go_sync runs only when leaving EX) before another node reads it.
+ */
+struct inode *cfs_iget_new(struct super_block *sb, u64 ino)
+{
+	return cfs_iget_state(sb, ino, CFS_GL_EX);
+}
+
+static struct inode *cfs_iget_state(struct super_block *sb, u64 ino, enum cfs_glock_state state)
 {
 	struct cfs_sb_info *sbi = CFS_SB(sb);
 	struct cfs_core_inode di;
@@ -116,7 +133,7 @@ struct inode *cfs_iget(struct super_block *sb, u64 ino)
 		if (err)
 			goto fail;
 	}
-	err = cfs_glock_nq(ci->glock, CFS_GL_SH, &gh);
+	err = cfs_glock_nq(ci->glock, state, &gh);
 	if (err)
 		goto fail;
 	err = cfs_core_inode_read(sbi->core, ino, &di);
@@ -410,11 +427,26 @@ int cfs_inode_persist_for_release(struct inode *inode)
 	unsigned int mask = CFS_CORE_ATTR_MODE | CFS_CORE_ATTR_OWNER | CFS_CORE_ATTR_TIMES;
 	int err;
 
-	if (cfs_withdrawn(sbi) || sb_rdonly(inode->i_sb) || !cfs_core_journal_active(sbi->core) ||
-	    !(inode->i_state & (I_DIRTY_SYNC | I_DIRTY_DATASYNC | I_DIRTY_TIME)))
+	/*
+	 * Whatever the inode's dirty state says: writeback clears it before it calls
+	 * write_inode, which may have given up meanwhile (cfs_write_inode). The core writes
+	 * nothing when the dinode has these values already.
+	 */
+	struct cfs_core_inode disk, mem;
+
+	if (cfs_withdrawn(sbi) || sb_rdonly(inode->i_sb) || !cfs_core_journal_active(sbi->core))
 		return 0;
 	if (S_ISREG(inode->i_mode))
 		mask |= CFS_CORE_ATTR_SIZE;
+	/* Nothing ahead (the common case): no transaction, so no allocation lock either. */
+	cfs_inode_fill_core_attrs(inode, &mem);
+	if (!cfs_core_inode_read(sbi->core, inode->i_ino, &disk) && disk.mode == mem.mode &&
+	    disk.uid == mem.uid && disk.gid == mem.gid &&
+	    (!(mask & CFS_CORE_ATTR_SIZE) || disk.size >= mem.size) &&
+	    cfs_time_eq(disk.atime_sec, disk.atime_nsec, mem.atime_sec, mem.atime_nsec) &&
+	    cfs_time_eq(disk.mtime_sec, disk.mtime_nsec, mem.mtime_sec, mem.mtime_nsec) &&
+	    cfs_time_eq(disk.ctime_sec, disk.ctime_nsec, mem.ctime_sec, mem.ctime_nsec))
+		return 0;
 	err = cfs_inode_persist(inode, mask);
 	return err ? cfs_core_error(sbi, err) : 0;
 }
@@ -437,11 +469,16 @@ int cfs_write_inode(struct inode *inode, struct writeback_control *wbc)
 	 * inode had ahead (go_sync), and another node may have changed the dinode since.
 	 */
 	if (cfs_clustered_sb(sbi)) {
+		struct cfs_glock *gl = CFS_I(inode)->glock;
 		struct cfs_holder gh;
 
-		if (!cfs_glock_held_ex(CFS_I(inode)->glock) ||
-		    cfs_glock_nq_flags(CFS_I(inode)->glock, CFS_GL_EX, &gh, CFS_GH_TRY))
+		if (READ_ONCE(gl->gl_state) != CFS_GL_EX)
 			return 0;
+		/* Busy or being released: stay dirty; the holder or go_sync writes it. */
+		if (!cfs_glock_held_ex(gl) || cfs_glock_nq_flags(gl, CFS_GL_EX, &gh, CFS_GH_TRY)) {
+			mark_inode_dirty_sync(inode);
+			return 0;
+		}
 		cfs_trans_lock(sbi);
 		err = cfs_inode_persist_locked(inode, mask);
 		cfs_trans_unlock(sbi);

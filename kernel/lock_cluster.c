@@ -664,6 +664,7 @@ static const char *const cfs_glock_lock_names[CFS_GLT_MAX + 1] = {
 	[CFS_GLT_RGRP] = "rgrp",
 	[CFS_GLT_IOPEN] = "iopen",
 	[CFS_GLT_JOURNAL] = "jrnl",	/* never "journal/": lockd's own */
+	[CFS_GLT_FLOCK] = "flock",
 };
 
 /*

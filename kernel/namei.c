@@ -139,9 +139,14 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	 * Under the directory's glock still: no other node can know the new inode (and
 	 * unlink it) before it is in our cache with its iopen lock held.
 	 */
-	inode = cfs_iget(dir->i_sb, ino);
+	inode = cfs_iget_new(dir->i_sb, ino);
 	cfs_op_unlock(&locks);
 	if (IS_ERR(inode)) {
+		/*
+		 * The name exists on disk (a dying task's lock wait ended, say): the
+		 * negative dentry must not say otherwise to the next lookup.
+		 */
+		d_drop(dentry);
 		err = PTR_ERR(inode);
 		goto out_acl;
 	}

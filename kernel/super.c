@@ -336,7 +336,12 @@ static int cfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 		 * the lock: a header caught mid-write keeps the previous counts, no error.
 		 */
 		mutex_lock(&sbi->trans_mutex);
-		if (!cfs_glock_held_ex(sbi->alloc_glock)) {
+		/*
+		 * In EX (even with a release pending) our journal may hold changed rgrp
+		 * buffers not yet home: those must not be reread. Under trans_mutex no
+		 * transaction of ours can start meanwhile.
+		 */
+		if (READ_ONCE(sbi->alloc_glock->gl_state) != CFS_GL_EX) {
 			cfs_alloc_state_invalidate(sbi);
 			cfs_core_refresh_rgrps(sbi->core);
 		}

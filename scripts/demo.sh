@@ -2,12 +2,11 @@
 # make demo: a three-node cluster on one shared disk, as a user builds it. Boots three
 # qemu VMs sharing a disk image, starts corosync and clusterfs_lockd on each, loads
 # clusterfs.ko, runs `mkfs.clusterfs -t vmtest:demo -j 3` once and `mount -t clusterfs
-# DEV /mnt/cfs` (no option) on the nodes; a tree written on node 1 is read and changed on
-# node 2, seen on node 3 and back on node 1, with checksums compared at every hand-over;
-# shows lockd's view, df and the journals, then fsck.clusterfs -n.
-# This release mounts a lock_cluster filesystem on one node at a time (docs/kernel.md,
-# "Cluster mounts"): the demo shows the second node's mount being refused while the
-# first has it, then hands the filesystem from node to node.
+# DEV /mnt/cfs` (no option) on all three at once; a tree written on node 1 is read and
+# changed on node 2, changed again on node 3 and seen back on node 1, with checksums
+# compared on every node at every step, no remount; all three write at the same time
+# into one directory; shows lockd's view, df on every node and the journals, unmounts,
+# then fsck.clusterfs -n.
 # Any mismatch or failure stops the demo with a message and a non-zero exit.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -65,9 +64,14 @@ done
 step "mkfs.clusterfs -t $VM_CLUSTER_NAME:demo -j 3 (once, on node 1)"
 node_run 1 "build/bin/mkfs.clusterfs -O -t $VM_CLUSTER_NAME:demo -j 3 -J 16 \$CFS_SHARED_DEV" | indent
 
-step "node1: mount -t clusterfs \$DEV $MNT, write a tree"
-node_run 1 "mount -t clusterfs \$CFS_SHARED_DEV $MNT" || die "node1: mount failed: $(node_run 1 'dmesg | tail -n 5')"
-node_run 1 "grep ' $MNT ' /proc/mounts" | indent
+step "mount -t clusterfs \$DEV $MNT on every node (no option)"
+for k in 1 2 3; do
+	node_run "$k" "mount -t clusterfs \$CFS_SHARED_DEV $MNT" ||
+		die "node$k: mount failed: $(node_run "$k" 'dmesg | tail -n 5')"
+	show "node$k: $(node_run "$k" "grep ' $MNT ' /proc/mounts")"
+done
+
+step "node1 writes a tree"
 node_run 1 "set -e; cd $MNT
 	for d in alpha beta gamma; do
 		mkdir -p \$d/deep/er
@@ -75,40 +79,50 @@ node_run 1 "set -e; cd $MNT
 		echo \"hello from \$d\" >\$d/deep/er/note.txt
 	done
 	ln -s alpha/deep/er/note.txt shortcut
-	ln alpha/file1 alpha/file1.hardlink
-	sync"
+	ln alpha/file1 alpha/file1.hardlink"
 tree1=$(checksums 1)
 show "$(wc -l <<<"$tree1") files, $(node_run 1 "du -sh $MNT | cut -f1") written on node1"
-show "clusterfs_tool cluster on node1 (lockd's view):"
-node_run 1 'build/bin/clusterfs_tool cluster' | indent
 
-step "node2: mount while node1 has it (refused: one node at a time in this release)"
-if node_run 2 "mount -t clusterfs \$CFS_SHARED_DEV $MNT" 2>/dev/null; then
-	die "node2 mounted while node1 had the filesystem mounted"
-fi
-node_run 2 'dmesg | grep "mounted on another node" | tail -n 1' | indent ||
-	die "node2's mount was refused without the reason in dmesg"
-
-step "node1 unmounts; node2 mounts, reads node1's tree, changes it"
-node_run 1 "umount $MNT"
-node_run 2 "mount -t clusterfs \$CFS_SHARED_DEV $MNT" || die "node2: mount failed"
+step "node2 and node3 read it at once, while node1 keeps it mounted"
 same_tree "node2 reads what node1 wrote" "$tree1" "$(checksums 2)"
-show "cat shortcut on node2: $(node_run 2 "cat $MNT/shortcut")"
-node_run 2 "set -e; cd $MNT; echo 'changed on node2' >>alpha/deep/er/note.txt; rm beta/file7; mv gamma delta; echo new >from-node2; sync"
-tree2=$(checksums 2)
-node_run 2 "umount $MNT"
+same_tree "node3 reads what node1 wrote" "$tree1" "$(checksums 3)"
+show "cat shortcut on node3: $(node_run 3 "cat $MNT/shortcut")"
 
-step "node3 mounts and sees node2's changes"
-node_run 3 "mount -t clusterfs \$CFS_SHARED_DEV $MNT" || die "node3: mount failed"
-same_tree "node3 reads what node2 left" "$tree2" "$(checksums 3)"
-show "note.txt on node3: $(node_run 3 "tr '\n' '|' <$MNT/alpha/deep/er/note.txt")"
-node_run 3 "df -h $MNT" | indent
-node_run 3 "umount $MNT"
+step "node2 changes it; node3 changes it more; every node sees both"
+node_run 2 "set -e; cd $MNT; echo 'changed on node2' >>alpha/deep/er/note.txt; rm beta/file7; mv gamma delta; echo new >from-node2"
+node_run 3 "set -e; cd $MNT; echo 'and on node3' >>alpha/deep/er/note.txt; chmod 600 alpha/file2; echo hi >delta/from-node3"
+tree2=$(checksums 3)
+for k in 1 2; do
+	same_tree "node$k sees nodes 2 and 3's changes" "$tree2" "$(checksums "$k")"
+done
+show "note.txt on node1: $(node_run 1 "tr '\n' '|' <$MNT/alpha/deep/er/note.txt")"
+show "mode of alpha/file2 on node1: $(node_run 1 "stat -c %A $MNT/alpha/file2")"
 
-step "node1 mounts again and sees everything"
-node_run 1 "mount -t clusterfs \$CFS_SHARED_DEV $MNT" || die "node1: mount failed"
-same_tree "node1 reads the tree after nodes 2 and 3" "$tree2" "$(checksums 1)"
-node_run 1 "umount $MNT"
+step "all three nodes write into one directory at the same time"
+for k in 1 2 3; do
+	node_run "$k" "mkdir -p $MNT/shared; for i in \$(seq 1 20); do echo node$k-\$i >$MNT/shared/n$k-\$i; done" &
+done
+wait || die "a node failed to write into the shared directory"
+for k in 1 2 3; do
+	n=$(node_run "$k" "ls $MNT/shared | wc -l")
+	[ "$n" = 60 ] || die "node$k lists $n files in shared/, not 60"
+	show "node$k lists all 60 files in shared/"
+done
+
+step "lockd's view (clusterfs_tool cluster on node1) and df on every node after sync"
+node_run 1 'build/bin/clusterfs_tool cluster' | indent
+for k in 1 2 3; do node_run "$k" sync; done
+df1=$(node_run 1 "df --output=used $MNT | tail -n 1")
+for k in 1 2 3; do
+	dfk=$(node_run "$k" "df --output=used $MNT | tail -n 1")
+	[ "$dfk" = "$df1" ] || die "df on node$k says $dfk KiB used, node1 $df1"
+	show "node$k: $(node_run "$k" "df -h $MNT | tail -n 1")"
+done
+
+step "unmount on every node"
+for k in 1 2 3; do
+	node_run "$k" "umount $MNT" || die "node$k: umount failed"
+done
 
 step "clusterfs_tool journals and fsck.clusterfs -n on the device"
 node_run 1 'build/bin/clusterfs_tool journals $CFS_SHARED_DEV' | indent

@@ -2,7 +2,8 @@
 # and lockd on two nodes, mkfs with the defaults (lock_cluster), `mount -t clusterfs DEV
 # MNT` with no option. Checks: the journal slot comes from lockd; both nodes mounted at
 # once, what node 1 wrote node 2 reads, and node 2's changes node 1 sees, with no
-# remount (tests/vm/kernel-cluster-coherence.sh checks every operation); clear refusals for no lockd, a lockd of another protocol revision or one that
+# remount (tests/vm/kernel-cluster-coherence.sh checks every operation); flock(2)
+# excludes across nodes (LOCK_NB fails, a blocking one waits for the release); clear refusals for no lockd, a lockd of another protocol revision or one that
 # never answers (a stand-in on the device), a lock table of another cluster; lockd dying
 # under a mount withdraws it (no write succeeds after, no block reaches the device), the
 # other node waits for node 1's fencing (here an operator's fence-ack), then replays the
@@ -115,6 +116,19 @@ assert_eq from-node2 "$seen" "node 2's file on node 1"
 seen=$(node_run 1 "stat -c %a $CFS_MNT/d1/f2")
 assert_eq 600 "$seen" "node 2's chmod on node 1"
 node_run 1 "test ! -e $CFS_MNT/d1/f1" || fail "node 2's unlink not seen on node 1"
+
+# --- flock(2) is cluster-wide: node 1 holds it, node 2 cannot take it until released ---
+node_run 1 "rm -f /run/flock-held; { setsid flock -x $CFS_MNT/d1/f3 -c 'touch /run/flock-held; sleep 8' </dev/null >/dev/null 2>&1 & }
+	for i in \$(seq 1 100); do [ -e /run/flock-held ] && exit 0; sleep 0.1; done; exit 1" ||
+	fail "node 1 could not take a flock"
+node_expect_fail 2 "flock -n while node 1 holds the lock" "flock -n -x $CFS_MNT/d1/f3 true"
+start=$SECONDS
+node_run 2 -t 60 "flock -x -w 40 $CFS_MNT/d1/f3 true" || fail "node 2 never got the flock after node 1 released it"
+waited=$((SECONDS - start))
+[ "$waited" -ge 3 ] || fail "node 2 got the flock after ${waited} s while node 1 held it for 8 s"
+vm_log "node 2 waited ${waited} s for node 1's flock"
+node_run 2 "flock -n -s $CFS_MNT/d1/f3 true" || fail "flock -n of a free lock failed on node 2"
+node_run 1 "flock -n -x $CFS_MNT/d1/f3 true" || fail "flock -n of a free lock failed on node 1"
 kfs_umount 2
 
 # --- lockd dies under a mount: withdraw, then the next mounter replays ------------------

@@ -1,0 +1,128 @@
+# Three nodes mount one lock_cluster filesystem and all write; one node's qemu is killed
+# (kill -9): the survivors carry on, a survivor replays the dead node's journal once
+# lockd fenced it, and every file the dead node fsync'ed is intact. What is measured
+# (docs/bench/cluster-failure.md compares with GFS2):
+#  - the longest single operation (create + write + fsync of a small file in its own
+#    directory, kernel/tests/cfs_op_probe.py) each survivor saw from before the kill to
+#    the end of recovery: how long the dead node stalled the others;
+#  - the time from the kill until the dead node's files are readable on a survivor.
+# Each node runs cfs_crashwork in its own directory meanwhile; the survivors' workloads
+# must go on writing after the kill, and their own fsync'ed data is checked too. Then the
+# dead node boots, rejoins, mounts beside the survivors and reads their current files;
+# fsck is clean after every node unmounted. CFS_SURVIVOR_KILLS kills (default 2),
+# rotating the victim.
+# nodes: 3
+# cluster: --shared-mib 512
+# timeout: 1500
+
+source kernel/tests/vm-helpers.sh
+
+PROBE_STOP=/run/probe-stop
+
+# writers_start K ROUND: node K's workload and latency probe, each in its own directory.
+writers_start() {
+	node_run "$1" "mkdir -p $CFS_MNT/work.$1.$2 && rm -f $PROBE_STOP &&
+		{ setsid build/bin/cfs_crashwork $CFS_MNT/work.$1.$2 --seed $((10 * $2 + $1)) </dev/null >/scratch/crashwork.log 2>&1 & } &&
+		{ setsid python3 kernel/tests/cfs_op_probe.py $CFS_MNT/probe.$1 $PROBE_STOP /scratch/probe.log </dev/null >/scratch/probe.out 2>&1 & }"
+}
+
+# writers_stop K: stops node K's workload and probe and waits until both are gone. By
+# command line (setsid may fork, so $! is not always their PID): only what
+# writers_start ran matches.
+writers_stop() {
+	node_run "$1" -t 120 "touch $PROBE_STOP; pkill -f 'cfs_crashwork $CFS_MNT/work' || :
+		for i in \$(seq 1 1000); do pgrep -f 'cfs_crashwork $CFS_MNT/work|cfs_op_probe.py $CFS_MNT' >/dev/null || exit 0; sleep 0.1; done; exit 1" ||
+		fail "node $1: the workload or the probe did not stop (stuck in the filesystem?)"
+}
+
+# probe_report K SINCE: the longest probe operation on node K that ended after monotonic
+# time SINCE, and how many operations ended after it ("MAX_SECONDS COUNT").
+probe_report() {
+	node_run "$1" "awk -v since=$2 '\$1 + \$2 >= since { n++; if (\$2 > m) m = \$2 } END { printf \"%.3f %d\\n\", m, n }' /scratch/probe.log"
+}
+
+for k in 1 2 3; do kfs_load "$k"; done
+cluster_fence_server_start
+cluster_corosync_start
+cluster_wait_quorate -t 180
+for k in 1 2 3; do kfs_lockd_start "$k"; done
+node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:surv -j 3 -J 16 $CFS_SHARED_DEV'
+for k in 1 2 3; do kfs_mount "$k"; done
+
+kills=${CFS_SURVIVOR_KILLS:-2}
+stalls=() readable=()
+victim=1
+for ((round = 1; round <= kills; round++)); do
+	survivors=()
+	for k in 1 2 3; do [ "$k" = "$victim" ] || survivors+=("$k"); done
+	for k in 1 2 3; do writers_start "$k" "$round"; done
+	sleep 8
+	declare -A before=()
+	for k in 1 2 3; do
+		n=$(node_run "$k" "ls $CFS_MNT/work.$k.$round | wc -l")
+		before[$k]=$n
+		[ "$n" -gt 0 ] || fail "round $round: node $k's workload wrote nothing in 8 s"
+	done
+	fences_before=$(kfs_fenced_count $victim)
+	since=()
+	for k in "${survivors[@]}"; do
+		node_run "$k" 'dmesg -C'
+		now=$(node_run "$k" "python3 -c 'import time; print(time.monotonic())'")
+		since[$k]=$now
+	done
+	node_kill $victim
+	killed_at=$SECONDS
+	# A survivor reads the dead node's directory: it waits for the fence and the replay.
+	reader=${survivors[0]}
+	out=$(node_run "$reader" -t 300 "build/bin/cfs_crashcheck $CFS_MNT/work.$victim.$round 2>&1") ||
+		fail "round $round: node $victim's fsync'ed data lost or unreadable: $out"
+	readable+=($((SECONDS - killed_at)))
+	vm_log "round $round: node $reader read node $victim's files ${readable[-1]} s after the kill; $(tail -n 1 <<<"$out")"
+	fences=$(kfs_fenced_count $victim)
+	[ "$fences" -gt "$fences_before" ] ||
+		fail "round $round: node $victim's files were readable before it was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
+	recovered_by=
+	for k in "${survivors[@]}"; do
+		kmsg=$(node_run "$k" 'dmesg')
+		if grep -qE 'journal [0-9]+ of a dead node recovered' <<<"$kmsg"; then recovered_by=$k; fi
+	done
+	[ -n "$recovered_by" ] || fail "round $round: no survivor recovered node $victim's journal"
+	# The survivors carried on: their workloads kept writing after the kill.
+	sleep 4
+	for k in "${survivors[@]}"; do
+		after=$(node_run "$k" "ls $CFS_MNT/work.$k.$round | wc -l")
+		[ "$after" -gt "${before[$k]}" ] ||
+			fail "round $round: node $k's workload stopped after node $victim died ($after files, ${before[$k]} before)"
+	done
+	for k in "${survivors[@]}"; do
+		writers_stop "$k"
+		report=$(probe_report "$k" "${since[$k]}")
+		read -r max count <<<"$report"
+		[ "$count" -gt 0 ] || fail "round $round: node $k's probe completed no operation after the kill"
+		stalls+=("$max")
+		vm_log "round $round: node $k's longest operation from the kill on: $max s ($count operations)"
+		out=$(node_run "$k" "build/bin/cfs_crashcheck $CFS_MNT/work.$k.$round 2>&1") ||
+			fail "round $round: node $k's own fsync'ed data lost: $out"
+	done
+	# The dead node comes back, mounts beside the survivors, and reads what is current.
+	kfs_node_rejoin $victim
+	kfs_mount $victim
+	for k in "${survivors[@]}"; do
+		here=$(node_run "$k" "cd $CFS_MNT/work.$k.$round && find . -type f | sort | xargs sha256sum; ls -ln")
+		there=$(node_run $victim "cd $CFS_MNT/work.$k.$round && find . -type f | sort | xargs sha256sum; ls -ln")
+		if [ "$here" != "$there" ]; then
+			vm_log "node $k's own view:"$'\n'"$here"
+			vm_log "node $victim's view:"$'\n'"$there"
+			fail "round $round: node $k's files as node $victim reads them after rejoining differ (above)"
+		fi
+	done
+	node_run $victim "rm -rf $CFS_MNT/work.*.$round"
+	victim=$((victim % 3 + 1))
+done
+
+sorted=$(printf '%s\n' "${stalls[@]}" | sort -n)
+vm_log "survivors' longest operation per kill (${#stalls[@]} survivors x kills): min $(head -n 1 <<<"$sorted") s, max $(tail -n 1 <<<"$sorted") s"
+sorted=$(printf '%s\n' "${readable[@]}" | sort -n)
+vm_log "kill to the dead node's files readable on a survivor: min $(head -n 1 <<<"$sorted") s, max $(tail -n 1 <<<"$sorted") s"
+for k in 1 2 3; do kfs_umount "$k"; done
+kfs_fsck_clean 1
