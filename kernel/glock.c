@@ -8,7 +8,9 @@
  * there is one rule for granting (cfs_glock_can_grant) and one for asking the lock
  * module for a new state (cfs_glock_can_request).
  */
+#include <linux/debugfs.h>
 #include <linux/hash.h>
+#include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -450,8 +452,55 @@ int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_mo
 	return table->demote_wq ? 0 : -ENOMEM;
 }
 
+static struct dentry *cfs_debugfs_root;
+
+/* One line per glock: "inode/1828 EX f:DEMOTE h:2 SH,SH i:3 lk:17". */
+static int cfs_glocks_show(struct seq_file *m, void *unused)
+{
+	struct cfs_glock_table *table = m->private;
+	struct cfs_holder *gh;
+	struct cfs_glock *gl;
+	int i, n;
+
+	spin_lock(&table->lock);
+	for (i = 0; i < ARRAY_SIZE(table->buckets); i++) {
+		hlist_for_each_entry(gl, &table->buckets[i], gl_hash) {
+			spin_lock(&gl->gl_lock);
+			seq_printf(m, "%s/%llx %s f:%s%s%s%s", gl->gl_ops->name, gl->gl_number,
+				   cfs_glock_state_name(gl->gl_state),
+				   test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) ? "R" : "",
+				   test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ? "D" : "",
+				   test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags) ? "d" : "",
+				   test_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags) ? "I" : "");
+			n = 0;
+			list_for_each_entry(gh, &gl->gl_holders, gh_list)
+				n++;
+			seq_printf(m, " h:%d", n);
+			list_for_each_entry(gh, &gl->gl_holders, gh_list)
+				seq_printf(m, "%c%s", gh == list_first_entry(&gl->gl_holders, struct cfs_holder, gh_list) ? ' ' : ',',
+					   cfs_glock_state_name(gh->gh_state));
+			seq_printf(m, " i:%lu lk:%llu ref:%u\n", gl->gl_inval_count, gl->gl_lkid,
+				   refcount_read(&gl->gl_ref));
+			spin_unlock(&gl->gl_lock);
+		}
+	}
+	spin_unlock(&table->lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cfs_glocks);
+
+void cfs_glock_debugfs_add(struct cfs_glock_table *table, const char *name)
+{
+	if (IS_ERR_OR_NULL(cfs_debugfs_root))
+		return;
+	table->debugfs = debugfs_create_dir(name, cfs_debugfs_root);
+	debugfs_create_file("glocks", 0400, table->debugfs, table, &cfs_glocks_fops);
+}
+
 void cfs_glock_table_destroy(struct cfs_glock_table *table)
 {
+	debugfs_remove_recursive(table->debugfs);
+	table->debugfs = NULL;
 	if (!table->demote_wq)
 		return;
 	flush_workqueue(table->demote_wq);
@@ -467,10 +516,14 @@ int __init cfs_glock_init(void)
 {
 	cfs_glock_cache = kmem_cache_create("clusterfs_glock", sizeof(struct cfs_glock), 0,
 					    SLAB_RECLAIM_ACCOUNT, NULL);
-	return cfs_glock_cache ? 0 : -ENOMEM;
+	if (!cfs_glock_cache)
+		return -ENOMEM;
+	cfs_debugfs_root = debugfs_create_dir("clusterfs", NULL);
+	return 0;
 }
 
 void cfs_glock_exit(void)
 {
+	debugfs_remove_recursive(cfs_debugfs_root);
 	kmem_cache_destroy(cfs_glock_cache);
 }

@@ -135,9 +135,12 @@ struct cfs_glock_table {
 	const struct cfs_lock_module *module;
 	struct workqueue_struct *demote_wq;
 	atomic_t count;
+	struct dentry *debugfs;		/* clusterfs/<device>/glocks, as GFS2's */
 };
 
 int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_module *module);
+/* debugfs clusterfs/<@name>/glocks: one line per glock (state, holders, flags). */
+void cfs_glock_debugfs_add(struct cfs_glock_table *table, const char *name);
 /* Demotes every glock to UN (go_sync + go_inval) and frees them: unmount. */
 void cfs_glock_table_destroy(struct cfs_glock_table *table);
 

@@ -638,6 +638,7 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	err = cfs_glock_table_init(&sbi->glocks, sbi->cluster ? &cfs_lock_cluster : &cfs_lock_nolock);
 	if (err)
 		goto fail;
+	cfs_glock_debugfs_add(&sbi->glocks, sb->s_id);
 
 	/* The meta glock covers the superblock and statfs; held for the life of the mount. */
 	sbi->sb_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_SUPER);
