@@ -167,6 +167,20 @@ int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct 
 		if (requested && !test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) &&
 		    gl->gl_error) {
 			err = gl->gl_error;
+			/*
+			 * A conversion deadlock (two nodes holding it SH both asked for EX, the
+			 * lock manager refused one): give up the shared copy (go_inval, UN) and
+			 * queue again from nothing, as the DLM's CONVDEADLK does for GFS2.
+			 */
+			if (err == -EDEADLK && !(flags & CFS_GH_TRY) && gl->gl_state != CFS_GL_UN) {
+				gl->gl_error = 0;
+				requested = false;
+				gl->gl_demote_state = CFS_GL_UN;
+				set_bit(CFS_GLF_DEMOTE, &gl->gl_flags);
+				cfs_glock_changed(gl);
+				cfs_glock_queue_demote_locked(gl);
+				continue;
+			}
 			spin_unlock(&gl->gl_lock);
 			return err;
 		}

@@ -338,13 +338,14 @@ static int cfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 		mutex_lock(&sbi->trans_mutex);
 		/*
 		 * In EX (even with a release pending) our journal may hold changed rgrp
-		 * buffers not yet home: those must not be reread. Under trans_mutex no
-		 * transaction of ours can start meanwhile.
+		 * buffers not yet home: those must not be reread, but the cached ones are
+		 * current then (the grant dropped older copies). Either way the counts are
+		 * taken from the headers again: lib refreshes a group's in-memory counts only
+		 * when it allocates there. Under trans_mutex no transaction of ours runs.
 		 */
-		if (READ_ONCE(sbi->alloc_glock->gl_state) != CFS_GL_EX) {
+		if (READ_ONCE(sbi->alloc_glock->gl_state) != CFS_GL_EX)
 			cfs_alloc_state_invalidate(sbi);
-			cfs_core_refresh_rgrps(sbi->core);
-		}
+		cfs_core_refresh_rgrps(sbi->core);
 		err = cfs_core_statfs(sbi->core, &counts);
 		mutex_unlock(&sbi->trans_mutex);
 	} else {
