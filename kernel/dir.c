@@ -113,8 +113,23 @@ static int cfs_d_revalidate(struct dentry *dentry, unsigned int flags)
 	return valid;
 }
 
+/*
+ * lock_cluster: the last reference to a dentry whose inode another node changed since
+ * we last held its glock goes now rather than being cached: the inode may have been
+ * unlinked there, and only its eviction here (cfs_evict_inode) lets the last node with
+ * it in memory free it, e.g. right after a file unlinked elsewhere is closed here.
+ */
+static int cfs_d_delete(const struct dentry *dentry)
+{
+	struct inode *inode = d_inode(dentry);
+
+	return inode && CFS_I(inode)->glock &&
+	       test_bit(CFS_GLF_INSTANTIATE_NEEDED, &CFS_I(inode)->glock->gl_flags);
+}
+
 const struct dentry_operations cfs_cluster_dentry_ops = {
 	.d_revalidate	= cfs_d_revalidate,
+	.d_delete	= cfs_d_delete,
 };
 
 struct cfs_readdir_ctx {

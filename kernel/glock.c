@@ -440,6 +440,12 @@ void cfs_glock_put(struct cfs_glock *gl)
 	atomic_dec(&table->count);
 	spin_unlock(&table->lock);
 
+	/*
+	 * A request whose waiter gave up (a fatal signal) may still be in flight: let it
+	 * complete first, or the lock manager would grant a lock nobody releases (and
+	 * the lock id, reused, would collide with it).
+	 */
+	wait_event(gl->gl_wait, !test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags));
 	/* Nobody can find or hold it any more: release the lock itself, synchronously. */
 	if (gl->gl_state != CFS_GL_UN) {
 		clear_bit(CFS_GLF_DEMOTE, &gl->gl_flags);

@@ -81,6 +81,17 @@ kfs_lockd_start() {
 		cat $KFS_LOCKD_LOG >&2; exit 1" || fail "node$1: clusterfs_lockd did not serve /dev/clusterfs_lock"
 }
 
+# kfs_cluster_up N: on nodes 1..N clusterfs.ko, then the fence server (scripts/vm/fence_vm
+# reaches it), corosync until quorate, and clusterfs_lockd with the VM fence agent.
+kfs_cluster_up() {
+	local k
+	for ((k = 1; k <= $1; k++)); do kfs_load "$k"; done
+	cluster_fence_server_start
+	cluster_corosync_start
+	cluster_wait_quorate -t 180
+	for ((k = 1; k <= $1; k++)); do kfs_lockd_start "$k"; done
+}
+
 # kfs_fenced_count K: how many times the host powered node K off (cluster_fence_server_start).
 kfs_fenced_count() {
 	if [ -e "$VM_LOG_DIR/fence.log" ]; then

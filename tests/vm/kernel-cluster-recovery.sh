@@ -29,11 +29,7 @@ workload_start() {
 	node_run "$1" "setsid build/bin/cfs_crashwork $CFS_MNT/work --seed $1 </dev/null >/scratch/crashwork.log 2>&1 &"
 }
 
-for k in 1 2 3; do kfs_load "$k"; done
-cluster_fence_server_start
-cluster_corosync_start
-cluster_wait_quorate -t 180
-for k in 1 2 3; do kfs_lockd_start "$k"; done
+kfs_cluster_up 3
 
 node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:recov -j 3 -J 16 $CFS_SHARED_DEV'
 

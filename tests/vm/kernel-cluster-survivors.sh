@@ -41,11 +41,7 @@ probe_report() {
 	node_run "$1" "awk -v since=$2 '\$1 + \$2 >= since { n++; if (\$2 > m) m = \$2 } END { printf \"%.3f %d\\n\", m, n }' /scratch/probe.log"
 }
 
-for k in 1 2 3; do kfs_load "$k"; done
-cluster_fence_server_start
-cluster_corosync_start
-cluster_wait_quorate -t 180
-for k in 1 2 3; do kfs_lockd_start "$k"; done
+kfs_cluster_up 3
 node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:surv -j 3 -J 16 $CFS_SHARED_DEV'
 for k in 1 2 3; do kfs_mount "$k"; done
 
