@@ -99,10 +99,15 @@ show "note.txt on node1: $(node_run 1 "tr '\n' '|' <$MNT/alpha/deep/er/note.txt"
 show "mode of alpha/file2 on node1: $(node_run 1 "stat -c %A $MNT/alpha/file2")"
 
 step "all three nodes write into one directory at the same time"
+writers=()
 for k in 1 2 3; do
 	node_run "$k" "mkdir -p $MNT/shared; for i in \$(seq 1 20); do echo node$k-\$i >$MNT/shared/n$k-\$i; done" &
+	writers+=($!)
 done
-wait || die "a node failed to write into the shared directory"
+# Only those three: the fence server also runs in the background.
+for pid in "${writers[@]}"; do
+	wait "$pid" || die "a node failed to write into the shared directory"
+done
 for k in 1 2 3; do
 	n=$(node_run "$k" "ls $MNT/shared | wc -l")
 	[ "$n" = 60 ] || die "node$k lists $n files in shared/, not 60"
