@@ -115,7 +115,7 @@ static bool cfs_glock_seq_moved(struct cfs_glock *gl, unsigned long seen)
 	return READ_ONCE(gl->gl_seq) != seen;
 }
 
-/* Runs go_instantiate for the holder just granted; on error the holder is withdrawn. */
+/* Runs go_instantiate for the holder just granted; on error the holder is released. */
 static int cfs_glock_instantiate(struct cfs_glock *gl, struct cfs_holder *gh)
 {
 	int err;
@@ -127,14 +127,11 @@ static int cfs_glock_instantiate(struct cfs_glock *gl, struct cfs_holder *gh)
 	clear_bit(CFS_GLF_INSTANTIATING, &gl->gl_flags);
 	if (!err)
 		clear_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags);
-	else {
-		list_del_init(&gh->gh_list);
-		gh->gh_granted = false;
-		cfs_glock_queue_demote_locked(gl);
-	}
 	cfs_glock_changed(gl);
 	spin_unlock(&gl->gl_lock);
 	wake_up_all(&gl->gl_wait);
+	if (err)
+		cfs_glock_dq(gh);	/* the failed holder leaves as any other does */
 	return err;
 }
 

@@ -21,11 +21,6 @@
 #include "clusterfs.h"
 #include "core.h"
 
-static bool cfs_clustered(const struct cfs_sb_info *sbi)
-{
-	return !test_bit(CFS_SDF_NOLOCK, &sbi->flags);
-}
-
 /*
  * Everything this node logged reaches its home blocks: the next holder on another node
  * reads the disk. Whole-journal granularity: a per-glock log position is future work
@@ -36,7 +31,7 @@ static int cfs_checkpoint_for_release(struct cfs_glock *gl)
 	struct cfs_sb_info *sbi = gl->gl_sbi;
 	int err = 0;
 
-	if (!cfs_clustered(sbi))
+	if (!cfs_clustered_sb(sbi))
 		return 0;
 	mutex_lock(&sbi->trans_mutex);
 	if (!cfs_withdrawn(sbi))
@@ -128,7 +123,7 @@ static int cfs_inode_go_sync(struct cfs_glock *gl)
 		if (err)
 			cfs_withdraw(gl->gl_sbi, "inode %llu: data write-back failed (%d) while releasing its lock",
 				     gl->gl_number, err);
-		else if (cfs_clustered(gl->gl_sbi))
+		else if (cfs_clustered_sb(gl->gl_sbi))
 			err = cfs_inode_persist_for_release(inode);
 	}
 	if (!err)
@@ -154,7 +149,7 @@ static void cfs_inode_go_inval(struct cfs_glock *gl)
 		truncate_inode_pages(inode->i_mapping, 0);
 		forget_all_cached_acls(inode);
 	}
-	if (!cfs_clustered(gl->gl_sbi))
+	if (!cfs_clustered_sb(gl->gl_sbi))
 		return;
 	cfs_meta_invalidate(gl->gl_sbi, cfs_meta_owned_by, gl->gl_number);
 	/*
@@ -193,7 +188,7 @@ static int cfs_rgrp_go_sync(struct cfs_glock *gl)
 
 static void cfs_rgrp_go_inval(struct cfs_glock *gl)
 {
-	if (cfs_clustered(gl->gl_sbi))
+	if (cfs_clustered_sb(gl->gl_sbi))
 		cfs_meta_invalidate(gl->gl_sbi, cfs_meta_alloc_state, 0);
 }
 
