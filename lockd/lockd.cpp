@@ -73,11 +73,27 @@ enum class Op : uint8_t {
 	Grants = 10,   // u64 view, u8 enabled
 	Fenced = 11,   // u32 node, u8 manual
 	Refuse = 12,   // u32 node, u64 incarnation
+	Digest = 14,   // u64 agreed event count, u64 hash of the table after it
 };
 
 constexpr uint32_t kBatchMagic = 0x42444b4c; // "LKDB"
 constexpr size_t kMaxBatchBytes = 256 * 1024;
 constexpr size_t kSnapshotChunk = 512 * 1024;
+// Every member hashes its replicated state after every kDigestEvery-th agreed event; the
+// lowest member multicasts its hash and the others compare (a diverged table can grant
+// one lock to two nodes). Hashes of the last kDigestsKept points are kept for that.
+constexpr uint64_t kDigestEvery = 16;
+constexpr size_t kDigestsKept = 64;
+
+uint64_t fnv1a64(const std::vector<uint8_t> &bytes)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (uint8_t b : bytes) {
+		h ^= b;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
 
 struct Connection;
 
@@ -129,6 +145,7 @@ public:
 		return members_.size() <= 1 && (table_.holds_dead_state() || table_.state_lost());
 	}
 	bool refused() const { return refused_; }
+	uint64_t divergences() const { return divergences_; }
 	double idle_since = 0; // when the last local mount left (0: in use)
 
 	std::map<uint64_t, LocalMount> mounts_;
@@ -153,6 +170,7 @@ private:
 	NodeId lowest_member() const { return members_.empty() ? 0 : *members_.begin(); }
 	void mcast_raw(std::vector<uint8_t> bytes) { outgoing_.push_back(std::move(bytes)); }
 	void withdraw_all(uint32_t reason);
+	void agreed_event_applied();
 
 	Daemon &d_;
 	std::string name_;
@@ -165,6 +183,10 @@ private:
 	std::map<NodeId, uint64_t> incarnations_;
 	std::set<std::pair<NodeId, uint64_t>> dead_incarnations_;
 	uint64_t view_ = 0; // CPG membership changes applied; same on every member
+	uint64_t applied_ = 0; // agreed events (deliveries, membership changes) applied; same on every member
+	std::map<uint64_t, uint64_t> digests_; // applied_ -> hash of the state after it
+	uint64_t divergences_ = 0; // digests of another member that differed from ours
+	bool digest_confirmed_ = false; // logged the first digest that matched
 	bool trusted_ = true; // the batch being applied comes from a live incarnation
 	bool stale_ = false;  // members left and quorum was not confirmed since
 	uint64_t grants_request_view_ = ~0ull;
@@ -515,6 +537,7 @@ void Lockspace::apply_membership(const std::vector<GroupTransport::Member> &left
 		stale_ = true;
 	}
 	route(ev);
+	agreed_event_applied();
 }
 
 void Lockspace::on_deliver(uint32_t nodeid, const uint8_t *p, size_t len)
@@ -529,6 +552,9 @@ void Lockspace::on_deliver(uint32_t nodeid, const uint8_t *p, size_t len)
 				NodeId target = r.u32();
 				uint32_t chunk = r.u32(), chunks = r.u32(), n = r.u32();
 				if (target == d_.node_id() && r.ok() && n == r.remaining() && chunk < chunks) {
+					// Applied after the snapshot as the others apply it (a no-op that
+					// counts as an agreed event, so that digests line up).
+					buffered_.push_back(Buffered{false, nodeid, std::vector<uint8_t>(p, p + len), {}, 0});
 					snapshot_chunks_[chunk].assign(p + len - n, p + len);
 					if (snapshot_chunks_.size() == chunks) {
 						std::vector<uint8_t> all;
@@ -582,6 +608,26 @@ void Lockspace::apply_batch(NodeId sender, const uint8_t *p, size_t len)
 	}
 	if (!r.ok())
 		log_msg("lockspace %s: truncated batch from node %u", name_.c_str(), sender);
+	agreed_event_applied();
+}
+
+void Lockspace::agreed_event_applied()
+{
+	if (++applied_ % kDigestEvery)
+		return;
+	std::vector<uint8_t> state;
+	encode_snapshot(state);
+	uint64_t hash = fnv1a64(state);
+	digests_[applied_] = hash;
+	while (digests_.size() > kDigestsKept)
+		digests_.erase(digests_.begin());
+	if (lowest_member() == d_.node_id() && members_.size() > 1) {
+		wire::Writer w;
+		w.u8(static_cast<uint8_t>(Op::Digest));
+		w.u64(applied_);
+		w.u64(hash);
+		queue_op(w.take());
+	}
 }
 
 void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader &r)
@@ -750,6 +796,23 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 			table_.mark_state_lost();
 		}
 		break;
+	case Op::Digest: {
+		uint64_t at = r.u64(), hash = r.u64();
+		auto it = digests_.find(at);
+		if (r.ok() && sender != me && it != digests_.end() && it->second == hash && !digest_confirmed_) {
+			digest_confirmed_ = true;
+			log_msg("lockspace %s: table agrees with node %u's after agreed event %llu", name_.c_str(), sender,
+				static_cast<unsigned long long>(at));
+		}
+		if (r.ok() && sender != me && it != digests_.end() && it->second != hash) {
+			divergences_++;
+			log_msg("lockspace %s: LOCK TABLE DIVERGED: after agreed event %llu node %u hashes its table to "
+				"%016llx, this node to %016llx",
+				name_.c_str(), static_cast<unsigned long long>(at), sender,
+				static_cast<unsigned long long>(hash), static_cast<unsigned long long>(it->second));
+		}
+		break;
+	}
 	case Op::Refuse: {
 		NodeId node = r.u32();
 		uint64_t inc = r.u64();
@@ -869,6 +932,7 @@ void Lockspace::encode_snapshot(std::vector<uint8_t> &out) const
 {
 	wire::Writer w;
 	w.u64(view_);
+	w.u64(applied_);
 	w.u32(static_cast<uint32_t>(incarnations_.size()));
 	for (auto &[n, inc] : incarnations_) {
 		w.u32(n);
@@ -887,6 +951,7 @@ bool Lockspace::load_snapshot(const std::vector<uint8_t> &bytes)
 {
 	wire::Reader r(bytes.data(), bytes.size());
 	view_ = r.u64();
+	applied_ = r.u64();
 	uint32_t n = r.u32();
 	for (uint32_t i = 0; i < n && r.ok(); i++) {
 		NodeId node = r.u32();
@@ -995,7 +1060,8 @@ void Lockspace::append_cluster_json(std::string &out) const
 {
 	out += "{\"name\":\"" + json_escape(name_) + "\",\"state\":\"" +
 	       (refused_ ? "refused" : have_state_ ? "member" : "joining") + "\",\"grants_enabled\":" +
-	       (table_.grants_enabled() ? "true" : "false") + ",\"members\":[";
+	       (table_.grants_enabled() ? "true" : "false") + ",\"table_divergences\":" + std::to_string(divergences_) +
+	       ",\"members\":[";
 	bool first = true;
 	for (NodeId n : members_) {
 		out += (first ? "" : ",") + std::to_string(n);

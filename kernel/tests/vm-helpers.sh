@@ -92,6 +92,17 @@ kfs_cluster_up() {
 	for ((k = 1; k <= $1; k++)); do kfs_lockd_start "$k"; done
 }
 
+# kfs_lockd_tables_agree K...: no lockd on nodes K... found its replicated lock table to
+# differ from another member's (lockd compares table hashes at agreed points; a diverged
+# table can grant one lock to two nodes).
+kfs_lockd_tables_agree() {
+	local k out
+	for k in "$@"; do
+		out=$(node_run "$k" "grep -F 'LOCK TABLE DIVERGED' $KFS_LOCKD_LOG || :")
+		[ -z "$out" ] || fail "node $k: lockd's lock table diverged from another member's: $out"
+	done
+}
+
 # kfs_fenced_count K: how many times the host powered node K off (cluster_fence_server_start).
 kfs_fenced_count() {
 	if [ -e "$VM_LOG_DIR/fence.log" ]; then

@@ -58,9 +58,11 @@ for ((round = 1; round <= kills; round++)); do
 	sleep 8
 	declare -A before=()
 	for k in 1 2 3; do
-		n=$(node_run "$k" "ls $CFS_MNT/work.$k.$round | wc -l")
+		# Progress is the manifest's length: one fsync'ed record per completed operation
+		# (the file count stops growing once every file of the workload exists).
+		n=$(node_run "$k" "stat -c %s $CFS_MNT/work.$k.$round/.manifest")
 		before[$k]=$n
-		[ "$n" -gt 0 ] || fail "round $round: node $k's workload wrote nothing in 8 s"
+		[ "$n" -gt 0 ] || fail "round $round: node $k's workload recorded nothing in 8 s"
 	done
 	fences_before=$(kfs_fenced_count $victim)
 	since=()
@@ -89,9 +91,9 @@ for ((round = 1; round <= kills; round++)); do
 	# The survivors carried on: their workloads kept writing after the kill.
 	sleep 4
 	for k in "${survivors[@]}"; do
-		after=$(node_run "$k" "ls $CFS_MNT/work.$k.$round | wc -l")
+		after=$(node_run "$k" "stat -c %s $CFS_MNT/work.$k.$round/.manifest")
 		[ "$after" -gt "${before[$k]}" ] ||
-			fail "round $round: node $k's workload stopped after node $victim died ($after files, ${before[$k]} before)"
+			fail "round $round: node $k's workload stopped after node $victim died (manifest $after bytes, ${before[$k]} before)"
 	done
 	for k in "${survivors[@]}"; do
 		writers_stop "$k"
@@ -103,6 +105,7 @@ for ((round = 1; round <= kills; round++)); do
 		out=$(node_run "$k" "build/bin/cfs_crashcheck $CFS_MNT/work.$k.$round 2>&1") ||
 			fail "round $round: node $k's own fsync'ed data lost: $out"
 	done
+	kfs_lockd_tables_agree "${survivors[@]}"
 	# The dead node comes back, mounts beside the survivors, and reads what is current.
 	kfs_node_rejoin $victim
 	kfs_mount $victim
@@ -120,6 +123,7 @@ for ((round = 1; round <= kills; round++)); do
 		fi
 	done
 	node_run $victim "rm -rf $CFS_MNT/work.*.$round"
+	kfs_lockd_tables_agree 1 2 3
 	victim=$((victim % 3 + 1))
 done
 
