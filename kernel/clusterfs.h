@@ -110,6 +110,11 @@ struct cfs_inode_info {
 	struct cfs_glock *iopen_gl;
 	struct cfs_holder iopen_gh;
 	struct work_struct prune_work;	/* drops unused dentries after another node's change */
+	/*
+	 * lock_cluster: another node freed this inode (its number may hold a new inode
+	 * now): it is unhashed, and nothing of it is written or freed any more.
+	 */
+	bool stale;
 	u64 generation;
 	struct timespec64 crtime;
 	u32 di_flags;
@@ -158,6 +163,7 @@ int cfs_inode_refresh(struct inode *inode, const struct cfs_core_inode *before, 
  * into the VFS inode. -ESTALE if the inode is gone (freed, or its number reused).
  */
 int cfs_inode_reload(struct inode *inode);
+void cfs_inode_mark_stale(struct inode *inode);
 /* go_sync: writes the attributes the VFS inode has ahead of the dinode (glock EX). */
 int cfs_inode_persist_for_release(struct inode *inode);
 

@@ -966,6 +966,9 @@ extern "C" int cfs_core_update_inode(struct cfs_core *core, cfs_core_u64 ino,
 	int err = ip.get(ino);
 	if (err)
 		return err;
+	// The VFS inode of a number another node freed and reused is not this dinode's.
+	if (cfs::inode_generation(ip.ptr()) != attrs->generation)
+		return -CFS_ESTALE;
 	if (update_is_noop(ip.ptr(), attrs, mask))
 		return 0;
 	Txn tx(core);
@@ -1191,7 +1194,8 @@ extern "C" int cfs_core_alloc(struct cfs_core *core, cfs_core_u64 ino, cfs_core_
 	return 0;
 }
 
-extern "C" int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, bool *done)
+extern "C" int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 generation,
+					bool *done)
 {
 	cfs::Fs *fs = &core->fs;
 	*done = false;
@@ -1199,8 +1203,18 @@ extern "C" int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino,
 	int err = ip.get(ino);
 	if (err)
 		return err;
+	// Only the inode the caller knows, still marked unlinked in its group's bitmap (the
+	// last unlink marks it, GFS2 checks the same): with other nodes, an inode freed
+	// elsewhere, whose block now holds a new inode or nothing, is never freed twice.
+	if (cfs::inode_generation(ip.ptr()) != generation)
+		return -CFS_ESTALE;
+	int state = cfs::block_state(fs, ino);
+	if (state < 0)
+		return state;
+	if (state != CFS_BLKST_UNLINKED)
+		return -CFS_ESTALE;
 	if (cfs::inode_nlink(ip.ptr()) != 0)
-		return -CFS_EUCLEAN;  // still linked: freeing it would corrupt the tree
+		return -CFS_EUCLEAN;  // marked unlinked but still linked: damage
 	Txn tx(core);
 	err = tx.begin(kFreeBudget + kInodeAllocBufs);
 	if (err)
@@ -1244,7 +1258,10 @@ namespace {
 		for (std::uint32_t v = 0; v < nvictims; v++) {
 			bool done = false;
 			while (!done) {
-				int err = cfs_core_free_inode_step(core, victims[v], &done);
+				cfs_core_inode di;
+				int err = cfs_core_inode_read(core, victims[v], &di);
+				if (!err)
+					err = cfs_core_free_inode_step(core, victims[v], di.generation, &done);
 				if (err)
 					return err;
 			}

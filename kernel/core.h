@@ -276,7 +276,7 @@ int cfs_core_alloc(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
 int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *freed);
 
 /* One transaction of freeing an unlinked inode and its blocks; repeat until *@done. */
-int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, bool *done);
+int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 generation, bool *done);
 
 /* ---- Discard ---------------------------------------------------------------------- */
 

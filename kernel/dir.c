@@ -28,17 +28,25 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 	inval_count = READ_ONCE(dir_gl->gl_inval_count);
 	err = cfs_core_lookup(sbi->core, dir->i_ino, dentry->d_name.name, dentry->d_name.len,
 			      &entry);
-	cfs_glock_dq(&gh);
 	dentry->d_time = inval_count;
-	if (err == -ENOENT)
+	if (err == -ENOENT) {
+		cfs_glock_dq(&gh);
 		return d_splice_alias(NULL, dentry);
-	if (err)
+	}
+	if (err) {
+		cfs_glock_dq(&gh);
 		return ERR_PTR(cfs_core_error(sbi, err));
+	}
 
+	/*
+	 * The directory's glock stays held until the inode's iopen lock is (cfs_iget), as
+	 * GFS2's lookup does: released in between, another node could unlink and free the
+	 * inode, and this node would read a freed dinode for the name it found.
+	 */
 	for (attempt = 0;; attempt++) {
 		inode = cfs_iget(dir->i_sb, entry.ino);
 		if (IS_ERR(inode))
-			return ERR_CAST(inode);
+			break;
 		if (CFS_I(inode)->generation == entry.generation)
 			break;
 		/*
@@ -46,7 +54,7 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 		 * reused: drop it from the cache and read the new one.
 		 */
 		if (cfs_clustered_sb(sbi) && attempt == 0) {
-			remove_inode_hash(inode);
+			cfs_inode_mark_stale(inode);
 			iput(inode);
 			continue;
 		}
@@ -54,8 +62,12 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 				   dir->i_sb->s_id, dir->i_ino, dentry, entry.ino,
 				   entry.generation, CFS_I(inode)->generation);
 		iput(inode);
-		return ERR_PTR(cfs_core_error(sbi, -EUCLEAN));
+		inode = ERR_PTR(cfs_core_error(sbi, -EUCLEAN));
+		break;
 	}
+	cfs_glock_dq(&gh);
+	if (IS_ERR(inode))
+		return ERR_CAST(inode);
 	return d_splice_alias(inode, dentry);
 }
 

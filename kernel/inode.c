@@ -243,6 +243,21 @@ int cfs_inode_refresh(struct inode *inode, const struct cfs_core_inode *before, 
 	return 0;
 }
 
+/*
+ * Another node freed this inode (and may have reused its number): the VFS inode goes
+ * from the hash so that a lookup reads the new one, and lets go of the glock's object,
+ * which is the new inode's once that is read. It writes and frees nothing any more.
+ */
+void cfs_inode_mark_stale(struct inode *inode)
+{
+	struct cfs_inode_info *ci = CFS_I(inode);
+
+	WRITE_ONCE(ci->stale, true);
+	remove_inode_hash(inode);
+	if (ci->glock)
+		cmpxchg(&ci->glock->gl_object, (void *)inode, NULL);
+}
+
 int cfs_inode_reload(struct inode *inode)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
@@ -260,7 +275,7 @@ int cfs_inode_reload(struct inode *inode)
 	 */
 	if (err == -EUCLEAN || err == -EBADMSG || (!err && (di.generation != ci->generation ||
 	    (di.mode & S_IFMT) != (inode->i_mode & S_IFMT)))) {
-		remove_inode_hash(inode);
+		cfs_inode_mark_stale(inode);
 		return -ESTALE;
 	}
 	if (err)
@@ -289,12 +304,16 @@ static void cfs_free_unlinked(struct inode *inode)
 		if (err)
 			break;
 		down_write(&ci->map_lock);
-		err = cfs_core_free_inode_step(sbi->core, inode->i_ino, &done);
+		err = cfs_core_free_inode_step(sbi->core, inode->i_ino, ci->generation, &done);
 		up_write(&ci->map_lock);
 	}
 	cfs_trans_unlock(sbi);
 	cfs_glock_dq(&gh);
-	if (err)
+	/* Freed (and perhaps reused) by another node already: not ours to free. */
+	if (err == -ESTALE)
+		pr_warn_ratelimited("clusterfs (%s): inode %lu: another node freed it; not freed again\n",
+				    inode->i_sb->s_id, inode->i_ino);
+	else if (err)
 		cfs_core_error(sbi, err);
 }
 
@@ -310,7 +329,7 @@ static bool cfs_cluster_may_free(struct inode *inode, struct cfs_holder *iopen_e
 	struct cfs_inode_info *ci = CFS_I(inode);
 	struct cfs_holder gh;
 
-	if (!ci->iopen_gl || !ci->glock || is_bad_inode(inode))
+	if (!ci->iopen_gl || !ci->glock || is_bad_inode(inode) || READ_ONCE(ci->stale))
 		return false;
 	if (inode->i_nlink && test_bit(CFS_GLF_INSTANTIATE_NEEDED, &ci->glock->gl_flags)) {
 		if (cfs_glock_nq(ci->glock, CFS_GL_SH, &gh))
@@ -333,12 +352,13 @@ void cfs_evict_inode(struct inode *inode)
 	if (ci->iopen_gl) {
 		if (cfs_cluster_may_free(inode, &iopen_ex))
 			cfs_free_unlinked(inode);
-	} else if (!inode->i_nlink && !is_bad_inode(inode)) {
+	} else if (!inode->i_nlink && !is_bad_inode(inode) && !ci->stale) {
 		cfs_free_unlinked(inode);
 	}
 	clear_inode(inode);
 	if (ci->glock) {
-		ci->glock->gl_object = NULL;
+		/* A stale inode's glock may serve the inode that reused its number. */
+		cmpxchg(&ci->glock->gl_object, (void *)inode, NULL);
 		cfs_glock_put(ci->glock);
 		ci->glock = NULL;
 	}
@@ -397,6 +417,7 @@ void cfs_inode_fill_core_attrs(struct inode *inode, struct cfs_core_inode *attrs
 	attrs.ctime_sec = ts.tv_sec;
 	attrs.ctime_nsec = ts.tv_nsec;
 	attrs.size = i_size_read(inode);
+	attrs.generation = CFS_I(inode)->generation;
 	*attrs_out = attrs;
 }
 
@@ -405,9 +426,18 @@ static int cfs_inode_persist_locked(struct inode *inode, unsigned int mask)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_core_inode attrs;
+	int err;
 
+	if (READ_ONCE(CFS_I(inode)->stale))
+		return 0;
 	cfs_inode_fill_core_attrs(inode, &attrs);
-	return cfs_core_update_inode(sbi->core, inode->i_ino, &attrs, mask);
+	err = cfs_core_update_inode(sbi->core, inode->i_ino, &attrs, mask);
+	if (err == -ESTALE) {
+		/* Another node freed it and reused its number: the dinode is not ours. */
+		cfs_inode_mark_stale(inode);
+		return 0;
+	}
+	return err;
 }
 
 static int cfs_inode_persist(struct inode *inode, unsigned int mask)
@@ -434,7 +464,8 @@ int cfs_inode_persist_for_release(struct inode *inode)
 	 */
 	struct cfs_core_inode disk, mem;
 
-	if (cfs_withdrawn(sbi) || sb_rdonly(inode->i_sb) || !cfs_core_journal_active(sbi->core))
+	if (cfs_withdrawn(sbi) || sb_rdonly(inode->i_sb) || !cfs_core_journal_active(sbi->core) ||
+	    READ_ONCE(CFS_I(inode)->stale))
 		return 0;
 	if (S_ISREG(inode->i_mode))
 		mask |= CFS_CORE_ATTR_SIZE;

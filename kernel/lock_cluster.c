@@ -75,6 +75,13 @@ struct cfs_cluster {
 	bool mounted;			/* fill_super done: a lost lockd withdraws it */
 
 	struct xarray locks;		/* lock id -> glock, for lockd's events */
+	/*
+	 * Lock ids are handed out cyclically, never the lowest free one: an id the module
+	 * has forgotten while lockd may still send an event for it (a reply crossing a
+	 * release) is not given to another glock for 2^32 allocations, so that no grant or
+	 * blocking callback meant for one glock ever reaches another.
+	 */
+	u32 next_lkid;
 
 	unsigned long *recover;		/* journals lockd told us to replay */
 	struct work_struct recover_work;
@@ -324,8 +331,24 @@ static void cfs_lockd_event_locked(u16 type, const void *msg, size_t len)
 		gl = cl && id <= U32_MAX ? xa_load(&cl->locks, id) : NULL;
 		if (!gl) {
 			pr_warn_ratelimited("clusterfs: clusterfs_lockd completed lock %llu that no glock has\n", id);
+			/*
+			 * Granted to nobody: held, it would block every other node's request for
+			 * that resource until this mount leaves. Give it back (the id is not
+			 * reused meanwhile: next_lkid).
+			 */
+			if (cl && !status && mode != CFS_LOCK_IV) {
+				struct cfs_lock_req_lock req = {};
+
+				cfs_header_init(&req.hdr, CFS_LOCK_REQ_UNLOCK, sizeof(req));
+				req.lockspace_id = c->lockspace_id;
+				req.lock_id = c->lock_id;
+				cfs_lockd_queue_locked(&req, sizeof(req));
+			}
 			return;
 		}
+		if (status == -EEXIST)
+			pr_err_ratelimited("clusterfs (%s): clusterfs_lockd still holds a lock of id %llu: the module forgot it early\n",
+					   cl->sbi->sb->s_id, id);
 		/* The lock no longer exists in lockd (released, or refused when made). */
 		if (mode == CFS_LOCK_IV) {
 			xa_erase(&cl->locks, id);
@@ -698,7 +721,9 @@ static void cfs_cluster_lm_lock(struct cfs_glock *gl, enum cfs_glock_state state
 		return;
 	}
 	if (!gl->gl_lkid) {
-		err = xa_alloc(&cl->locks, &id, gl, XA_LIMIT(1, U32_MAX), GFP_NOFS);
+		err = xa_alloc_cyclic(&cl->locks, &id, gl, XA_LIMIT(1, U32_MAX), &cl->next_lkid, GFP_NOFS);
+		if (err > 0)
+			err = 0;	/* wrapped around */
 		if (err) {
 			cfs_glock_complete(gl, gl->gl_state, err);
 			return;

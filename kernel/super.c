@@ -121,6 +121,7 @@ static struct inode *cfs_alloc_inode(struct super_block *sb)
 	INIT_LIST_HEAD(&ci->ordered_entry);
 	init_rwsem(&ci->map_lock);
 	ci->generation = 0;
+	ci->stale = false;
 	ci->di_flags = 0;
 	ci->height = 0;
 	return &ci->vfs_inode;

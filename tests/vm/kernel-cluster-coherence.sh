@@ -24,6 +24,10 @@
 #     last line is the other node's previous append
 # 10. both nodes create 200 files each in one directory at the same time, each then lists
 #     all 400; both unlink theirs at the same time, each lists none
+# 10b. node 1 replaces one file 150 times (write a temporary name, rename it over) while
+#     node 2 reads it by name as fast as it can: every read gives one whole version, node 2
+#     saw several, and no node freed an inode twice (the name found, then its inode freed
+#     and reused by the other node before this one held it)
 # 11. the tree alike on both, no withdraw or I/O error logged, statfs alike on both after a
 #     sync on each; both unmount; fsck.clusterfs -n clean. Free-count (statfs) failures
 #     are reported at the end, so that they hide no later check.
@@ -405,6 +409,32 @@ done
 node_run 2 "rmdir $D/shared"
 absent_on 1 "10: the shared directory node 2 removed" $D/shared
 step 10
+
+# --- 10b. a file replaced on node 1 while node 2 reads it by name -------------------------
+node_run 1 "mkdir $D/race && echo v0 >$D/race/f"
+node_run 2 "cat $D/race/f >/dev/null"
+node_run 1 -t 400 "$(wait_go replace) && cd $D/race && for i in \$(seq 1 150); do echo v\$i >f.tmp && mv f.tmp f; done" &
+pids[1]=$!
+node_run 2 -t 400 "$(wait_go replace) && rm -f /tmp/race.out /tmp/race.err && for i in \$(seq 1 300); do cat $D/race/f >>/tmp/race.out 2>>/tmp/race.err || :; done" &
+pids[2]=$!
+go_together replace
+t0=$SECONDS
+for k in 1 2; do wait ${pids[k]} || fail "10b: node $k's loop failed"; done
+reads=$(node_run 2 "wc -l </tmp/race.out")
+bad=$(node_run 2 "grep -cvE '^v[0-9]+\$' /tmp/race.out || :")
+versions=$(node_run 2 "sort -u /tmp/race.out | wc -l")
+errors=$(node_run 2 "sort /tmp/race.err | uniq -c | head -n 5")
+vm_log "10b: 150 replaces on node 1 against 300 reads on node 2 took $((SECONDS - t0)) s: $reads reads, $versions versions seen${errors:+, errors: $errors}"
+[ "$bad" = 0 ] || fail "10b: node 2 read $bad lines that are no version node 1 wrote"
+((reads >= 150)) || fail "10b: only $reads of node 2's 300 reads succeeded ($errors)"
+((versions >= 3)) || fail "10b: node 2 saw $versions versions: the loops did not overlap"
+got=$(node_run 2 "cat $D/race/f")
+assert_eq v150 "$got" "10b: node 2 reads the last version"
+for k in 1 2; do
+	kmsg=$(node_run $k dmesg)
+	! grep -E 'another node freed it|cannot become' <<<"$kmsg" || fail "10b: node $k freed an inode or a block that was already free"
+done
+step 10b
 
 # --- 11. the whole tree alike on both, both unmount, fsck clean -----------------------------
 tree="set -o pipefail; cd $D && find . -printf '%y %p %m %u %s %n\n' | LC_ALL=C sort | sha256sum"
