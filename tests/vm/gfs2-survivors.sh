@@ -10,7 +10,7 @@
 # on a survivor, and each survivor's longest probe operation from the kill on. Asserted:
 # the dead node was fenced before its files were readable, a survivor replayed its
 # journal, the survivors' workloads kept writing and their own data is intact, and
-# fsck.gfs2 -n is clean after the survivors unmounted (1 run in 5 measured was not: GFS2
+# fsck.gfs2 -n is clean after the survivors unmounted (1 run in 6 measured was not: GFS2
 # left an allocated block without a dinode, docs/bench/cluster-failure.md). One kill per
 # run (two survivors of three stay quorate; a second kill would leave one);
 # GFS2_SURVIVORS_VICTIM picks the node (default 1). A measurement, not in `make test`:
