@@ -7,10 +7,14 @@
 #   cluster_wait_quorate [-t SECS] [--members M] [K...]
 #       waits until each of nodes K... (default all running) is quorate and sees M members
 #       (default: the number of nodes named).
-#   cluster_dlm_start [-t SECS] [K...]
+#   cluster_dlm_start [-t SECS] [--fencing] [K...]
 #       loads configfs/dlm, creates the /dev/misc links udev would, starts dlm_controld
-#       (no fencing, TCP) on nodes K... and waits until each has every node in its
-#       comms table and its own local address set: a lock_dlm mount works after that.
+#       (TCP; no fencing unless --fencing) on nodes K... and waits until each has every
+#       node in its comms table and its own local address set: a lock_dlm mount works
+#       after that. --fencing: dlm_controld fences a failed node through the VM fence
+#       agent (/etc/dlm/dlm.conf `fence_all scripts/vm/fence_vm_dlm`, which calls
+#       scripts/vm/fence_vm) before its lockspaces recover; cluster_fence_server_start
+#       must run. Startup fencing stays off either way.
 #
 # Token 10000 ms by default: under TCG a VM can stall longer than corosync's default
 # token, and a spurious membership change would fail a test for the emulator's sake.
@@ -122,11 +126,14 @@ cluster_wait_quorate() {
 }
 
 cluster_dlm_start() {
-	local limit=90 k start=$SECONDS
-	if [ "${1:-}" = -t ]; then
-		limit=${2:?}
-		shift 2
-	fi
+	local limit=90 k start=$SECONDS fencing=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		-t) limit=${2:?}; shift 2 ;;
+		--fencing) fencing=1; shift ;;
+		*) break ;;
+		esac
+	done
 	local nodes
 	read -r -a nodes <<<"$(_vm_nodes_or_all "$@")"
 	for k in "${nodes[@]}"; do
@@ -143,7 +150,11 @@ cluster_dlm_start() {
 			done
 			[ -e /dev/misc/dlm-control ] || { echo "no dlm-control device" >&2; exit 1; }
 			mkdir -p /var/log/cluster
-			setsid dlm_controld --foreground 1 --enable_fencing 0 --enable_startup_fencing 0 \
+			if [ '"$fencing"' = 1 ]; then
+				mkdir -p /etc/dlm
+				echo "fence_all $PWD/scripts/vm/fence_vm_dlm" >/etc/dlm/dlm.conf
+			fi
+			setsid dlm_controld --foreground 1 --enable_fencing '"$fencing"' --enable_startup_fencing 0 \
 				--protocol tcp </dev/null >>/var/log/cluster/dlm_controld.log 2>&1 &
 			echo $! >/run/cfs-dlm_controld.pid' || vm_die "node$k: cannot start dlm_controld"
 	done
