@@ -414,6 +414,11 @@ extern "C" int cfs_core_journal_flush(struct cfs_core *core)
 	return err;
 }
 
+extern "C" bool cfs_core_journal_idle(struct cfs_core *core)
+{
+	return !core->journal || !cfs::journal_needs_checkpoint(core->journal);
+}
+
 extern "C" int cfs_core_journal_checkpoint(struct cfs_core *core)
 {
 	if (!core->journal || !cfs::journal_needs_checkpoint(core->journal))
@@ -454,6 +459,16 @@ extern "C" void cfs_core_set_free_observer(struct cfs_core *core,
 	core->free_observer = obs ? *obs : cfs_core_free_observer{};
 	core->fs.blocks_freed = core->free_observer.freed;
 	core->fs.blocks_freed_ctx = core->free_observer.ctx;
+}
+
+extern "C" int cfs_core_rgrp_meta(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *addr,
+				  cfs_core_u32 *length)
+{
+	if (index >= core->fs.rgrps.count)
+		return -CFS_EINVAL;
+	*addr = core->fs.rgrps.rgrps[index].addr;
+	*length = core->fs.rgrps.rgrps[index].length;
+	return 0;
 }
 
 extern "C" int cfs_core_rgrp_data(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *first,

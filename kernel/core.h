@@ -169,6 +169,8 @@ int cfs_core_journal_recover(struct cfs_core *core, cfs_core_u32 slot, bool may_
 			     struct cfs_core_replay *out);
 /* Writes committed transactions to the log: durable when it returns 0. */
 int cfs_core_journal_flush(struct cfs_core *core);
+/* Nothing logged that is not home yet (trans_mutex held). */
+bool cfs_core_journal_idle(struct cfs_core *core);
 /*
  * Flushes the log and writes every logged block in place (a checkpoint), if anything
  * is not home yet: what a glock covered reaches its home before another node reads it.
@@ -293,6 +295,10 @@ struct cfs_core_free_observer {
 	void *ctx;
 };
 void cfs_core_set_free_observer(struct cfs_core *core, const struct cfs_core_free_observer *obs);
+
+/* Header and bitmap blocks of resource group @index (< rgrps): [*@addr, *@addr + *@length). */
+int cfs_core_rgrp_meta(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *addr,
+		       cfs_core_u32 *length);
 
 /* Data blocks of resource group @index (< rgrps): [*@first, *@first + *@count). */
 int cfs_core_rgrp_data(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *first,

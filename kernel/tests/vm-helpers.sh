@@ -19,8 +19,9 @@ kfs_pin_binaries() {
 }
 
 # kfs_load K: the module and its dependency (libcrc32c) on node K.
+# KFS_MODULE_PARAMS: module parameters for insmod (e.g. verify_cache=1).
 kfs_load() {
-	node_run "$1" "modprobe libcrc32c && { grep -q '^clusterfs ' /proc/modules || insmod $KFS_MODULE; } && mkdir -p $CFS_MNT"
+	node_run "$1" "modprobe libcrc32c && { grep -q '^clusterfs ' /proc/modules || insmod $KFS_MODULE ${KFS_MODULE_PARAMS:-}; } && mkdir -p $CFS_MNT"
 }
 
 # kfs_mkfs K [MKFS OPTIONS]: a fresh lock_nolock filesystem with two 16 MiB journals.
