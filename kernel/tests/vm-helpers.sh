@@ -2,6 +2,9 @@
 # the harness (scripts/vm/lib.sh) booted the nodes. Mount point /mnt/cfs on every node.
 CFS_MNT=/mnt/cfs
 
+# The survivor tests' workload and vm_fenced_count.
+source scripts/vm/workload.sh
+
 # The module file to load: CFS_KERNEL_MODULE (a build for another kernel, e.g.
 # build/kernel-612/kernel/clusterfs.ko), else kernel/clusterfs.ko; kfs_pin_binaries
 # points it at a private copy.
@@ -106,11 +109,7 @@ kfs_lockd_tables_agree() {
 
 # kfs_fenced_count K: how many times the host powered node K off (cluster_fence_server_start).
 kfs_fenced_count() {
-	if [ -e "$VM_LOG_DIR/fence.log" ]; then
-		grep -c "node$1: fenced" "$VM_LOG_DIR/fence.log" || :
-	else
-		echo 0
-	fi
+	vm_fenced_count "$1"
 }
 
 # kfs_node_rejoin K [FENCE_COMMAND]: node K (killed or fenced) boots again, rejoins

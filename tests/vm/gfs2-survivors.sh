@@ -26,37 +26,7 @@
 source scripts/bench/fs/gfs2.sh
 
 MNT=/mnt/gfs
-PROBE_STOP=/run/probe-stop
-
-# writers_start K: node K's workload and latency probe, each in its own directory.
-writers_start() {
-	node_run "$1" "mkdir -p $MNT/work.$1 && rm -f $PROBE_STOP &&
-		{ setsid build/bin/cfs_crashwork $MNT/work.$1 --seed $((10 + $1)) </dev/null >/scratch/crashwork.log 2>&1 & } &&
-		{ setsid python3 kernel/tests/cfs_op_probe.py $MNT/probe.$1 $PROBE_STOP /scratch/probe.log </dev/null >/scratch/probe.out 2>&1 & }"
-}
-
-# writers_stop K: stops node K's workload and probe and waits until both are gone (by
-# command line: setsid may fork, so $! is not always their PID).
-writers_stop() {
-	node_run "$1" -t 120 "touch $PROBE_STOP; pkill -f 'cfs_crashwork $MNT/work' || :
-		for i in \$(seq 1 1000); do pgrep -f 'cfs_crashwork $MNT/work|cfs_op_probe.py $MNT' >/dev/null || exit 0; sleep 0.1; done; exit 1" ||
-		fail "node $1: the workload or the probe did not stop (stuck in the filesystem?)"
-}
-
-# probe_report K SINCE: the longest probe operation on node K that ended after monotonic
-# time SINCE, and how many operations ended after it ("MAX_SECONDS COUNT").
-probe_report() {
-	node_run "$1" "awk -v since=$2 '\$1 + \$2 >= since { n++; if (\$2 > m) m = \$2 } END { printf \"%.3f %d\\n\", m, n }' /scratch/probe.log"
-}
-
-# fenced_count K: how many times the host powered node K off.
-fenced_count() {
-	if [ -e "$VM_LOG_DIR/fence.log" ]; then
-		grep -c "node$1: fenced" "$VM_LOG_DIR/fence.log" || :
-	else
-		echo 0
-	fi
-}
+source scripts/vm/workload.sh
 
 cluster_fence_server_start
 cluster_corosync_start
@@ -71,7 +41,7 @@ victim=${GFS2_SURVIVORS_VICTIM:-1}
 [[ $victim =~ ^[123]$ ]] || fail "GFS2_SURVIVORS_VICTIM must be 1, 2 or 3"
 survivors=()
 for k in 1 2 3; do [ "$k" = "$victim" ] || survivors+=("$k"); done
-for k in 1 2 3; do writers_start "$k"; done
+for k in 1 2 3; do workload_start "$k" $MNT "work.$k" $((10 + k)); done
 sleep 8
 declare -A before=()
 for k in 1 2 3; do
@@ -80,7 +50,7 @@ for k in 1 2 3; do
 	before[$k]=$n
 	[ "$n" -gt 0 ] || fail "node $k's workload recorded nothing in 8 s"
 done
-fences_before=$(fenced_count "$victim")
+fences_before=$(vm_fenced_count "$victim")
 declare -A since=()
 for k in "${survivors[@]}"; do
 	node_run "$k" 'dmesg -C'
@@ -103,7 +73,7 @@ readable=$((SECONDS - killed_at))
 clocks=$(node_run "$reader" 'echo $(cat /scratch/read.start) $(cat /scratch/read.end)')
 vm_log "node $reader's monotonic clock: reading started at $(cut -d' ' -f1 <<<"$clocks") (just after the kill), ended at $(cut -d' ' -f2 <<<"$clocks")"
 vm_log "node $reader read node $victim's files $readable s after the kill (at $killed_wall UTC); $(tail -n 1 <<<"$out")"
-fences=$(fenced_count "$victim")
+fences=$(vm_fenced_count "$victim")
 [ "$fences" -gt "$fences_before" ] ||
 	fail "node $victim's files were readable before it was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
 vm_log "fence.log: $(tail -n 1 "$VM_LOG_DIR/fence.log")"
@@ -126,7 +96,7 @@ for k in "${survivors[@]}"; do
 done
 stalls=()
 for k in "${survivors[@]}"; do
-	writers_stop "$k"
+	workload_stop "$k" $MNT
 	report=$(probe_report "$k" "${since[$k]}")
 	read -r max count <<<"$report"
 	[ "$count" -gt 0 ] || fail "node $k's probe completed no operation after the kill"

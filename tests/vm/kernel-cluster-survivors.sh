@@ -26,30 +26,6 @@ source kernel/tests/vm-helpers.sh
 # copy that survived a hand-off is named in dmesg, and the test fails on it below.
 KFS_MODULE_PARAMS=${KFS_MODULE_PARAMS-verify_cache=1}
 
-PROBE_STOP=/run/probe-stop
-
-# writers_start K ROUND: node K's workload and latency probe, each in its own directory.
-writers_start() {
-	node_run "$1" "mkdir -p $CFS_MNT/work.$1.$2 && rm -f $PROBE_STOP &&
-		{ setsid build/bin/cfs_crashwork $CFS_MNT/work.$1.$2 --seed $((10 * $2 + $1)) </dev/null >/scratch/crashwork.log 2>&1 & } &&
-		{ setsid python3 kernel/tests/cfs_op_probe.py $CFS_MNT/probe.$1 $PROBE_STOP /scratch/probe.log </dev/null >/scratch/probe.out 2>&1 & }"
-}
-
-# writers_stop K: stops node K's workload and probe and waits until both are gone. By
-# command line (setsid may fork, so $! is not always their PID): only what
-# writers_start ran matches.
-writers_stop() {
-	node_run "$1" -t 120 "touch $PROBE_STOP; pkill -f 'cfs_crashwork $CFS_MNT/work' || :
-		for i in \$(seq 1 1000); do pgrep -f 'cfs_crashwork $CFS_MNT/work|cfs_op_probe.py $CFS_MNT' >/dev/null || exit 0; sleep 0.1; done; exit 1" ||
-		fail "node $1: the workload or the probe did not stop (stuck in the filesystem?)"
-}
-
-# probe_report K SINCE: the longest probe operation on node K that ended after monotonic
-# time SINCE, and how many operations ended after it ("MAX_SECONDS COUNT").
-probe_report() {
-	node_run "$1" "awk -v since=$2 '\$1 + \$2 >= since { n++; if (\$2 > m) m = \$2 } END { printf \"%.3f %d\\n\", m, n }' /scratch/probe.log"
-}
-
 kfs_cluster_up 3
 node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:surv -j 3 -J 16 $CFS_SHARED_DEV'
 for k in 1 2 3; do kfs_mount "$k"; done
@@ -60,7 +36,7 @@ victim=1
 for ((round = 1; round <= kills; round++)); do
 	survivors=()
 	for k in 1 2 3; do [ "$k" = "$victim" ] || survivors+=("$k"); done
-	for k in 1 2 3; do writers_start "$k" "$round"; done
+	for k in 1 2 3; do workload_start "$k" $CFS_MNT "work.$k.$round" $((10 * round + k)); done
 	sleep 8
 	declare -A before=()
 	for k in 1 2 3; do
@@ -102,7 +78,7 @@ for ((round = 1; round <= kills; round++)); do
 			fail "round $round: node $k's workload stopped after node $victim died (manifest $after bytes, ${before[$k]} before)"
 	done
 	for k in "${survivors[@]}"; do
-		writers_stop "$k"
+		workload_stop "$k" $CFS_MNT
 		report=$(probe_report "$k" "${since[$k]}")
 		read -r max count <<<"$report"
 		[ "$count" -gt 0 ] || fail "round $round: node $k's probe completed no operation after the kill"
