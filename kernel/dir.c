@@ -14,7 +14,8 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 	struct cfs_glock *dir_gl = CFS_I(dir)->glock;
 	struct cfs_core_dirent entry;
 	struct inode *inode = NULL;
-	struct cfs_holder gh;
+	struct cfs_glock *iopen_gl = NULL;
+	struct cfs_holder gh, iopen_gh;
 	unsigned long inval_count;
 	int attempt, err;
 
@@ -39,10 +40,28 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 	}
 
 	/*
-	 * The directory's glock stays held until the inode's iopen lock is (cfs_iget), as
-	 * GFS2's lookup does: released in between, another node could unlink and free the
-	 * inode, and this node would read a freed dinode for the name it found.
+	 * lock_cluster: the inode's iopen lock is taken SH before the directory's glock is
+	 * released, as GFS2's lookup does: released in between, another node could unlink
+	 * and free the inode, and this node would read a freed dinode for the name it found.
+	 * Only the iopen lock: the inode glock comes after the directory's is released,
+	 * since unlink and rename take inode glocks in number order, child before directory
+	 * when the child's number is lower.
 	 */
+	if (cfs_clustered_sb(sbi)) {
+		iopen_gl = cfs_glock_get(sbi, CFS_GLT_IOPEN, entry.ino);
+		if (IS_ERR(iopen_gl)) {
+			cfs_glock_dq(&gh);
+			return ERR_CAST(iopen_gl);
+		}
+		err = cfs_glock_nq(iopen_gl, CFS_GL_SH, &iopen_gh);
+		if (err) {
+			cfs_glock_put(iopen_gl);
+			cfs_glock_dq(&gh);
+			return ERR_PTR(err);
+		}
+	}
+	cfs_glock_dq(&gh);
+
 	for (attempt = 0;; attempt++) {
 		inode = cfs_iget(dir->i_sb, entry.ino);
 		if (IS_ERR(inode))
@@ -65,7 +84,10 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 		inode = ERR_PTR(cfs_core_error(sbi, -EUCLEAN));
 		break;
 	}
-	cfs_glock_dq(&gh);
+	if (iopen_gl) {
+		cfs_glock_dq(&iopen_gh);
+		cfs_glock_put(iopen_gl);
+	}
 	if (IS_ERR(inode))
 		return ERR_CAST(inode);
 	return d_splice_alias(inode, dentry);

@@ -708,11 +708,15 @@ static void cfs_cluster_lm_lock(struct cfs_glock *gl, enum cfs_glock_state state
 		return;
 	}
 	/*
-	 * Unmounting (or a failed mount): what the lock covered is written back already
-	 * (go_sync ran), and leaving the lockspace releases every lock at once; one
-	 * round trip per cached glock would make unmount take minutes.
+	 * Unmounting (or a failed mount), a glock being freed (its final put: no reference
+	 * left): what the lock covered is written back already (go_sync ran), and leaving
+	 * the lockspace releases every lock at once; one round trip per cached glock would
+	 * make unmount take minutes. Not a demotion another node asked for: that node waits
+	 * for the release, and this unmount may need the lock again (freeing an unlinked
+	 * inode takes the allocation lock), which a lock left held in lockd under a
+	 * forgotten id would block for good.
 	 */
-	if (state == CFS_GL_UN && !(gl->gl_sbi->sb->s_flags & SB_ACTIVE)) {
+	if (state == CFS_GL_UN && !(gl->gl_sbi->sb->s_flags & SB_ACTIVE) && !refcount_read(&gl->gl_ref)) {
 		spin_lock(&cfs_lockd.lock);
 		xa_erase(&cl->locks, gl->gl_lkid);
 		gl->gl_lkid = 0;

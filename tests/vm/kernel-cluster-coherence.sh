@@ -28,6 +28,9 @@
 #     node 2 reads it by name as fast as it can: every read gives one whole version, node 2
 #     saw several, and no node freed an inode twice (the name found, then its inode freed
 #     and reused by the other node before this one held it)
+# 10c. node 1 unlinks 120 files whose inode numbers are below their directory's while
+#     node 2 looks each up 3 times: neither hangs (lookup and unlink take glocks in
+#     different orders), both then list none
 # 11. the tree alike on both, no withdraw or I/O error logged, statfs alike on both after a
 #     sync on each; both unmount; fsck.clusterfs -n clean. Free-count (statfs) failures
 #     are reported at the end, so that they hide no later check.
@@ -435,6 +438,29 @@ for k in 1 2; do
 	! grep -E 'another node freed it|cannot become' <<<"$kmsg" || fail "10b: node $k freed an inode or a block that was already free"
 done
 step 10b
+
+# --- 10c. unlinks on node 1 against lookups on node 2 of children numbered below their ---
+# directory: unlink takes the glocks in number order (child first here), lookup the
+# directory first: lookup must not hold the directory's glock while it waits for the
+# child's inode glock, or the two nodes deadlock (each holds what the other waits for).
+node_run 1 "mkdir $D/low && cd $D/low && for i in \$(seq 1 120); do echo \$i >f\$i; done && mkdir $D/high && mv $D/low/f* $D/high/"
+lowest=$(node_run 1 "stat -c %i $D/high/f1")
+dirino=$(node_run 1 "stat -c %i $D/high")
+((lowest < dirino)) || fail "10c: setup: child inode $lowest is not below its directory's $dirino"
+node_run 1 -t 300 "$(wait_go lowunlink) && cd $D/high && for i in \$(seq 1 120); do rm f\$i; done" &
+pids[1]=$!
+node_run 2 -t 300 "$(wait_go lowunlink) && for r in 1 2 3; do for i in \$(seq 1 120); do stat $D/high/f\$i >/dev/null 2>&1 || :; done; done" &
+pids[2]=$!
+go_together lowunlink
+t0=$SECONDS
+for k in 1 2; do wait ${pids[k]} || fail "10c: node $k's loop failed or hung"; done
+vm_log "10c: 120 unlinks on node 1 against 360 lookups on node 2 took $((SECONDS - t0)) s"
+for k in 1 2; do
+	count=$(node_run $k "ls -A $D/high | wc -l")
+	assert_eq 0 "$count" "10c: entries node $k lists after node 1 unlinked all"
+done
+node_run 2 "rmdir $D/high $D/low"
+step 10c
 
 # --- 11. the whole tree alike on both, both unmount, fsck clean -----------------------------
 tree="set -o pipefail; cd $D && find . -printf '%y %p %m %u %s %n\n' | LC_ALL=C sort | sha256sum"

@@ -12,8 +12,8 @@
 # fsck is clean after every node unmounted. CFS_SURVIVOR_KILLS kills (default 1 in
 # `make test`; `make kernel-soak` runs 6), rotating the victim. KNOWN FAILURE: with more
 # than one kill (a victim that rejoined and writes again, then the next kill) some runs
-# end with a block freed twice or a dinode older than its directory entry (1 of 6 runs
-# of 3 kills on 2026-12-06; docs/kernel.md, "Not done yet"); the default stays at the
+# end with a block freed twice or a dinode older than its directory entry (2 of 7 runs
+# of 2-3 kills on 2026-12-06; docs/kernel.md, "Not done yet"); the default stays at the
 # one kill that passes until that is fixed. Every round checks that no lockd's
 # replicated lock table diverged from another member's.
 # nodes: 3
