@@ -247,5 +247,6 @@ static inline bool cfs_clustered_sb(const struct cfs_sb_info *sbi)
 /* Maps a lib error to what the caller gets; metadata corruption withdraws, gives -EIO. */
 int cfs_core_error(struct cfs_sb_info *sbi, int err);
 __printf(2, 3) void cfs_withdraw(struct cfs_sb_info *sbi, const char *fmt, ...);
+extern bool cfs_verify_cache;	/* glops.c: diagnostic checks of cached and written metadata */
 
 #endif

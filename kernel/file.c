@@ -372,6 +372,10 @@ static int cfs_map_blocks_at(struct iomap_writepage_ctx *wpc, struct inode *inod
 	loff_t length = round_up(i_size_read(inode), block_size) - offset;
 	int err;
 
+	/* Withdrawn: no data block reaches the disk any more (the pages are dropped). */
+	if (cfs_withdrawn(CFS_SB(inode->i_sb)))
+		return -EIO;
+
 	if (offset >= wpc->iomap.offset && offset < wpc->iomap.offset + wpc->iomap.length &&
 	    wpc->iomap.type == IOMAP_MAPPED)
 		return 0;
@@ -402,10 +406,34 @@ static const struct iomap_writeback_ops cfs_writeback_ops = {
 
 static int cfs_writepages(struct address_space *mapping, struct writeback_control *wbc)
 {
+	struct cfs_host *host = &CFS_SB(mapping->host->i_sb)->host;
 	struct iomap_writepage_ctx wpc = {};
+	/* Not entered: withdrawn, and map_blocks refuses every page. */
+	bool entered = cfs_host_io_enter(host);
+	int err;
 
-	return iomap_writepages(mapping, wbc, &wpc, &cfs_writeback_ops);
+	err = iomap_writepages(mapping, wbc, &wpc, &cfs_writeback_ops);
+	if (entered)
+		cfs_host_io_exit(host);
+	return err;
 }
+
+/* Direct writes: a bio built before a withdraw is not submitted after it. */
+static void cfs_dio_submit_io(const struct iomap_iter *iter, struct bio *bio, loff_t file_offset)
+{
+	struct cfs_host *host = &CFS_SB(iter->inode->i_sb)->host;
+
+	if (!cfs_host_io_enter(host)) {
+		bio_io_error(bio);
+		return;
+	}
+	submit_bio(bio);
+	cfs_host_io_exit(host);
+}
+
+static const struct iomap_dio_ops cfs_dio_write_ops = {
+	.submit_io	= cfs_dio_submit_io,
+};
 
 static int cfs_read_folio(struct file *file, struct folio *folio)
 {
@@ -502,7 +530,7 @@ static ssize_t cfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		if (end > isize || (end == isize && (end & (sbi->block_size - 1))))
 			dio_flags |= IOMAP_DIO_FORCE_WAIT;
 		/* Allocating direct writes stay direct: blocks are allocated, never buffered. */
-		ret = iomap_dio_rw(iocb, from, &cfs_iomap_ops, NULL, dio_flags, NULL, 0);
+		ret = iomap_dio_rw(iocb, from, &cfs_iomap_ops, &cfs_dio_write_ops, dio_flags, NULL, 0);
 		end = iocb->ki_pos;
 		if (ret > 0 && end > i_size_read(inode)) {
 			i_size_write(inode, end);

@@ -506,12 +506,41 @@ static int cfs_glocks_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(cfs_glocks);
 
+/*
+ * Writing 1 withdraws the mount, as GFS2's sysfs `withdraw` file does: how tests (and an
+ * administrator who knows the device misbehaves) stop a node's writes and have another
+ * node replay its journal without taking the node down.
+ */
+static ssize_t cfs_withdraw_write(struct file *file, const char __user *buf, size_t len,
+				  loff_t *ppos)
+{
+	struct cfs_glock_table *table = file->private_data;
+	struct cfs_sb_info *sbi = container_of(table, struct cfs_sb_info, glocks);
+	bool on;
+	int err;
+
+	err = kstrtobool_from_user(buf, len, &on);
+	if (err)
+		return err;
+	if (on)
+		cfs_withdraw(sbi, "withdrawn on request (debugfs)");
+	return len;
+}
+
+static const struct file_operations cfs_withdraw_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.write	= cfs_withdraw_write,
+	.llseek	= noop_llseek,
+};
+
 void cfs_glock_debugfs_add(struct cfs_glock_table *table, const char *name)
 {
 	if (IS_ERR_OR_NULL(cfs_debugfs_root))
 		return;
 	table->debugfs = debugfs_create_dir(name, cfs_debugfs_root);
 	debugfs_create_file("glocks", 0400, table->debugfs, table, &cfs_glocks_fops);
+	debugfs_create_file("withdraw", 0200, table->debugfs, table, &cfs_withdraw_fops);
 }
 
 void cfs_glock_table_destroy(struct cfs_glock_table *table)

@@ -111,14 +111,16 @@ void cfs_alloc_state_invalidate(struct cfs_sb_info *sbi)
 
 /*
  * Diagnostic (module parameter verify_cache, off by default; the multi-kill VM test
- * turns it on): when a glock is granted after another node held it, every block of
- * what it covers that is still cached as valid is compared with the disk. A difference
- * is a stale copy that survived the invalidation (logged only: this finds it, the fix
- * is elsewhere): the
- * cluster's "a block's current image replaced by an older one" failures (docs/kernel.md,
- * "Not done yet") start from one.
+ * turns it on). When an inode glock is granted after another node held it and this
+ * node's journal is idle, a dinode still cached as valid is compared with the disk: a
+ * difference is a stale copy that survived the invalidation (logged). And every dinode
+ * or rgrp header written home is first compared with the disk (env_host.c): a newer
+ * generation there means a stale copy is being written (logged with the stack, the node
+ * withdraws). The allocation lock needs no grant-time check: its grant drops every
+ * cached rgrp block (cfs_rgrp_go_instantiate). The cluster's "a block's current image
+ * replaced by an older one" failures (docs/kernel.md, "Not done yet") start from one.
  */
-static bool cfs_verify_cache;
+bool cfs_verify_cache;
 module_param_named(verify_cache, cfs_verify_cache, bool, 0644);
 MODULE_PARM_DESC(verify_cache, "compare cached metadata with the disk at every glock grant (diagnostic)");
 
@@ -138,27 +140,6 @@ static void cfs_verify_cached_block(struct cfs_sb_info *sbi, u64 blkno, void *di
 	}
 	unlock_buffer(bh);
 	brelse(bh);
-}
-
-static void cfs_verify_cached_rgrps(struct cfs_sb_info *sbi)
-{
-	struct page *page;
-	u64 addr;
-	u32 i, k, length;
-
-	if (!cfs_verify_cache || !cfs_clustered_sb(sbi))
-		return;
-	page = alloc_page(GFP_NOFS);
-	if (!page)
-		return;
-	/* Blocks this node logged and has not written home differ from the disk rightly. */
-	mutex_lock(&sbi->trans_mutex);
-	if (cfs_core_journal_idle(sbi->core))
-		for (i = 0; !cfs_core_rgrp_meta(sbi->core, i, &addr, &length); i++)
-			for (k = 0; k < length; k++)
-				cfs_verify_cached_block(sbi, addr + k, page_address(page), "rgrp");
-	mutex_unlock(&sbi->trans_mutex);
-	__free_page(page);
 }
 
 static void cfs_verify_cached_dinode(struct cfs_glock *gl)
@@ -265,7 +246,6 @@ static void cfs_rgrp_go_inval(struct cfs_glock *gl)
 static int cfs_rgrp_go_instantiate(struct cfs_glock *gl)
 {
 	cfs_rgrp_go_inval(gl);
-	cfs_verify_cached_rgrps(gl->gl_sbi);
 	return 0;
 }
 

@@ -22,6 +22,14 @@ struct cfs_host {
 	u32 block_size;			/* 0 until lib read the superblock */
 	u8 block_shift;
 
+	/*
+	 * Threads between their withdraw check and the end of their bio submissions (every
+	 * metadata, log and data write path): a withdraw waits them out (cfs_host_quiesce),
+	 * so that once it returns nothing more of this node reaches the disk.
+	 */
+	atomic_t submitters;
+	wait_queue_head_t submitters_done;
+
 	/* In-place metadata writes in flight (cfs_env_buf_write), collected by cfs_env_sync. */
 	atomic_t writes_in_flight;
 	wait_queue_head_t writes_done;
@@ -54,6 +62,11 @@ struct cfs_host {
 void cfs_host_init(struct cfs_host *host, struct super_block *sb);
 /* Waits for in-place writes still in flight (unmount, failed mount). */
 void cfs_host_drain(struct cfs_host *host);
+/* A write path enters before it checks for a withdraw: false (and not entered) if withdrawn. */
+bool cfs_host_io_enter(struct cfs_host *host);
+void cfs_host_io_exit(struct cfs_host *host);
+/* After a withdraw: returns once no write of this node is being submitted or in flight. */
+void cfs_host_quiesce(struct cfs_host *host);
 /* Drops the references left to the delayed-iput worker (unmount, before evict_inodes). */
 void cfs_host_run_delayed_iputs(struct cfs_host *host);
 

@@ -85,6 +85,8 @@ struct cfs_cluster {
 
 	unsigned long *recover;		/* journals lockd told us to replay */
 	struct work_struct recover_work;
+	struct work_struct withdraw_work;	/* hands the withdrawn mount's locks over */
+	struct mutex depart_mutex;	/* one LEAVE or WITHDRAWN per mount */
 	wait_queue_head_t wait;
 };
 
@@ -310,8 +312,8 @@ static void cfs_lockd_event_locked(u16 type, const void *msg, size_t len)
 		cfs_lockd.lockd_rev_max = le16_to_cpu(hello->revision_max);
 		cfs_lockd.hello_status = (s32)le32_to_cpu(hello->status);
 		if (!cfs_lockd.hello_status &&
-		    (cfs_lockd.lockd_rev_min > CFS_LOCKPROTO_REVISION_MAX ||
-		     cfs_lockd.lockd_rev_max < CFS_LOCKPROTO_REVISION_MIN))
+		    (cfs_lockd.lockd_rev_min > CFS_LOCKPROTO_KERNEL_REVISION ||
+		     cfs_lockd.lockd_rev_max < CFS_LOCKPROTO_KERNEL_REVISION))
 			cfs_lockd.hello_status = -EPROTONOSUPPORT;
 		wake_up_all(&cfs_lockd.callq);
 		return;
@@ -429,8 +431,8 @@ static int cfs_lockd_open(struct inode *inode, struct file *file)
 	if (++cfs_lockd.next_seq == 0)
 		cfs_lockd.next_seq = 1;
 	hello.hdr.seq = cpu_to_le32(cfs_lockd.next_seq);
-	hello.revision_min = cpu_to_le16(CFS_LOCKPROTO_REVISION_MIN);
-	hello.revision_max = cpu_to_le16(CFS_LOCKPROTO_REVISION_MAX);
+	hello.revision_min = cpu_to_le16(CFS_LOCKPROTO_KERNEL_REVISION);
+	hello.revision_max = cpu_to_le16(CFS_LOCKPROTO_KERNEL_REVISION);
 	err = cfs_lockd_queue_locked(&hello, sizeof(hello));
 	if (err)
 		cfs_lockd.open = false;
@@ -611,6 +613,12 @@ static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
 	mutex_lock(&sbi->trans_mutex);
 	err = cfs_withdrawn(sbi) ? -EIO : cfs_core_journal_recover(sbi->core, journal, true, &replay);
 	mutex_unlock(&sbi->trans_mutex);
+	if (err && cfs_withdrawn(sbi)) {
+		/* Our WITHDRAWN makes lockd give it to another mount. */
+		pr_err("clusterfs (%s): withdrawn: journal %u of a dead node is left to another node\n",
+		       sbi->sb->s_id, journal);
+		return err;
+	}
 	if (err) {
 		/* Not reported as recovered: the dead node's locks stay pinned. */
 		pr_err("clusterfs (%s): cannot replay journal %u of a dead node (%d); its locks stay held until it is replayed (fsck.clusterfs)\n",
@@ -705,6 +713,24 @@ static void cfs_cluster_lm_lock(struct cfs_glock *gl, enum cfs_glock_state state
 
 	if (state == CFS_GL_UN && !gl->gl_lkid) {
 		cfs_glock_complete(gl, CFS_GL_UN, 0);
+		return;
+	}
+	/*
+	 * Withdrawn: what this node dirtied may not be home (the journal holds it), so no
+	 * lock is released to lockd: the mount's WITHDRAWN hands them all over at once,
+	 * pinned to our journal until another node replays it. Locally a release succeeds,
+	 * anything else fails.
+	 */
+	if (cfs_withdrawn(gl->gl_sbi)) {
+		if (state == CFS_GL_UN) {
+			spin_lock(&cfs_lockd.lock);
+			xa_erase(&cl->locks, gl->gl_lkid);
+			gl->gl_lkid = 0;
+			spin_unlock(&cfs_lockd.lock);
+			cfs_glock_complete(gl, CFS_GL_UN, 0);
+		} else {
+			cfs_glock_complete(gl, gl->gl_state, -EIO);
+		}
 		return;
 	}
 	/*
@@ -804,7 +830,7 @@ static int cfs_cluster_hello(struct fs_context *fc)
 	default:
 		return errorfc(fc, "clusterfs_lockd speaks lock protocol revisions %u-%u, this module %u-%u: install matching versions of clusterfs.ko and clusterfs_lockd",
 			       cfs_lockd.lockd_rev_min, cfs_lockd.lockd_rev_max,
-			       CFS_LOCKPROTO_REVISION_MIN, CFS_LOCKPROTO_REVISION_MAX), -EPROTONOSUPPORT;
+			       CFS_LOCKPROTO_KERNEL_REVISION, CFS_LOCKPROTO_KERNEL_REVISION), -EPROTONOSUPPORT;
 	}
 }
 
@@ -869,8 +895,11 @@ static void cfs_cluster_free(struct cfs_sb_info *sbi)
 	spin_lock(&cfs_lockd.lock);
 	list_del(&cl->list);
 	cl->mounted = false;
+	cl->dead = true;	/* no withdraw queues the hand-over any more */
 	spin_unlock(&cfs_lockd.lock);
+	synchronize_rcu();
 	cancel_work_sync(&cl->recover_work);
+	flush_work(&cl->withdraw_work);
 	WARN_ON_ONCE(!xa_empty(&cl->locks));
 	xa_destroy(&cl->locks);
 	bitmap_free(cl->recover);
@@ -878,22 +907,70 @@ static void cfs_cluster_free(struct cfs_sb_info *sbi)
 	sbi->cluster = NULL;
 }
 
-static void cfs_cluster_leave(struct cfs_cluster *cl)
+/*
+ * Leaves the lockspace once. A withdrawn mount does not release its locks (LEAVE): once
+ * nothing more of it can reach the disk it sends WITHDRAWN, and lockd keeps what it held
+ * in PW/EX pinned to its journal, which another node replays (as for a dead node, but
+ * without fencing: this node vouches for itself). Its lock state is then dead here.
+ */
+static void cfs_cluster_depart(struct cfs_cluster *cl)
 {
+	struct cfs_sb_info *sbi = cl->sbi;
 	struct cfs_lock_req_leave req = {};
 	struct cfs_lock_ev_reply reply = {};
+	bool withdrawn;
 	int err;
 
+	mutex_lock(&cl->depart_mutex);
 	if (!cl->joined || READ_ONCE(cl->dead))
-		return;
-	cfs_header_init(&req.hdr, CFS_LOCK_REQ_LEAVE, sizeof(req));
+		goto out;
+	withdrawn = cfs_withdrawn(sbi);
+	if (withdrawn)
+		cfs_host_quiesce(&sbi->host);
+	cfs_header_init(&req.hdr, withdrawn ? CFS_LOCK_REQ_WITHDRAWN : CFS_LOCK_REQ_LEAVE, sizeof(req));
 	req.lockspace_id = cpu_to_le32(cl->lockspace_id);
 	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), NULL);
 	if (!err)
 		err = (s32)le32_to_cpu(reply.status);
 	if (err)
-		pr_warn("clusterfs (%s): leaving lockspace %s: %d\n", cl->sbi->sb->s_id,
-			cl->sbi->locktable, err);
+		pr_warn("clusterfs (%s): leaving lockspace %s%s: %d\n", sbi->sb->s_id,
+			sbi->locktable, withdrawn ? " after a withdraw" : "", err);
+	else if (withdrawn)
+		pr_err("clusterfs (%s): withdrawn: left lockspace %s; another node replays journal %u before anything this node held is given away\n",
+		       sbi->sb->s_id, sbi->locktable, sbi->journal_slot);
+	spin_lock(&cfs_lockd.lock);
+	cl->joined = false;
+	if (withdrawn && !cl->dead) {
+		cl->dead = true;
+		cfs_cluster_fail_requests_locked(cl);
+		wake_up_all(&cl->wait);
+	}
+	spin_unlock(&cfs_lockd.lock);
+out:
+	mutex_unlock(&cl->depart_mutex);
+}
+
+static void cfs_cluster_leave(struct cfs_cluster *cl)
+{
+	cfs_cluster_depart(cl);
+}
+
+static void cfs_cluster_withdraw_work(struct work_struct *work)
+{
+	cfs_cluster_depart(container_of(work, struct cfs_cluster, withdraw_work));
+}
+
+/* Called by cfs_withdraw (any context, perhaps under cfs_lockd.lock): queues the hand-over. */
+void cfs_cluster_withdrawn(struct cfs_sb_info *sbi)
+{
+	struct cfs_cluster *cl;
+
+	/* RCU: cfs_cluster_free waits for us before it flushes the work and frees. */
+	rcu_read_lock();
+	cl = READ_ONCE(sbi->cluster);
+	if (cl && READ_ONCE(cl->joined) && !READ_ONCE(cl->dead))
+		queue_work(system_long_wq, &cl->withdraw_work);
+	rcu_read_unlock();
 }
 
 int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc)
@@ -913,6 +990,8 @@ int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc)
 	xa_init_flags(&cl->locks, XA_FLAGS_ALLOC1);
 	init_waitqueue_head(&cl->wait);
 	INIT_WORK(&cl->recover_work, cfs_cluster_recover_work);
+	INIT_WORK(&cl->withdraw_work, cfs_cluster_withdraw_work);
+	mutex_init(&cl->depart_mutex);
 	spin_lock(&cfs_lockd.lock);
 	list_add_tail(&cl->list, &cfs_lockd.mounts);
 	spin_unlock(&cfs_lockd.lock);

@@ -32,5 +32,7 @@ int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc);
 void cfs_cluster_mounted(struct cfs_sb_info *sbi);
 /* Leaves the lockspace (releasing every lock of the mount) and frees sbi->cluster. */
 void cfs_cluster_unmount(struct cfs_sb_info *sbi);
+/* cfs_withdraw: a withdrawn mount hands its locks over to lockd (see lock_cluster.c). */
+void cfs_cluster_withdrawn(struct cfs_sb_info *sbi);
 
 #endif

@@ -10,6 +10,7 @@
 #include <linux/printk.h>
 
 #include "clusterfs.h"
+#include "lock_cluster.h"
 
 void cfs_withdraw(struct cfs_sb_info *sbi, const char *fmt, ...)
 {
@@ -31,6 +32,8 @@ void cfs_withdraw(struct cfs_sb_info *sbi, const char *fmt, ...)
 		 * read-only flag stops new writers at the VFS.
 		 */
 		sb->s_flags |= SB_RDONLY;
+		/* Its locks go to lockd pinned to its journal, once its writes stopped. */
+		cfs_cluster_withdrawn(sbi);
 	}
 	va_end(args);
 }

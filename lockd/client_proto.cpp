@@ -15,7 +15,8 @@ size_t message_size(uint16_t type)
 {
 	switch (type) {
 	case CFS_LOCK_REQ_JOIN: return sizeof(cfs_lock_req_join);
-	case CFS_LOCK_REQ_LEAVE: return sizeof(cfs_lock_req_leave);
+	case CFS_LOCK_REQ_LEAVE:
+	case CFS_LOCK_REQ_WITHDRAWN: return sizeof(cfs_lock_req_leave);
 	case CFS_LOCK_REQ_LOCK:
 	case CFS_LOCK_REQ_CONVERT:
 	case CFS_LOCK_REQ_UNLOCK:

@@ -429,6 +429,53 @@ void LockTable::leave(MountId mount, std::vector<Event> &out)
 	assign_recoveries(out);
 }
 
+void LockTable::mount_withdrawn(MountId mount, std::vector<Event> &out)
+{
+	auto mit = mounts_.find(mount);
+	if (mit == mounts_.end())
+		return;
+	const int64_t journal = mit->second.journal;
+	const bool has_journal = journal >= 0 && journal != kNoJournal;
+	std::set<std::string> touched;
+	for (auto it = locks_.begin(); it != locks_.end();) {
+		Lock &l = it->second;
+		if (l.mount != mount || l.orphaned) {
+			++it;
+			continue;
+		}
+		touched.insert(l.resource);
+		if (l.queue == Queue::Converting) {
+			// The conversion is abandoned; what it held is still what it held.
+			unlink(l);
+			l.queue = Queue::Granted;
+			l.requested = kNoMode;
+			resource_of(l).granted.push_back(l.id);
+		}
+		const bool dirty_maybe = l.queue == Queue::Granted && writes_lvb(l.granted) &&
+					 !is_journal_name(l.resource);
+		if (dirty_maybe)
+			resource_of(l).lvb_valid = false;
+		if (dirty_maybe && has_journal) {
+			// Its changes may sit unreplayed in its journal: hold the resource.
+			l.orphaned = true;
+			l.pinned_journal = journal;
+			++it;
+		} else {
+			unlink(l);
+			it = locks_.erase(it);
+		}
+	}
+	for (auto &[j, rec] : recoveries_)
+		if (rec.assigned == mount)
+			rec.assigned.reset(); // its recovery lock (a journal lock) went above
+	if (has_journal)
+		recoveries_[static_cast<uint32_t>(journal)] = Recovery{mount.node, std::nullopt};
+	mounts_.erase(mit);
+	for (const auto &name : touched)
+		process(name, out);
+	assign_recoveries(out);
+}
+
 // Nothing new is granted while a journal of an unknown dead node awaits replay: any
 // resource could have been dirtied in it.
 bool LockTable::may_grant() const

@@ -74,6 +74,7 @@ enum class Op : uint8_t {
 	Fenced = 11,   // u32 node, u8 manual
 	Refuse = 12,   // u32 node, u64 incarnation
 	Digest = 14,   // u64 agreed event count, u64 hash of the table after it
+	Withdrawn = 15, // u64 mount (its locks pinned to its journal, which another replays)
 };
 
 constexpr uint32_t kBatchMagic = 0x42444b4c; // "LKDB"
@@ -681,11 +682,19 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 			table_.join(m, journals, jl, ev);
 		break;
 	}
-	case Op::Leave: {
+	case Op::Leave:
+	case Op::Withdrawn: {
 		MountId m{sender, r.u64()};
 		if (!r.ok() || !trusted_)
 			break;
-		table_.leave(m, ev);
+		if (op == Op::Withdrawn) {
+			log_msg("lockspace %s: node %u's mount withdrew: its PW/EX locks stay until another mount "
+				"replays its journal",
+				name_.c_str(), sender);
+			table_.mount_withdrawn(m, ev);
+		} else {
+			table_.leave(m, ev);
+		}
 		if (sender == me) {
 			auto it = mounts_.find(m.local);
 			if (it != mounts_.end()) {
@@ -1484,7 +1493,8 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 	}
 	case CFS_LOCK_REQ_JOIN:
 		return handle_join(c, msg);
-	case CFS_LOCK_REQ_LEAVE: {
+	case CFS_LOCK_REQ_LEAVE:
+	case CFS_LOCK_REQ_WITHDRAWN: {
 		uint32_t ls_id = proto::from_le32(proto::as<cfs_lock_req_leave>(msg)->lockspace_id);
 		auto it = c->joined.find(ls_id);
 		if (it == c->joined.end())
@@ -1496,7 +1506,7 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 		mit->second.leaving = true;
 		mit->second.leave_seq = seq;
 		wire::Writer w;
-		w.u8(static_cast<uint8_t>(Op::Leave));
+		w.u8(static_cast<uint8_t>(type == CFS_LOCK_REQ_WITHDRAWN ? Op::Withdrawn : Op::Leave));
 		w.u64(mount);
 		ls->queue_op(w.take());
 		return;
@@ -1624,7 +1634,9 @@ void Daemon::drop_connection(Connection *c)
 			if (!mit->second.leaving) {
 				mit->second.leaving = true;
 				wire::Writer w;
-				w.u8(static_cast<uint8_t>(Op::Leave));
+				// A kernel mount that lost lockd withdraws (it writes nothing more):
+				// what it may have dirtied waits for its journal's replay.
+				w.u8(static_cast<uint8_t>(c->device ? Op::Withdrawn : Op::Leave));
 				w.u64(mount);
 				ls->queue_op(w.take());
 			}

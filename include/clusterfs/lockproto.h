@@ -79,6 +79,7 @@ enum cfs_lock_msg_type {
 	CFS_LOCK_REQ_RECOVERED = 7, /* struct cfs_lock_req_recovered -> REPLY (-EINVAL: not assigned) */
 	CFS_LOCK_REQ_ADMIN = 8,     /* struct cfs_lock_req_admin -> ADMIN_REPLY */
 	CFS_LOCK_REQ_HELLO = 9,     /* struct cfs_lock_hello -> HELLO (see below) */
+	CFS_LOCK_REQ_WITHDRAWN = 10, /* struct cfs_lock_req_leave -> REPLY (revision 2) */
 	/* events */
 	CFS_LOCK_EV_JOINED = 64,      /* struct cfs_lock_ev_joined */
 	CFS_LOCK_EV_COMPLETE = 65,    /* struct cfs_lock_ev_complete */
@@ -136,7 +137,13 @@ struct cfs_lock_header {
  * `features` are CFS_LOCK_FEAT_* bits; the answer holds the bits both sides know.
  */
 #define CFS_LOCKPROTO_REVISION_MIN 1u
-#define CFS_LOCKPROTO_REVISION_MAX 1u
+#define CFS_LOCKPROTO_REVISION_MAX 2u
+/*
+ * Revision 2 adds REQ_WITHDRAWN: the mount stopped writing (withdraw) and leaves the
+ * lockspace without releasing what it may have dirtied: lockd pins its PW/EX locks to its
+ * journal and has another mount replay it. The kernel needs it: it speaks only 2.
+ */
+#define CFS_LOCKPROTO_KERNEL_REVISION 2u
 
 struct cfs_lock_hello {
 	struct cfs_lock_header hdr;

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <random>
+#include <set>
 
 #include "lock_table.h"
 
@@ -391,6 +392,85 @@ TEST_F(TableTest, DeadNodesLocksBlockUntilFencedThenPinnedUntilReplayed)
 	EXPECT_TRUE(completion(1, 2)->lvb_invalid); // EX holder died
 	EXPECT_TRUE(table.recoveries().empty());
 	EXPECT_EQ(table.lock_count(), 2u /*live journal locks*/ + 1 /*node 4*/ + 3 /*1:1,1:2,1:3*/ + 1 /*3:1*/);
+}
+
+TEST_F(TableTest, WithdrawnMountsDirtyLocksWaitForItsJournalWithoutAFence)
+{
+	lock(2, 1, "inode:1", CFS_LOCK_EX, CFS_LKF_VALBLK);
+	lock(2, 2, "inode:2", CFS_LOCK_PR);
+	lock(2, 3, "inode:3", CFS_LOCK_PR);
+	lock(3, 1, "inode:9", CFS_LOCK_EX);
+	lock(2, 4, "inode:9", CFS_LOCK_PR); // queued behind node 3
+	lock(1, 9, "inode:3", CFS_LOCK_PR);
+	take();
+	convert(2, 3, CFS_LOCK_EX); // waits for node 1's PR: abandoned when it withdraws
+	EXPECT_EQ(completion(2, 3), nullptr);
+	take();
+
+	table.mount_withdrawn(M(2), ev);
+	EXPECT_FALSE(table.node_awaiting_fence(2)); // the node vouched: no fence
+	EXPECT_FALSE(table.lock(L(2, 4)).has_value());
+	EXPECT_FALSE(table.lock(L(2, 2)).has_value());
+	EXPECT_FALSE(table.lock(L(2, 3)).has_value()); // held PR: nothing it could have dirtied
+	EXPECT_EQ(granted(1, 9), CFS_LOCK_PR);
+	ASSERT_TRUE(table.lock(L(2, 1)).has_value());
+	EXPECT_EQ(table.lock(L(2, 1))->pinned_journal, 1);
+	std::vector<Event> recover;
+	for (const Event &e : ev)
+		if (e.kind == Event::Kind::Recover)
+			recover.push_back(e);
+	ASSERT_EQ(recover.size(), 1u);
+	EXPECT_EQ(recover[0].mount, M(1));
+	EXPECT_EQ(recover[0].journal, 1u);
+	EXPECT_EQ(recover[0].dead_node, 2u);
+	take();
+
+	lock(1, 1, "inode:1", CFS_LOCK_PR, CFS_LKF_VALBLK);
+	lock(3, 2, "inode:2", CFS_LOCK_EX);
+	EXPECT_EQ(completion(1, 1), nullptr); // pinned until the journal is replayed
+	EXPECT_EQ(completion(3, 2)->mode, CFS_LOCK_EX);
+	take();
+	table.leave(M(2), ev); // the withdrawn mount's unmount changes nothing
+	EXPECT_TRUE(table.lock(L(2, 1)).has_value());
+	table.join(MountId{2, 101}, kJournals, L(2, 77), ev); // its node mounts again meanwhile
+	ASSERT_EQ(ev.size(), 1u);
+	EXPECT_EQ(ev[0].status, 0);
+	EXPECT_EQ(ev[0].journal, 3u); // not its old journal: that awaits replay
+	take();
+	EXPECT_EQ(table.journal_recovered(M(1), 1, ev), 0);
+	ASSERT_NE(completion(1, 1), nullptr);
+	EXPECT_TRUE(completion(1, 1)->lvb_invalid);
+	EXPECT_TRUE(table.recoveries().empty());
+}
+
+TEST_F(TableTest, RecoveryAssignedToAWithdrawnMountGoesToTheNextMount)
+{
+	table.leave(M(1), ev);
+	lock(3, 1, "inode:5", CFS_LOCK_EX);
+	table.node_down(3, ev);
+	table.node_fenced(3, ev);
+	ASSERT_EQ(table.recoveries().size(), 1u);
+	EXPECT_EQ(table.recoveries()[0].assigned, M(2));
+	take();
+
+	table.mount_withdrawn(M(2), ev); // it cannot replay any more
+	ASSERT_EQ(table.recoveries().size(), 2u);
+	for (const auto &r : table.recoveries())
+		EXPECT_FALSE(r.assigned.has_value()); // no live mount with a journal left
+	take();
+	table.join(M(1), kJournals, L(1, 5), ev);
+	std::set<uint32_t> journals;
+	for (const Event &e : ev)
+		if (e.kind == Event::Kind::Recover) {
+			EXPECT_EQ(e.mount, M(1));
+			journals.insert(e.journal);
+		}
+	EXPECT_EQ(journals, (std::set<uint32_t>{1u, 2u}));
+	take();
+	lock(1, 1, "inode:5", CFS_LOCK_PR);
+	EXPECT_EQ(completion(1, 1), nullptr);
+	EXPECT_EQ(table.journal_recovered(M(1), 2, ev), 0);
+	EXPECT_EQ(completion(1, 1)->mode, CFS_LOCK_PR);
 }
 
 TEST_F(TableTest, ToolMountsHaveNoJournalAndAreNeverAskedToRecover)

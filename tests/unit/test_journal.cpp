@@ -187,6 +187,23 @@ TEST_P(JournalTest, CheckpointWritesInPlaceSoNothingIsLeftToReplay)
 	EXPECT_TRUE(h.clean);
 }
 
+TEST_P(JournalTest, AfterACheckpointTheJournalIsIdleAndTheNextRecordReplays)
+{
+	create_file("a", pattern(100, 5));
+	ASSERT_EQ(journal_checkpoint(j), 0);
+	// A cluster node checkpoints at every lock release: with nothing logged since, the
+	// next one must find nothing to write.
+	EXPECT_FALSE(journal_needs_checkpoint(j));
+	EXPECT_EQ(journal_free_blocks(j), t.jloc.length);
+	create_file("b", pattern(100, 6));
+	ASSERT_EQ(journal_flush(j), 0);
+	crash();
+	ReplayStats st = replay();
+	EXPECT_EQ(st.records, 1u);
+	EXPECT_TRUE(file_is("a", pattern(100, 5)));
+	EXPECT_TRUE(file_is("b", pattern(100, 6)));
+}
+
 // A journal a few records fill.
 class SmallJournalTest : public JournalTest {
 protected:

@@ -64,7 +64,7 @@ peer_stop() {
 	node_run "$1" 'kill $(cat /run/peer.pid); for i in $(seq 1 50); do kill -0 $(cat /run/peer.pid) 2>/dev/null || exit 0; sleep 0.1; done; exit 1'
 }
 peer_start 1 mismatch
-kfs_expect_refused 1 '' 'speaks lock protocol revisions 7-9, this module 1-1' 'a lockd of another protocol revision'
+kfs_expect_refused 1 '' 'speaks lock protocol revisions 7-9, this module 2-2' 'a lockd of another protocol revision'
 peer_stop 1
 peer_start 1 silent
 kfs_expect_refused 1 '' 'did not answer the protocol handshake' 'a lockd that never answers HELLO'

@@ -1,0 +1,59 @@
+# A node that withdraws (here through debugfs `withdraw`, as GFS2's sysfs file; the same
+# path runs for metadata damage or a failing device) while its journal holds fsync'ed
+# changes that are not yet home: it must not give its locks away as if its blocks were
+# on disk. Checks: its withdraw stops its writes (a write fails with EIO, no block of
+# the shared image changes after it), it tells lockd (no fence: its VM stays up), the
+# other node replays its journal and then reads every file the withdrawn node fsync'ed,
+# intact, without waiting for the withdrawn node to unmount; the withdrawn node still
+# unmounts, mounts again with a fresh journal and reads the current tree; fsck clean.
+# Before lockd's WITHDRAWN (revision 2), the withdrawn node released its locks with its
+# changes only in its journal: the other node read the old blocks.
+# nodes: 2
+# cluster: --shared-mib 256
+# timeout: 900
+
+source kernel/tests/vm-helpers.sh
+
+kfs_cluster_up 2
+node_run 1 'build/bin/mkfs.clusterfs -q -O -t vmtest:wd -j 3 -J 8 $CFS_SHARED_DEV'
+kfs_mount 1
+kfs_mount 2
+
+# Node 2 writes and fsyncs a tree; nothing asks for its locks, so its journal keeps the
+# changes (the in-place copies are written when a lock is released or the log fills).
+node_run 2 "mkdir $CFS_MNT/d2 && cd $CFS_MNT/d2 &&
+	head -c 300000 /dev/urandom >big && printf 'small file\n' >small &&
+	mkdir sub && head -c 5000 /dev/urandom >sub/leaf && sync -f big small sub/leaf . sub"
+want=$(node_run 2 "cd $CFS_MNT/d2 && find . -type f | sort | xargs sha256sum")
+
+node_run 2 "mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	echo 1 > /sys/kernel/debug/clusterfs/\$(basename \$(readlink -f \$CFS_SHARED_DEV))/withdraw"
+node_run 2 -t 60 "for i in \$(seq 1 300); do dmesg | grep -q 'withdrawn: left lockspace' && exit 0; sleep 0.2; done
+	dmesg | grep clusterfs >&2; exit 1" || fail "node 2 did not hand its locks to lockd after withdrawing"
+before=$(node_run 1 'sha256sum <$CFS_SHARED_DEV')
+node_expect_fail 2 "a write on the withdrawn node" "printf x >$CFS_MNT/d2/after"
+node_run 2 "sync" || :
+after=$(node_run 1 'sha256sum <$CFS_SHARED_DEV')
+assert_eq "$after" "$before" "the shared image around the withdrawn node's write attempt and sync"
+
+# Node 1 reads node 2's tree: its journal is replayed first (no fence, node 2 still runs).
+got=$(node_run 1 -t 120 "cd $CFS_MNT/d2 && find . -type f | sort | xargs sha256sum") ||
+	fail "node 1 could not read the withdrawn node's directory: $got"
+assert_eq "$got" "$want" "node 2's fsync'ed files as node 1 reads them after node 2 withdrew"
+kfs_expect_replay_on 1
+node_run 1 "dmesg | grep -E 'journal 1 of a dead node recovered: replayed'" ||
+	fail "node 1 did not replay node 2's journal (it was clean: the test proves nothing)"
+[ "$(kfs_fenced_count 2)" = 0 ] || fail "node 2 was fenced; a withdrawn node vouches for itself"
+
+# Node 1 works on while node 2 is still mounted (withdrawn), including in node 2's tree.
+node_run 1 "cd $CFS_MNT/d2 && printf 'by node 1\n' >small && rm sub/leaf && mkdir n1 && sync"
+kfs_umount 2
+kfs_mount 2
+node_run 2 "grep -q 'by node 1' $CFS_MNT/d2/small && ! test -e $CFS_MNT/d2/sub/leaf && test -d $CFS_MNT/d2/n1" ||
+	fail "node 2, mounted again, does not read node 1's changes"
+node_run 2 "printf 'node 2 again\n' >$CFS_MNT/d2/again && sync"
+node_run 1 "grep -q 'node 2 again' $CFS_MNT/d2/again" || fail "node 1 does not read node 2's new file"
+kfs_umount 1
+kfs_umount 2
+kfs_fsck_clean 1
+vm_log "withdraw: node 2's fsync'ed tree replayed and read by node 1, no fence, node 2 back"
