@@ -24,8 +24,17 @@
 #include "clusterfs.h"
 
 /* Buffer-head state bit: lib's verifier accepted the contents read from the device. */
-enum { BH_CfsVerified = BH_PrivateStart };
+enum { BH_CfsVerified = BH_PrivateStart, BH_CfsOwned };
 BUFFER_FNS(CfsVerified, cfs_verified)
+/*
+ * The buffer's contents came from this filesystem: a read it issued, a block it built,
+ * an image it replayed. Metadata lives in the block device's page cache, which userspace
+ * fills too: mkfs's writes on this node, blkid, a `dd` or `sha256sum` of the device. Such
+ * a page is uptodate but as old as that read; another node may have written the block
+ * since. Trusting it served a freed file's data, or mkfs's zeros, as a dinode another
+ * node had just written (the "mh_magic failed" withdraws of the cluster tests).
+ */
+BUFFER_FNS(CfsOwned, cfs_owned)
 
 static inline struct buffer_head *cfs_bh(struct cfs_buf *b)
 {
@@ -177,12 +186,19 @@ int cfs_env_buf_read(struct cfs_host *h, uint64_t blkno, struct cfs_buf **out)
 	bh = sb_getblk(h->sb, blkno);
 	if (!bh)
 		return -ENOMEM;
-	if (!bh_uptodate_or_lock(bh)) {
-		/* Locked and not uptodate: this read is the one that fills the buffer. */
-		clear_buffer_cfs_verified(bh);
-		if (__bh_read(bh, REQ_META | REQ_PRIO, true)) {
-			brelse(bh);
-			return -EIO;
+	if (!(buffer_uptodate(bh) && buffer_cfs_owned(bh))) {
+		lock_buffer(bh);
+		if (buffer_uptodate(bh) && buffer_cfs_owned(bh)) {
+			unlock_buffer(bh);	/* another reader filled it meanwhile */
+		} else {
+			/* This read fills the buffer (again, if userspace had filled it). */
+			clear_buffer_cfs_verified(bh);
+			clear_buffer_uptodate(bh);
+			if (__bh_read(bh, REQ_META | REQ_PRIO, true)) {
+				brelse(bh);
+				return -EIO;
+			}
+			set_buffer_cfs_owned(bh);
 		}
 	}
 	*out = (struct cfs_buf *)bh;
@@ -202,6 +218,7 @@ int cfs_env_buf_get_new(struct cfs_host *h, uint64_t blkno, struct cfs_buf **out
 	memset(bh->b_data, 0, bh->b_size);
 	clear_buffer_cfs_verified(bh);
 	set_buffer_uptodate(bh);
+	set_buffer_cfs_owned(bh);
 	unlock_buffer(bh);
 	*out = (struct cfs_buf *)bh;
 	return 0;
