@@ -1631,12 +1631,18 @@ void Daemon::drop_connection(Connection *c)
 		auto mit = ls->mounts_.find(mount);
 		if (mit != ls->mounts_.end()) {
 			mit->second.conn = nullptr;
-			if (!mit->second.leaving) {
+			if (!mit->second.leaving && c->device) {
+				// The kernel withdraws the mount, but writes it had in flight may still
+				// land, and its journal may hold what its locks cover: neither a release
+				// nor a hand-over is safe. Its locks stay held until this node is fenced
+				// (stop or restart this lockd: it is then a dead member).
+				log_msg("lockspace %s: the kernel's connection closed under a mount: its locks stay held "
+					"until this node is fenced; restart clusterfs_lockd to have it fenced",
+					ls->name().c_str());
+			} else if (!mit->second.leaving) {
 				mit->second.leaving = true;
 				wire::Writer w;
-				// A kernel mount that lost lockd withdraws (it writes nothing more):
-				// what it may have dirtied waits for its journal's replay.
-				w.u8(static_cast<uint8_t>(c->device ? Op::Withdrawn : Op::Leave));
+				w.u8(static_cast<uint8_t>(Op::Leave));
 				w.u64(mount);
 				ls->queue_op(w.take());
 			}
