@@ -1244,6 +1244,18 @@ namespace {
 
 // Frees every dinode of resource group `rg` left in state UNLINKED (unlinked while open,
 // then a crash): nobody can have it open after a fresh mount of a lock_nolock fs.
+// The rgrp header's count of UNLINKED dinodes.
+[[nodiscard]] int rgrp_unlinked_count(cfs::Fs *fs, const cfs::Rgrp &rg, std::uint32_t *out)
+{
+	cfs::Buf *b;
+	int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+	if (err)
+		return err;
+	*out = cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
+	cfs::meta_release(fs, b);
+	return 0;
+}
+
 [[nodiscard]] int reclaim_rgrp_unlinked(cfs_core *core, const cfs::Rgrp &rg, cfs_core_u32 *freed)
 {
 	cfs::Fs *fs = &core->fs;
@@ -1300,13 +1312,10 @@ extern "C" int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *fr
 		return 0;
 	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
 		const cfs::Rgrp &rg = fs->rgrps.rgrps[i];
-		cfs::Buf *b;
-		int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+		std::uint32_t unlinked;
+		int err = rgrp_unlinked_count(fs, rg, &unlinked);
 		if (err)
 			return err;
-		const std::uint32_t unlinked =
-			cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
-		cfs::meta_release(fs, b);
 		if (unlinked) {
 			err = reclaim_rgrp_unlinked(core, rg, freed);
 			if (err)
@@ -1324,15 +1333,13 @@ extern "C" int cfs_core_next_unlinked(struct cfs_core *core, cfs_core_u64 from, 
 		const cfs::Rgrp &rg = fs->rgrps.rgrps[r];
 		if (from >= rg.data0 + rg.data)
 			continue;
-		cfs::Buf *b;
-		int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+		std::uint32_t unlinked;
+		int err = rgrp_unlinked_count(fs, rg, &unlinked);
 		if (err)
 			return err;
-		const std::uint32_t unlinked =
-			cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
-		cfs::meta_release(fs, b);
 		if (!unlinked)
 			continue;
+		cfs::Buf *b;
 		std::uint32_t first_byte = 0;  // bitmap byte at the start of metadata block k
 		for (std::uint32_t k = 0; k < rg.length && std::uint64_t(first_byte) * CFS_NBBY < rg.data; k++) {
 			const std::uint32_t offset = k == 0 ? CFS_RG_BITMAP_OFFSET : CFS_RB_BITMAP_OFFSET;

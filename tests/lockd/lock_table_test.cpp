@@ -63,6 +63,15 @@ protected:
 				return &e;
 		return nullptr;
 	}
+	// The RECOVER_JOURNAL events among the pending ones.
+	std::vector<Event> recover_events() const
+	{
+		std::vector<Event> out;
+		for (const Event &e : ev)
+			if (e.kind == Event::Kind::Recover)
+				out.push_back(e);
+		return out;
+	}
 	int basts_to(NodeId n, uint64_t id, Mode mode)
 	{
 		int count = 0;
@@ -371,10 +380,7 @@ TEST_F(TableTest, DeadNodesLocksBlockUntilFencedThenPinnedUntilReplayed)
 	EXPECT_EQ(completion(1, 3)->mode, CFS_LOCK_EX); // PR holder: released at fencing
 	EXPECT_EQ(completion(1, 2), nullptr);          // EX holder: pinned until replay
 	// Exactly one survivor (the lowest mount) replays journal 1, holding its lock.
-	std::vector<Event> recover;
-	for (const Event &e : ev)
-		if (e.kind == Event::Kind::Recover)
-			recover.push_back(e);
+	std::vector<Event> recover = recover_events();
 	ASSERT_EQ(recover.size(), 1u);
 	EXPECT_EQ(recover[0].mount, M(1));
 	EXPECT_EQ(recover[0].journal, 1u);
@@ -415,10 +421,7 @@ TEST_F(TableTest, WithdrawnMountsDirtyLocksWaitForItsJournalWithoutAFence)
 	EXPECT_EQ(granted(1, 9), CFS_LOCK_PR);
 	ASSERT_TRUE(table.lock(L(2, 1)).has_value());
 	EXPECT_EQ(table.lock(L(2, 1))->pinned_journal, 1);
-	std::vector<Event> recover;
-	for (const Event &e : ev)
-		if (e.kind == Event::Kind::Recover)
-			recover.push_back(e);
+	std::vector<Event> recover = recover_events();
 	ASSERT_EQ(recover.size(), 1u);
 	EXPECT_EQ(recover[0].mount, M(1));
 	EXPECT_EQ(recover[0].journal, 1u);
