@@ -640,8 +640,6 @@ static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
 	if (err)
 		pr_err("clusterfs (%s): clusterfs_lockd did not accept the recovery of journal %u (%d)\n",
 		       sbi->sb->s_id, journal, err);
-	else
-		cfs_reclaim_dead_unlinked(sbi);
 	return err;
 }
 
