@@ -1244,18 +1244,6 @@ namespace {
 
 // Frees every dinode of resource group `rg` left in state UNLINKED (unlinked while open,
 // then a crash): nobody can have it open after a fresh mount of a lock_nolock fs.
-// The rgrp header's count of UNLINKED dinodes.
-[[nodiscard]] int rgrp_unlinked_count(cfs::Fs *fs, const cfs::Rgrp &rg, std::uint32_t *out)
-{
-	cfs::Buf *b;
-	int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
-	if (err)
-		return err;
-	*out = cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
-	cfs::meta_release(fs, b);
-	return 0;
-}
-
 [[nodiscard]] int reclaim_rgrp_unlinked(cfs_core *core, const cfs::Rgrp &rg, cfs_core_u32 *freed)
 {
 	cfs::Fs *fs = &core->fs;
@@ -1312,10 +1300,13 @@ extern "C" int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *fr
 		return 0;
 	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
 		const cfs::Rgrp &rg = fs->rgrps.rgrps[i];
-		std::uint32_t unlinked;
-		int err = rgrp_unlinked_count(fs, rg, &unlinked);
+		cfs::Buf *b;
+		int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
 		if (err)
 			return err;
+		const std::uint32_t unlinked =
+			cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
+		cfs::meta_release(fs, b);
 		if (unlinked) {
 			err = reclaim_rgrp_unlinked(core, rg, freed);
 			if (err)

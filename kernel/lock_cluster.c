@@ -950,11 +950,6 @@ out:
 	mutex_unlock(&cl->depart_mutex);
 }
 
-static void cfs_cluster_leave(struct cfs_cluster *cl)
-{
-	cfs_cluster_depart(cl);
-}
-
 static void cfs_cluster_withdraw_work(struct work_struct *work)
 {
 	cfs_cluster_depart(container_of(work, struct cfs_cluster, withdraw_work));
@@ -1001,7 +996,7 @@ int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc)
 	if (!err)
 		err = cfs_cluster_join(cl, fc);
 	if (err) {
-		cfs_cluster_leave(cl);
+		cfs_cluster_depart(cl);
 		cfs_cluster_free(sbi);
 	}
 	return err;
@@ -1030,6 +1025,6 @@ void cfs_cluster_unmount(struct cfs_sb_info *sbi)
 	cl->mounted = false;
 	spin_unlock(&cfs_lockd.lock);
 	cancel_work_sync(&cl->recover_work);
-	cfs_cluster_leave(cl);
+	cfs_cluster_depart(cl);
 	cfs_cluster_free(sbi);
 }

@@ -68,9 +68,9 @@ public:
 	void join(MountId mount, uint32_t journal_count, LockId journal_lock, std::vector<Event> &out);
 	// Releases every lock of the mount (LVBs untouched).
 	void leave(MountId mount, std::vector<Event> &out);
-	// The mount withdrew (its node stopped writing to the device, or its kernel's
-	// connection to lockd is gone): like a dead node's, but no fence is needed, the node
-	// vouched that nothing more of it reaches the disk. Its PW/EX locks stay pinned to its
+	// The mount withdrew (its node stopped writing to the device and said so with
+	// WITHDRAWN): like a dead node's, but no fence is needed, the node vouched that
+	// nothing more of it reaches the disk. Its PW/EX locks stay pinned to its
 	// journal (LVBs marked invalid), the rest go; its journal is replayed by another
 	// mount, and recoveries it was assigned go to another. The mount is gone from the
 	// table (a later leave of it does nothing).
