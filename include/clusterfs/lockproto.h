@@ -80,6 +80,7 @@ enum cfs_lock_msg_type {
 	CFS_LOCK_REQ_ADMIN = 8,     /* struct cfs_lock_req_admin -> ADMIN_REPLY */
 	CFS_LOCK_REQ_HELLO = 9,     /* struct cfs_lock_hello -> HELLO (see below) */
 	CFS_LOCK_REQ_WITHDRAWN = 10, /* struct cfs_lock_req_leave -> REPLY (revision 2) */
+	CFS_LOCK_REQ_PLOCK = 11,    /* struct cfs_lock_req_plock -> PLOCK (revision 3), see below */
 	/* events */
 	CFS_LOCK_EV_JOINED = 64,      /* struct cfs_lock_ev_joined */
 	CFS_LOCK_EV_COMPLETE = 65,    /* struct cfs_lock_ev_complete */
@@ -89,6 +90,7 @@ enum cfs_lock_msg_type {
 	CFS_LOCK_EV_REPLY = 69,       /* struct cfs_lock_ev_reply */
 	CFS_LOCK_EV_ADMIN_REPLY = 70, /* struct cfs_lock_ev_admin_reply + text */
 	CFS_LOCK_EV_HELLO = 71,       /* struct cfs_lock_hello: lockd's answer */
+	CFS_LOCK_EV_PLOCK = 72,       /* struct cfs_lock_ev_plock */
 };
 
 /* cfs_lock_req_lock.flags */
@@ -137,13 +139,16 @@ struct cfs_lock_header {
  * `features` are CFS_LOCK_FEAT_* bits; the answer holds the bits both sides know.
  */
 #define CFS_LOCKPROTO_REVISION_MIN 1u
-#define CFS_LOCKPROTO_REVISION_MAX 2u
+#define CFS_LOCKPROTO_REVISION_MAX 3u
 /*
  * Revision 2 adds REQ_WITHDRAWN: the mount stopped writing (withdraw) and leaves the
  * lockspace without releasing what it may have dirtied: lockd pins its PW/EX locks to its
  * journal and has another mount replay it. The kernel needs it: it speaks only 2.
  */
-#define CFS_LOCKPROTO_KERNEL_REVISION 2u
+/*
+ * Revision 3 adds REQ_PLOCK/EV_PLOCK: POSIX (fcntl) byte-range locks, cluster-wide.
+ */
+#define CFS_LOCKPROTO_KERNEL_REVISION 3u
 
 struct cfs_lock_hello {
 	struct cfs_lock_header hdr;
@@ -262,6 +267,77 @@ struct cfs_lock_ev_admin_reply {
 	cfs_le32 text_len;
 };
 
+/*
+ * POSIX byte-range locks (fcntl F_SETLK, F_SETLKW, F_GETLK), as dlm_controld's plocks:
+ * lockd keeps every lockspace's plocks in a table all members replicate (CPG agreed
+ * order), so every node sees the same holders and waiters. A lock is owned by
+ * (mount, `owner`); locks of one owner never conflict with each other, and a LOCK or
+ * UNLOCK of a range replaces or removes exactly that range of the owner's locks
+ * (splitting and merging as POSIX says). Ranges are inclusive; `end` UINT64_MAX means
+ * "to the end of the file, however long it grows".
+ *
+ * LOCK: granted at once if no other owner holds an overlapping lock where either is a
+ * write lock; else -EAGAIN, or with CFS_PLF_WAIT the request queues (FIFO per file) and
+ * its EV_PLOCK comes when it is granted (status 0), cancelled (-ECANCELED) or found to
+ * close a cycle of waiting owners (-EDEADLK, at once, queueing nothing).
+ * UNLOCK: always succeeds (nothing held in the range is fine); queued waiters it unblocks
+ * are granted in order.
+ * GET: answers with the first lock of another owner that conflicts with the range in the
+ * asked type (flags CFS_PLF_FOUND, plus CFS_PLF_WRITE for a write lock, its range, pid
+ * and node id), or flags 0 when there is none. Answered from the node's own copy.
+ * CANCEL: withdraws this mount's queued LOCK whose request seq is `cancel_seq`; that
+ * LOCK then completes with -ECANCELED. If it is no longer queued (its answer is on the
+ * way) CANCEL does nothing. CANCEL itself is never answered.
+ *
+ * A mount that leaves (or withdraws) loses its plocks at once; a dead node's plocks are
+ * kept (blocking others) until it is fenced, then dropped; its queued requests vanish.
+ */
+enum cfs_plock_command {
+	CFS_PLOCK_LOCK = 1,
+	CFS_PLOCK_UNLOCK = 2,
+	CFS_PLOCK_GET = 3,
+	CFS_PLOCK_CANCEL = 4,
+};
+
+#define CFS_PLF_WRITE 0x1u /* a write (exclusive) lock; else a read (shared) lock */
+#define CFS_PLF_WAIT 0x2u  /* LOCK: queue until grantable instead of -EAGAIN */
+#define CFS_PLF_FOUND 0x4u /* GET answer: a conflicting lock was found */
+
+#define CFS_PLOCK_END_MAX 0xffffffffffffffffull
+
+struct cfs_lock_req_plock {
+	struct cfs_lock_header hdr;
+	cfs_le32 lockspace_id;
+	cfs_le32 command;    /* enum cfs_plock_command */
+	cfs_le64 number;     /* the file: its inode number */
+	cfs_le64 owner;      /* opaque, unique among this mount's lock owners */
+	cfs_le64 start;      /* first byte */
+	cfs_le64 end;        /* last byte (inclusive), >= start */
+	cfs_le32 pid;        /* the locking process, as GET reports it to other nodes */
+	cfs_le32 flags;      /* CFS_PLF_WRITE, CFS_PLF_WAIT */
+	cfs_le32 cancel_seq; /* CANCEL: seq of the queued LOCK to withdraw; else 0 */
+	cfs_le32 reserved;
+};
+
+/*
+ * Answer to a LOCK, UNLOCK or GET (hdr.seq: the request's seq, also for a LOCK answered
+ * after waiting). status: 0; -EAGAIN; -EDEADLK; -ECANCELED; -ENOLCK (node inquorate
+ * or lockspace withdrawn); -EINVAL (malformed: end < start, unknown command).
+ * For GET, the conflicting lock (flags CFS_PLF_FOUND | CFS_PLF_WRITE?).
+ */
+struct cfs_lock_ev_plock {
+	struct cfs_lock_header hdr;
+	cfs_le32 lockspace_id;
+	cfs_le32 status;
+	cfs_le64 number;
+	cfs_le64 start;
+	cfs_le64 end;
+	cfs_le32 pid;
+	cfs_le32 node_id;    /* GET: node holding the conflicting lock */
+	cfs_le32 flags;      /* GET: CFS_PLF_FOUND, CFS_PLF_WRITE */
+	cfs_le32 reserved;
+};
+
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_header) == 16, "header size");
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_req_join) == 88, "join size");
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_ev_joined) == 32, "joined size");
@@ -276,5 +352,7 @@ CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_ev_reply) == 24, "reply size");
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_req_admin) == 88, "admin size");
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_ev_admin_reply) == 24, "admin reply size");
 CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_hello) == 32, "hello size");
+CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_req_plock) == 72, "plock request size");
+CFS_LOCKPROTO_ASSERT(sizeof(struct cfs_lock_ev_plock) == 64, "plock answer size");
 
 #endif /* CLUSTERFS_LOCKPROTO_H */
