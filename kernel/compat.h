@@ -27,7 +27,7 @@ static inline struct address_space *cfs_bdev_mapping(struct block_device *bdev)
 }
 #endif
 
-/* flock(2) locks: type and flags moved into struct file_lock_core in 6.9. */
+/* flock(2) and fcntl locks: type, flags, owner and pid moved into struct file_lock_core in 6.9. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 #include <linux/filelock.h>
 static inline unsigned char cfs_fl_type(const struct file_lock *fl)
@@ -38,6 +38,26 @@ static inline unsigned int cfs_fl_flags(const struct file_lock *fl)
 {
 	return fl->c.flc_flags;
 }
+static inline void cfs_fl_set_type(struct file_lock *fl, unsigned char type)
+{
+	fl->c.flc_type = type;
+}
+static inline void cfs_fl_set_flags(struct file_lock *fl, unsigned int flags)
+{
+	fl->c.flc_flags = flags;
+}
+static inline fl_owner_t cfs_fl_owner(const struct file_lock *fl)
+{
+	return fl->c.flc_owner;
+}
+static inline pid_t cfs_fl_pid(const struct file_lock *fl)
+{
+	return fl->c.flc_pid;
+}
+static inline void cfs_fl_set_pid(struct file_lock *fl, pid_t pid)
+{
+	fl->c.flc_pid = pid;
+}
 #else
 static inline unsigned char cfs_fl_type(const struct file_lock *fl)
 {
@@ -46,6 +66,27 @@ static inline unsigned char cfs_fl_type(const struct file_lock *fl)
 static inline unsigned int cfs_fl_flags(const struct file_lock *fl)
 {
 	return fl->fl_flags;
+}
+static inline void cfs_fl_set_type(struct file_lock *fl, unsigned char type)
+{
+	fl->fl_type = type;
+}
+static inline void cfs_fl_set_flags(struct file_lock *fl, unsigned int flags)
+{
+	fl->fl_flags = flags;
+}
+static inline fl_owner_t cfs_fl_owner(const struct file_lock *fl)
+{
+	return fl->fl_owner;
+}
+static inline pid_t cfs_fl_pid(const struct file_lock *fl)
+{
+	return fl->fl_pid;
+}
+/* 6.1's fl_pid is unsigned: a remote lock's negative pid is stored as is, as fs/dlm does. */
+static inline void cfs_fl_set_pid(struct file_lock *fl, pid_t pid)
+{
+	fl->fl_pid = pid;
 }
 #endif
 

@@ -16,6 +16,7 @@
 
 #include "clusterfs.h"
 #include "core.h"
+#include "lock_cluster.h"
 
 /* iomap->flags bit: this mapping holds sbi->trans_mutex until iomap_end. */
 #define IOMAP_F_CFS_HOLDS_TRANS (IOMAP_F_PRIVATE << 1)
@@ -979,6 +980,32 @@ static int cfs_flock(struct file *file, int cmd, struct file_lock *fl)
 	return err;
 }
 
+/*
+ * fcntl (POSIX) locks: with lock_cluster cluster-wide through lockd
+ * (cfs_cluster_plock); with lock_nolock what the VFS does for a filesystem without
+ * ->lock.
+ */
+static int cfs_posix_lock(struct file *file, int cmd, struct file_lock *fl)
+{
+	struct cfs_sb_info *sbi = CFS_SB(file_inode(file)->i_sb);
+
+	if (!(cfs_fl_flags(fl) & FL_POSIX))
+		return -ENOLCK;
+	if (!cfs_clustered_sb(sbi)) {
+		if (IS_GETLK(cmd)) {
+			posix_test_lock(file, fl);
+			return 0;
+		}
+		return posix_lock_file(file, fl, NULL);
+	}
+	/* nfsd's cancel of a blocked request: we never leave one blocked, so it unlocks. */
+	if (cmd == F_CANCELLK) {
+		cmd = F_SETLK;
+		cfs_fl_set_type(fl, F_UNLCK);
+	}
+	return cfs_cluster_plock(sbi, file, cmd, fl);
+}
+
 static int cfs_file_release(struct inode *inode, struct file *file)
 {
 	struct cfs_file_flock *ff = file->private_data;
@@ -1002,6 +1029,7 @@ const struct file_operations cfs_file_operations = {
 	.open		= cfs_file_open,
 	.release	= cfs_file_release,
 	.flock		= cfs_flock,
+	.lock		= cfs_posix_lock,
 	.fsync		= cfs_fsync,
 	.fallocate	= cfs_fallocate,
 	.unlocked_ioctl	= cfs_ioctl,

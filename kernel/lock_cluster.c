@@ -37,6 +37,7 @@
 #define CFS_LOCKD_QUEUE_MAX	4096
 #define CFS_LOCKD_WRITE_MAX	(64 * 1024)
 #define CFS_LOCKD_REPLY_MAX	sizeof(struct cfs_lock_ev_complete)
+static_assert(sizeof(struct cfs_lock_ev_plock) <= CFS_LOCKD_REPLY_MAX);
 
 #define CFS_HELLO_WAIT		(5 * HZ)
 #define CFS_CALL_WAIT		(60 * HZ)
@@ -59,6 +60,12 @@ struct cfs_lockd_call {
 	 * before the events lockd sends right after it (RECOVER_JOURNAL) are dispatched.
 	 */
 	struct cfs_cluster *joiner;
+	/*
+	 * A plock LOCK whose caller gave up (killed, or lockd silent): if it is granted
+	 * after all, this UNLOCK gives the range back, as nobody records it locally.
+	 */
+	bool plock_undo_valid;
+	struct cfs_lock_req_plock plock_undo;
 	int error;		/* -ENOTCONN: lockd closed the device first */
 	u8 reply[CFS_LOCKD_REPLY_MAX];
 };
@@ -213,6 +220,7 @@ static size_t cfs_event_size(u16 type)
 	case CFS_LOCK_EV_WITHDRAW: return sizeof(struct cfs_lock_ev_withdraw);
 	case CFS_LOCK_EV_REPLY: return sizeof(struct cfs_lock_ev_reply);
 	case CFS_LOCK_EV_HELLO: return sizeof(struct cfs_lock_hello);
+	case CFS_LOCK_EV_PLOCK: return sizeof(struct cfs_lock_ev_plock);
 	}
 	return 0;
 }
@@ -241,6 +249,7 @@ static void cfs_cluster_kill_locked(struct cfs_cluster *cl, const char *why)
 	cl->dead = true;
 	cfs_cluster_fail_requests_locked(cl);
 	wake_up_all(&cl->wait);
+	wake_up_all(&cfs_lockd.callq);	/* plock waits end with the mount's locks */
 	if (cl->mounted)
 		cfs_withdraw(cl->sbi, "%s: this node no longer holds the filesystem's cluster locks", why);
 }
@@ -268,6 +277,9 @@ static void cfs_lockd_answer_locked(u16 type, const void *msg, size_t len)
 	u32 seq = le32_to_cpu(h->seq);
 	struct cfs_lockd_call *call;
 
+	/* Answers to requests sent without waiting (a plock UNLOCK giving a range back). */
+	if (!seq)
+		return;
 	list_for_each_entry(call, &cfs_lockd.calls, list) {
 		if (call->seq != seq || call->reply_type != type)
 			continue;
@@ -281,6 +293,9 @@ static void cfs_lockd_answer_locked(u16 type, const void *msg, size_t len)
 				leave.lockspace_id = j->lockspace_id;
 				cfs_lockd_queue_locked(&leave, sizeof(leave));
 			}
+			if (type == CFS_LOCK_EV_PLOCK && call->plock_undo_valid &&
+			    !((const struct cfs_lock_ev_plock *)msg)->status)
+				cfs_lockd_queue_locked(&call->plock_undo, sizeof(call->plock_undo));
 			kfree(call);
 			return;
 		}
@@ -320,6 +335,7 @@ static void cfs_lockd_event_locked(u16 type, const void *msg, size_t len)
 	}
 	case CFS_LOCK_EV_JOINED:
 	case CFS_LOCK_EV_REPLY:
+	case CFS_LOCK_EV_PLOCK:
 		cfs_lockd_answer_locked(type, msg, len);
 		return;
 	case CFS_LOCK_EV_COMPLETE: {
@@ -806,6 +822,176 @@ const struct cfs_lock_module cfs_lock_cluster = {
 	.lm_lock	= cfs_cluster_lm_lock,
 	.lm_put		= cfs_cluster_lm_put,
 };
+
+/* ---- POSIX (fcntl) locks ---------------------------------------------------------- */
+
+/*
+ * Sends a plock request and waits for its EV_PLOCK. @interruptible (F_SETLKW): a
+ * signal sends CANCEL for it, and the answer then says whether it was withdrawn
+ * (-ECANCELED) or granted first; either way we know what lockd holds. A caller that
+ * stops waiting without an answer (killed, or lockd silent for CFS_CALL_WAIT) leaves
+ * an UNLOCK behind to undo a late grant of its LOCK.
+ */
+static int cfs_plock_call(struct cfs_cluster *cl, struct cfs_lock_req_plock *req,
+			  struct cfs_lock_ev_plock *ev, bool interruptible)
+{
+	struct cfs_lockd_call *call;
+	long left;
+	int err;
+
+	call = kzalloc(sizeof(*call), GFP_KERNEL);
+	if (!call)
+		return -ENOMEM;
+	call->reply_type = CFS_LOCK_EV_PLOCK;
+	cfs_header_init(&req->hdr, CFS_LOCK_REQ_PLOCK, sizeof(*req));
+	req->lockspace_id = cpu_to_le32(cl->lockspace_id);
+	spin_lock(&cfs_lockd.lock);
+	if (cl->dead) {
+		err = -ENOLCK;
+	} else {
+		if (++cfs_lockd.next_seq == 0)
+			cfs_lockd.next_seq = 1;
+		call->seq = cfs_lockd.next_seq;
+		req->hdr.seq = cpu_to_le32(call->seq);
+		err = cfs_lockd_queue_locked(req, sizeof(*req));
+		if (err == -ENOTCONN)
+			err = -ENOLCK;
+	}
+	if (!err)
+		list_add_tail(&call->list, &cfs_lockd.calls);
+	spin_unlock(&cfs_lockd.lock);
+	if (err) {
+		kfree(call);
+		return err;
+	}
+
+	if (interruptible &&
+	    wait_event_interruptible(cfs_lockd.callq, READ_ONCE(call->done) || READ_ONCE(cl->dead))) {
+		struct cfs_lock_req_plock cancel = *req;
+
+		cancel.hdr.seq = 0;
+		cancel.command = cpu_to_le32(CFS_PLOCK_CANCEL);
+		cancel.cancel_seq = cpu_to_le32(call->seq);
+		spin_lock(&cfs_lockd.lock);
+		if (!call->done && !cl->dead)
+			cfs_lockd_queue_locked(&cancel, sizeof(cancel));
+		spin_unlock(&cfs_lockd.lock);
+	}
+	left = wait_event_killable_timeout(cfs_lockd.callq,
+					   READ_ONCE(call->done) || READ_ONCE(cl->dead), CFS_CALL_WAIT);
+
+	spin_lock(&cfs_lockd.lock);
+	if (!call->done) {
+		if (!cl->dead && cfs_lockd.open &&
+		    le32_to_cpu(req->command) == CFS_PLOCK_LOCK) {
+			call->plock_undo = *req;
+			call->plock_undo.hdr.seq = 0;
+			call->plock_undo.command = cpu_to_le32(CFS_PLOCK_UNLOCK);
+			call->plock_undo.flags = 0;
+			call->plock_undo_valid = true;
+			call->abandoned = true;
+			spin_unlock(&cfs_lockd.lock);
+			return left < 0 ? -EINTR : -ETIMEDOUT;
+		}
+		list_del(&call->list);
+		err = cl->dead ? -ENOLCK : left < 0 ? -EINTR : -ETIMEDOUT;
+	} else if (call->error) {
+		err = call->error == -ENOTCONN ? -ENOLCK : call->error;
+	} else {
+		memcpy(ev, call->reply, sizeof(*ev));
+		err = (s32)le32_to_cpu(ev->status);
+	}
+	spin_unlock(&cfs_lockd.lock);
+	kfree(call);
+	return err;
+}
+
+/*
+ * fcntl locks of a lock_cluster mount, as GFS2 has them through dlm_controld: lockd
+ * arbitrates every lock cluster-wide (lockproto.h "POSIX byte-range locks"), and the
+ * VFS records the granted ones as well, so that close and exit release them (through
+ * this function with F_UNLCK) and /proc/locks shows them. The owner is the VFS's
+ * (files_struct, or the open file for OFD locks); the file is named by its inode
+ * number, the same on every node.
+ */
+int cfs_cluster_plock(struct cfs_sb_info *sbi, struct file *file, int cmd, struct file_lock *fl)
+{
+	struct cfs_cluster *cl = sbi->cluster;
+	struct cfs_lock_req_plock req = {};
+	struct cfs_lock_ev_plock ev = {};
+	unsigned int flags = cfs_fl_flags(fl);
+	int err;
+
+	req.number = cpu_to_le64(file_inode(file)->i_ino);
+	req.owner = cpu_to_le64((u64)(uintptr_t)cfs_fl_owner(fl));
+	req.start = cpu_to_le64(fl->fl_start);
+	req.end = cpu_to_le64(fl->fl_end == OFFSET_MAX ? CFS_PLOCK_END_MAX : (u64)fl->fl_end);
+	req.pid = cpu_to_le32(cfs_fl_pid(fl));
+
+	if (IS_GETLK(cmd)) {
+		u64 end;
+
+		if (cfs_withdrawn(sbi))
+			return -EIO;
+		req.command = cpu_to_le32(CFS_PLOCK_GET);
+		req.flags = cpu_to_le32(cfs_fl_type(fl) == F_WRLCK ? CFS_PLF_WRITE : 0);
+		err = cfs_plock_call(cl, &req, &ev, false);
+		if (err)
+			return err;
+		if (!(le32_to_cpu(ev.flags) & CFS_PLF_FOUND)) {
+			cfs_fl_set_type(fl, F_UNLCK);
+			return 0;
+		}
+		cfs_fl_set_type(fl, le32_to_cpu(ev.flags) & CFS_PLF_WRITE ? F_WRLCK : F_RDLCK);
+		cfs_fl_set_flags(fl, FL_POSIX);
+		fl->fl_start = le64_to_cpu(ev.start);
+		end = le64_to_cpu(ev.end);
+		fl->fl_end = end >= OFFSET_MAX ? OFFSET_MAX : end;
+		/* Another node's process: a negative pid, as fs/dlm reports it. */
+		if (le32_to_cpu(ev.node_id) == cl->node_id)
+			cfs_fl_set_pid(fl, le32_to_cpu(ev.pid));
+		else
+			cfs_fl_set_pid(fl, -(pid_t)le32_to_cpu(ev.pid));
+		return 0;
+	}
+
+	if (cfs_fl_type(fl) == F_UNLCK) {
+		/* Nothing held here in that range means nothing held in lockd either. */
+		cfs_fl_set_flags(fl, flags | FL_EXISTS);
+		err = locks_lock_file_wait(file, fl);
+		cfs_fl_set_flags(fl, flags);
+		if (err == -ENOENT)
+			return 0;
+		if (err)
+			return err;
+		if (READ_ONCE(cl->dead))
+			return 0;	/* lockd dropped everything of this mount already */
+		req.command = cpu_to_le32(CFS_PLOCK_UNLOCK);
+		err = cfs_plock_call(cl, &req, &ev, false);
+		return err == -ENOLCK ? 0 : err;
+	}
+
+	if (cfs_withdrawn(sbi))
+		return -EIO;
+	req.command = cpu_to_le32(CFS_PLOCK_LOCK);
+	req.flags = cpu_to_le32((cfs_fl_type(fl) == F_WRLCK ? CFS_PLF_WRITE : 0) |
+				(flags & FL_SLEEP ? CFS_PLF_WAIT : 0));
+	err = cfs_plock_call(cl, &req, &ev, flags & FL_SLEEP);
+	if (err == -ECANCELED)
+		return -EINTR;
+	if (err)
+		return err;
+	/* lockd arbitrated: locally nothing conflicts, this records it. */
+	err = locks_lock_file_wait(file, fl);
+	if (err) {
+		pr_err_ratelimited("clusterfs (%s): recording a granted fcntl lock failed (%d): giving it back\n",
+				   sbi->sb->s_id, err);
+		req.command = cpu_to_le32(CFS_PLOCK_UNLOCK);
+		req.flags = 0;
+		cfs_plock_call(cl, &req, &ev, false);
+	}
+	return err;
+}
 
 static int cfs_cluster_hello(struct fs_context *fc)
 {

@@ -34,7 +34,7 @@
 # 11. the tree alike on both, no withdraw or I/O error logged, statfs alike on both after a
 #     sync on each; both unmount; fsck.clusterfs -n clean. Free-count (statfs) failures
 #     are reported at the end, so that they hide no later check.
-# flock(2) across nodes is kernel-cluster-mount's; fcntl locks are node-local in this release.
+# flock(2) across nodes is kernel-cluster-mount's; fcntl locks are kernel-cluster-plock's.
 # nodes: 2
 # cluster: --shared-mib 512
 # timeout: 900
