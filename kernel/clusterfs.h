@@ -248,5 +248,10 @@ static inline bool cfs_clustered_sb(const struct cfs_sb_info *sbi)
 int cfs_core_error(struct cfs_sb_info *sbi, int err);
 __printf(2, 3) void cfs_withdraw(struct cfs_sb_info *sbi, const char *fmt, ...);
 extern bool cfs_verify_cache;	/* glops.c: diagnostic checks of cached and written metadata */
+/*
+ * inode.c: after replaying a dead node's journal, frees its unlinked inodes nobody has
+ * open, never waiting for a glock; returns early once @stop(sbi) is true.
+ */
+void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_sb_info *sbi));
 
 #endif

@@ -1316,6 +1316,50 @@ extern "C" int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *fr
 	return 0;
 }
 
+extern "C" int cfs_core_next_unlinked(struct cfs_core *core, cfs_core_u64 from, cfs_core_u64 *ino)
+{
+	cfs::Fs *fs = &core->fs;
+	const std::uint32_t bsize = fs->bsize;
+	for (std::uint32_t r = 0; r < fs->rgrps.count; r++) {
+		const cfs::Rgrp &rg = fs->rgrps.rgrps[r];
+		if (from >= rg.data0 + rg.data)
+			continue;
+		cfs::Buf *b;
+		int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+		if (err)
+			return err;
+		const std::uint32_t unlinked =
+			cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
+		cfs::meta_release(fs, b);
+		if (!unlinked)
+			continue;
+		std::uint32_t first_byte = 0;  // bitmap byte at the start of metadata block k
+		for (std::uint32_t k = 0; k < rg.length && std::uint64_t(first_byte) * CFS_NBBY < rg.data; k++) {
+			const std::uint32_t offset = k == 0 ? CFS_RG_BITMAP_OFFSET : CFS_RB_BITMAP_OFFSET;
+			const std::uint32_t bytes = bsize - offset;
+			std::uint32_t entries = bytes * CFS_NBBY;
+			const std::uint64_t base = rg.data0 + std::uint64_t(first_byte) * CFS_NBBY;
+			if (std::uint64_t(first_byte) * CFS_NBBY + entries > rg.data)
+				entries = rg.data - first_byte * CFS_NBBY;
+			first_byte += bytes;
+			if (from >= base + entries)
+				continue;
+			err = cfs::meta_read(fs, rg.addr + k, k == 0 ? CFS_BT_RG : CFS_BT_RB, 0, &b);
+			if (err)
+				return err;
+			const auto *bitmap = static_cast<const std::uint8_t *>(cfs::buf_data(b)) + offset;
+			const std::uint32_t start = from > base ? std::uint32_t(from - base) : 0;
+			const std::uint32_t i = cfs::bitmap_find(bitmap, start, entries, CFS_BLKST_UNLINKED);
+			cfs::meta_release(fs, b);
+			if (i < entries) {
+				*ino = base + i;
+				return 0;
+			}
+		}
+	}
+	return -CFS_ENOENT;
+}
+
 extern "C" int cfs_core_reserve(struct cfs_core *core, cfs_core_u32 nbufs)
 {
 	if (!core->journal)

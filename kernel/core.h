@@ -276,6 +276,11 @@ int cfs_core_alloc(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 lblock,
  * no node can have them open: a fresh lock_nolock mount. Needs the journal open.
  */
 int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *freed);
+/*
+ * The first inode at or after @from whose bitmap state is UNLINKED (*ino), or -ENOENT.
+ * Caller holds the allocation lock (cfs_trans_lock): the bitmaps are read through it.
+ */
+int cfs_core_next_unlinked(struct cfs_core *core, cfs_core_u64 from, cfs_core_u64 *ino);
 
 /* One transaction of freeing an unlinked inode and its blocks; repeat until *@done. */
 int cfs_core_free_inode_step(struct cfs_core *core, cfs_core_u64 ino, cfs_core_u64 generation, bool *done);

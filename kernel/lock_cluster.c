@@ -92,6 +92,13 @@ struct cfs_cluster {
 
 	unsigned long *recover;		/* journals lockd told us to replay */
 	struct work_struct recover_work;
+	/*
+	 * Frees what a recovered node left unlinked (cfs_reclaim_dead_unlinked). Its own
+	 * work: it takes glocks, which the recovery work must never wait for (a glock a
+	 * second dead node pins is released by a recovery queued behind it).
+	 */
+	struct work_struct reclaim_work;
+	bool stopping;			/* unmount began: no reclaim is queued or goes on */
 	struct work_struct withdraw_work;	/* hands the withdrawn mount's locks over */
 	struct mutex depart_mutex;	/* one LEAVE or WITHDRAWN per mount */
 	wait_queue_head_t wait;
@@ -653,10 +660,16 @@ static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
 	err = cfs_lockd_call(&req, sizeof(req), CFS_LOCK_EV_REPLY, &reply, sizeof(reply), NULL);
 	if (!err)
 		err = (s32)le32_to_cpu(reply.status);
-	if (err)
+	if (err) {
 		pr_err("clusterfs (%s): clusterfs_lockd did not accept the recovery of journal %u (%d)\n",
 		       sbi->sb->s_id, journal, err);
-	return err;
+		return err;
+	}
+	spin_lock(&cfs_lockd.lock);
+	if (!cl->stopping)
+		queue_work(system_long_wq, &cl->reclaim_work);
+	spin_unlock(&cfs_lockd.lock);
+	return 0;
 }
 
 /* Replays every journal lockd assigned to us so far. */
@@ -679,6 +692,30 @@ static void cfs_cluster_recover_assigned(struct cfs_cluster *cl)
 static void cfs_cluster_recover_work(struct work_struct *work)
 {
 	cfs_cluster_recover_assigned(container_of(work, struct cfs_cluster, recover_work));
+}
+
+static bool cfs_cluster_stopping(struct cfs_sb_info *sbi)
+{
+	return READ_ONCE(sbi->cluster->stopping);
+}
+
+static void cfs_cluster_reclaim_work(struct work_struct *work)
+{
+	struct cfs_cluster *cl = container_of(work, struct cfs_cluster, reclaim_work);
+
+	cfs_reclaim_dead_unlinked(cl->sbi, cfs_cluster_stopping);
+}
+
+void cfs_cluster_stop_reclaim(struct cfs_sb_info *sbi)
+{
+	struct cfs_cluster *cl = sbi->cluster;
+
+	if (!cl)
+		return;
+	spin_lock(&cfs_lockd.lock);
+	cl->stopping = true;
+	spin_unlock(&cfs_lockd.lock);
+	cancel_work_sync(&cl->reclaim_work);
 }
 
 
@@ -1171,6 +1208,7 @@ int cfs_cluster_mount(struct cfs_sb_info *sbi, struct fs_context *fc)
 	xa_init_flags(&cl->locks, XA_FLAGS_ALLOC1);
 	init_waitqueue_head(&cl->wait);
 	INIT_WORK(&cl->recover_work, cfs_cluster_recover_work);
+	INIT_WORK(&cl->reclaim_work, cfs_cluster_reclaim_work);
 	INIT_WORK(&cl->withdraw_work, cfs_cluster_withdraw_work);
 	mutex_init(&cl->depart_mutex);
 	spin_lock(&cfs_lockd.lock);
@@ -1211,6 +1249,7 @@ void cfs_cluster_unmount(struct cfs_sb_info *sbi)
 	cl->mounted = false;
 	spin_unlock(&cfs_lockd.lock);
 	cancel_work_sync(&cl->recover_work);
+	cfs_cluster_stop_reclaim(sbi);	/* a recovery may have queued one after the first stop */
 	cfs_cluster_depart(cl);
 	cfs_cluster_free(sbi);
 }

@@ -34,6 +34,8 @@ void cfs_cluster_mounted(struct cfs_sb_info *sbi);
 void cfs_cluster_unmount(struct cfs_sb_info *sbi);
 /* cfs_withdraw: a withdrawn mount hands its locks over to lockd (see lock_cluster.c). */
 void cfs_cluster_withdrawn(struct cfs_sb_info *sbi);
+/* Unmount, before the journal and glocks go: the dead nodes' unlinked-inode reclaim stops. */
+void cfs_cluster_stop_reclaim(struct cfs_sb_info *sbi);
 struct file;
 struct file_lock;
 /* fcntl (POSIX) locks, cluster-wide through lockd: the ->lock file operation's work. */

@@ -271,6 +271,7 @@ static void cfs_cluster_locks_release(struct cfs_sb_info *sbi);
 
 static void cfs_release_sbi(struct cfs_sb_info *sbi)
 {
+	cfs_cluster_stop_reclaim(sbi);
 	if (sbi->core && cfs_core_journal_active(sbi->core))
 		cfs_journal_stop(sbi);
 	cfs_discard_destroy(sbi);
