@@ -99,6 +99,13 @@ void cfs_host_drain(struct cfs_host *host)
 {
 	cfs_host_submit_pending(host);
 	wait_event(host->writes_done, atomic_read(&host->writes_in_flight) == 0);
+	/*
+	 * The completion that brought the count to zero may still be inside its wake-up
+	 * (cfs_async_write_end_io): once we own the wait queue's lock it has left it, and
+	 * the caller may free @host (unmount, failed mount).
+	 */
+	spin_lock_irq(&host->writes_done.lock);
+	spin_unlock_irq(&host->writes_done.lock);
 }
 
 bool cfs_host_io_enter(struct cfs_host *host)
@@ -289,6 +296,7 @@ static void cfs_free_bio_pages(struct bio *bio)
 static void cfs_async_write_end_io(struct bio *bio)
 {
 	struct cfs_host *h = bio->bi_private;
+	unsigned long irqflags;
 
 	if (bio->bi_status) {
 		cfs_host_record_write_error(h, blk_status_to_errno(bio->bi_status));
@@ -298,8 +306,15 @@ static void cfs_async_write_end_io(struct bio *bio)
 	}
 	cfs_free_bio_pages(bio);
 	bio_put(bio);
+	/*
+	 * Decrement and wake-up under the wait queue's lock, which cfs_host_drain takes
+	 * after it saw zero: without it a drain could see zero between the two, return, and
+	 * unmount free @h while wake_up_all still locks and walks h->writes_done.
+	 */
+	spin_lock_irqsave(&h->writes_done.lock, irqflags);
 	if (atomic_dec_and_test(&h->writes_in_flight))
-		wake_up_all(&h->writes_done);
+		wake_up_all_locked(&h->writes_done);
+	spin_unlock_irqrestore(&h->writes_done.lock, irqflags);
 }
 
 /*
