@@ -86,6 +86,7 @@ void cfs_host_init(struct cfs_host *host, struct super_block *sb)
 	spin_lock_init(&host->write_error_lock);
 	mutex_init(&host->pending_lock);
 	host->pending = NULL;
+	host->issued_end = 0;
 	spin_lock_init(&host->ordered_lock);
 	INIT_LIST_HEAD(&host->ordered_inodes);
 	ratelimit_state_init(&host->log_ratelimit, 5 * HZ, 20);
@@ -93,12 +94,29 @@ void cfs_host_init(struct cfs_host *host, struct super_block *sb)
 	INIT_WORK(&host->delayed_iput_work, cfs_delayed_iput_work);
 }
 
-static void cfs_host_submit_pending(struct cfs_host *host);
+static void cfs_host_submit_pending_locked(struct cfs_host *h);
+
+/* Submits the pending bio and waits for every in-place write; pending_lock held. */
+static void cfs_host_wait_writes_locked(struct cfs_host *host)
+{
+	lockdep_assert_held(&host->pending_lock);
+	cfs_host_submit_pending_locked(host);
+	wait_event(host->writes_done, atomic_read(&host->writes_in_flight) == 0);
+	/*
+	 * The completion that brought the count to zero may still be inside its wake-up
+	 * (cfs_async_write_end_io): once we own the wait queue's lock it has left it, and
+	 * the caller may free @host (unmount, failed mount).
+	 */
+	spin_lock_irq(&host->writes_done.lock);
+	spin_unlock_irq(&host->writes_done.lock);
+	host->issued_end = 0;
+}
 
 void cfs_host_drain(struct cfs_host *host)
 {
-	cfs_host_submit_pending(host);
-	wait_event(host->writes_done, atomic_read(&host->writes_in_flight) == 0);
+	mutex_lock(&host->pending_lock);
+	cfs_host_wait_writes_locked(host);
+	mutex_unlock(&host->pending_lock);
 }
 
 bool cfs_host_io_enter(struct cfs_host *host)
@@ -289,6 +307,7 @@ static void cfs_free_bio_pages(struct bio *bio)
 static void cfs_async_write_end_io(struct bio *bio)
 {
 	struct cfs_host *h = bio->bi_private;
+	unsigned long irqflags;
 
 	if (bio->bi_status) {
 		cfs_host_record_write_error(h, blk_status_to_errno(bio->bi_status));
@@ -298,8 +317,15 @@ static void cfs_async_write_end_io(struct bio *bio)
 	}
 	cfs_free_bio_pages(bio);
 	bio_put(bio);
+	/*
+	 * Decrement and wake-up under the wait queue's lock, which cfs_host_drain takes
+	 * after it saw zero: without it a drain could see zero between the two, return, and
+	 * unmount free @h while wake_up_all still locks and walks h->writes_done.
+	 */
+	spin_lock_irqsave(&h->writes_done.lock, irqflags);
 	if (atomic_dec_and_test(&h->writes_in_flight))
-		wake_up_all(&h->writes_done);
+		wake_up_all_locked(&h->writes_done);
+	spin_unlock_irqrestore(&h->writes_done.lock, irqflags);
 }
 
 /*
@@ -371,13 +397,6 @@ static void cfs_host_submit_pending_locked(struct cfs_host *h)
 		submit_bio(h->pending);
 		h->pending = NULL;
 	}
-}
-
-static void cfs_host_submit_pending(struct cfs_host *h)
-{
-	mutex_lock(&h->pending_lock);
-	cfs_host_submit_pending_locked(h);
-	mutex_unlock(&h->pending_lock);
 }
 
 /*
@@ -455,6 +474,16 @@ int cfs_env_buf_write(struct cfs_host *h, struct cfs_buf *b, unsigned int flags)
 	memcpy(page_address(page), bh->b_data, bh->b_size);
 
 	mutex_lock(&h->pending_lock);
+	/*
+	 * Nothing orders two overlapping writes in flight (the device may complete the later
+	 * one first): journal replay writes a block once per record that logged it, in log
+	 * order, and the older image could land last. A block below every write issued
+	 * since the last wait waits for them; checkpoints write in ascending block order
+	 * and never do.
+	 */
+	if (sector < h->issued_end)
+		cfs_host_wait_writes_locked(h);
+	h->issued_end = max_t(sector_t, h->issued_end, sector + (bh->b_size >> SECTOR_SHIFT));
 	if (h->pending && !flags && sector == h->pending_end &&
 	    bio_add_page(h->pending, page, bh->b_size, 0) == bh->b_size) {
 		h->pending_end += bh->b_size >> SECTOR_SHIFT;

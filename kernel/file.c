@@ -38,6 +38,16 @@ static int cfs_iomap_inline(struct inode *inode, loff_t pos, loff_t length, stru
 		iomap->length = length;
 		return 0;
 	}
+	/*
+	 * A growing truncate sets i_size (truncate_setsize) before the core unstuffs the
+	 * dinode and the height here changes; a reader that takes no glock or i_rwsem (a
+	 * page fault on lock_nolock, splice, readahead(2)) can come in between. Reading
+	 * i_size bytes then overran the block-sized copy (lib zero-fills up to the length
+	 * asked) and iomap copied that length into a one-page folio: fail such a read.
+	 * Up to a block the copy holds it (the tail reads as zeros, which it is).
+	 */
+	if (size > sbi->block_size)
+		return -EIO;
 	inline_copy = kmalloc(sbi->block_size, GFP_NOFS);
 	if (!inline_copy)
 		return -ENOMEM;

@@ -43,6 +43,12 @@ struct cfs_host {
 	struct mutex pending_lock;
 	struct bio *pending;
 	sector_t pending_end;		/* first sector after the pending bio */
+	/*
+	 * First sector after every in-place write issued since the last wait for all of
+	 * them (pending_lock): a write below it may overlap one still in flight, and the
+	 * block layer does not order overlapping writes.
+	 */
+	sector_t issued_end;
 
 	/* Inodes whose dirty data must reach disk before the next journal commit. */
 	spinlock_t ordered_lock;
