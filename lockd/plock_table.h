@@ -36,6 +36,7 @@ public:
 	// file offsets are signed 64-bit (loff_t).
 	static constexpr uint64_t kMaxOffset = INT64_MAX;
 	static constexpr uint64_t kEndOfFile = UINT64_MAX;
+	static bool valid_range(uint64_t start, uint64_t end);
 
 	// LOCK: granted (status 0) when no other owner holds an overlapping lock where
 	// either is a write lock; the owner's own locks in the range are replaced (converted).
@@ -119,7 +120,6 @@ private:
 		std::deque<Waiter> waiting;
 	};
 
-	static bool valid_range(uint64_t start, uint64_t end);
 	static void set_range(Segments &segs, uint64_t start, uint64_t end, std::optional<bool> write, uint32_t pid);
 	static bool conflicts(const File &f, const PlockOwner &who, uint64_t start, uint64_t end, bool write,
 			      std::vector<PlockOwner> *blockers);

@@ -71,6 +71,47 @@ wait_for "$(out b)" "^complete id=4 status=$EDEADLK mode=PR"
 send b unlock 4
 wait_for "$(out a)" "^complete id=4 status=0 mode=EX"
 
+step "POSIX locks (fcntl) across nodes: exclusion, GET names the holder, waiting, EDEADLK, release on disconnect"
+# Journal-less mounts (like tools): the journal slots the later steps expect stay as they are.
+client_start pa 1 "$LS" 0
+client_start pb 2 "$LS" 0
+q=$(plock pa lock 500 0 99 w pid=4242)
+wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
+q=$(plock pb lock 500 50 50 r)
+wait_for "$(out pb)" "^plock seq=$q status=$EAGAIN number=500$"
+q=$(plock pb get 500 0 eof r)
+wait_for "$(out pb)" "^plock seq=$q status=0 number=500 found=w start=0 end=99 pid=4242 node=1$"
+q=$(plock pb get 500 100 eof w)
+wait_for "$(out pb)" "^plock seq=$q status=0 number=500 found=none$"
+json=$(tool 2 locks --json --lockspace "$LS") || fail "clusterfs_tool locks on node 2 failed"
+echo "$json" | grep -q '"plocks":\[{"number":500,"held":\[{"node":1,"mount":"[0-9]*","owner":"1","pid":4242,"start":0,"end":99,"type":"write"}\],"waiting":\[\]}\]' ||
+	fail "node 2's table does not show node 1's POSIX write lock: $json"
+qw=$(plock pb lock 500 90 109 w wait pid=5151)
+sleep 0.5
+[ "$(count "$(out pb)" "^plock seq=$qw ")" = 0 ] || fail "node 2's waiting lock was answered while node 1 held the range"
+tool 1 locks --json --lockspace "$LS" | grep -q '"waiting":\[{"node":2,"mount":"[0-9]*","owner":"1","pid":5151,"start":90,"end":109,"type":"write","seq":'"$qw"'}\]' ||
+	fail "node 1's table does not show node 2's waiting lock: $(tool 1 locks --json --lockspace "$LS")"
+q=$(plock pa unlock 500 0 99)
+wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
+wait_for "$(out pb)" "^plock seq=$qw status=0 number=500$"
+# Node 1 takes 200-299; node 2 waits for it; node 1 waiting for node 2's 90-109 would close the cycle.
+q=$(plock pa lock 500 200 299 w)
+wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
+qw=$(plock pb lock 500 250 250 r wait)
+sleep 0.3
+q=$(plock pa lock 500 100 100 w wait)
+wait_for "$(out pa)" "^plock seq=$q status=$EDEADLK number=500$"
+# A queued request withdrawn by CANCEL completes with -ECANCELED.
+qc=$(plock pa lock 500 95 95 r wait owner=2) # waits for node 2, which waits for owner 1: no cycle
+sleep 0.3
+plock pa cancel "$qc" >/dev/null
+wait_for "$(out pa)" "^plock seq=$qc status=-125 number=500$"
+[ "$(count "$(out pb)" "^plock seq=$qw ")" = 0 ] || fail "node 2's waiting lock was answered while node 1 held 200-299"
+client_stop pa # its connection closes: the mount leaves and its POSIX locks go
+wait_for "$(out pb)" "^plock seq=$qw status=0 number=500$"
+tool 1 locks --json --lockspace "$LS" | grep -q '"held":\[{"node":1,' &&
+	fail "node 1's POSIX locks outlived its mount: $(tool 1 locks --json --lockspace "$LS")"
+
 step "a node joining late receives the table (snapshot) and sees the same locks"
 lockd_start 3
 client_start c 3 "$LS"
@@ -87,6 +128,15 @@ echo "$cjson" | grep -q '"quorate":true' || fail "cluster --json: $cjson"
 echo "$cjson" | grep -q '"members":\[1,2,3\]' || fail "cluster --json members: $cjson"
 tool 1 cluster | grep -q "node 1, quorate" || fail "clusterfs_tool cluster text output"
 tool 2 locks --lockspace "$LS" | grep -Eq "^    granted +node 2 EX" || fail "clusterfs_tool locks text output"
+echo "$json" | grep -q '"plocks":\[{"number":500,"held":\[{"node":2,"mount":"[0-9]*","owner":"1","pid":5151,"start":90,"end":109,"type":"write"},{"node":2,"mount":"[0-9]*","owner":"1","pid":[0-9]*,"start":250,"end":250,"type":"read"}\]' ||
+	fail "node 3's table (from the snapshot) lacks node 2's POSIX locks: $json"
+q=$(plock c lock 500 100 100 r)
+wait_for "$(out c)" "^plock seq=$q status=$EAGAIN number=500$"
+client_stop pb
+q=$(plock c lock 500 100 100 r)
+wait_for "$(out c)" "^plock seq=$q status=0 number=500$"
+q=$(plock c unlock 500 0 eof)
+wait_for "$(out c)" "^plock seq=$q status=0 number=500$"
 
 step "every member's table hashes alike at the agreed checkpoints, the joiner's (from a snapshot) too"
 # lockd hashes its replicated state every 16 agreed events and the lowest member sends
