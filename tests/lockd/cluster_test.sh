@@ -235,15 +235,21 @@ send a lock 10 ackres EX
 wait_for "$(out a)" "^complete id=10 status=0 mode=EX"
 send b2 lock 2 ackres PR
 wait_for "$(out a)" "^bast id=10 mode=PR"
+q=$(plock a lock 600 0 eof w)
+wait_for "$(out a)" "^plock seq=$q status=0 number=600$"
+qb=$(plock b2 lock 600 10 10 r wait)
+sleep 0.3
 kill -9 "${LOCKD_PID[1]}"
 wait "${CLIENT_PID[a]}" 2>/dev/null
 wait_for "$WORK/n2/lockd.log" "node 1 died holding locks" 20
 sleep 1.5
+[ "$(count "$(out b2)" "^plock seq=$qb ")" = 0 ] || fail "a dead node's POSIX lock was dropped before it was fenced"
 tool 2 cluster | grep -q "node 1 awaits fencing (no fence_command: run clusterfs_tool fence-ack 1)" ||
 	fail "cluster does not say node 1 awaits fence-ack: $(tool 2 cluster)"
 [ "$(count "$(out b2)" "^complete id=2 ")" = 0 ] || fail "ackres granted before node 1 was fenced"
 [ "$(count "$WORK/fence.log" "^fenced 1")" = 0 ] || fail "node 1 fenced by a node without a fence command"
 tool 2 fence-ack 1 2>"$WORK/ack.err" || fail "fence-ack failed: $(cat "$WORK/ack.err")"
+wait_for "$(out b2)" "^plock seq=$qb status=0 number=600$"
 wait_for "$(out b2)" "^recover journal=0 dead=1"
 send b2 recovered 0
 wait_for "$(out b2)" "^complete id=2 status=0 mode=PR"
@@ -259,6 +265,10 @@ wait_for "$WORK/n1/lockd.log" "node 1 is now inquorate" 20
 wait_for "$WORK/n2/lockd.log" "node 2 is now inquorate" 20
 send a2 lock 8 fresh EX
 wait_for "$(out a2)" "^complete id=8 status=$ENOLCK mode=IV"
+q=$(plock a2 lock 601 0 0 w)
+wait_for "$(out a2)" "^plock seq=$q status=$ENOLCK number=601$"
+q=$(plock a2 unlock 600 0 eof) # releasing works inquorate
+wait_for "$(out a2)" "^plock seq=$q status=0 number=601$|^plock seq=$q status=0 number=600$"
 rc=0; tool 2 lock "$LS" fresh -- true 2>"$WORK/inq.err" || rc=$?
 [ "$rc" = 69 ] && grep -q inquorate "$WORK/inq.err" || fail "lock on an inquorate node: rc=$rc $(cat "$WORK/inq.err")"
 json=$(tool 1 locks --json --lockspace "$LS") || fail "locks --json on node 1 failed: $json"
