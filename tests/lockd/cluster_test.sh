@@ -84,6 +84,7 @@ wait_for "$(out pb)" "^plock seq=$q status=0 number=500 found=w start=0 end=99 p
 q=$(plock pb get 500 100 eof w)
 wait_for "$(out pb)" "^plock seq=$q status=0 number=500 found=none$"
 json=$(tool 2 locks --json --lockspace "$LS") || fail "clusterfs_tool locks on node 2 failed"
+echo "$json" | python3 -c 'import json, sys; json.load(sys.stdin)' || fail "locks --json with POSIX locks is not JSON: $json"
 echo "$json" | grep -q '"plocks":\[{"number":500,"held":\[{"node":1,"mount":"[0-9]*","owner":"1","pid":4242,"start":0,"end":99,"type":"write"}\],"waiting":\[\]}\]' ||
 	fail "node 2's table does not show node 1's POSIX write lock: $json"
 qw=$(plock pb lock 500 90 109 w wait pid=5151)
