@@ -23,6 +23,9 @@
 //       Prints request->grant latency percentiles (each grant is a full hand-off).
 //   lockd_test_client [-s SOCKET] bench-throughput LOCKSPACE SECONDS DEPTH
 //       Lock/unlock cycles on private resources with DEPTH in flight; prints ops/s.
+//   lockd_test_client [-s SOCKET] bench-plock LOCKSPACE COUNT
+//       COUNT POSIX write locks, each answered before the next, then their unlocks
+//       (one file, disjoint bytes): latency percentiles of each (an F_SETLK's cost).
 //   lockd_test_client [-s SOCKET] flood-admin - COUNT
 //       A client that stops reading: sends COUNT cluster-state requests without reading a
 //       reply, then waits up to 20 s for lockd to drop it. Exit 0 if it was dropped, 1 if
@@ -457,6 +460,41 @@ int bench_throughput(Session &s, double seconds, int depth)
 	return 0;
 }
 
+int bench_plock(Session &s, int count)
+{
+	std::vector<double> lock_us, unlock_us;
+	uint64_t file = static_cast<uint64_t>(getpid());
+	auto roundtrip = [&](uint32_t command, uint64_t byte, uint32_t flags) {
+		auto m = proto::make<cfs_lock_req_plock>(CFS_LOCK_REQ_PLOCK, s.seq);
+		m.lockspace_id = proto::to_le32(s.ls_id);
+		m.command = proto::to_le32(command);
+		m.number = proto::to_le64(file);
+		m.owner = proto::to_le64(1);
+		m.start = m.end = proto::to_le64(byte);
+		m.pid = proto::to_le32(static_cast<uint32_t>(getpid()));
+		m.flags = proto::to_le32(flags);
+		uint32_t seq = s.seq++;
+		auto t = Clock::now();
+		s.send_msg(&m, sizeof(m));
+		for (;;) {
+			auto ev = s.next();
+			if (proto::type_of(ev) != CFS_LOCK_EV_PLOCK || proto::from_le32(proto::as<cfs_lock_ev_plock>(ev)->hdr.seq) != seq)
+				continue;
+			int status = static_cast<int32_t>(proto::from_le32(proto::as<cfs_lock_ev_plock>(ev)->status));
+			if (status)
+				die("plock failed: " + std::string(strerror(-status)));
+			return since_us(t);
+		}
+	};
+	for (int i = 0; i < count; i++)
+		lock_us.push_back(roundtrip(CFS_PLOCK_LOCK, i, CFS_PLF_WRITE));
+	for (int i = 0; i < count; i++)
+		unlock_us.push_back(roundtrip(CFS_PLOCK_UNLOCK, i, 0));
+	print_percentiles("plock-lock", lock_us);
+	print_percentiles("plock-unlock", unlock_us);
+	return 0;
+}
+
 // Sends `count` admin requests without reading, then reads until lockd closes the
 // connection (dropped: 0) or 20 s pass with the connection open (1).
 int flood_admin(const std::string &path, int count)
@@ -519,6 +557,8 @@ int main(int argc, char **argv)
 		return run_script(s);
 	}
 	s.join(path, ls, 8, false);
+	if (mode == "bench-plock")
+		return bench_plock(s, atoi(argv[argi + 2]));
 	if (mode == "bench-acquire")
 		return bench_acquire(s, atoi(argv[argi + 2]));
 	if (mode == "bench-pingpong" && argc - argi >= 4)
