@@ -12,6 +12,14 @@ START=$SECONDS
 step() { log "== $*"; }
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 tool() { local node=$1 cmd=$2; shift 2; "$TOOL" "$cmd" -s "$(sock "$node")" "$@"; }
+# wait_locks NODE REGEX: until node NODE's locks dump (JSON) matches REGEX.
+wait_locks() {
+	local end=$((SECONDS + 10))
+	until tool "$1" locks --json --lockspace "$LS" | grep -q -- "$2"; do
+		[ "$SECONDS" -lt "$end" ] || fail "node $1's locks never matched $2: $(tool "$1" locks --json --lockspace "$LS")"
+		sleep 0.1
+	done
+}
 
 step "3-node corosync cluster, lockd on nodes 1 and 2"
 cluster_up 3
@@ -90,8 +98,7 @@ echo "$json" | grep -q '"plocks":\[{"number":500,"held":\[{"node":1,"mount":"[0-
 qw=$(plock pb lock 500 90 109 w wait pid=5151)
 sleep 0.5
 [ "$(count "$(out pb)" "^plock seq=$qw ")" = 0 ] || fail "node 2's waiting lock was answered while node 1 held the range"
-tool 1 locks --json --lockspace "$LS" | grep -q '"waiting":\[{"node":2,"mount":"[0-9]*","owner":"1","pid":5151,"start":90,"end":109,"type":"write","seq":'"$qw"'}\]' ||
-	fail "node 1's table does not show node 2's waiting lock: $(tool 1 locks --json --lockspace "$LS")"
+wait_locks 1 '"waiting":\[{"node":2,"mount":"[0-9]*","owner":"1","pid":5151,"start":90,"end":109,"type":"write","seq":'"$qw"'}\]'
 q=$(plock pa unlock 500 0 99)
 wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
 wait_for "$(out pb)" "^plock seq=$qw status=0 number=500$"
@@ -99,7 +106,7 @@ wait_for "$(out pb)" "^plock seq=$qw status=0 number=500$"
 q=$(plock pa lock 500 200 299 w)
 wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
 qw=$(plock pb lock 500 250 250 r wait)
-sleep 0.3
+wait_locks 1 '"start":250,"end":250,"type":"read","seq":'"$qw"'}'
 q=$(plock pa lock 500 100 100 w wait)
 wait_for "$(out pa)" "^plock seq=$q status=$EDEADLK number=500$"
 # A queued request withdrawn by CANCEL completes with -ECANCELED.
