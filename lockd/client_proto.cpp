@@ -23,6 +23,8 @@ size_t message_size(uint16_t type)
 	case CFS_LOCK_REQ_CANCEL: return sizeof(cfs_lock_req_lock);
 	case CFS_LOCK_REQ_RECOVERED: return sizeof(cfs_lock_req_recovered);
 	case CFS_LOCK_REQ_ADMIN: return sizeof(cfs_lock_req_admin);
+	case CFS_LOCK_REQ_PLOCK: return sizeof(cfs_lock_req_plock);
+	case CFS_LOCK_EV_PLOCK: return sizeof(cfs_lock_ev_plock);
 	case CFS_LOCK_REQ_HELLO:
 	case CFS_LOCK_EV_HELLO: return sizeof(cfs_lock_hello);
 	case CFS_LOCK_EV_JOINED: return sizeof(cfs_lock_ev_joined);

@@ -488,6 +488,12 @@ bool LockTable::may_grant() const
 	return true;
 }
 
+bool LockTable::mount_joined(MountId mount) const
+{
+	auto it = mounts_.find(mount);
+	return it != mounts_.end() && !it->second.dead && it->second.journal >= 0;
+}
+
 bool LockTable::holds_dead_state() const
 {
 	if (!awaiting_fence_.empty() || !recoveries_.empty())

@@ -101,6 +101,8 @@ public:
 	void set_grants_enabled(bool enabled, std::vector<Event> &out);
 	bool grants_enabled() const { return grants_enabled_; }
 
+	// The mount's join completed and it has not left, withdrawn or died.
+	bool mount_joined(MountId mount) const;
 	bool node_awaiting_fence(NodeId node) const { return awaiting_fence_.count(node) != 0; }
 	const std::set<NodeId> &nodes_awaiting_fence() const { return awaiting_fence_; }
 	// A dead node's orphaned or pinned locks, a node awaiting fencing, or a journal

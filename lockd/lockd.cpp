@@ -27,6 +27,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@
 #include "config.h"
 #include "lock_table.h"
 #include "membership.h"
+#include "plock_table.h"
 #include "transport.h"
 #include "util.h"
 #include "wire.h"
@@ -75,6 +77,10 @@ enum class Op : uint8_t {
 	Refuse = 12,   // u32 node, u64 incarnation
 	Digest = 14,   // u64 agreed event count, u64 hash of the table after it
 	Withdrawn = 15, // u64 mount (its locks pinned to its journal, which another replays)
+	// POSIX locks (plock_table.h); seq: the client's request seq, echoed in EV_PLOCK.
+	PlockLock = 16,   // u64 mount, u32 seq, u64 number, u64 owner, u32 pid, u64 start, u64 end, u32 flags
+	PlockUnlock = 17, // u64 mount, u32 seq, u64 number, u64 owner, u64 start, u64 end
+	PlockCancel = 18, // u64 mount, u32 cancel_seq
 };
 
 constexpr uint32_t kBatchMagic = 0x42444b4c; // "LKDB"
@@ -132,6 +138,9 @@ public:
 	void queue_op(const std::vector<uint8_t> &op) { pending_ops_.push_back(op); }
 	void tick(); // quorum gate and fencing state; run every loop iteration
 	void append_locks_json(std::string &out) const;
+	// GET of a POSIX lock: answered from this node's copy of the table.
+	std::optional<PlockTable::PlockView> plock_get(uint64_t number, uint64_t mount, uint64_t owner, uint64_t start,
+						       uint64_t end, bool write) const;
 	void append_cluster_json(std::string &out) const;
 	void append_locks_text(std::string &out) const;
 	void append_cluster_text(std::string &out) const;
@@ -165,6 +174,7 @@ private:
 	void apply_membership(const std::vector<GroupTransport::Member> &left, double when);
 	void queue_hello();
 	void route(const std::vector<Event> &events);
+	void route(const std::vector<PlockEvent> &events);
 	void encode_snapshot(std::vector<uint8_t> &out) const;
 	void send_snapshot(NodeId target);
 	bool load_snapshot(const std::vector<uint8_t> &bytes);
@@ -178,6 +188,7 @@ private:
 	uint64_t incarnation_;
 	std::unique_ptr<GroupTransport> transport_;
 	LockTable table_;
+	PlockTable plocks_; // POSIX locks: same operations order, same snapshot, same digest
 	bool have_state_ = false; // false until our snapshot arrived (or we founded the group)
 	bool refused_ = false;
 	std::set<NodeId> members_;
@@ -281,6 +292,7 @@ private:
 	void read_client(Connection *c);
 	void handle(Connection *c, const std::vector<uint8_t> &msg);
 	void handle_admin(Connection *c, const cfs_lock_req_admin &req);
+	void handle_plock(Connection *c, const cfs_lock_req_plock &req);
 	void drop_connection(Connection *c);
 	void open_kernel_device();
 	void reap_children();
@@ -338,6 +350,12 @@ bool Lockspace::start(std::string *error)
 }
 
 bool Lockspace::dispatch() { return transport_->dispatch(); }
+
+std::optional<PlockTable::PlockView> Lockspace::plock_get(uint64_t number, uint64_t mount, uint64_t owner,
+							  uint64_t start, uint64_t end, bool write) const
+{
+	return plocks_.get(number, MountId{d_.node_id(), mount}, owner, start, end, write);
+}
 
 void Lockspace::on_ring(uint64_t ring_seq) { d_.note_totem_ring(ring_seq); }
 
@@ -515,6 +533,7 @@ void Lockspace::apply_membership(const std::vector<GroupTransport::Member> &left
 {
 	view_++;
 	std::vector<Event> ev;
+	std::vector<PlockEvent> pev;
 	std::vector<NodeId> left;
 	for (const auto &m : left_members) {
 		left.push_back(m.node);
@@ -531,13 +550,16 @@ void Lockspace::apply_membership(const std::vector<GroupTransport::Member> &left
 		if (table_.node_down(n, ev))
 			log_msg("lockspace %s: node %u died holding locks: they are orphaned until it is fenced",
 				name_.c_str(), n);
+		plocks_.node_down(n);
 	}
 	// Quorum must be confirmed for the new membership before anything is granted again.
 	if (!left.empty()) {
 		table_.set_grants_enabled(false, ev);
+		plocks_.set_grants_enabled(false, pev);
 		stale_ = true;
 	}
 	route(ev);
+	route(pev);
 	agreed_event_applied();
 }
 
@@ -634,6 +656,7 @@ void Lockspace::agreed_event_applied()
 void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader &r)
 {
 	std::vector<Event> ev;
+	std::vector<PlockEvent> pev;
 	NodeId me = d_.node_id();
 	switch (op) {
 	case Op::Hello: {
@@ -695,6 +718,8 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		} else {
 			table_.leave(m, ev);
 		}
+		// Its POSIX locks go either way: nothing on disk depends on them.
+		plocks_.mount_gone(m, pev);
 		if (sender == me) {
 			auto it = mounts_.find(m.local);
 			if (it != mounts_.end()) {
@@ -781,6 +806,7 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 				fresh_table_ = false;
 			}
 			table_.set_grants_enabled(enabled, ev);
+			plocks_.set_grants_enabled(enabled, pev);
 			log_msg("lockspace %s: grants %s", name_.c_str(), enabled ? "enabled (quorate)" : "stopped (inquorate)");
 		}
 		break;
@@ -792,6 +818,7 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 			log_msg("lockspace %s: node %u fenced%s; dropping its locks", name_.c_str(), node,
 				manual ? " (acknowledged by hand)" : "");
 			table_.node_fenced(node, ev);
+			plocks_.node_fenced(node, pev);
 			fail_time_.erase(node);
 			fenced_sent_view_.erase(node);
 		}
@@ -833,6 +860,38 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		}
 		break;
 	}
+	case Op::PlockLock: {
+		MountId m{sender, r.u64()};
+		uint32_t seq = r.u32();
+		uint64_t number = r.u64(), owner = r.u64();
+		uint32_t pid = r.u32();
+		uint64_t start = r.u64(), end = r.u64();
+		uint32_t flags = r.u32();
+		if (!r.ok() || !trusted_)
+			break;
+		// A request that crossed its mount's leave (or withdraw) gets -ENOLCK.
+		if (!table_.mount_joined(m))
+			pev.push_back(PlockEvent{m, seq, -ENOLCK, number});
+		else
+			plocks_.lock(m, seq, number, owner, pid, start, end, flags & CFS_PLF_WRITE, flags & CFS_PLF_WAIT,
+				     pev);
+		break;
+	}
+	case Op::PlockUnlock: {
+		MountId m{sender, r.u64()};
+		uint32_t seq = r.u32();
+		uint64_t number = r.u64(), owner = r.u64(), start = r.u64(), end = r.u64();
+		if (r.ok() && trusted_)
+			plocks_.unlock(m, seq, number, owner, start, end, pev);
+		break;
+	}
+	case Op::PlockCancel: {
+		MountId m{sender, r.u64()};
+		uint32_t cancel_seq = r.u32();
+		if (r.ok() && trusted_)
+			plocks_.cancel(m, cancel_seq, pev);
+		break;
+	}
 	default:
 		log_msg("lockspace %s: unknown operation %u from node %u", name_.c_str(), static_cast<unsigned>(op),
 			sender);
@@ -840,6 +899,24 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 	}
 	(void)sender_inc;
 	route(ev);
+	route(pev);
+}
+
+// Answers to this node's POSIX lock requests, each with its request's seq.
+void Lockspace::route(const std::vector<PlockEvent> &events)
+{
+	for (const PlockEvent &e : events) {
+		if (e.mount.node != d_.node_id())
+			continue;
+		auto mit = mounts_.find(e.mount.local);
+		if (mit == mounts_.end() || !mit->second.conn || !d_.connection_alive(mit->second.conn))
+			continue;
+		auto m = proto::make<cfs_lock_ev_plock>(CFS_LOCK_EV_PLOCK, e.seq);
+		m.lockspace_id = proto::to_le32(mit->second.lockspace_id);
+		m.status = proto::to_le32(static_cast<uint32_t>(e.status));
+		m.number = proto::to_le64(e.number);
+		d_.send(mit->second.conn, &m, sizeof(m));
+	}
 }
 
 // Hands this node's events to the clients they belong to.
@@ -953,6 +1030,7 @@ void Lockspace::encode_snapshot(std::vector<uint8_t> &out) const
 		w.u64(inc);
 	}
 	table_.encode(w);
+	plocks_.encode(w);
 	out = w.take();
 }
 
@@ -971,7 +1049,7 @@ bool Lockspace::load_snapshot(const std::vector<uint8_t> &bytes)
 		NodeId node = r.u32();
 		dead_incarnations_.insert({node, r.u64()});
 	}
-	return r.ok() && table_.decode(r) && r.at_end();
+	return r.ok() && table_.decode(r) && plocks_.decode(r) && r.at_end();
 }
 
 // Work that depends on time and local state rather than on a delivery: propose the
@@ -1062,6 +1140,27 @@ void Lockspace::append_locks_json(std::string &out) const
 		}
 		out += "}";
 	}
+	out += "],\"plocks\":[";
+	// Offsets as JSON numbers (end 18446744073709551615: to the end of the file); the
+	// owner cookie and mount id as strings, like lock ids.
+	auto plock_json = [](const PlockTable::PlockView &l) {
+		return "\"node\":" + std::to_string(l.owner.mount.node) + ",\"mount\":\"" +
+		       std::to_string(l.owner.mount.local) + "\",\"owner\":\"" + std::to_string(l.owner.owner) +
+		       "\",\"pid\":" + std::to_string(l.pid) + ",\"start\":" + std::to_string(l.start) +
+		       ",\"end\":" + std::to_string(l.end) + ",\"type\":\"" + (l.write ? "write" : "read") + "\"";
+	};
+	first = true;
+	for (const auto &f : plocks_.files()) {
+		out += std::string(first ? "" : ",") + "{\"number\":" + std::to_string(f.number) + ",\"held\":[";
+		first = false;
+		for (size_t i = 0; i < f.held.size(); i++)
+			out += std::string(i ? "," : "") + "{" + plock_json(f.held[i]) + "}";
+		out += "],\"waiting\":[";
+		for (size_t i = 0; i < f.waiting.size(); i++)
+			out += std::string(i ? "," : "") + "{" + plock_json(f.waiting[i].lock) +
+			       ",\"seq\":" + std::to_string(f.waiting[i].seq) + "}";
+		out += "]}";
+	}
 	out += "]}";
 }
 
@@ -1126,6 +1225,18 @@ void Lockspace::append_locks_text(std::string &out) const
 			for (const auto &l : *q)
 				out += std::string("    ") + qname + std::string(11 - strlen(qname), ' ') +
 				       lock_text(l, q != &r.granted) + "\n";
+	}
+	auto plock_text = [](const PlockTable::PlockView &l) {
+		return std::string(l.write ? "write " : "read ") + std::to_string(l.start) + "-" +
+		       (l.end == PlockTable::kEndOfFile ? std::string("eof") : std::to_string(l.end)) + " node " +
+		       std::to_string(l.owner.mount.node) + " pid " + std::to_string(l.pid);
+	};
+	for (const auto &f : plocks_.files()) {
+		out += "  posix locks of inode " + std::to_string(f.number) + "\n";
+		for (const auto &l : f.held)
+			out += "    held       " + plock_text(l) + "\n";
+		for (const auto &w : f.waiting)
+			out += "    waiting    " + plock_text(w.lock) + "\n";
 	}
 }
 
@@ -1391,6 +1502,89 @@ void Daemon::handle_admin(Connection *c, const cfs_lock_req_admin &req)
 	}
 }
 
+// POSIX locks: LOCK, UNLOCK and CANCEL go through the agreed order (answered when
+// applied, LOCK perhaps much later), GET is answered at once from this node's copy.
+void Daemon::handle_plock(Connection *c, const cfs_lock_req_plock &req)
+{
+	uint32_t seq = proto::from_le32(req.hdr.seq);
+	uint32_t ls_id = proto::from_le32(req.lockspace_id);
+	uint32_t command = proto::from_le32(req.command);
+	uint64_t number = proto::from_le64(req.number), owner = proto::from_le64(req.owner);
+	uint64_t start = proto::from_le64(req.start), end = proto::from_le64(req.end);
+	uint32_t pid = proto::from_le32(req.pid), flags = proto::from_le32(req.flags);
+	auto answer = [&](int status) {
+		auto m = proto::make<cfs_lock_ev_plock>(CFS_LOCK_EV_PLOCK, seq);
+		m.lockspace_id = proto::to_le32(ls_id);
+		m.status = proto::to_le32(static_cast<uint32_t>(status));
+		m.number = proto::to_le64(number);
+		send(c, &m, sizeof(m));
+	};
+	auto it = c->joined.find(ls_id);
+	if (it == c->joined.end())
+		return command == CFS_PLOCK_CANCEL ? void() : answer(-ENOENT);
+	auto [ls, mount] = it->second;
+	auto mit = ls->mounts_.find(mount);
+	// Once its leave is queued the mount's locks are as good as gone, and an answer
+	// applied after the leave would reach nobody: answer now.
+	bool leaving = mit == ls->mounts_.end() || mit->second.leaving;
+	if (flags & ~(CFS_PLF_WRITE | CFS_PLF_WAIT))
+		return command == CFS_PLOCK_CANCEL ? void() : answer(-EINVAL);
+	wire::Writer w;
+	switch (command) {
+	case CFS_PLOCK_GET: {
+		if (!PlockTable::valid_range(start, end))
+			return answer(-EINVAL);
+		auto found = ls->plock_get(number, mount, owner, start, end, flags & CFS_PLF_WRITE);
+		auto m = proto::make<cfs_lock_ev_plock>(CFS_LOCK_EV_PLOCK, seq);
+		m.lockspace_id = proto::to_le32(ls_id);
+		m.number = proto::to_le64(number);
+		if (found) {
+			m.flags = proto::to_le32(CFS_PLF_FOUND | (found->write ? CFS_PLF_WRITE : 0));
+			m.start = proto::to_le64(found->start);
+			m.end = proto::to_le64(found->end);
+			m.pid = proto::to_le32(found->pid);
+			m.node_id = proto::to_le32(found->owner.mount.node);
+		}
+		return send(c, &m, sizeof(m));
+	}
+	case CFS_PLOCK_LOCK:
+		if (leaving || !quorate())
+			return answer(-ENOLCK);
+		w.u8(static_cast<uint8_t>(Op::PlockLock));
+		w.u64(mount);
+		w.u32(seq);
+		w.u64(number);
+		w.u64(owner);
+		w.u32(pid);
+		w.u64(start);
+		w.u64(end);
+		w.u32(flags);
+		break;
+	case CFS_PLOCK_UNLOCK:
+		// Works inquorate too: it only ever releases.
+		if (leaving)
+			return answer(PlockTable::valid_range(start, end) ? 0 : -EINVAL);
+		w.u8(static_cast<uint8_t>(Op::PlockUnlock));
+		w.u64(mount);
+		w.u32(seq);
+		w.u64(number);
+		w.u64(owner);
+		w.u64(start);
+		w.u64(end);
+		break;
+	case CFS_PLOCK_CANCEL:
+		if (leaving)
+			return;
+		w.u8(static_cast<uint8_t>(Op::PlockCancel));
+		w.u64(mount);
+		w.u32(proto::from_le32(req.cancel_seq));
+		break;
+	default:
+		return answer(-EINVAL);
+	}
+	ls->queue_op(w.take());
+}
+
 void Daemon::handle_join(Connection *c, const std::vector<uint8_t> &msg)
 {
 	uint32_t seq = proto::from_le32(proto::as<cfs_lock_header>(msg)->seq);
@@ -1589,6 +1783,8 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 		ls->queue_op(w.take());
 		return; // REPLY when applied: -EINVAL if this mount was not assigned the journal
 	}
+	case CFS_LOCK_REQ_PLOCK:
+		return handle_plock(c, *proto::as<cfs_lock_req_plock>(msg));
 	case CFS_LOCK_REQ_ADMIN:
 		return handle_admin(c, *proto::as<cfs_lock_req_admin>(msg));
 	default: {

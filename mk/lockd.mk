@@ -1,5 +1,5 @@
 # clusterfs_lockd: the userspace DLM over corosync (lockd/), its tests and benchmark.
-LOCKD_CORE_SRCS := lockd/lock_table.cpp
+LOCKD_CORE_SRCS := lockd/lock_table.cpp lockd/plock_table.cpp
 LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/lockd.cpp lockd/membership.cpp lockd/util.cpp lockd/cpg_transport.cpp lockd/config.cpp lockd/client_proto.cpp
 LOCKD_HDRS := $(wildcard lockd/*.h) include/clusterfs/lockproto.h
 LOCKD_LDLIBS := -lcpg -lquorum -lcmap -lsystemd
@@ -19,7 +19,7 @@ $(BIN)/clusterfs_lockd: $(LOCKD_SRCS) $(LOCKD_HDRS) | $(BIN)
 $(BIN)/lockd_test_client: tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS) $(LOCKD_HDRS) | $(BIN)
 	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS)
 
-LOCKD_UNIT_SRCS := tests/lockd/lock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/config_test.cpp \
+LOCKD_UNIT_SRCS := tests/lockd/lock_table_test.cpp tests/lockd/plock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/config_test.cpp \
 	tests/lockd/membership_test.cpp lockd/membership.cpp lockd/util.cpp lockd/cpg_transport.cpp \
 	$(LOCKD_CORE_SRCS) lockd/client_proto.cpp lockd/config.cpp
 $(BIN)/lockd_unit_tests: $(LOCKD_UNIT_SRCS) tests/lockd/lockproto_c_test.c $(LOCKD_HDRS) | $(BIN)

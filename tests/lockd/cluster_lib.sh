@@ -14,7 +14,7 @@ TOOL=$ROOT/build/bin/clusterfs_tool
 RUN_ID=cfl$$
 WORK=$(mktemp -d /tmp/clusterfs-lockd-test.XXXXXX)
 NODES=0
-declare -A COROSYNC_PID LOCKD_PID
+declare -A COROSYNC_PID LOCKD_PID CLIENT_FD CLIENT_PID
 OUR_PIDS=()
 
 count_lines() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
@@ -111,12 +111,22 @@ corosync_start() {
 	OUR_PIDS+=($!)
 }
 
+# In a background subshell: closes the scripted clients' input fds, so that a client
+# sees EOF when the test closes its input (client_stop), whatever was started after it.
+close_client_fds() {
+	local f
+	for f in "${CLIENT_FD[@]}"; do eval "exec $f>&-"; done
+}
+
 lockd_start() {
 	local i=$1 before
 	touch "$WORK/n$i/lockd.log"
 	before=$(grep -c "serving" "$WORK/n$i/lockd.log")
-	ip netns exec "$(ns "$i")" "$LOCKD" -f -c "$WORK/n$i/lockd.conf" -s "$(sock "$i")" \
-		>>"$WORK/n$i/lockd.log" 2>&1 &
+	(
+		close_client_fds
+		exec ip netns exec "$(ns "$i")" "$LOCKD" -f -c "$WORK/n$i/lockd.conf" -s "$(sock "$i")" \
+			>>"$WORK/n$i/lockd.log" 2>&1
+	) &
 	LOCKD_PID[$i]=$!
 	OUR_PIDS+=($!)
 	local end=$((SECONDS + 20))
@@ -136,13 +146,17 @@ quorate_wait() {
 	done
 }
 
-# client_start NAME NODE LOCKSPACE: a scripted client; commands with `send NAME ...`,
-# output in $WORK/NAME.out.
-declare -A CLIENT_FD CLIENT_PID
+# client_start NAME NODE LOCKSPACE [JOURNALS]: a scripted client (joining with JOURNALS
+# journals, default 4; 0: no journal slot); commands with `send NAME ...`, output in
+# $WORK/NAME.out.
 client_start() {
-	local name=$1 node=$2 ls=$3
+	local name=$1 node=$2 ls=$3 journals=${4:-4}
 	mkfifo "$WORK/$name.in"
-	"$CLIENT" -s "$(sock "$node")" script "$ls" 4 <"$WORK/$name.in" >"$WORK/$name.out" 2>&1 &
+	# Without the other clients' input fds: a client must see EOF when its own is closed.
+	(
+		close_client_fds
+		exec "$CLIENT" -s "$(sock "$node")" script "$ls" "$journals" <"$WORK/$name.in" >"$WORK/$name.out" 2>&1
+	) &
 	CLIENT_PID[$name]=$!
 	OUR_PIDS+=($!)
 	local fd
@@ -155,6 +169,29 @@ send() {
 	echo "$*" >&"${CLIENT_FD[$name]}"
 }
 out() { echo "$WORK/$1.out"; }
+# client_stop NAME: closes the client's input: it exits, its connection closes (its mounts leave).
+client_stop() {
+	local fd=${CLIENT_FD[$1]} end=$((SECONDS + 10))
+	exec {fd}>&-
+	while kill -0 "${CLIENT_PID[$1]}" 2>/dev/null; do
+		[ "$SECONDS" -lt "$end" ] || fail "client $1 did not exit when its input closed"
+		sleep 0.05
+	done
+	wait "${CLIENT_PID[$1]}" 2>/dev/null
+}
+# plock NAME ARGS...: sends `plock ARGS` to a scripted client and prints the request's seq.
+plock() {
+	local name=$1 before end
+	shift
+	before=$(count_lines "$(out "$name")" "^plock-sent ")
+	send "$name" plock "$@"
+	end=$((SECONDS + 10))
+	until [ "$(count_lines "$(out "$name")" "^plock-sent ")" -gt "$before" ]; do
+		[ "$SECONDS" -lt "$end" ] || fail "client $name did not send plock $*: $(tail -n 3 "$(out "$name")")"
+		sleep 0.05
+	done
+	grep "^plock-sent " "$(out "$name")" | tail -n 1 | sed 's/.*seq=//'
+}
 
 cluster_up() {
 	cluster_create "$1"

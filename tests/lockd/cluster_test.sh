@@ -12,6 +12,14 @@ START=$SECONDS
 step() { log "== $*"; }
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 tool() { local node=$1 cmd=$2; shift 2; "$TOOL" "$cmd" -s "$(sock "$node")" "$@"; }
+# wait_locks NODE REGEX: until node NODE's locks dump (JSON) matches REGEX.
+wait_locks() {
+	local end=$((SECONDS + 10))
+	until tool "$1" locks --json --lockspace "$LS" | grep -q -- "$2"; do
+		[ "$SECONDS" -lt "$end" ] || fail "node $1's locks never matched $2: $(tool "$1" locks --json --lockspace "$LS")"
+		sleep 0.1
+	done
+}
 
 step "3-node corosync cluster, lockd on nodes 1 and 2"
 cluster_up 3
@@ -71,6 +79,47 @@ wait_for "$(out b)" "^complete id=4 status=$EDEADLK mode=PR"
 send b unlock 4
 wait_for "$(out a)" "^complete id=4 status=0 mode=EX"
 
+step "POSIX locks (fcntl) across nodes: exclusion, GET names the holder, waiting, EDEADLK, release on disconnect"
+# Journal-less mounts (like tools): the journal slots the later steps expect stay as they are.
+client_start pa 1 "$LS" 0
+client_start pb 2 "$LS" 0
+q=$(plock pa lock 500 0 99 w pid=4242)
+wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
+q=$(plock pb lock 500 50 50 r)
+wait_for "$(out pb)" "^plock seq=$q status=$EAGAIN number=500$"
+q=$(plock pb get 500 0 eof r)
+wait_for "$(out pb)" "^plock seq=$q status=0 number=500 found=w start=0 end=99 pid=4242 node=1$"
+q=$(plock pb get 500 100 eof w)
+wait_for "$(out pb)" "^plock seq=$q status=0 number=500 found=none$"
+json=$(tool 2 locks --json --lockspace "$LS") || fail "clusterfs_tool locks on node 2 failed"
+echo "$json" | python3 -c 'import json, sys; json.load(sys.stdin)' || fail "locks --json with POSIX locks is not JSON: $json"
+echo "$json" | grep -q '"plocks":\[{"number":500,"held":\[{"node":1,"mount":"[0-9]*","owner":"1","pid":4242,"start":0,"end":99,"type":"write"}\],"waiting":\[\]}\]' ||
+	fail "node 2's table does not show node 1's POSIX write lock: $json"
+qw=$(plock pb lock 500 90 109 w wait pid=5151)
+sleep 0.5
+[ "$(count "$(out pb)" "^plock seq=$qw ")" = 0 ] || fail "node 2's waiting lock was answered while node 1 held the range"
+wait_locks 1 '"waiting":\[{"node":2,"mount":"[0-9]*","owner":"1","pid":5151,"start":90,"end":109,"type":"write","seq":'"$qw"'}\]'
+q=$(plock pa unlock 500 0 99)
+wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
+wait_for "$(out pb)" "^plock seq=$qw status=0 number=500$"
+# Node 1 takes 200-299; node 2 waits for it; node 1 waiting for node 2's 90-109 would close the cycle.
+q=$(plock pa lock 500 200 299 w)
+wait_for "$(out pa)" "^plock seq=$q status=0 number=500$"
+qw=$(plock pb lock 500 250 250 r wait)
+wait_locks 1 '"start":250,"end":250,"type":"read","seq":'"$qw"'}'
+q=$(plock pa lock 500 100 100 w wait)
+wait_for "$(out pa)" "^plock seq=$q status=$EDEADLK number=500$"
+# A queued request withdrawn by CANCEL completes with -ECANCELED.
+qc=$(plock pa lock 500 95 95 r wait owner=2) # waits for node 2, which waits for owner 1: no cycle
+sleep 0.3
+plock pa cancel "$qc" >/dev/null
+wait_for "$(out pa)" "^plock seq=$qc status=-125 number=500$"
+[ "$(count "$(out pb)" "^plock seq=$qw ")" = 0 ] || fail "node 2's waiting lock was answered while node 1 held 200-299"
+client_stop pa # its connection closes: the mount leaves and its POSIX locks go
+wait_for "$(out pb)" "^plock seq=$qw status=0 number=500$"
+tool 1 locks --json --lockspace "$LS" | grep -q '"held":\[{"node":1,' &&
+	fail "node 1's POSIX locks outlived its mount: $(tool 1 locks --json --lockspace "$LS")"
+
 step "a node joining late receives the table (snapshot) and sees the same locks"
 lockd_start 3
 client_start c 3 "$LS"
@@ -87,6 +136,15 @@ echo "$cjson" | grep -q '"quorate":true' || fail "cluster --json: $cjson"
 echo "$cjson" | grep -q '"members":\[1,2,3\]' || fail "cluster --json members: $cjson"
 tool 1 cluster | grep -q "node 1, quorate" || fail "clusterfs_tool cluster text output"
 tool 2 locks --lockspace "$LS" | grep -Eq "^    granted +node 2 EX" || fail "clusterfs_tool locks text output"
+echo "$json" | grep -q '"plocks":\[{"number":500,"held":\[{"node":2,"mount":"[0-9]*","owner":"1","pid":5151,"start":90,"end":109,"type":"write"},{"node":2,"mount":"[0-9]*","owner":"1","pid":[0-9]*,"start":250,"end":250,"type":"read"}\]' ||
+	fail "node 3's table (from the snapshot) lacks node 2's POSIX locks: $json"
+q=$(plock c lock 500 100 100 r)
+wait_for "$(out c)" "^plock seq=$q status=$EAGAIN number=500$"
+client_stop pb
+q=$(plock c lock 500 100 100 r)
+wait_for "$(out c)" "^plock seq=$q status=0 number=500$"
+q=$(plock c unlock 500 0 eof)
+wait_for "$(out c)" "^plock seq=$q status=0 number=500$"
 
 step "every member's table hashes alike at the agreed checkpoints, the joiner's (from a snapshot) too"
 # lockd hashes its replicated state every 16 agreed events and the lowest member sends
@@ -185,15 +243,21 @@ send a lock 10 ackres EX
 wait_for "$(out a)" "^complete id=10 status=0 mode=EX"
 send b2 lock 2 ackres PR
 wait_for "$(out a)" "^bast id=10 mode=PR"
+q=$(plock a lock 600 0 eof w)
+wait_for "$(out a)" "^plock seq=$q status=0 number=600$"
+qb=$(plock b2 lock 600 10 10 r wait)
+sleep 0.3
 kill -9 "${LOCKD_PID[1]}"
 wait "${CLIENT_PID[a]}" 2>/dev/null
 wait_for "$WORK/n2/lockd.log" "node 1 died holding locks" 20
 sleep 1.5
+[ "$(count "$(out b2)" "^plock seq=$qb ")" = 0 ] || fail "a dead node's POSIX lock was dropped before it was fenced"
 tool 2 cluster | grep -q "node 1 awaits fencing (no fence_command: run clusterfs_tool fence-ack 1)" ||
 	fail "cluster does not say node 1 awaits fence-ack: $(tool 2 cluster)"
 [ "$(count "$(out b2)" "^complete id=2 ")" = 0 ] || fail "ackres granted before node 1 was fenced"
 [ "$(count "$WORK/fence.log" "^fenced 1")" = 0 ] || fail "node 1 fenced by a node without a fence command"
 tool 2 fence-ack 1 2>"$WORK/ack.err" || fail "fence-ack failed: $(cat "$WORK/ack.err")"
+wait_for "$(out b2)" "^plock seq=$qb status=0 number=600$"
 wait_for "$(out b2)" "^recover journal=0 dead=1"
 send b2 recovered 0
 wait_for "$(out b2)" "^complete id=2 status=0 mode=PR"
@@ -209,6 +273,10 @@ wait_for "$WORK/n1/lockd.log" "node 1 is now inquorate" 20
 wait_for "$WORK/n2/lockd.log" "node 2 is now inquorate" 20
 send a2 lock 8 fresh EX
 wait_for "$(out a2)" "^complete id=8 status=$ENOLCK mode=IV"
+q=$(plock a2 lock 601 0 0 w)
+wait_for "$(out a2)" "^plock seq=$q status=$ENOLCK number=601$"
+q=$(plock a2 unlock 600 0 eof) # releasing works inquorate
+wait_for "$(out a2)" "^plock seq=$q status=0 number=600$"
 rc=0; tool 2 lock "$LS" fresh -- true 2>"$WORK/inq.err" || rc=$?
 [ "$rc" = 69 ] && grep -q inquorate "$WORK/inq.err" || fail "lock on an inquorate node: rc=$rc $(cat "$WORK/inq.err")"
 json=$(tool 1 locks --json --lockspace "$LS") || fail "locks --json on node 1 failed: $json"

@@ -102,3 +102,35 @@ TEST(LockProto, HelloIsFramedBothWays)
 	EXPECT_FALSE(g.next(&err).has_value());
 	EXPECT_NE(err.find("expected 32"), std::string::npos) << err;
 }
+
+// POSIX lock messages (revision 3): the framer knows both sizes, and the fields sit
+// where the kernel writes and reads them.
+TEST(LockProto, PlockMessagesAreFramed)
+{
+	EXPECT_EQ(offsetof(cfs_lock_req_plock, number), 24u);
+	EXPECT_EQ(offsetof(cfs_lock_req_plock, end), 48u);
+	EXPECT_EQ(offsetof(cfs_lock_req_plock, cancel_seq), 64u);
+	EXPECT_EQ(offsetof(cfs_lock_ev_plock, pid), 48u);
+	EXPECT_EQ(offsetof(cfs_lock_ev_plock, flags), 56u);
+	EXPECT_EQ(message_size(CFS_LOCK_REQ_PLOCK), sizeof(cfs_lock_req_plock));
+	EXPECT_EQ(message_size(CFS_LOCK_EV_PLOCK), sizeof(cfs_lock_ev_plock));
+	auto req = make<cfs_lock_req_plock>(CFS_LOCK_REQ_PLOCK, 7);
+	req.end = to_le64(CFS_PLOCK_END_MAX);
+	auto ev = make<cfs_lock_ev_plock>(CFS_LOCK_EV_PLOCK, 7);
+	ev.status = to_le32(static_cast<uint32_t>(-11));
+	Framer f;
+	f.append(&req, sizeof(req));
+	f.append(&ev, sizeof(ev));
+	std::string err;
+	auto m1 = f.next(&err);
+	auto m2 = f.next(&err);
+	ASSERT_TRUE(m1 && m2) << err;
+	EXPECT_EQ(from_le64(as<cfs_lock_req_plock>(*m1)->end), CFS_PLOCK_END_MAX);
+	EXPECT_EQ(static_cast<int32_t>(from_le32(as<cfs_lock_ev_plock>(*m2)->status)), -11);
+	auto bad = make<cfs_lock_req_plock>(CFS_LOCK_REQ_PLOCK, 1);
+	bad.hdr.length = to_le32(sizeof(bad) - 8);
+	Framer g;
+	g.append(&bad, sizeof(bad));
+	EXPECT_FALSE(g.next(&err).has_value());
+	EXPECT_NE(err.find("expected 72"), std::string::npos) << err;
+}

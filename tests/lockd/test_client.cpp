@@ -7,8 +7,13 @@
 //         unlock ID [valblk] [lvb=TEXT]               cancel ID
 //         release-on-bast ID [lvb=TEXT]  (unlock ID with VALBLK when a bast for it arrives)
 //         recovered JOURNAL                            leave
+//         plock lock FILE START END r|w [wait] [owner=O] [pid=P]    (END: a number or eof)
+//         plock unlock FILE START END [owner=O]        plock get FILE START END r|w [owner=O]
+//         plock cancel SEQ                             (owner defaults to 1, pid to ours)
 //       Events: joined status=S journal=J node=N | complete id=I status=S mode=M [lvb=TEXT] [lvb_invalid]
 //               bast id=I mode=M | recover journal=J dead=N | withdraw reason=R | reply status=S
+//               plock-sent seq=Q (a plock request went out with seq Q)
+//               plock seq=Q status=S number=F [found=r|w start=A end=B pid=P node=N | found=none (GET)]
 //       Exits 0 at end of input, 3 on withdraw, 4 if lockd goes away.
 //   lockd_test_client [-s SOCKET] bench-acquire LOCKSPACE COUNT
 //       Uncontended: COUNT first acquires of new resources (lock EX + unlock), then COUNT
@@ -18,6 +23,9 @@
 //       Prints request->grant latency percentiles (each grant is a full hand-off).
 //   lockd_test_client [-s SOCKET] bench-throughput LOCKSPACE SECONDS DEPTH
 //       Lock/unlock cycles on private resources with DEPTH in flight; prints ops/s.
+//   lockd_test_client [-s SOCKET] bench-plock LOCKSPACE COUNT
+//       COUNT POSIX write locks, each answered before the next, then their unlocks
+//       (one file, disjoint bytes): latency percentiles of each (an F_SETLK's cost).
 //   lockd_test_client [-s SOCKET] flood-admin - COUNT
 //       A client that stops reading: sends COUNT cluster-state requests without reading a
 //       reply, then waits up to 20 s for lockd to drop it. Exit 0 if it was dropped, 1 if
@@ -140,9 +148,53 @@ uint32_t parse_mode_or_die(const std::string &s)
 	return static_cast<uint32_t>(*m);
 }
 
+uint64_t parse_offset(const std::string &s) { return s == "eof" ? CFS_PLOCK_END_MAX : std::stoull(s); }
+
+// `plock ...` of the script: sends the request, returns its seq (0: bad command).
+uint32_t send_plock(Session &s, const std::vector<std::string> &w)
+{
+	auto m = proto::make<cfs_lock_req_plock>(CFS_LOCK_REQ_PLOCK, s.seq);
+	m.lockspace_id = proto::to_le32(s.ls_id);
+	uint64_t owner = 1;
+	uint32_t pid = static_cast<uint32_t>(getpid()), flags = 0;
+	for (const auto &x : w) {
+		if (x.rfind("owner=", 0) == 0)
+			owner = std::stoull(x.substr(6));
+		if (x.rfind("pid=", 0) == 0)
+			pid = static_cast<uint32_t>(std::stoul(x.substr(4)));
+		if (x == "wait")
+			flags |= CFS_PLF_WAIT;
+		if (x == "w")
+			flags |= CFS_PLF_WRITE;
+	}
+	const std::string &cmd = w.size() > 1 ? w[1] : "";
+	if (cmd == "cancel" && w.size() >= 3) {
+		m.command = proto::to_le32(CFS_PLOCK_CANCEL);
+		m.cancel_seq = proto::to_le32(static_cast<uint32_t>(std::stoul(w[2])));
+	} else if ((cmd == "lock" || cmd == "get") && w.size() >= 6) {
+		m.command = proto::to_le32(cmd == "lock" ? CFS_PLOCK_LOCK : CFS_PLOCK_GET);
+	} else if (cmd == "unlock" && w.size() >= 5) {
+		m.command = proto::to_le32(CFS_PLOCK_UNLOCK);
+		flags = 0;
+	} else {
+		return 0;
+	}
+	if (cmd != "cancel") {
+		m.number = proto::to_le64(std::stoull(w[2]));
+		m.start = proto::to_le64(parse_offset(w[3]));
+		m.end = proto::to_le64(parse_offset(w[4]));
+		m.owner = proto::to_le64(owner);
+		m.pid = proto::to_le32(pid);
+		m.flags = proto::to_le32(flags);
+	}
+	s.send_msg(&m, sizeof(m));
+	return s.seq++;
+}
+
 int run_script(Session &s)
 {
 	std::map<uint64_t, std::string> release_on_bast; // id -> lvb text
+	std::set<uint32_t> plock_gets;                   // seqs of GETs not answered yet
 	std::string pending_line;
 	bool input_open = true;
 	for (;;) {
@@ -192,6 +244,23 @@ int run_script(Session &s)
 				printf("withdraw reason=%u\n", proto::from_le32(proto::as<cfs_lock_ev_withdraw>(*ev)->reason));
 				fflush(stdout);
 				return 3;
+			case CFS_LOCK_EV_PLOCK: {
+				const auto *p = proto::as<cfs_lock_ev_plock>(*ev);
+				uint32_t q = proto::from_le32(p->hdr.seq), fl = proto::from_le32(p->flags);
+				uint64_t end = proto::from_le64(p->end);
+				printf("plock seq=%u status=%d number=%llu", q, static_cast<int32_t>(proto::from_le32(p->status)),
+				       static_cast<unsigned long long>(proto::from_le64(p->number)));
+				if (fl & CFS_PLF_FOUND)
+					printf(" found=%s start=%llu end=%s pid=%u node=%u", fl & CFS_PLF_WRITE ? "w" : "r",
+					       static_cast<unsigned long long>(proto::from_le64(p->start)),
+					       end == CFS_PLOCK_END_MAX ? "eof" : std::to_string(end).c_str(),
+					       proto::from_le32(p->pid), proto::from_le32(p->node_id));
+				else if (plock_gets.count(q))
+					printf(" found=none");
+				plock_gets.erase(q);
+				printf("\n");
+				break;
+			}
 			case CFS_LOCK_EV_REPLY:
 				printf("reply status=%d\n",
 				       static_cast<int32_t>(proto::from_le32(proto::as<cfs_lock_ev_reply>(*ev)->status)));
@@ -253,6 +322,16 @@ int run_script(Session &s)
 				m.lockspace_id = proto::to_le32(s.ls_id);
 				m.journal = proto::to_le32(static_cast<uint32_t>(std::stoul(w[1])));
 				s.send_msg(&m, sizeof(m));
+			} else if (cmd == "plock") {
+				uint32_t q = send_plock(s, w);
+				if (!q) {
+					printf("error bad plock command: %s\n", line.c_str());
+				} else {
+					if (w[1] == "get")
+						plock_gets.insert(q);
+					printf("plock-sent seq=%u\n", q);
+				}
+				fflush(stdout);
 			} else if (cmd == "leave") {
 				auto m = proto::make<cfs_lock_req_leave>(CFS_LOCK_REQ_LEAVE, s.seq++);
 				m.lockspace_id = proto::to_le32(s.ls_id);
@@ -381,6 +460,41 @@ int bench_throughput(Session &s, double seconds, int depth)
 	return 0;
 }
 
+int bench_plock(Session &s, int count)
+{
+	std::vector<double> lock_us, unlock_us;
+	uint64_t file = static_cast<uint64_t>(getpid());
+	auto roundtrip = [&](uint32_t command, uint64_t byte, uint32_t flags) {
+		auto m = proto::make<cfs_lock_req_plock>(CFS_LOCK_REQ_PLOCK, s.seq);
+		m.lockspace_id = proto::to_le32(s.ls_id);
+		m.command = proto::to_le32(command);
+		m.number = proto::to_le64(file);
+		m.owner = proto::to_le64(1);
+		m.start = m.end = proto::to_le64(byte);
+		m.pid = proto::to_le32(static_cast<uint32_t>(getpid()));
+		m.flags = proto::to_le32(flags);
+		uint32_t seq = s.seq++;
+		auto t = Clock::now();
+		s.send_msg(&m, sizeof(m));
+		for (;;) {
+			auto ev = s.next();
+			if (proto::type_of(ev) != CFS_LOCK_EV_PLOCK || proto::from_le32(proto::as<cfs_lock_ev_plock>(ev)->hdr.seq) != seq)
+				continue;
+			int status = static_cast<int32_t>(proto::from_le32(proto::as<cfs_lock_ev_plock>(ev)->status));
+			if (status)
+				die("plock failed: " + std::string(strerror(-status)));
+			return since_us(t);
+		}
+	};
+	for (int i = 0; i < count; i++)
+		lock_us.push_back(roundtrip(CFS_PLOCK_LOCK, i, CFS_PLF_WRITE));
+	for (int i = 0; i < count; i++)
+		unlock_us.push_back(roundtrip(CFS_PLOCK_UNLOCK, i, 0));
+	print_percentiles("plock-lock", lock_us);
+	print_percentiles("plock-unlock", unlock_us);
+	return 0;
+}
+
 // Sends `count` admin requests without reading, then reads until lockd closes the
 // connection (dropped: 0) or 20 s pass with the connection open (1).
 int flood_admin(const std::string &path, int count)
@@ -443,6 +557,8 @@ int main(int argc, char **argv)
 		return run_script(s);
 	}
 	s.join(path, ls, 8, false);
+	if (mode == "bench-plock")
+		return bench_plock(s, atoi(argv[argi + 2]));
 	if (mode == "bench-acquire")
 		return bench_acquire(s, atoi(argv[argi + 2]));
 	if (mode == "bench-pingpong" && argc - argi >= 4)
