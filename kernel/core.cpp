@@ -1290,6 +1290,18 @@ namespace {
 	return 0;
 }
 
+// rg_unlinked of resource group `rg`, read from its header (verified).
+[[nodiscard]] int rgrp_unlinked_count(cfs::Fs *fs, const cfs::Rgrp &rg, std::uint32_t *unlinked)
+{
+	cfs::Buf *b;
+	int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+	if (err)
+		return err;
+	*unlinked = cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
+	cfs::meta_release(fs, b);
+	return 0;
+}
+
 }  // namespace
 
 extern "C" int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *freed)
@@ -1300,13 +1312,10 @@ extern "C" int cfs_core_reclaim_unlinked(struct cfs_core *core, cfs_core_u32 *fr
 		return 0;
 	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
 		const cfs::Rgrp &rg = fs->rgrps.rgrps[i];
-		cfs::Buf *b;
-		int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+		std::uint32_t unlinked;
+		int err = rgrp_unlinked_count(fs, rg, &unlinked);
 		if (err)
 			return err;
-		const std::uint32_t unlinked =
-			cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
-		cfs::meta_release(fs, b);
 		if (unlinked) {
 			err = reclaim_rgrp_unlinked(core, rg, freed);
 			if (err)
@@ -1324,13 +1333,11 @@ extern "C" int cfs_core_next_unlinked(struct cfs_core *core, cfs_core_u64 from, 
 		const cfs::Rgrp &rg = fs->rgrps.rgrps[r];
 		if (from >= rg.data0 + rg.data)
 			continue;
+		std::uint32_t unlinked;
 		cfs::Buf *b;
-		int err = cfs::meta_read(fs, rg.addr, CFS_BT_RG, 0, &b);
+		int err = rgrp_unlinked_count(fs, rg, &unlinked);
 		if (err)
 			return err;
-		const std::uint32_t unlinked =
-			cfs::from_le32(static_cast<const cfs_rgrp *>(cfs::buf_data(b))->rg_unlinked);
-		cfs::meta_release(fs, b);
 		if (!unlinked)
 			continue;
 		std::uint32_t first_byte = 0;  // bitmap byte at the start of metadata block k
