@@ -3,7 +3,8 @@
 #   make test-kernel-build      build it, and prove the C++ object check rejects what it must
 #   make test-kernel-vm         the module's VM tests (tests/vm/kernel-*.sh)
 #   make kernel-soak            the crash loop with CRASHES= iterations (default 200), then
-#                               mount fuzzing with FUZZ= damaged images (default 500)
+#                               mount fuzzing with FUZZ= damaged images (default 500),
+#                               node kills, the POSIX suite on a two-node cluster
 #   make demo                   boot a VM and show clusterfs working
 #   make kernel-module-612      build it for Debian's 6.12 too (build/kernel-612/kernel/)
 #   make test-kernel-vm-612     kernel-mount and kernel-posix in VMs booting 6.12
@@ -56,13 +57,15 @@ test-kernel-vm-612: kernel-module-612 build-all
 		tests/vm/run.sh kernel-mount kernel-posix kernel-aio-dio kernel-cluster-mount \
 		kernel-cluster-coherence kernel-cluster-withdraw kernel-cluster-plock
 
-# The crash loop, the mount fuzzer and the node kills for longer:
+# The crash loop, the mount fuzzer and the node kills for longer, and the POSIX suite on a
+# two-node cluster (too slow for `make test` while every glock release checkpoints):
 # make kernel-soak [CRASHES=200] [FUZZ=500] [KILLS=50] [SURVIVOR_KILLS=6]
 kernel-soak: kernel-module build-all
 	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) VM_TEST_TIMEOUT=$$(( $(or $(CRASHES),200) * 60 + 600 )) tests/vm/run.sh kernel-crash
 	CFS_FUZZ_ITERATIONS=$(or $(FUZZ),500) VM_TEST_TIMEOUT=$$(( $(or $(FUZZ),500) * 10 + 600 )) tests/vm/run.sh kernel-fuzz
 	CFS_KILL_ITERATIONS=$(or $(KILLS),50) VM_TEST_TIMEOUT=$$(( $(or $(KILLS),50) * 90 + 900 )) tests/vm/run.sh kernel-cluster-recovery
 	CFS_SURVIVOR_KILLS=$(or $(SURVIVOR_KILLS),6) VM_TEST_TIMEOUT=$$(( $(or $(SURVIVOR_KILLS),6) * 150 + 600 )) tests/vm/run.sh kernel-cluster-survivors
+	tests/vm/run.sh cluster-posix
 
 # `make demo` is the README's first command on a fresh machine: install missing packages,
 # then build in a fresh make (KDIR is read at parse time, after the headers exist).
