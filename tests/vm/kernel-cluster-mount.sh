@@ -64,7 +64,10 @@ peer_stop() {
 	node_run "$1" 'kill $(cat /run/peer.pid); for i in $(seq 1 50); do kill -0 $(cat /run/peer.pid) 2>/dev/null || exit 0; sleep 0.1; done; exit 1'
 }
 peer_start 1 mismatch
-kfs_expect_refused 1 '' 'speaks lock protocol revisions 7-9, this module 2-2' 'a lockd of another protocol revision'
+# The module speaks exactly the header's kernel revision.
+rev=$(sed -n 's/^#define CFS_LOCKPROTO_KERNEL_REVISION \([0-9]*\)u$/\1/p' include/clusterfs/lockproto.h)
+[ -n "$rev" ] || fail "no CFS_LOCKPROTO_KERNEL_REVISION in include/clusterfs/lockproto.h"
+kfs_expect_refused 1 '' "speaks lock protocol revisions 7-9, this module $rev-$rev" 'a lockd of another protocol revision'
 peer_stop 1
 peer_start 1 silent
 kfs_expect_refused 1 '' 'did not answer the protocol handshake' 'a lockd that never answers HELLO'
