@@ -60,6 +60,8 @@ test-kernel-vm-612: kernel-module-612 build-all
 # The crash loop, the mount fuzzer and the node kills for longer, and the POSIX suite on a
 # two-node cluster (too slow for `make test` while every glock release checkpoints):
 # make kernel-soak [CRASHES=200] [FUZZ=500] [KILLS=50] [SURVIVOR_KILLS=6]
+# cluster-posix is kernel-soak's only: keep it out of `make test`'s vm suite.
+VM_SUITE_EXCLUDE += cluster-posix
 kernel-soak: kernel-module build-all
 	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) VM_TEST_TIMEOUT=$$(( $(or $(CRASHES),200) * 60 + 600 )) tests/vm/run.sh kernel-crash
 	CFS_FUZZ_ITERATIONS=$(or $(FUZZ),500) VM_TEST_TIMEOUT=$$(( $(or $(FUZZ),500) * 10 + 600 )) tests/vm/run.sh kernel-fuzz
