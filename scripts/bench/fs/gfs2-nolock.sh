@@ -1,6 +1,6 @@
-# Filesystem adapter: GFS2 with lock_nolock on one node: no corosync, no DLM, the same
-# single-node configuration clusterfs runs in until its cluster lock module lands, so
-# the two compare like for like. Interface: see scripts/bench/fs/gfs2.sh.
+# Filesystem adapter: GFS2 with lock_nolock on one node: no corosync, no DLM, the peer of
+# clusterfs-nolock.sh (the same single-node configuration), so the two compare like for
+# like. Interface: see scripts/bench/fs/gfs2.sh.
 FS_MAX_NODES=1
 
 fs_setup() {
