@@ -7,6 +7,9 @@
 #   --runs  repetitions of every workload (default 3; streaming ones at least 5: the
 #           first large write after a metadata-heavy run is often several times slower)
 #   --out   results file (default docs/bench/results.md)
+#   --from-raw RAW  run nothing: write the results file from an earlier run's raw.tsv
+#           (build/bench-logs/*/raw.tsv), its filesystems in --fs order (e.g. when a
+#           filesystem's run finished every workload but failed the console check after)
 #
 # Workloads (files/s, MiB/s, ms; each cell also gives the median seconds):
 #   create, ls -l cold (node1 unmounts and mounts again, caches dropped), unlink of 2000
@@ -25,6 +28,7 @@ cd "$(dirname "$0")/../.." || exit 2
 repo=$PWD
 
 fs_list=
+from_raw=
 runs=3
 out=docs/bench/results.md
 while [ $# -gt 0 ]; do
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--fs) fs_list=${2:?}; shift 2 ;;
 	--runs) runs=${2:?}; shift 2 ;;
 	--out) out=${2:?}; shift 2 ;;
+	--from-raw) from_raw=${2:?}; shift 2 ;;
 	-h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -172,11 +177,17 @@ bench_fs() (
 
 : >"$bench_dir/raw.tsv"
 failed=()
-for fs in $fs_list; do
-	echo "=== bench $fs (logs $bench_dir/$fs)"
-	bench_fs "$fs" || failed+=("$fs")
-done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ -n "$from_raw" ]; then
+	cp "$from_raw" "$bench_dir/raw.tsv" || exit 1
+	load_before="(not recorded: table regenerated from ${from_raw#"$repo"/})"
+	load_after="(not recorded)"
+else
+	for fs in $fs_list; do
+		echo "=== bench $fs (logs $bench_dir/$fs)"
+		bench_fs "$fs" || failed+=("$fs")
+	done
+	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+fi
 
 # Median seconds per (fs, workload) and the rate computed from it.
 summary=$(awk -F'\t' '
@@ -206,7 +217,10 @@ ratio() { # fs other workload -> "rate(fs) / rate(other)" to two decimals, or n/
 	awk -F'\t' -v a="$1" -v b="$2" -v w="$3" '
 		$2 == w && $1 == a && $3 > 0 { ra = $4 / $3 }
 		$2 == w && $1 == b && $3 > 0 { rb = $4 / $3 }
-		END { if (ra > 0 && rb > 0) printf "%.2f", ra / rb; else printf "n/a" }' <<<"$summary"
+		END {
+			if (ra > 0 && rb > 0) printf (ra / rb < 0.1 ? "%.3f" : "%.2f"), ra / rb
+			else printf "n/a"
+		}' <<<"$summary"
 }
 
 kver=$(source scripts/vm/lib.sh && vm_kernel_version)

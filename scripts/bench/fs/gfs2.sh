@@ -7,6 +7,11 @@
 #   fs_mount K DIR        mount it on node K at DIR (created if missing)
 #   fs_umount K DIR       unmount it on node K
 FS_MAX_NODES=4
+# Debian 6.1's DLM warns (a FORTIFY field-spanning memcpy) in dlm_add_requestqueue during
+# lockspace recovery, e.g. when a node unmounts and mounts again (CLUSTER-NOTES): the
+# peer's own warning, allowed as tests/vm/gfs2-survivors.sh allows it; Oops, BUG and
+# panic lines still fail the run.
+: "${VM_CONSOLE_ALLOW:=dlm_add_requestqueue|Call Trace:}"
 
 fs_setup() {
 	local nodes=$1 k list=()
