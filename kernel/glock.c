@@ -285,7 +285,7 @@ static int cfs_glock_prepare_demote(struct cfs_glock *gl, enum cfs_glock_state f
 	if (from == CFS_GL_EX && to != CFS_GL_EX && gl->gl_ops->go_sync)
 		err = gl->gl_ops->go_sync(gl);
 	if (from != CFS_GL_UN && (to == CFS_GL_UN || (to == CFS_GL_DF) != (from == CFS_GL_DF)) &&
-	    gl->gl_ops->go_inval) {
+	    gl->gl_ops->go_inval && !READ_ONCE(gl->gl_sbi->glocks.draining)) {
 		gl->gl_ops->go_inval(gl);
 		spin_lock(&gl->gl_lock);
 		gl->gl_inval_count++;
@@ -549,6 +549,7 @@ void cfs_glock_lru_drain(struct cfs_glock_table *table)
 		return;		/* the table was never set up (a mount that failed early) */
 	spin_lock(&table->lock);
 	table->lru_enabled = false;
+	table->draining = true;
 	spin_unlock(&table->lock);
 	cancel_work_sync(&table->lru_work);
 	cfs_glock_lru_trim(table, 0);
@@ -566,6 +567,7 @@ int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_mo
 	INIT_LIST_HEAD(&table->lru);
 	table->lru_count = 0;
 	table->lru_enabled = false;
+	table->draining = false;
 	INIT_WORK(&table->lru_work, cfs_glock_lru_work);
 	table->demote_wq = alloc_workqueue("clusterfs_demote", WQ_MEM_RECLAIM | WQ_FREEZABLE, 0);
 	return table->demote_wq ? 0 : -ENOMEM;

@@ -149,6 +149,7 @@ struct cfs_glock_table {
 	struct list_head lru;
 	unsigned int lru_count;
 	bool lru_enabled;		/* set by a cluster mount, cleared to drain */
+	bool draining;			/* unmount: releases skip go_inval (see drain) */
 	struct work_struct lru_work;	/* releases the oldest beyond CFS_GLOCK_LRU_MAX */
 	struct dentry *debugfs;		/* clusterfs/<device>/glocks, as GFS2's */
 };
@@ -159,8 +160,10 @@ void cfs_glock_debugfs_add(struct cfs_glock_table *table, const char *name);
 /* Cluster mounts: unused inode glocks stay cached (LRU) from now on. */
 void cfs_glock_lru_enable(struct cfs_glock_table *table);
 /*
- * Releases every glock on the LRU (go_sync, go_inval, unlock) and caches no more:
- * unmount, while the journal can still be written, before the lock module goes.
+ * Releases every glock on the LRU and caches no more: unmount, after the journal's
+ * clean stop, before the lock module goes. From here on releases skip go_inval (one
+ * walk of the block device's cache per glock made unmount slow): the caller forgets
+ * every cached metadata block once, after the last glock is gone.
  */
 void cfs_glock_lru_drain(struct cfs_glock_table *table);
 /* Demotes every glock to UN (go_sync + go_inval) and frees them: unmount. */

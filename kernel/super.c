@@ -284,6 +284,9 @@ static void cfs_release_sbi(struct cfs_sb_info *sbi)
 		sbi->sb_glock = NULL;
 	}
 	cfs_glock_table_destroy(&sbi->glocks);
+	/* The releases since the drain skipped go_inval: forget it all at once. */
+	if (cfs_clustered_sb(sbi) && sbi->glocks.draining)
+		cfs_meta_forget_all(sbi);
 	cfs_host_drain(&sbi->host);
 	/* Every write is done: only now may another node take the filesystem. */
 	cfs_cluster_unmount(sbi);
