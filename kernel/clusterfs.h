@@ -229,6 +229,8 @@ void cfs_acl_finish_create(struct inode *inode, struct cfs_acl_create *ac);
 void cfs_inode_glops_init_once(struct cfs_inode_info *ci);
 /* Forgets cached rgrp headers, bitmaps and the global statfs file (another node's now). */
 void cfs_alloc_state_invalidate(struct cfs_sb_info *sbi);
+/* Unmount, after the glock LRU's drain: every cached metadata block is forgotten. */
+void cfs_meta_forget_all(struct cfs_sb_info *sbi);
 /*
  * Around every transaction, instead of a bare trans_mutex: with lock_cluster also the
  * allocation lock EX (taken first, glocks before trans_mutex). A node that cannot get

@@ -285,7 +285,7 @@ static int cfs_glock_prepare_demote(struct cfs_glock *gl, enum cfs_glock_state f
 	if (from == CFS_GL_EX && to != CFS_GL_EX && gl->gl_ops->go_sync)
 		err = gl->gl_ops->go_sync(gl);
 	if (from != CFS_GL_UN && (to == CFS_GL_UN || (to == CFS_GL_DF) != (from == CFS_GL_DF)) &&
-	    gl->gl_ops->go_inval) {
+	    gl->gl_ops->go_inval && !READ_ONCE(gl->gl_sbi->glocks.draining)) {
 		gl->gl_ops->go_inval(gl);
 		spin_lock(&gl->gl_lock);
 		gl->gl_inval_count++;
@@ -369,10 +369,22 @@ static struct cfs_glock *cfs_glock_find_locked(struct cfs_glock_table *table,
 {
 	struct cfs_glock *gl;
 
-	hlist_for_each_entry(gl, &table->buckets[cfs_glock_hash(type, number)], gl_hash)
-		if (gl->gl_type == type && gl->gl_number == number &&
-		    refcount_inc_not_zero(&gl->gl_ref))
+	lockdep_assert_held(&table->lock);
+	hlist_for_each_entry(gl, &table->buckets[cfs_glock_hash(type, number)], gl_hash) {
+		if (gl->gl_type != type || gl->gl_number != number)
+			continue;
+		/* Off the LRU: the table's reference becomes the caller's. */
+		if (test_and_clear_bit(CFS_GLF_LRU, &gl->gl_flags)) {
+			list_del_init(&gl->gl_lru);
+			table->lru_count--;
+			clear_bit(CFS_GLF_NO_LRU, &gl->gl_flags);
 			return gl;
+		}
+		if (refcount_inc_not_zero(&gl->gl_ref)) {
+			clear_bit(CFS_GLF_NO_LRU, &gl->gl_flags);
+			return gl;
+		}
+	}
 	return NULL;
 }
 
@@ -404,6 +416,7 @@ struct cfs_glock *cfs_glock_get(struct cfs_sb_info *sbi, enum cfs_glock_type typ
 	if (gl->gl_ops->go_instantiate)
 		set_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags);
 	INIT_LIST_HEAD(&gl->gl_holders);
+	INIT_LIST_HEAD(&gl->gl_lru);
 	init_waitqueue_head(&gl->gl_wait);
 	INIT_WORK(&gl->gl_demote_work, cfs_glock_demote_work);
 
@@ -426,6 +439,29 @@ void cfs_glock_hold(struct cfs_glock *gl)
 	refcount_inc(&gl->gl_ref);
 }
 
+/*
+ * table->lock held, the last reference just dropped: whether the glock stays cached on
+ * the LRU instead (an inode glock the node holds, while caching is on).
+ */
+static bool cfs_glock_lru_keep_locked(struct cfs_glock_table *table, struct cfs_glock *gl)
+{
+	bool keep;
+
+	if (!table->lru_enabled || gl->gl_type != CFS_GLT_INODE ||
+	    test_bit(CFS_GLF_NO_LRU, &gl->gl_flags))
+		return false;
+	spin_lock(&gl->gl_lock);
+	keep = gl->gl_state != CFS_GL_UN;
+	spin_unlock(&gl->gl_lock);
+	if (!keep)
+		return false;
+	refcount_set(&gl->gl_ref, 1);	/* the table's */
+	set_bit(CFS_GLF_LRU, &gl->gl_flags);
+	list_add_tail(&gl->gl_lru, &table->lru);
+	table->lru_count++;
+	return true;
+}
+
 void cfs_glock_put(struct cfs_glock *gl)
 {
 	struct cfs_glock_table *table = &gl->gl_sbi->glocks;
@@ -433,6 +469,21 @@ void cfs_glock_put(struct cfs_glock *gl)
 
 	if (!refcount_dec_and_lock(&gl->gl_ref, &table->lock))
 		return;
+	if (cfs_glock_lru_keep_locked(table, gl)) {
+		bool over = table->lru_count > CFS_GLOCK_LRU_MAX;
+
+		spin_unlock(&table->lock);
+		/*
+		 * A blocking callback that came while the count was zero could not queue its
+		 * demotion (cfs_glock_queue_demote_locked takes a reference): queue it now.
+		 */
+		spin_lock(&gl->gl_lock);
+		cfs_glock_queue_demote_locked(gl);
+		spin_unlock(&gl->gl_lock);
+		if (over)
+			queue_work(table->demote_wq, &table->lru_work);
+		return;
+	}
 	hlist_del(&gl->gl_hash);
 	atomic_dec(&table->count);
 	spin_unlock(&table->lock);
@@ -456,6 +507,54 @@ void cfs_glock_put(struct cfs_glock *gl)
 	kmem_cache_free(cfs_glock_cache, gl);
 }
 
+/* Releases LRU glocks, oldest first, until at most @keep remain. */
+static void cfs_glock_lru_trim(struct cfs_glock_table *table, unsigned int keep)
+{
+	struct cfs_glock *gl;
+
+	spin_lock(&table->lock);
+	while (table->lru_count > keep) {
+		gl = list_first_entry(&table->lru, struct cfs_glock, gl_lru);
+		list_del_init(&gl->gl_lru);
+		clear_bit(CFS_GLF_LRU, &gl->gl_flags);
+		table->lru_count--;
+		/* The table's reference is ours now; its last put releases the lock. */
+		set_bit(CFS_GLF_NO_LRU, &gl->gl_flags);
+		spin_unlock(&table->lock);
+		cfs_glock_put(gl);
+		cond_resched();
+		spin_lock(&table->lock);
+	}
+	spin_unlock(&table->lock);
+}
+
+static void cfs_glock_lru_work(struct work_struct *work)
+{
+	struct cfs_glock_table *table = container_of(work, struct cfs_glock_table, lru_work);
+
+	/* Down to three quarters, so that the work runs once per many evictions. */
+	cfs_glock_lru_trim(table, CFS_GLOCK_LRU_MAX / 4 * 3);
+}
+
+void cfs_glock_lru_enable(struct cfs_glock_table *table)
+{
+	spin_lock(&table->lock);
+	table->lru_enabled = true;
+	spin_unlock(&table->lock);
+}
+
+void cfs_glock_lru_drain(struct cfs_glock_table *table)
+{
+	if (!table->demote_wq)
+		return;		/* the table was never set up (a mount that failed early) */
+	spin_lock(&table->lock);
+	table->lru_enabled = false;
+	table->draining = true;
+	spin_unlock(&table->lock);
+	cancel_work_sync(&table->lru_work);
+	cfs_glock_lru_trim(table, 0);
+}
+
 int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_module *module)
 {
 	int i;
@@ -465,13 +564,18 @@ int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_mo
 		INIT_HLIST_HEAD(&table->buckets[i]);
 	table->module = module;
 	atomic_set(&table->count, 0);
+	INIT_LIST_HEAD(&table->lru);
+	table->lru_count = 0;
+	table->lru_enabled = false;
+	table->draining = false;
+	INIT_WORK(&table->lru_work, cfs_glock_lru_work);
 	table->demote_wq = alloc_workqueue("clusterfs_demote", WQ_MEM_RECLAIM | WQ_FREEZABLE, 0);
 	return table->demote_wq ? 0 : -ENOMEM;
 }
 
 static struct dentry *cfs_debugfs_root;
 
-/* One line per glock: "inode/1828 EX f:DEMOTE h:2 SH,SH i:3 lk:17". */
+/* One line per glock: "inode/1828 EX f:D h:2 SH,SH i:3 lk:17" (f:L: unused, on the LRU). */
 static int cfs_glocks_show(struct seq_file *m, void *unused)
 {
 	struct cfs_glock_table *table = m->private;
@@ -483,12 +587,13 @@ static int cfs_glocks_show(struct seq_file *m, void *unused)
 	for (i = 0; i < ARRAY_SIZE(table->buckets); i++) {
 		hlist_for_each_entry(gl, &table->buckets[i], gl_hash) {
 			spin_lock(&gl->gl_lock);
-			seq_printf(m, "%s/%llx %s f:%s%s%s%s", gl->gl_ops->name, gl->gl_number,
+			seq_printf(m, "%s/%llx %s f:%s%s%s%s%s", gl->gl_ops->name, gl->gl_number,
 				   cfs_glock_state_name(gl->gl_state),
 				   test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) ? "R" : "",
 				   test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ? "D" : "",
 				   test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags) ? "d" : "",
-				   test_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags) ? "I" : "");
+				   test_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags) ? "I" : "",
+				   test_bit(CFS_GLF_LRU, &gl->gl_flags) ? "L" : "");
 			n = 0;
 			list_for_each_entry(gh, &gl->gl_holders, gh_list)
 				n++;

@@ -11,7 +11,12 @@
  *    (journal flushed up to the glock's last transaction, then data and metadata in
  *    place); before it leaves SH/DF/EX for UN, ops->go_inval drops the cached copies;
  *  - glocks stay cached in their state after the last holder leaves, and are demoted
- *    only when the lock module asks (blocking callback) or at unmount.
+ *    only when the lock module asks (blocking callback) or at unmount. With a cluster
+ *    lock module an inode glock also outlives its inode: on the last put it goes to the
+ *    table's LRU list still in its state (as GFS2's glock LRU), so that evicting an
+ *    inode costs no journal checkpoint, cache scan or lock manager round trip, and the
+ *    inode read back later finds its lock already held. The LRU is capped; the oldest
+ *    are released from a work item, every one at unmount.
  *
  * Lock modules (struct cfs_lock_module) grant states asynchronously through
  * cfs_glock_complete() and ask for demotions through cfs_glock_callback(). The local
@@ -86,6 +91,8 @@ enum {
 	CFS_GLF_INSTANTIATE_NEEDED,	/* go_inval ran: the next holder reloads the object */
 	CFS_GLF_INSTANTIATING,		/* a holder runs go_instantiate; others wait */
 	CFS_GLF_TRY,			/* the pending request must not queue (CFS_GH_TRY) */
+	CFS_GLF_LRU,			/* on the table's LRU: its reference is the table's */
+	CFS_GLF_NO_LRU,			/* taken off the LRU to be released: the last put frees it */
 };
 
 /* cfs_glock_nq_flags() flags */
@@ -115,6 +122,7 @@ struct cfs_glock {
 	unsigned long gl_inval_count;	/* go_inval runs so far (dentry revalidation) */
 	u64 gl_lkid;			/* lock module's handle (lock_cluster), 0 = none */
 
+	struct list_head gl_lru;	/* on cfs_glock_table.lru (table->lock) */
 	void *gl_object;		/* the inode or rgrp it covers, NULL if none */
 	u8 gl_lvb[32];			/* lock value block (rgrp free counts) */
 };
@@ -128,6 +136,8 @@ struct cfs_holder {
 };
 
 #define CFS_GLOCK_HASH_BITS 10
+/* Unused inode glocks kept cached: a few hundred bytes each here and in lockd. */
+#define CFS_GLOCK_LRU_MAX 4096
 
 struct cfs_glock_table {
 	spinlock_t lock;
@@ -135,12 +145,27 @@ struct cfs_glock_table {
 	const struct cfs_lock_module *module;
 	struct workqueue_struct *demote_wq;
 	atomic_t count;
+	/* Unused glocks kept in their state, oldest first (table->lock); see above. */
+	struct list_head lru;
+	unsigned int lru_count;
+	bool lru_enabled;		/* set by a cluster mount, cleared to drain */
+	bool draining;			/* unmount: releases skip go_inval (see drain) */
+	struct work_struct lru_work;	/* releases the oldest beyond CFS_GLOCK_LRU_MAX */
 	struct dentry *debugfs;		/* clusterfs/<device>/glocks, as GFS2's */
 };
 
 int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_module *module);
 /* debugfs clusterfs/<@name>/glocks: one line per glock (state, holders, flags). */
 void cfs_glock_debugfs_add(struct cfs_glock_table *table, const char *name);
+/* Cluster mounts: unused inode glocks stay cached (LRU) from now on. */
+void cfs_glock_lru_enable(struct cfs_glock_table *table);
+/*
+ * Releases every glock on the LRU and caches no more: unmount, after the journal's
+ * clean stop, before the lock module goes. From here on releases skip go_inval (one
+ * walk of the block device's cache per glock made unmount slow): the caller forgets
+ * every cached metadata block once, after the last glock is gone.
+ */
+void cfs_glock_lru_drain(struct cfs_glock_table *table);
 /* Demotes every glock to UN (go_sync + go_inval) and frees them: unmount. */
 void cfs_glock_table_destroy(struct cfs_glock_table *table);
 

@@ -109,6 +109,16 @@ void cfs_alloc_state_invalidate(struct cfs_sb_info *sbi)
 	cfs_meta_invalidate(sbi, cfs_meta_alloc_state, 0);
 }
 
+static bool cfs_meta_any(struct cfs_sb_info *sbi, const struct cfs_meta_header *h, u64 unused)
+{
+	return le32_to_cpu(h->mh_magic) == CFS_META_MAGIC;
+}
+
+void cfs_meta_forget_all(struct cfs_sb_info *sbi)
+{
+	cfs_meta_invalidate(sbi, cfs_meta_any, 0);
+}
+
 /*
  * Diagnostic (module parameter verify_cache, off by default; the multi-kill VM test
  * turns it on). When an inode glock is granted after another node held it and this

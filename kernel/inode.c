@@ -431,16 +431,26 @@ void cfs_evict_inode(struct inode *inode)
 {
 	struct cfs_inode_info *ci = CFS_I(inode);
 	struct cfs_holder iopen_ex = {};
+	bool freed = false;
 
 	truncate_inode_pages_final(&inode->i_data);
 	cfs_host_remove_ordered(&CFS_SB(inode->i_sb)->host, ci);
 	if (ci->iopen_gl) {
-		if (cfs_cluster_may_free(inode, &iopen_ex))
+		if (cfs_cluster_may_free(inode, &iopen_ex)) {
 			cfs_free_unlinked(inode);
+			freed = true;
+		}
 	} else if (!inode->i_nlink && !is_bad_inode(inode) && !ci->stale) {
 		cfs_free_unlinked(inode);
 	}
 	clear_inode(inode);
+	/*
+	 * Unlinked but still open on another node: its glock is not kept cached (glock.h),
+	 * since whoever frees it later (that node, or a survivor's reclaim after it died)
+	 * takes it without waiting, which a cached copy here would make fail.
+	 */
+	if (ci->glock && ci->iopen_gl && !inode->i_nlink && !freed)
+		set_bit(CFS_GLF_NO_LRU, &ci->glock->gl_flags);
 	if (ci->glock) {
 		/* A stale inode's glock may serve the inode that reused its number. */
 		cmpxchg(&ci->glock->gl_object, (void *)inode, NULL);

@@ -275,6 +275,8 @@ static void cfs_release_sbi(struct cfs_sb_info *sbi)
 	if (sbi->core && cfs_core_journal_active(sbi->core))
 		cfs_journal_stop(sbi);
 	cfs_discard_destroy(sbi);
+	/* Evicted inodes' glocks still held (glock.h): released while lockd is there. */
+	cfs_glock_lru_drain(&sbi->glocks);
 	cfs_cluster_locks_release(sbi);
 	if (sbi->sb_glock) {
 		cfs_glock_dq(&sbi->sb_holder);
@@ -282,6 +284,9 @@ static void cfs_release_sbi(struct cfs_sb_info *sbi)
 		sbi->sb_glock = NULL;
 	}
 	cfs_glock_table_destroy(&sbi->glocks);
+	/* The releases since the drain skipped go_inval: forget it all at once. */
+	if (cfs_clustered_sb(sbi) && sbi->glocks.draining)
+		cfs_meta_forget_all(sbi);
 	cfs_host_drain(&sbi->host);
 	/* Every write is done: only now may another node take the filesystem. */
 	cfs_cluster_unmount(sbi);
@@ -642,6 +647,8 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (err)
 		goto fail;
 	cfs_glock_debugfs_add(&sbi->glocks, sb->s_id);
+	if (sbi->cluster)
+		cfs_glock_lru_enable(&sbi->glocks);
 
 	/* The meta glock covers the superblock and statfs; held for the life of the mount. */
 	sbi->sb_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_SUPER);

@@ -31,6 +31,9 @@
 # 10c. node 1 unlinks 120 files whose inode numbers are below their directory's while
 #     node 2 looks each up 3 times: neither hangs (lookup and unlink take glocks in
 #     different orders), both then list none
+# 10d. node 1 evicts 20 inodes it wrote (drop_caches): their glocks stay cached on its LRU
+#     (debugfs); node 2 rewrites them (node 1's cached glocks give way) and node 1 reads
+#     node 2's bytes
 # 11. the tree alike on both, no withdraw or I/O error logged, statfs alike on both after a
 #     sync on each; both unmount; fsck.clusterfs -n clean. Free-count (statfs) failures
 #     are reported at the end, so that they hide no later check.
@@ -461,6 +464,36 @@ for k in 1 2; do
 done
 node_run 2 "rmdir $D/high $D/low"
 step 10c
+
+# --- 10d. evicted inodes keep their glocks (the LRU), and stay coherent -------------------
+# Node 1 writes 20 files and evicts their inodes (drop_caches): their glocks stay held on
+# node 1 (debugfs flag L, state EX). Node 2 then rewrites each: node 1's cached glocks
+# must give way (no longer EX there), and node 1 reads node 2's bytes; node 1 unlinks
+# them, node 2 sees them gone.
+glocks_on() {
+	node_run "$1" "mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; cat /sys/kernel/debug/clusterfs/*/glocks"
+}
+node_run 1 "mkdir $D/lru && cd $D/lru && for i in \$(seq 1 20); do echo n1-\$i >f\$i; done && sync && echo 2 >/proc/sys/vm/drop_caches"
+inos=$(node_run 1 "stat -c %i $D/lru/f*" | tr '\n' ' ')
+# stat loaded the inodes again: evict them once more before looking at the glocks.
+node_run 1 "echo 2 >/proc/sys/vm/drop_caches"
+gl1=$(glocks_on 1)
+cached=0
+for ino in $inos; do
+	grep -qE "^inode/$(printf %x "$ino") (EX|SH) f:[A-Za-z]*L" <<<"$gl1" && cached=$((cached + 1))
+done
+((cached >= 10)) || fail "10d: only $cached of node 1's 20 evicted inodes kept their glocks on the LRU: $(grep -c ' f:[A-Za-z]*L' <<<"$gl1") L entries"
+node_run 2 "cd $D/lru && for i in \$(seq 1 20); do echo n2-\$i >f\$i; done"
+gl1=$(glocks_on 1)
+for ino in $inos; do
+	! grep -qE "^inode/$(printf %x "$ino") EX " <<<"$gl1" || fail "10d: node 1 still holds inode $ino's glock EX after node 2 wrote it"
+done
+got=$(node_run 1 "cat $D/lru/f7 $D/lru/f20")
+assert_eq "n2-7"$'\n'"n2-20" "$got" "10d: node 1 reads what node 2 wrote over its evicted files"
+node_run 1 "rm -r $D/lru"
+absent_on 2 "10d: node 2 after node 1 removed the directory" $D/lru
+vm_log "10d: $cached of 20 evicted inodes' glocks cached on node 1; coherent after node 2's writes"
+step 10d
 
 # --- 11. the whole tree alike on both, both unmount, fsck clean -----------------------------
 tree="set -o pipefail; cd $D && find . -printf '%y %p %m %u %s %n\n' | LC_ALL=C sort | sha256sum"
