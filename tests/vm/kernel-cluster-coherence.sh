@@ -473,10 +473,13 @@ step 10c
 glocks_on() {
 	node_run "$1" "mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; cat /sys/kernel/debug/clusterfs/*/glocks"
 }
-node_run 1 "mkdir $D/lru && cd $D/lru && for i in \$(seq 1 20); do echo n1-\$i >f\$i; done && sync && echo 2 >/proc/sys/vm/drop_caches"
+# Eviction: sync, then drop page cache and inodes a few times (one pass gives recently
+# used dentries and inodes a second chance; an inode with pages is evicted once they go).
+evict_all="sync && for i in \$(seq 1 5); do echo 3 >/proc/sys/vm/drop_caches; done"
+node_run 1 "mkdir $D/lru && cd $D/lru && for i in \$(seq 1 20); do echo n1-\$i >f\$i; done && $evict_all"
 inos=$(node_run 1 "stat -c %i $D/lru/f*" | tr '\n' ' ')
 # stat loaded the inodes again: evict them once more before looking at the glocks.
-node_run 1 "echo 2 >/proc/sys/vm/drop_caches"
+node_run 1 "$evict_all"
 gl1=$(glocks_on 1)
 cached=0
 for ino in $inos; do
