@@ -5,26 +5,11 @@
 # Interface: see scripts/bench/fs/gfs2.sh.
 FS_MAX_NODES=3
 
+# The kernel VM tests' cluster bring-up (module, fence server, corosync, lockd).
+source kernel/tests/vm-helpers.sh
+
 fs_setup() {
-	local nodes=$1 k list=()
-	for ((k = 1; k <= nodes; k++)); do list+=("$k"); done
-	# The module first: lockd serves the misc device the module creates.
-	for k in "${list[@]}"; do
-		node_run "$k" -t 60 'modprobe libcrc32c && { grep -q "^clusterfs " /proc/modules || insmod kernel/clusterfs.ko; }' ||
-			vm_die "cannot load kernel/clusterfs.ko on node $k (build it with make kernel-module)"
-	done
-	# The VM fence agent, as the tests configure lockd (nothing is killed here).
-	cluster_fence_server_start
-	cluster_corosync_start "${list[@]}"
-	cluster_wait_quorate -t 120 "${list[@]}" || vm_die "corosync not quorate on nodes ${list[*]}"
-	for k in "${list[@]}"; do
-		node_run "$k" -t 60 'mkdir -p /etc/clusterfs &&
-			printf "fence_command = %s\n" "$PWD/scripts/vm/fence_vm" >/etc/clusterfs/lockd.conf &&
-			{ setsid build/bin/clusterfs_lockd -f -c /etc/clusterfs/lockd.conf </dev/null >>/var/log/clusterfs_lockd.log 2>&1 & }
-			for i in $(seq 1 200); do grep -q "serving the kernel module" /var/log/clusterfs_lockd.log && exit 0; sleep 0.2; done
-			cat /var/log/clusterfs_lockd.log >&2; exit 1' ||
-			vm_die "clusterfs_lockd does not serve the kernel module on node $k"
-	done
+	kfs_cluster_up "$1"
 }
 
 fs_mkfs() {
