@@ -198,8 +198,8 @@ free0_node1=$(node_run 1 "stat -f -c %f $CFS_MNT")
 if [ "$free0" != "$free0_node1" ]; then
 	late_fail "5: after a sync on node 1, then on node 2, statfs says $free0_node1 free blocks on node 1 and $free0 on node 2 (docs/kernel.md: df agrees on every node after a sync)"
 	for k in 1 2; do
-		alloc_lock=$(node_run $k "mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; grep -h '^rgrp/' /sys/kernel/debug/clusterfs/*/glocks || :")
-		vm_log "5: node $k's allocation lock (debugfs): $alloc_lock"
+		rgrp_locks=$(node_run $k "mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; grep -h '^rgrp/' /sys/kernel/debug/clusterfs/*/glocks || :")
+		vm_log "5: node $k's resource group locks (debugfs): $rgrp_locks"
 	done
 fi
 node_run 2 "head -c 8M /dev/urandom >/tmp/held && cp /tmp/held $D/held && mkdir -p /tmp/hold"
