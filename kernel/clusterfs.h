@@ -23,6 +23,13 @@ enum cfs_errors_mode {
 };
 
 #define CFS_DEFAULT_COMMIT_SECS		30u
+/*
+ * lock_cluster: once this many log blocks are not yet home, the log work checkpoints
+ * (queued at once by the transaction that crossed it): a survivor replaying a dead
+ * node's journal, while its own transactions wait, goes through at most about this
+ * much (docs/bench/cluster-failure.md).
+ */
+#define CFS_CLUSTER_LOG_BACKLOG		256u
 #define CFS_DEFAULT_STATFS_QUANTUM	30u
 #define CFS_MAX_INTERVAL_SECS		86400u
 #define CFS_JOURNAL_AUTO		(~0u)

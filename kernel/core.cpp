@@ -429,6 +429,13 @@ extern "C" int cfs_core_journal_checkpoint(struct cfs_core *core)
 	return err;
 }
 
+extern "C" cfs_core_u32 cfs_core_journal_backlog(struct cfs_core *core)
+{
+	if (!core->journal)
+		return 0;
+	return core->journal_loc.length - cfs::journal_free_blocks(core->journal);
+}
+
 extern "C" int cfs_core_journal_flush_wrote(struct cfs_core *core, bool *wrote)
 {
 	*wrote = core->journal && cfs::journal_has_pending(core->journal);

@@ -176,6 +176,8 @@ bool cfs_core_journal_idle(struct cfs_core *core);
  * is not home yet: what a glock covered reaches its home before another node reads it.
  */
 int cfs_core_journal_checkpoint(struct cfs_core *core);
+/* Log blocks written since the last checkpoint: what a replay after a crash goes through. */
+cfs_core_u32 cfs_core_journal_backlog(struct cfs_core *core);
 /*
  * cfs_core_journal_flush that also tells whether it wrote a record (*@wrote): the
  * record's header carries a cache flush, so data written before is durable too.

@@ -163,7 +163,10 @@ static void cfs_log_work(struct work_struct *work)
 
 	mutex_lock(&sbi->trans_mutex);
 	if (!cfs_withdrawn(sbi) && cfs_core_journal_active(sbi->core))
-		err = cfs_core_journal_flush(sbi->core);
+		/* lock_cluster: a long log is a long replay for the node that recovers us. */
+		err = sbi->rgrp_count && cfs_core_journal_backlog(sbi->core) >= CFS_CLUSTER_LOG_BACKLOG
+			? cfs_core_journal_checkpoint(sbi->core)
+			: cfs_core_journal_flush(sbi->core);
 	mutex_unlock(&sbi->trans_mutex);
 	if (err) {
 		cfs_core_error(sbi, err == -EIO ? err : -EIO);

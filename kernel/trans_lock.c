@@ -304,9 +304,18 @@ bool cfs_trans_trylock(struct cfs_sb_info *sbi)
 
 void cfs_trans_unlock(struct cfs_sb_info *sbi)
 {
-	mutex_unlock(&sbi->trans_mutex);
-	if (!sbi->rgrp_count)
+	bool checkpoint;
+
+	if (!sbi->rgrp_count) {
+		mutex_unlock(&sbi->trans_mutex);
 		return;
+	}
+	/* An active journal only: unmount cancels the log work before it stops it. */
+	checkpoint = cfs_core_journal_active(sbi->core) &&
+		     cfs_core_journal_backlog(sbi->core) >= CFS_CLUSTER_LOG_BACKLOG;
+	mutex_unlock(&sbi->trans_mutex);
+	if (checkpoint)
+		mod_delayed_work(system_long_wq, &sbi->log_work, 0);
 	cfs_rgrps_drop(sbi);
 	mutex_unlock(&sbi->alloc_mutex);
 }
