@@ -11,27 +11,21 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <set>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "algo_fixture.h"
-#include "layout.h"
+#include "mkfs_fixture.h"
 #include "xattr.h"
 
 namespace cfs::test {
 namespace {
 
-class RgrpAllowed : public ::testing::Test {
+class RgrpAllowed : public MkfsFsTest {
 protected:
-	std::string path;
-	cfs_host *host = nullptr;
-	Fs fs{};
-	std::vector<std::string> log;
 	uint32_t A = 0, B = 0;  // two ordinary groups, neither holding system files
 	uint64_t root = 0;
 
@@ -48,7 +42,8 @@ protected:
 		return h->allowed.count(index) != 0;
 	}
 
-	// Installs the hook allowing exactly `groups` (possibly none).
+	// Installs the hook allowing exactly `groups` (possibly none). The hook is a host
+	// setting kept in Fs: reopen() drops it.
 	void allow(std::initializer_list<uint32_t> groups)
 	{
 		hook.allowed = std::set<uint32_t>(groups);
@@ -64,83 +59,13 @@ protected:
 
 	void SetUp() override
 	{
-		const uint64_t bytes = 64ull << 20;
-		char tmpl[] = "/tmp/cfs-rgallow-XXXXXX";
-		int fd = mkstemp(tmpl);
-		ASSERT_GE(fd, 0);
-		path = tmpl;
-		ASSERT_EQ(ftruncate(fd, off_t(bytes)), 0);
-		::close(fd);
-		mkfs::Params p;
-		p.bsize = 4096;
-		p.journals = 1;
-		p.journal_mb = 8;
-		p.rgrp_mb = 8;  // 2048-block groups: several ordinary ones in 64 MiB
-		p.locktable = "t:rgallow";
-		p.dev_bytes = bytes;
-		p.uuid[0] = 9;
-		mkfs::Plan plan;
-		std::string error;
-		ASSERT_TRUE(mkfs::plan(p, &plan, &error)) << error;
-		open_host();
-		ASSERT_EQ(mkfs::write(host, p, plan, &error), 0) << error;
-		ASSERT_EQ(fs_open(host, &fs, nullptr), 0);
-		ASSERT_EQ(rgrp_table_load(&fs), 0);
-		refresh_all();
+		// 2048-block groups: several ordinary ones in 64 MiB.
+		ASSERT_NO_FATAL_FAILURE(make(4096, 64ull << 20, 8));
 		const uint32_t ord = first_ordinary();
 		ASSERT_LE(ord + 4, fs.rgrps.count) << "the image needs several ordinary rgrps";
 		A = ord + 1;
 		B = ord + 2;
 		root = from_le64(fs.sb.sb_root_addr);
-	}
-
-	void TearDown() override
-	{
-		if (host) {
-			fs_close(&fs);
-			EXPECT_EQ(user::host_held_buffers(host), 0u) << "lib leaked buffer references";
-			user::host_close(host);
-		}
-		if (!path.empty())
-			unlink(path.c_str());
-	}
-
-	void open_host()
-	{
-		const char *why = nullptr;
-		ASSERT_EQ(user::host_open(path.c_str(), user::HostOptions{}, &host, &why), 0);
-		user::host_set_log(host, [](void *ctx, int, const char *m) {
-			static_cast<RgrpAllowed *>(ctx)->log.push_back(m);
-		}, this, CFS_LOG_DEBUG);
-	}
-
-	void refresh_all()
-	{
-		for (uint32_t i = 0; i < fs.rgrps.count; i++)
-			ASSERT_EQ(rgrp_refresh(&fs, &fs.rgrps.rgrps[i]), 0);
-	}
-
-	// Drops all cached state and reads the image again (a remount). The hook is a host
-	// setting: it does not survive. With `refresh` false the rgrp headers stay unread
-	// (flags/free/dinodes 0), as after a mount.
-	void reopen(bool refresh = true)
-	{
-		fs_close(&fs);
-		ASSERT_EQ(cfs_env_sync(host), 0);
-		user::host_close(host);
-		open_host();
-		ASSERT_EQ(fs_open(host, &fs, nullptr), 0);
-		ASSERT_EQ(rgrp_table_load(&fs), 0);
-		if (refresh)
-			refresh_all();
-	}
-
-	uint32_t first_ordinary() const
-	{
-		for (uint32_t i = 0; i < fs.rgrps.count; i++)
-			if (!(fs.rgrps.rgrps[i].flags & CFS_RGF_JOURNAL))
-				return i;
-		return fs.rgrps.count;
 	}
 
 	Rgrp &rg(uint32_t index) { return fs.rgrps.rgrps[index]; }
@@ -157,14 +82,6 @@ protected:
 	{
 		EXPECT_EQ(rgrp_refresh(&fs, &rg(index)), 0);
 		return rg(index).free;
-	}
-
-	uint64_t total_free()
-	{
-		uint64_t n = 0;
-		for (uint32_t i = 0; i < fs.rgrps.count; i++)
-			n += free_of(i);
-		return n;
 	}
 
 	// A new inode whose dinode lands in `group` (only that group allowed meanwhile).
@@ -282,6 +199,51 @@ protected:
 		int err = bmap_punch(&fs, &tr, ip, 0, ~uint64_t(0), budget, done);
 		EXPECT_EQ(trans_commit(&tr), 0);
 		return err;
+	}
+
+	// Whether every block of `blocks` is in `state`; the failure names those that are not.
+	::testing::AssertionResult all_in_state(const std::vector<uint64_t> &blocks, unsigned state)
+	{
+		std::string wrong;
+		for (uint64_t blk : blocks) {
+			const int got = block_state(&fs, blk);
+			if (got != int(state))
+				wrong += " " + std::to_string(blk) + " (state " + std::to_string(got) + ")";
+		}
+		if (wrong.empty())
+			return ::testing::AssertionSuccess();
+		return ::testing::AssertionFailure() << "not in state " << state << ":" << wrong;
+	}
+
+	// The stepwise frees the tests drive: punch_step or free_step.
+	enum class Step { punch, free };
+
+	int step(Step kind, Inode *ip, unsigned budget, bool *done)
+	{
+		return kind == Step::punch ? punch_step(ip, budget, done) : free_step(ip, budget, done);
+	}
+
+	// The host holds A's lock only: one step must stop short, wanting `wanted`.
+	void expect_stop_with_only_a(Step kind, Inode *ip, bool *done, uint64_t wanted, unsigned budget = 64)
+	{
+		allow({A});
+		fs.rgrp_wanted = 0;
+		ASSERT_EQ(step(kind, ip, budget, done), 0);
+		EXPECT_FALSE(*done);
+		EXPECT_EQ(fs.rgrp_wanted, wanted);
+	}
+
+	// The host has taken B's lock as well: with A and B allowed the steps run to the end
+	// and want nothing more.
+	void finish_with_a_and_b(Step kind, Inode *ip, bool *done, unsigned budget = 64, int max_steps = 10)
+	{
+		allow({A, B});
+		fs.rgrp_wanted = 0;
+		for (int steps = 0; !*done; steps++) {
+			ASSERT_LT(steps, max_steps);
+			ASSERT_EQ(step(kind, ip, budget, done), 0);
+		}
+		EXPECT_EQ(fs.rgrp_wanted, 0u);
 	}
 };
 
@@ -474,19 +436,13 @@ TEST_F(RgrpAllowed, PunchStopsBeforeADataRunOfARejectedGroupAndResumes)
 	InodeRef ip(&fs);
 	ASSERT_EQ(inode_get(&fs, ino, ip.get()), 0);
 	ASSERT_EQ(inode_height(ip.get()), 1u);
-	allow({A});
-	fs.rgrp_wanted = 0;
 	bool done = true;
-	ASSERT_EQ(punch_step(ip.get(), 64, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, r2[0]) << "the first block of B's run is the one wanted";
+	// The first block of B's run is the one wanted.
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::punch, ip.get(), &done, r2[0]));
 	// The run before it went for good, the rejected run and everything after it stay.
-	for (uint64_t blk : r1)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << blk;
-	for (uint64_t blk : r2)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED)) << blk;
-	for (uint64_t blk : r3)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED)) << blk;
+	EXPECT_TRUE(all_in_state(r1, CFS_BLKST_FREE));
+	EXPECT_TRUE(all_in_state(r2, CFS_BLKST_USED));
+	EXPECT_TRUE(all_in_state(r3, CFS_BLKST_USED));
 	EXPECT_EQ(free_of(A), free_a + 5);
 	EXPECT_EQ(free_of(B), free_b);
 	EXPECT_EQ(inode_blocks(ip.get()), owned - 5);
@@ -497,24 +453,13 @@ TEST_F(RgrpAllowed, PunchStopsBeforeADataRunOfARejectedGroupAndResumes)
 	EXPECT_EQ(e.disk_block, r2[0]);
 
 	// Asking again without the lock changes nothing more.
-	fs.rgrp_wanted = 0;
-	ASSERT_EQ(punch_step(ip.get(), 64, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, r2[0]);
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::punch, ip.get(), &done, r2[0]));
 	EXPECT_EQ(free_of(B), free_b);
 
 	// The host locks B (and keeps A): the next step finishes the punch.
-	allow({A, B});
-	fs.rgrp_wanted = 0;
-	for (int steps = 0; !done; steps++) {
-		ASSERT_LT(steps, 10);
-		ASSERT_EQ(punch_step(ip.get(), 64, &done), 0);
-	}
-	EXPECT_EQ(fs.rgrp_wanted, 0u);
-	for (uint64_t blk : r2)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << blk;
-	for (uint64_t blk : r3)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << blk;
+	ASSERT_NO_FATAL_FAILURE(finish_with_a_and_b(Step::punch, ip.get(), &done));
+	EXPECT_TRUE(all_in_state(r2, CFS_BLKST_FREE));
+	EXPECT_TRUE(all_in_state(r3, CFS_BLKST_FREE));
 	EXPECT_EQ(inode_blocks(ip.get()), owned - 15);
 	EXPECT_TRUE(tree_blocks(ino).empty());
 	EXPECT_EQ(free_of(A), free_a0 - 1);  // the dinode remains
@@ -543,15 +488,11 @@ TEST_F(RgrpAllowed, PunchStopsBeforeAnIndirectBlockOfARejectedGroupAndResumes)
 	Inode ip;
 	ASSERT_EQ(inode_get(&fs, ino, &ip), 0);
 	ASSERT_EQ(inode_height(&ip), 2u);
-	allow({A});
 	bool done = true;
-	ASSERT_EQ(punch_step(&ip, 64, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, ind_low) << "the emptied indirect block in B is the one wanted";
-	for (uint64_t blk : low)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << "data in A stays freed";
-	for (uint64_t blk : ind)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED));
+	// The emptied indirect block in B is the one wanted.
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::punch, &ip, &done, ind_low));
+	EXPECT_TRUE(all_in_state(low, CFS_BLKST_FREE)) << "data in A stays freed";
+	EXPECT_TRUE(all_in_state(ind, CFS_BLKST_USED));
 	EXPECT_EQ(block_state(&fs, high[0]), int(CFS_BLKST_USED));
 	EXPECT_EQ(free_of(A), free_a + 4);
 	EXPECT_EQ(free_of(B), free_b);
@@ -559,21 +500,11 @@ TEST_F(RgrpAllowed, PunchStopsBeforeAnIndirectBlockOfARejectedGroupAndResumes)
 	EXPECT_EQ(tree_blocks(ino).size(), 3u) << "two indirect blocks and the far data block";
 
 	// The whole-file free goes through the same stop (inode_free runs the punch first).
-	fs.rgrp_wanted = 0;
-	ASSERT_EQ(free_step(&ip, 64, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, ind_low);
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::free, &ip, &done, ind_low));
 	EXPECT_EQ(block_state(&fs, ino), int(CFS_BLKST_DINODE));
 
-	allow({A, B});
-	fs.rgrp_wanted = 0;
-	for (int steps = 0; !done; steps++) {
-		ASSERT_LT(steps, 10);
-		ASSERT_EQ(free_step(&ip, 64, &done), 0);
-	}
-	EXPECT_EQ(fs.rgrp_wanted, 0u);
-	for (uint64_t blk : all)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << blk;
+	ASSERT_NO_FATAL_FAILURE(finish_with_a_and_b(Step::free, &ip, &done));
+	EXPECT_TRUE(all_in_state(all, CFS_BLKST_FREE));
 	EXPECT_EQ(block_state(&fs, ino), int(CFS_BLKST_FREE));
 	EXPECT_EQ(free_of(A), free_a0);
 	EXPECT_EQ(free_of(B), free_b0);
@@ -599,29 +530,16 @@ TEST_F(RgrpAllowed, PunchStoppedInOneSubtreeDoesNotGoOnToTheNext)
 	Inode ip;
 	ASSERT_EQ(inode_get(&fs, ino, &ip), 0);
 	ASSERT_EQ(inode_height(&ip), 2u);
-	allow({A});
 	bool done = true;
-	ASSERT_EQ(punch_step(&ip, 64, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, b0[0]);
-	for (uint64_t blk : a0)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << blk;
-	for (uint64_t blk : b0)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED)) << blk;
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::punch, &ip, &done, b0[0]));
+	EXPECT_TRUE(all_in_state(a0, CFS_BLKST_FREE));
+	EXPECT_TRUE(all_in_state(b0, CFS_BLKST_USED));
 	// The stop ends the step: the second subtree (all in A) is left for the next one.
-	for (uint64_t blk : a1)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED)) << "punched past the stop: " << blk;
-	for (uint64_t blk : ind)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED)) << "punched past the stop: " << blk;
+	EXPECT_TRUE(all_in_state(a1, CFS_BLKST_USED)) << "punched past the stop";
+	EXPECT_TRUE(all_in_state(ind, CFS_BLKST_USED)) << "punched past the stop";
 	EXPECT_EQ(free_of(A), free_a + 2);
 
-	allow({A, B});
-	fs.rgrp_wanted = 0;
-	for (int steps = 0; !done; steps++) {
-		ASSERT_LT(steps, 10);
-		ASSERT_EQ(free_step(&ip, 64, &done), 0);
-	}
-	EXPECT_EQ(fs.rgrp_wanted, 0u);
+	ASSERT_NO_FATAL_FAILURE(finish_with_a_and_b(Step::free, &ip, &done));
 	EXPECT_EQ(free_of(A), free_a0);
 	EXPECT_EQ(free_of(B), free_b0);
 }
@@ -657,8 +575,7 @@ TEST_F(RgrpAllowed, TruncateKeepsTheSizeUntilTheStoppedPunchCompletes)
 	ASSERT_EQ(trans_commit(&tr), 0);
 	EXPECT_TRUE(done);
 	EXPECT_EQ(inode_size(ip.get()), uint64_t(fs.bsize));
-	for (uint64_t blk : b)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE));
+	EXPECT_TRUE(all_in_state(b, CFS_BLKST_FREE));
 }
 
 // ---- inode_free --------------------------------------------------------------------
@@ -678,32 +595,20 @@ TEST_F(RgrpAllowed, InodeFreeStopsAtTheXattrBlockOfARejectedGroup)
 
 	Inode ip;
 	ASSERT_EQ(inode_get(&fs, ino, &ip), 0);
-	allow({A});
-	fs.rgrp_wanted = 0;
 	bool done = true;
-	ASSERT_EQ(free_step(&ip, 64, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, xblk);
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::free, &ip, &done, xblk));
 	EXPECT_EQ(inode_xattr_block(&ip), xblk);
 	EXPECT_EQ(inode_blocks(&ip), owned);
 	EXPECT_EQ(block_state(&fs, xblk), int(CFS_BLKST_USED));
 	EXPECT_EQ(block_state(&fs, ino), int(CFS_BLKST_DINODE));
-	for (uint64_t blk : data)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_USED)) << "the xattr block goes first";
+	EXPECT_TRUE(all_in_state(data, CFS_BLKST_USED)) << "the xattr block goes first";
 	EXPECT_EQ(free_of(A), free_a);
 	EXPECT_EQ(free_of(B), free_b);
 
-	allow({A, B});
-	fs.rgrp_wanted = 0;
-	for (int steps = 0; !done; steps++) {
-		ASSERT_LT(steps, 10);
-		ASSERT_EQ(free_step(&ip, 64, &done), 0);
-	}
-	EXPECT_EQ(fs.rgrp_wanted, 0u);
+	ASSERT_NO_FATAL_FAILURE(finish_with_a_and_b(Step::free, &ip, &done));
 	EXPECT_EQ(block_state(&fs, xblk), int(CFS_BLKST_FREE));
 	EXPECT_EQ(block_state(&fs, ino), int(CFS_BLKST_FREE));
-	for (uint64_t blk : data)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE));
+	EXPECT_TRUE(all_in_state(data, CFS_BLKST_FREE));
 	EXPECT_EQ(free_of(A), free_a0);
 	EXPECT_EQ(free_of(B), free_b0);
 }
@@ -717,15 +622,10 @@ TEST_F(RgrpAllowed, InodeFreeStopsAtTheDinodeOfARejectedGroup)
 
 	Inode ip;
 	ASSERT_EQ(inode_get(&fs, ino, &ip), 0);
-	allow({A});
-	fs.rgrp_wanted = 0;
 	bool done = true;
-	ASSERT_EQ(free_step(&ip, 64, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, ino);
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::free, &ip, &done, ino));
 	ASSERT_NE(ip.bh, nullptr) << "the handle is released only when done";
-	for (uint64_t blk : data)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << "the tree in A goes";
+	EXPECT_TRUE(all_in_state(data, CFS_BLKST_FREE)) << "the tree in A goes";
 	EXPECT_EQ(block_state(&fs, ino), int(CFS_BLKST_DINODE));
 	EXPECT_EQ(free_of(A), free_a + 6);
 	EXPECT_EQ(free_of(B), free_b);
@@ -805,20 +705,11 @@ TEST_F(RgrpAllowed, InodeFreeStopsAtDirectoryLeavesOfARejectedGroup)
 	EXPECT_GE(freed_a, 1u);
 	EXPECT_EQ(inode_blocks(&ip), owned - freed_a);
 	// Another step without B: nothing more.
-	fs.rgrp_wanted = 0;
-	ASSERT_EQ(free_step(&ip, 2, &done), 0);
-	EXPECT_FALSE(done);
-	EXPECT_EQ(fs.rgrp_wanted, wanted);
+	ASSERT_NO_FATAL_FAILURE(expect_stop_with_only_a(Step::free, &ip, &done, wanted, 2));
 	EXPECT_EQ(free_of(A), free_a + freed_a);
 	EXPECT_EQ(free_of(B), free_b);
 
-	allow({A, B});
-	fs.rgrp_wanted = 0;
-	for (steps = 0; !done; steps++) {
-		ASSERT_LT(steps, 10000);
-		ASSERT_EQ(free_step(&ip, 16, &done), 0);
-	}
-	EXPECT_EQ(fs.rgrp_wanted, 0u);
+	ASSERT_NO_FATAL_FAILURE(finish_with_a_and_b(Step::free, &ip, &done, 16, 10000));
 	EXPECT_EQ(block_state(&fs, wanted), int(CFS_BLKST_FREE));
 	EXPECT_EQ(block_state(&fs, dir), int(CFS_BLKST_FREE));
 	EXPECT_EQ(free_of(A), free_a0);
@@ -919,8 +810,7 @@ TEST_F(RgrpAllowed, WithoutAHookEveryGroupMayChangeAsBefore)
 	bool done = false;
 	ASSERT_EQ(punch_step(&ip, 64, &done), 0);
 	EXPECT_TRUE(done);
-	for (uint64_t blk : all)
-		EXPECT_EQ(block_state(&fs, blk), int(CFS_BLKST_FREE)) << blk;
+	EXPECT_TRUE(all_in_state(all, CFS_BLKST_FREE));
 	// And the dinode in the next inode_free step.
 	ASSERT_EQ(free_step(&ip, 64, &done), 0);
 	EXPECT_TRUE(done);
