@@ -29,7 +29,7 @@ enum cfs_errors_mode {
  * node's journal, while its own transactions wait, goes through at most about this
  * much (docs/bench/cluster-failure.md).
  */
-#define CFS_CLUSTER_LOG_BACKLOG		1024u
+#define CFS_CLUSTER_LOG_BACKLOG		256u
 #define CFS_DEFAULT_STATFS_QUANTUM	30u
 #define CFS_MAX_INTERVAL_SECS		86400u
 #define CFS_JOURNAL_AUTO		(~0u)
