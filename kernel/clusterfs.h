@@ -23,6 +23,13 @@ enum cfs_errors_mode {
 };
 
 #define CFS_DEFAULT_COMMIT_SECS		30u
+/*
+ * lock_cluster: once this many log blocks are not yet home, the log work checkpoints
+ * (queued at once by the transaction that crossed it): a survivor replaying a dead
+ * node's journal, while its own transactions wait, goes through at most about this
+ * much (docs/bench/cluster-failure.md).
+ */
+#define CFS_CLUSTER_LOG_BACKLOG		256u
 #define CFS_DEFAULT_STATFS_QUANTUM	30u
 #define CFS_MAX_INTERVAL_SECS		86400u
 #define CFS_JOURNAL_AUTO		(~0u)
@@ -89,10 +96,15 @@ struct cfs_sb_info {
 	struct cfs_glock *sb_glock;	/* covers the superblock and statfs */
 	struct cfs_holder sb_holder;	/* held SH for the life of the mount */
 
-	/* lock_cluster only (NULL with lock_nolock): see cfs_trans_lock(). */
-	struct cfs_glock *alloc_glock;	/* rgrp glock 0: allocation and global statfs */
-	struct mutex alloc_mutex;	/* this node's transactions share alloc_gh */
-	struct cfs_holder alloc_gh;
+	/* lock_cluster only (none with lock_nolock): resource-group locks, trans_lock.c. */
+	u32 rgrp_count;			/* groups with a lock; 0: lock_nolock */
+	struct cfs_glock **rgrp_glocks;	/* per group, created on first use */
+	struct cfs_holder *rgrp_gh;	/* the running transaction's holders, per group */
+	unsigned long *rgrp_held;	/* groups the running transaction holds (lib asks) */
+	u32 home_rgrp;			/* the group this node allocates in */
+	unsigned long home_full_until;	/* jiffies: no group had room; keep the home till then */
+	struct mutex alloc_mutex;	/* one transaction at a time takes group locks */
+	struct cfs_glock *statfs_glock;	/* EX while folding into the global statfs file */
 	struct cfs_glock *live_glock;	/* held SH while mounted; EX-try = first mounter */
 	struct cfs_holder live_gh;
 	struct cfs_glock *rename_glock;	/* EX around renames across directories */
@@ -227,18 +239,42 @@ void cfs_acl_finish_create(struct inode *inode, struct cfs_acl_create *ac);
 
 /* glops.c */
 void cfs_inode_glops_init_once(struct cfs_inode_info *ci);
-/* Forgets cached rgrp headers, bitmaps and the global statfs file (another node's now). */
-void cfs_alloc_state_invalidate(struct cfs_sb_info *sbi);
+/* Forgets the cached copies of blocks [@first, @first + @count) (another node's now). */
+void cfs_meta_invalidate_range(struct cfs_sb_info *sbi, u64 first, u32 count);
 /* Unmount, after the glock LRU's drain: every cached metadata block is forgotten. */
 void cfs_meta_forget_all(struct cfs_sb_info *sbi);
+
 /*
- * Around every transaction, instead of a bare trans_mutex: with lock_cluster also the
- * allocation lock EX (taken first, glocks before trans_mutex). A node that cannot get
- * it withdraws, so the transaction then fails.
+ * trans_lock.c: around every transaction, instead of a bare trans_mutex. With
+ * lock_cluster also the node's allocation group and any group the caller names, in EX,
+ * taken first (glocks before trans_mutex). A node that cannot get them withdraws, so
+ * the transaction then fails.
  */
+#define CFS_TRANS_RGRPS 8
+/* Groups a transaction frees in, besides the home (by index, at most CFS_TRANS_RGRPS). */
+struct cfs_trans_rgrps {
+	u32 count;
+	u32 index[CFS_TRANS_RGRPS];
+};
+int cfs_trans_locks_init(struct cfs_sb_info *sbi);
+void cfs_trans_locks_release(struct cfs_sb_info *sbi);
+/* Adds the group of block @blkno (nothing with lock_nolock). */
+void cfs_trans_rgrps_add(struct cfs_sb_info *sbi, struct cfs_trans_rgrps *rs, u64 blkno);
 void cfs_trans_lock(struct cfs_sb_info *sbi);
+void cfs_trans_lock_rgrps(struct cfs_sb_info *sbi, const struct cfs_trans_rgrps *rs);
+/* Every group: scans for unlinked inodes anywhere (mount, last unmount, recovery). */
+void cfs_trans_lock_all(struct cfs_sb_info *sbi);
 bool cfs_trans_trylock(struct cfs_sb_info *sbi);
 void cfs_trans_unlock(struct cfs_sb_info *sbi);
+/*
+ * Under the transaction lock, after a step that did not finish or an -EAGAIN: whether
+ * lib stopped for a group not held; if so it is added to @rs, and the caller takes
+ * the lock again with it (cfs_trans_relock) and runs the next step.
+ */
+bool cfs_trans_wanted(struct cfs_sb_info *sbi, struct cfs_trans_rgrps *rs);
+void cfs_trans_relock(struct cfs_sb_info *sbi, const struct cfs_trans_rgrps *rs);
+/* Whether this node holds group @index's lock in EX (its cached copy is current). */
+bool cfs_rgrp_held_ex(struct cfs_sb_info *sbi, u32 index);
 
 static inline bool cfs_clustered_sb(const struct cfs_sb_info *sbi)
 {

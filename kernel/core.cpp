@@ -429,6 +429,13 @@ extern "C" int cfs_core_journal_checkpoint(struct cfs_core *core)
 	return err;
 }
 
+extern "C" cfs_core_u32 cfs_core_journal_backlog(struct cfs_core *core)
+{
+	if (!core->journal)
+		return 0;
+	return core->journal_loc.length - cfs::journal_free_blocks(core->journal);
+}
+
 extern "C" int cfs_core_journal_flush_wrote(struct cfs_core *core, bool *wrote)
 {
 	*wrote = core->journal && cfs::journal_has_pending(core->journal);
@@ -459,6 +466,74 @@ extern "C" void cfs_core_set_free_observer(struct cfs_core *core,
 	core->free_observer = obs ? *obs : cfs_core_free_observer{};
 	core->fs.blocks_freed = core->free_observer.freed;
 	core->fs.blocks_freed_ctx = core->free_observer.ctx;
+}
+
+extern "C" void cfs_core_set_rgrp_filter(struct cfs_core *core,
+					 bool (*allowed)(void *ctx, cfs_core_u32 index), void *ctx)
+{
+	core->fs.rgrp_allowed = allowed;
+	core->fs.rgrp_allowed_ctx = ctx;
+}
+
+extern "C" cfs_core_u64 cfs_core_take_rgrp_wanted(struct cfs_core *core)
+{
+	const std::uint64_t blkno = core->fs.rgrp_wanted;
+	core->fs.rgrp_wanted = 0;
+	return blkno;
+}
+
+extern "C" int cfs_core_rgrp_spread(struct cfs_core *core, cfs_core_u32 slot,
+				    cfs_core_u32 slots, cfs_core_u32 *index)
+{
+	cfs::Fs *fs = &core->fs;
+	std::uint32_t usable = 0;
+	*index = 0;
+	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
+		int err = cfs::rgrp_refresh(fs, &fs->rgrps.rgrps[i]);
+		if (err)
+			return err;
+		if (!(fs->rgrps.rgrps[i].flags & (CFS_RGF_JOURNAL | CFS_RGF_NOALLOC)))
+			usable++;
+	}
+	if (!usable || !slots)
+		return 0;
+	std::uint32_t want = static_cast<std::uint32_t>(std::uint64_t(usable) * (slot % slots) / slots);
+	for (std::uint32_t i = 0; i < fs->rgrps.count; i++) {
+		if (fs->rgrps.rgrps[i].flags & (CFS_RGF_JOURNAL | CFS_RGF_NOALLOC))
+			continue;
+		if (want-- == 0) {
+			*index = i;
+			break;
+		}
+	}
+	return 0;
+}
+
+extern "C" cfs_core_u32 cfs_core_rgrp_count(struct cfs_core *core)
+{
+	return core->fs.rgrps.count;
+}
+
+extern "C" int cfs_core_rgrp_of_block(struct cfs_core *core, cfs_core_u64 blkno,
+				      cfs_core_u32 *index)
+{
+	const cfs::Rgrp *rg = cfs::rgrp_of_block(&core->fs, blkno);
+	if (!rg)
+		return -CFS_ERANGE;
+	*index = static_cast<cfs_core_u32>(rg - core->fs.rgrps.rgrps);
+	return 0;
+}
+
+extern "C" int cfs_core_rgrp_room(struct cfs_core *core, cfs_core_u32 index, cfs_core_u32 *free)
+{
+	if (index >= core->fs.rgrps.count)
+		return -CFS_EINVAL;
+	cfs::Rgrp *rg = &core->fs.rgrps.rgrps[index];
+	int err = cfs::rgrp_refresh(&core->fs, rg);
+	if (err)
+		return err;
+	*free = (rg->flags & (CFS_RGF_JOURNAL | CFS_RGF_NOALLOC)) ? 0 : rg->free;
+	return 0;
 }
 
 extern "C" int cfs_core_rgrp_meta(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *addr,

@@ -176,6 +176,8 @@ bool cfs_core_journal_idle(struct cfs_core *core);
  * is not home yet: what a glock covered reaches its home before another node reads it.
  */
 int cfs_core_journal_checkpoint(struct cfs_core *core);
+/* Log blocks written since the last checkpoint: what a replay after a crash goes through. */
+cfs_core_u32 cfs_core_journal_backlog(struct cfs_core *core);
 /*
  * cfs_core_journal_flush that also tells whether it wrote a record (*@wrote): the
  * record's header carries a cache flush, so data written before is durable too.
@@ -300,6 +302,37 @@ struct cfs_core_free_observer {
 	void *ctx;
 };
 void cfs_core_set_free_observer(struct cfs_core *core, const struct cfs_core_free_observer *obs);
+
+/*
+ * lock_cluster: which resource groups the running transaction may change (lib/rgrp.h):
+ * the glue locks groups before trans_mutex and answers for their indexes. NULL
+ * @allowed: every group (lock_nolock).
+ */
+void cfs_core_set_rgrp_filter(struct cfs_core *core, bool (*allowed)(void *ctx, cfs_core_u32 index),
+			      void *ctx);
+/*
+ * A block whose group an operation needs and the transaction may not change: a freeing
+ * step stopped before it (done false), or an operation refused with -EAGAIN before it
+ * changed anything. 0 if none. Clears it.
+ */
+cfs_core_u64 cfs_core_take_rgrp_wanted(struct cfs_core *core);
+/*
+ * Where journal slot @slot of @slots allocates first: slot i of n starts i/n of the way
+ * through the groups that take allocations (journal groups left out), so that nodes
+ * begin in different groups. Reads every group's header (flags).
+ */
+int cfs_core_rgrp_spread(struct cfs_core *core, cfs_core_u32 slot, cfs_core_u32 slots,
+			 cfs_core_u32 *index);
+/* Resource groups in the table (after cfs_core_load_rgrps). */
+cfs_core_u32 cfs_core_rgrp_count(struct cfs_core *core);
+/* Index of the resource group holding data block @blkno; -ERANGE if none does. */
+int cfs_core_rgrp_of_block(struct cfs_core *core, cfs_core_u64 blkno, cfs_core_u32 *index);
+/*
+ * Reads group @index's header again (under its lock: the cached copy is current) and
+ * returns its free blocks in *@free, 0 for a group nothing is allocated in (journal,
+ * noalloc). Under trans_mutex.
+ */
+int cfs_core_rgrp_room(struct cfs_core *core, cfs_core_u32 index, cfs_core_u32 *free);
 
 /* Header and bitmap blocks of resource group @index (< rgrps): [*@addr, *@addr + *@length). */
 int cfs_core_rgrp_meta(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *addr,

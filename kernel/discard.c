@@ -205,13 +205,16 @@ static int cfs_fitrim(struct file *file, struct fstrim_range __user *argp)
 		return -EINVAL;
 
 	for (i = 0; i < sbi->rgrps && !err; i++) {
+		struct cfs_trans_rgrps rs = {};
 		u64 first;
 		u32 count;
 
 		err = cfs_core_rgrp_data(sbi->core, i, &first, &count);
 		if (err || first + count <= start || first >= end)
 			continue;
-		cfs_trans_lock(sbi);
+		/* The group's bitmap, current and unchanging while its free runs are sent. */
+		cfs_trans_rgrps_add(sbi, &rs, first);
+		cfs_trans_lock_rgrps(sbi, &rs);
 		if (cfs_withdrawn(sbi) || !cfs_core_journal_active(sbi->core)) {
 			/* withdrawn or remounted read-only meanwhile */
 			cfs_trans_unlock(sbi);

@@ -730,7 +730,8 @@ int cfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo, u64 star
  * Frees file blocks [@first, @end) in bounded transactions; trans_mutex held. The caller
  * has dropped the page cache over the range.
  */
-static int cfs_free_blocks_locked(struct inode *inode, u64 first, u64 end)
+static int cfs_free_blocks_locked(struct inode *inode, struct cfs_trans_rgrps *rs, u64 first,
+				  u64 end)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_inode_info *ci = CFS_I(inode);
@@ -740,6 +741,9 @@ static int cfs_free_blocks_locked(struct inode *inode, u64 first, u64 end)
 
 	lockdep_assert_held(&sbi->trans_mutex);
 	while (!err && !done) {
+		/* The previous step stopped at a block of a group we do not hold. */
+		if (cfs_trans_wanted(sbi, rs))
+			cfs_trans_relock(sbi, rs);
 		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
 		if (err)
 			break;
@@ -795,6 +799,7 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	struct cfs_inode_info *ci = CFS_I(inode);
 	loff_t bsize = sbi->block_size;
 	loff_t first = round_up(offset, bsize), last = round_down(offset + len, bsize);
+	struct cfs_trans_rgrps rs = {};
 	loff_t zero_end;
 	int err;
 
@@ -827,8 +832,9 @@ static long cfs_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	err = filemap_write_and_wait(inode->i_mapping);
 	if (err)
 		return err;
-	cfs_trans_lock(sbi);
-	err = cfs_free_blocks_locked(inode, first >> sbi->block_shift, last >> sbi->block_shift);
+	cfs_trans_rgrps_add(sbi, &rs, inode->i_ino);
+	cfs_trans_lock_rgrps(sbi, &rs);
+	err = cfs_free_blocks_locked(inode, &rs, first >> sbi->block_shift, last >> sbi->block_shift);
 	cfs_trans_unlock(sbi);
 	return err ? cfs_core_error(sbi, err) : 0;
 }

@@ -29,6 +29,7 @@ static const struct cfs_glock_operations cfs_plain_glops[CFS_GLT_MAX + 1] = {
 
 /* Types whose cached objects need write-back/invalidation hooks override these (glops.c). */
 const struct cfs_glock_operations *cfs_glock_type_ops[CFS_GLT_MAX + 1] = {
+	[CFS_GLT_META] = &cfs_meta_glops,
 	[CFS_GLT_INODE] = &cfs_inode_glops,
 	[CFS_GLT_RGRP] = &cfs_rgrp_glops,
 	[CFS_GLT_IOPEN] = &cfs_iopen_glops,

@@ -47,12 +47,13 @@ enum {
 	CFS_META_SUPER = 0,	/* the superblock and statfs: SH for the life of a mount */
 	CFS_META_LIVE = 1,	/* lock_cluster: mounted nodes hold it SH (first mounter) */
 	CFS_META_RENAME = 2,	/* lock_cluster: renames across directories */
+	CFS_META_STATFS = 3,	/* lock_cluster: EX to fold into the global statfs file */
 };
 
 enum cfs_glock_type {
 	CFS_GLT_META = 1,	/* the superblock and filesystem-wide statfs */
 	CFS_GLT_INODE,		/* a dinode, its pointer tree and its data */
-	CFS_GLT_RGRP,		/* a resource group's header and bitmaps */
+	CFS_GLT_RGRP,		/* a resource group's header and bitmaps (by header block) */
 	CFS_GLT_IOPEN,		/* held SH by every node that has the inode open */
 	CFS_GLT_JOURNAL,	/* ownership of a journal (node slot) */
 	CFS_GLT_FLOCK,		/* flock(2) on an inode, cluster-wide */
@@ -211,6 +212,7 @@ int cfs_glock_selftest(void);
 /* glops.c: per-type cache hooks. */
 extern const struct cfs_glock_operations cfs_inode_glops;
 extern const struct cfs_glock_operations cfs_rgrp_glops;
+extern const struct cfs_glock_operations cfs_meta_glops;
 extern const struct cfs_glock_operations cfs_iopen_glops;
 
 /* lock_nolock.c: the single-node lock module. */

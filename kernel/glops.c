@@ -94,19 +94,34 @@ static bool cfs_meta_owned_by(struct cfs_sb_info *sbi, const struct cfs_meta_hea
 	return le32_to_cpu(h->mh_magic) == CFS_META_MAGIC && le64_to_cpu(h->mh_owner) == owner;
 }
 
-/* Resource-group headers and bitmaps, and the global statfs file (folded under it). */
-static bool cfs_meta_alloc_state(struct cfs_sb_info *sbi, const struct cfs_meta_header *h, u64 unused)
+/*
+ * Forgets the cached copies of blocks [@first, @first + @count), as cfs_meta_invalidate
+ * does, looking each one up instead of walking the device's cache: a resource group's
+ * blocks are known, and a walk costs as much as everything cached.
+ */
+void cfs_meta_invalidate_range(struct cfs_sb_info *sbi, u64 first, u32 count)
 {
-	u16 type = le16_to_cpu(h->mh_type);
+	struct block_device *bdev = sbi->sb->s_bdev;
+	u32 i;
 
-	if (le32_to_cpu(h->mh_magic) != CFS_META_MAGIC)
-		return false;
-	return type == CFS_BT_RG || type == CFS_BT_RB || le64_to_cpu(h->mh_owner) == sbi->statfs_addr;
+	for (i = 0; i < count; i++) {
+		struct buffer_head *bh = __find_get_block(bdev, first + i, sbi->block_size);
+
+		if (!bh)
+			continue;
+		if (buffer_uptodate(bh) && !buffer_dirty(bh) && trylock_buffer(bh)) {
+			cfs_env_buf_set_verified((struct cfs_buf *)bh, 0);
+			clear_buffer_uptodate(bh);
+			unlock_buffer(bh);
+		}
+		brelse(bh);
+	}
 }
 
-void cfs_alloc_state_invalidate(struct cfs_sb_info *sbi)
+static bool cfs_meta_owned_by_statfs(struct cfs_sb_info *sbi, const struct cfs_meta_header *h,
+				     u64 unused)
 {
-	cfs_meta_invalidate(sbi, cfs_meta_alloc_state, 0);
+	return cfs_meta_owned_by(sbi, h, sbi->statfs_addr);
 }
 
 static bool cfs_meta_any(struct cfs_sb_info *sbi, const struct cfs_meta_header *h, u64 unused)
@@ -239,20 +254,28 @@ void cfs_inode_glops_init_once(struct cfs_inode_info *ci)
 	INIT_WORK(&ci->prune_work, cfs_inode_prune_work);
 }
 
-/* ---- the allocation lock (rgrp glock 0) --------------------------------------------- */
+/* ---- resource groups (trans_lock.c) ------------------------------------------------ */
 
 static int cfs_rgrp_go_sync(struct cfs_glock *gl)
 {
 	return cfs_checkpoint_for_release(gl);
 }
 
+/* Exactly the group's header and bitmap blocks (gl_object: its index + 1). */
 static void cfs_rgrp_go_inval(struct cfs_glock *gl)
 {
-	if (cfs_clustered_sb(gl->gl_sbi))
-		cfs_meta_invalidate(gl->gl_sbi, cfs_meta_alloc_state, 0);
+	struct cfs_sb_info *sbi = gl->gl_sbi;
+	uintptr_t index = (uintptr_t)READ_ONCE(gl->gl_object);
+	u64 addr;
+	u32 length;
+
+	if (!cfs_clustered_sb(sbi) || !index || !sbi->core ||
+	    cfs_core_rgrp_meta(sbi->core, (u32)(index - 1), &addr, &length))
+		return;
+	cfs_meta_invalidate_range(sbi, addr, length);
 }
 
-/* Headers read before we held the lock (mount, statfs) may predate other nodes' changes. */
+/* Copies read while we did not hold the lock (statfs) may predate other nodes' changes. */
 static int cfs_rgrp_go_instantiate(struct cfs_glock *gl)
 {
 	cfs_rgrp_go_inval(gl);
@@ -266,58 +289,33 @@ const struct cfs_glock_operations cfs_rgrp_glops = {
 	.go_instantiate	= cfs_rgrp_go_instantiate,
 };
 
+/* ---- filesystem-wide locks: the global statfs file is folded into under STATFS EX -- */
+
+static int cfs_meta_go_sync(struct cfs_glock *gl)
+{
+	return gl->gl_number == CFS_META_STATFS ? cfs_checkpoint_for_release(gl) : 0;
+}
+
+static void cfs_meta_go_inval(struct cfs_glock *gl)
+{
+	if (gl->gl_number == CFS_META_STATFS && cfs_clustered_sb(gl->gl_sbi))
+		cfs_meta_invalidate(gl->gl_sbi, cfs_meta_owned_by_statfs, 0);
+}
+
+static int cfs_meta_go_instantiate(struct cfs_glock *gl)
+{
+	cfs_meta_go_inval(gl);
+	return 0;
+}
+
+const struct cfs_glock_operations cfs_meta_glops = {
+	.name		= "meta",
+	.go_sync	= cfs_meta_go_sync,
+	.go_inval	= cfs_meta_go_inval,
+	.go_instantiate	= cfs_meta_go_instantiate,
+};
+
 /* Held SH by every node with the inode in memory; caches nothing. */
 const struct cfs_glock_operations cfs_iopen_glops = {
 	.name		= "iopen",
 };
-
-/*
- * Transactions. lib's allocator and the global statfs file are shared by every node:
- * with lock_cluster a node runs transactions only while it holds the allocation lock in
- * EX, taken before trans_mutex (glocks come first in the lock order) and kept cached
- * between transactions until another node asks for it. alloc_mutex makes this node's
- * transactions take turns on the one holder.
- */
-void cfs_trans_lock(struct cfs_sb_info *sbi)
-{
-	int err;
-
-	if (sbi->alloc_glock) {
-		mutex_lock(&sbi->alloc_mutex);
-		err = cfs_glock_nq_flags(sbi->alloc_glock, CFS_GL_EX, &sbi->alloc_gh,
-					 CFS_GH_UNINTERRUPTIBLE);
-		if (err)
-			/* Without the lock nothing may be written: the transaction fails. */
-			cfs_withdraw(sbi, "cannot take the allocation lock (%d)", err);
-	}
-	mutex_lock(&sbi->trans_mutex);
-}
-
-bool cfs_trans_trylock(struct cfs_sb_info *sbi)
-{
-	if (sbi->alloc_glock) {
-		if (!mutex_trylock(&sbi->alloc_mutex))
-			return false;
-		if (!cfs_glock_held_ex(sbi->alloc_glock) ||
-		    cfs_glock_nq_flags(sbi->alloc_glock, CFS_GL_EX, &sbi->alloc_gh, CFS_GH_TRY)) {
-			mutex_unlock(&sbi->alloc_mutex);
-			return false;
-		}
-	}
-	if (mutex_trylock(&sbi->trans_mutex))
-		return true;
-	if (sbi->alloc_glock) {
-		cfs_glock_dq(&sbi->alloc_gh);
-		mutex_unlock(&sbi->alloc_mutex);
-	}
-	return false;
-}
-
-void cfs_trans_unlock(struct cfs_sb_info *sbi)
-{
-	mutex_unlock(&sbi->trans_mutex);
-	if (sbi->alloc_glock) {
-		cfs_glock_dq(&sbi->alloc_gh);
-		mutex_unlock(&sbi->alloc_mutex);
-	}
-}

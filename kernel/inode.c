@@ -289,6 +289,7 @@ static void cfs_free_unlinked(struct inode *inode)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_inode_info *ci = CFS_I(inode);
+	struct cfs_trans_rgrps rs = {};
 	struct cfs_holder gh;
 	bool done = false;
 	int err;
@@ -298,7 +299,8 @@ static void cfs_free_unlinked(struct inode *inode)
 	err = cfs_glock_nq(ci->glock, CFS_GL_EX, &gh);
 	if (err)
 		return;
-	cfs_trans_lock(sbi);
+	cfs_trans_rgrps_add(sbi, &rs, inode->i_ino);
+	cfs_trans_lock_rgrps(sbi, &rs);
 	while (!err && !done) {
 		err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
 		if (err)
@@ -306,6 +308,9 @@ static void cfs_free_unlinked(struct inode *inode)
 		down_write(&ci->map_lock);
 		err = cfs_core_free_inode_step(sbi->core, inode->i_ino, ci->generation, &done);
 		up_write(&ci->map_lock);
+		/* Its next blocks are in a group we do not hold: take it for the next step. */
+		if (!err && !done && cfs_trans_wanted(sbi, &rs))
+			cfs_trans_relock(sbi, &rs);
 	}
 	cfs_trans_unlock(sbi);
 	cfs_glock_dq(&gh);
@@ -343,7 +348,8 @@ void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_
 		struct cfs_core_inode di;
 		bool done = false;
 
-		cfs_trans_lock(sbi);
+		/* Bitmaps of every group, current: each one's lock (after a recovery only). */
+		cfs_trans_lock_all(sbi);
 		err = cfs_core_next_unlinked(sbi->core, next, &ino);
 		cfs_trans_unlock(sbi);
 		if (err == -ENOENT)
@@ -367,9 +373,11 @@ void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_
 			busy++;
 			err = -ESTALE;	/* not ours now: go on with the next one */
 		} else if (!err) {
+			struct cfs_trans_rgrps rs = {};
 			u64 again;
 
-			cfs_trans_lock(sbi);
+			cfs_trans_rgrps_add(sbi, &rs, ino);
+			cfs_trans_lock_rgrps(sbi, &rs);
 			/* Freed (and its block reused) by another node since the scan: not ours. */
 			err = cfs_core_next_unlinked(sbi->core, ino, &again);
 			if (err == -ENOENT || (!err && again != ino))
@@ -380,6 +388,8 @@ void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_
 				err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
 				if (!err)
 					err = cfs_core_free_inode_step(sbi->core, ino, di.generation, &done);
+				if (!err && !done && cfs_trans_wanted(sbi, &rs))
+					cfs_trans_relock(sbi, &rs);
 			}
 			cfs_trans_unlock(sbi);
 			cfs_glock_dq(&gh);
@@ -632,6 +642,7 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
 	struct cfs_inode_info *ci = CFS_I(inode);
 	loff_t oldsize = i_size_read(inode);
+	struct cfs_trans_rgrps rs = {};
 	struct cfs_core_inode before;
 	bool done = false;
 	int err;
@@ -649,7 +660,8 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 	if (err)
 		return err;
 
-	cfs_trans_lock(sbi);
+	cfs_trans_rgrps_add(sbi, &rs, inode->i_ino);
+	cfs_trans_lock_rgrps(sbi, &rs);
 	err = cfs_inode_snapshot(inode, &before);
 	/*
 	 * Growing frees nothing (blocks preallocated past the old size stay, as GFS2); the
@@ -671,6 +683,8 @@ static int cfs_setsize(struct inode *inode, loff_t newsize)
 		down_write(&ci->map_lock);
 		err = cfs_core_truncate_step(sbi->core, inode->i_ino, newsize, &done);
 		up_write(&ci->map_lock);
+		if (!err && !done && cfs_trans_wanted(sbi, &rs))
+			cfs_trans_relock(sbi, &rs);
 	}
 	if (!err)
 		err = cfs_inode_refresh(inode, &before, true);

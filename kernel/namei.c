@@ -18,6 +18,8 @@ struct cfs_op_locks {
 	struct cfs_holder gh[CFS_MAX_OP_GLOCKS];
 	int count;
 	int held;
+	/* An inode that may lose its last link: its dinode's group changes too. */
+	struct inode *victim;
 };
 
 static void cfs_op_locks_add(struct cfs_op_locks *locks, struct inode *inode)
@@ -66,6 +68,7 @@ static int cfs_op_lock(struct cfs_op_locks *locks)
 
 static int cfs_op_begin(struct cfs_sb_info *sbi, struct cfs_op_locks *locks)
 {
+	struct cfs_trans_rgrps rs = {};
 	int err;
 
 	if (cfs_withdrawn(sbi))
@@ -73,7 +76,9 @@ static int cfs_op_begin(struct cfs_sb_info *sbi, struct cfs_op_locks *locks)
 	err = cfs_op_lock(locks);
 	if (err)
 		return err;
-	cfs_trans_lock(sbi);
+	if (locks->victim)
+		cfs_trans_rgrps_add(sbi, &rs, locks->victim->i_ino);
+	cfs_trans_lock_rgrps(sbi, &rs);
 	return 0;
 }
 
@@ -233,6 +238,7 @@ static int cfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 
 	cfs_op_locks_add(&locks, dir);
 	cfs_op_locks_add(&locks, inode);
+	locks.victim = inode;
 	err = cfs_op_begin(sbi, &locks);
 	if (err)
 		return err;
@@ -304,6 +310,7 @@ static int cfs_rename(cfs_idmap_t *idmap, struct inode *old_dir, struct dentry *
 	cfs_op_locks_add(&locks, new_dir);
 	cfs_op_locks_add(&locks, src);
 	cfs_op_locks_add(&locks, dst);
+	locks.victim = dst;
 	err = cfs_op_begin(sbi, &locks);
 	if (err) {
 		cfs_glock_dq(&rename_gh);

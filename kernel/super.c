@@ -163,7 +163,10 @@ static void cfs_log_work(struct work_struct *work)
 
 	mutex_lock(&sbi->trans_mutex);
 	if (!cfs_withdrawn(sbi) && cfs_core_journal_active(sbi->core))
-		err = cfs_core_journal_flush(sbi->core);
+		/* lock_cluster: a long log is a long replay for the node that recovers us. */
+		err = sbi->rgrp_count && cfs_core_journal_backlog(sbi->core) >= CFS_CLUSTER_LOG_BACKLOG
+			? cfs_core_journal_checkpoint(sbi->core)
+			: cfs_core_journal_flush(sbi->core);
 	mutex_unlock(&sbi->trans_mutex);
 	if (err) {
 		cfs_core_error(sbi, err == -EIO ? err : -EIO);
@@ -173,17 +176,39 @@ static void cfs_log_work(struct work_struct *work)
 		queue_delayed_work(system_long_wq, &sbi->log_work, sbi->opts.commit_secs * HZ);
 }
 
+/*
+ * lock_cluster: the global statfs file is shared; a node folds its changes into it
+ * under the statfs lock in EX (taken before the transaction lock, as every glock).
+ */
+static bool cfs_statfs_lock(struct cfs_sb_info *sbi, struct cfs_holder *gh)
+{
+	int err;
+
+	if (!sbi->statfs_glock)
+		return false;
+	err = cfs_glock_nq_flags(sbi->statfs_glock, CFS_GL_EX, gh, CFS_GH_UNINTERRUPTIBLE);
+	if (err)
+		/* Without the lock nothing may be written: the fold fails. */
+		cfs_withdraw(sbi, "cannot take the statfs lock (%d)", err);
+	return !err;
+}
+
 /* Folds this node's statfs changes into the global file every statfs_quantum seconds. */
 static void cfs_statfs_work(struct work_struct *work)
 {
 	struct cfs_sb_info *sbi = container_of(to_delayed_work(work), struct cfs_sb_info,
 					       statfs_work);
+	struct cfs_holder statfs_gh;
+	bool statfs_held;
 	int err = 0;
 
+	statfs_held = cfs_statfs_lock(sbi, &statfs_gh);
 	cfs_trans_lock(sbi);
 	if (!cfs_withdrawn(sbi) && cfs_core_journal_active(sbi->core))
 		err = cfs_core_statfs_sync(sbi->core);
 	cfs_trans_unlock(sbi);
+	if (statfs_held)
+		cfs_glock_dq(&statfs_gh);
 	if (err) {
 		cfs_core_error(sbi, err);
 		return;
@@ -232,10 +257,13 @@ static int cfs_journal_start(struct cfs_sb_info *sbi, bool writable, struct fs_c
 /* Stops journaling: a clean unmount header unless the mount is withdrawn. */
 static int cfs_journal_stop(struct cfs_sb_info *sbi)
 {
+	struct cfs_holder statfs_gh;
+	bool statfs_held;
 	int err;
 
 	cancel_delayed_work_sync(&sbi->log_work);
 	cancel_delayed_work_sync(&sbi->statfs_work);
+	statfs_held = cfs_statfs_lock(sbi, &statfs_gh);
 	cfs_trans_lock(sbi);
 	err = cfs_withdrawn(sbi) ? 0 : cfs_core_statfs_sync(sbi->core);
 	if (!err)
@@ -243,6 +271,8 @@ static int cfs_journal_stop(struct cfs_sb_info *sbi)
 	else
 		cfs_core_journal_stop(sbi->core, false);
 	cfs_trans_unlock(sbi);
+	if (statfs_held)
+		cfs_glock_dq(&statfs_gh);
 	if (err)
 		cfs_withdraw(sbi, "clean shutdown of journal %u failed (%d)", sbi->journal_slot, err);
 	return err;
@@ -251,10 +281,13 @@ static int cfs_journal_stop(struct cfs_sb_info *sbi)
 static int cfs_sync_fs(struct super_block *sb, int wait)
 {
 	struct cfs_sb_info *sbi = CFS_SB(sb);
+	struct cfs_holder statfs_gh;
+	bool statfs_held;
 	int err = 0;
 
 	if (cfs_withdrawn(sbi))
 		return -EIO;
+	statfs_held = cfs_statfs_lock(sbi, &statfs_gh);
 	cfs_trans_lock(sbi);
 	if (cfs_core_journal_active(sbi->core)) {
 		err = cfs_core_statfs_sync(sbi->core);
@@ -264,6 +297,8 @@ static int cfs_sync_fs(struct super_block *sb, int wait)
 					   : cfs_core_journal_flush(sbi->core);
 	}
 	cfs_trans_unlock(sbi);
+	if (statfs_held)
+		cfs_glock_dq(&statfs_gh);
 	return err ? cfs_core_error(sbi, err) : 0;
 }
 
@@ -309,7 +344,7 @@ static void cfs_cluster_last_reclaim(struct cfs_sb_info *sbi)
 	cfs_glock_dq(&sbi->live_gh);
 	if (cfs_glock_nq_flags(sbi->live_glock, CFS_GL_EX, &sbi->live_gh, CFS_GH_TRY))
 		return;	/* another node is still mounted: it reclaims */
-	cfs_trans_lock(sbi);
+	cfs_trans_lock_all(sbi);
 	err = cfs_core_reclaim_unlinked(sbi->core, &freed);
 	cfs_trans_unlock(sbi);
 	if (err)
@@ -336,22 +371,28 @@ static int cfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 	struct cfs_core_statfs counts;
 	int err;
 
-	if (sbi->alloc_glock) {
+	if (sbi->rgrp_count) {
+		u32 i;
+
 		/*
-		 * lock_cluster: unless this node holds the allocation lock, the counts are
-		 * another node's, as its last release (or sync) wrote them home. Read without
-		 * the lock: a header caught mid-write keeps the previous counts, no error.
+		 * lock_cluster: the counts of a group this node does not hold in EX are
+		 * another node's, as its last release (or sync) wrote them home: read its
+		 * header again, without the lock (a header caught mid-write keeps the
+		 * previous counts, no error). A group held in EX may have changed buffers in
+		 * our journal not yet home: those must not be reread, and the cached ones are
+		 * current (the grant dropped older copies). Under trans_mutex no transaction
+		 * of ours runs. lib refreshes a group's in-memory counts only when it
+		 * allocates there, so every header is read again (from the cache if held).
 		 */
 		mutex_lock(&sbi->trans_mutex);
-		/*
-		 * In EX (even with a release pending) our journal may hold changed rgrp
-		 * buffers not yet home: those must not be reread, but the cached ones are
-		 * current then (the grant dropped older copies). Either way the counts are
-		 * taken from the headers again: lib refreshes a group's in-memory counts only
-		 * when it allocates there. Under trans_mutex no transaction of ours runs.
-		 */
-		if (READ_ONCE(sbi->alloc_glock->gl_state) != CFS_GL_EX)
-			cfs_alloc_state_invalidate(sbi);
+		for (i = 0; i < sbi->rgrp_count; i++) {
+			u64 addr;
+			u32 length;
+
+			if (!cfs_rgrp_held_ex(sbi, i) &&
+			    !cfs_core_rgrp_meta(sbi->core, i, &addr, &length))
+				cfs_meta_invalidate_range(sbi, addr, 1);
+		}
 		cfs_core_refresh_rgrps(sbi->core);
 		err = cfs_core_statfs(sbi->core, &counts);
 		mutex_unlock(&sbi->trans_mutex);
@@ -492,9 +533,10 @@ static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context
 /*
  * lock_cluster's filesystem-wide glocks. "live" is held SH by every mounted node; a
  * mount that gets it EX without waiting is the first (no other node has it mounted, or
- * ever will before this one is done recovering: they wait for SH). The allocation lock
- * is taken around transactions (cfs_trans_lock); the rename lock around renames across
- * directories, as the VFS's s_vfs_rename_mutex does on one node.
+ * ever will before this one is done recovering: they wait for SH). The statfs lock is
+ * taken to fold into the global statfs file (resource groups have their own locks,
+ * trans_lock.c); the rename lock around renames across directories, as the VFS's
+ * s_vfs_rename_mutex does on one node.
  */
 static int cfs_cluster_locks(struct cfs_sb_info *sbi, struct fs_context *fc)
 {
@@ -504,9 +546,9 @@ static int cfs_cluster_locks(struct cfs_sb_info *sbi, struct fs_context *fc)
 	sbi->live_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_LIVE);
 	if (IS_ERR(sbi->live_glock))
 		goto fail_live;
-	sbi->alloc_glock = cfs_glock_get(sbi, CFS_GLT_RGRP, 0);
-	if (IS_ERR(sbi->alloc_glock))
-		goto fail_alloc;
+	sbi->statfs_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_STATFS);
+	if (IS_ERR(sbi->statfs_glock))
+		goto fail_statfs;
 	sbi->rename_glock = cfs_glock_get(sbi, CFS_GLT_META, CFS_META_RENAME);
 	if (IS_ERR(sbi->rename_glock))
 		goto fail_rename;
@@ -528,9 +570,9 @@ fail_rename:
 	err = PTR_ERR(sbi->rename_glock);
 	sbi->rename_glock = NULL;
 	return err;
-fail_alloc:
-	err = PTR_ERR(sbi->alloc_glock);
-	sbi->alloc_glock = NULL;
+fail_statfs:
+	err = PTR_ERR(sbi->statfs_glock);
+	sbi->statfs_glock = NULL;
 	return err;
 fail_live:
 	err = PTR_ERR(sbi->live_glock);
@@ -545,9 +587,10 @@ static void cfs_cluster_locks_release(struct cfs_sb_info *sbi)
 		cfs_glock_put(sbi->live_glock);
 		sbi->live_glock = NULL;
 	}
-	if (sbi->alloc_glock) {
-		cfs_glock_put(sbi->alloc_glock);
-		sbi->alloc_glock = NULL;
+	cfs_trans_locks_release(sbi);
+	if (sbi->statfs_glock) {
+		cfs_glock_put(sbi->statfs_glock);
+		sbi->statfs_glock = NULL;
 	}
 	if (sbi->rename_glock) {
 		cfs_glock_put(sbi->rename_glock);
@@ -680,6 +723,8 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	err = cfs_core_load_rgrps(sbi->core);
 	if (!err)
 		err = cfs_core_statfs_start(sbi->core, sbi->journal_slot);
+	if (!err)
+		err = cfs_trans_locks_init(sbi);
 	if (err) {
 		errorfc(fc, "%s: cannot load the resource groups (%d)", sb->s_id, err);
 		err = cfs_core_error(sbi, err);
@@ -689,7 +734,7 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (!sb_rdonly(sb) && (!sbi->cluster || sbi->first_mounter)) {
 		u32 freed = 0;
 
-		cfs_trans_lock(sbi);
+		cfs_trans_lock_all(sbi);
 		err = cfs_core_reclaim_unlinked(sbi->core, &freed);
 		cfs_trans_unlock(sbi);
 		if (err) {

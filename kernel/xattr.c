@@ -41,6 +41,7 @@ static int cfs_xattr_change_locked(struct inode *inode, u32 ns, const char *name
 				   const umode_t *new_mode)
 {
 	struct cfs_sb_info *sbi = CFS_SB(inode->i_sb);
+	struct cfs_trans_rgrps rs = {};
 	struct cfs_core_inode attrs;
 	struct timespec64 now;
 	u64 blocks = 0;
@@ -51,6 +52,7 @@ static int cfs_xattr_change_locked(struct inode *inode, u32 ns, const char *name
 	if (size > sbi->block_size)
 		return -ENOSPC;	/* no value larger than the block fits (as ext4) */
 	cfs_trans_lock(sbi);
+again:
 	now = current_time(inode);
 	cfs_inode_fill_core_attrs(inode, &attrs);
 	attrs.ctime_sec = now.tv_sec;
@@ -60,6 +62,11 @@ static int cfs_xattr_change_locked(struct inode *inode, u32 ns, const char *name
 	err = cfs_core_xattr_set(sbi->core, inode->i_ino, ns, name, len, value, size, core_flags,
 				 &attrs, CFS_CORE_ATTR_MODE | CFS_CORE_ATTR_OWNER | CFS_CORE_ATTR_TIMES,
 				 &blocks);
+	/* Removing the last attribute frees its block, in a group we do not hold. */
+	if (err == -EAGAIN && cfs_trans_wanted(sbi, &rs)) {
+		cfs_trans_relock(sbi, &rs);
+		goto again;
+	}
 	if (!err) {
 		inode_set_ctime(inode, now.tv_sec, now.tv_nsec);
 		if (new_mode)

@@ -367,7 +367,7 @@ struct PunchState {
 	uint64_t first, end;  // file block range to free
 	unsigned budget;      // buffers we may still dirty
 	uint64_t freed;       // blocks freed (for the dinode's count)
-	bool stopped;         // budget exhausted
+	bool stopped;         // budget exhausted, or a block's group may not be changed
 	bool jdata;           // data blocks are journaled metadata: revoke them too
 };
 
@@ -382,6 +382,10 @@ int punch_data(PunchState *st, Level *lv, uint32_t lo, uint32_t hi)
 		if (p == 0) {
 			i += uint32_t(len);
 			continue;
+		}
+		if (!rgrp_check_wanted(st->fs, p)) {
+			st->stopped = true;
+			return 0;
 		}
 		if (!dirtied) {
 			int err = trans_add_buf(st->tr, lv->bh);
@@ -419,7 +423,7 @@ int punch_level(PunchState *st, Level *lv, unsigned level, uint64_t base)
 		return punch_data(st, lv, uint32_t(lo), uint32_t(hi));
 
 	for (uint64_t i = lo; i < hi; i++) {
-		if (st->budget == 0) {
+		if (st->budget == 0 || st->stopped) {
 			st->stopped = true;
 			return 0;
 		}
@@ -438,6 +442,10 @@ int punch_level(PunchState *st, Level *lv, unsigned level, uint64_t base)
 			return err;
 		if (!empty)
 			continue;
+		if (!rgrp_check_wanted(st->fs, p)) {
+			st->stopped = true;
+			return 0;
+		}
 		err = trans_add_buf(st->tr, lv->bh);
 		if (!err)
 			err = free_blocks(st->fs, st->tr, p, 1, true);

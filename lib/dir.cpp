@@ -1083,6 +1083,21 @@ int dir_free_leaves(Fs *fs, Trans *tr, Inode *dir, unsigned budget, bool *done)
 			return algo::corrupt(fs, first, "leaf depth above the table depth");
 		uint64_t span = uint64_t(1) << (depth - ld);
 		uint64_t start = slot & ~(span - 1);
+		// The whole chain goes in this step or none of it: every group it touches
+		// must be one this transaction may change.
+		for (uint64_t blk = first, guard = 0; blk; guard++) {
+			if (guard == kMaxChain)
+				return algo::corrupt(fs, first, "directory leaf chain too long (or a loop)");
+			if (!rgrp_check_wanted(fs, blk)) {
+				*done = false;
+				return 0;
+			}
+			err = read_leaf(fs, dir, blk, &lb);
+			if (err)
+				return err;
+			blk = algo::load64(&leaf_hdr(lb)->lf_next);
+			meta_release(fs, lb);
+		}
 		uint64_t blk = first;
 		for (unsigned guard = 0; blk; guard++) {
 			if (guard == kMaxChain)

@@ -19,6 +19,7 @@
 #define CFS_EROFS        30
 #define CFS_EMLINK       31
 #define CFS_ERANGE       34
+#define CFS_EDEADLK      35   /* a resource group changed that the host did not lock */
 #define CFS_ENAMETOOLONG 36
 #define CFS_ENOTEMPTY    39
 #define CFS_ENODATA      61

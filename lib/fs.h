@@ -50,6 +50,16 @@ struct Fs {
 	// once that transaction is in the log, never before).
 	void (*blocks_freed)(void *ctx, uint64_t first, uint32_t count) = nullptr;
 	void *blocks_freed_ctx = nullptr;
+	// Optional (cluster mounts, where each resource group has its own lock): whether the
+	// running transaction may change resource group `index` (the host locked it before
+	// the transaction began). Without it every group may be changed. rgrp.h says what
+	// each allocator call does with a group it may not change.
+	bool (*rgrp_allowed)(void *ctx, uint32_t index) = nullptr;
+	void *rgrp_allowed_ctx = nullptr;
+	// Set when an operation stopped (or refused to start) because it must free a block
+	// in a group it may not change: that block, so that the host locks its group and
+	// calls again. 0: none. The host clears it.
+	uint64_t rgrp_wanted = 0;
 	// Optional: the time of the operation in progress, set by a host around it. Every
 	// timestamp lib stamps meanwhile (a new inode's four times, ctime, a directory's
 	// mtime) is this one, so one operation never shows two times (fs_now).

@@ -323,7 +323,9 @@ int inode_free(Fs *fs, Trans *tr, Inode *ip, unsigned budget, bool *done)
 	int err = trans_add_buf(tr, ip->bh);
 	if (err)
 		return err;
-	if (inode_xattr_block(ip)) {
+	if (const uint64_t xblk = inode_xattr_block(ip)) {
+		if (!rgrp_check_wanted(fs, xblk))
+			return 0;
 		// A step of its own, so the tree's budget below stays what the caller planned.
 		return xattr_free_block(fs, tr, ip);
 	}
@@ -339,6 +341,8 @@ int inode_free(Fs *fs, Trans *tr, Inode *ip, unsigned budget, bool *done)
 		return err;
 	// The tree is empty: the dinode itself goes. Its buffer stays in the transaction
 	// (and the journal) but is revoked, so a replay never resurrects it.
+	if (!rgrp_check_wanted(fs, ip->ino))
+		return 0;
 	err = rgrp_free(fs, tr, ip->ino, 1);
 	if (!err)
 		err = trans_add_revoke(tr, ip->ino);

@@ -469,6 +469,22 @@ void rgrp_spread_start(Fs *fs, uint32_t slot, uint32_t slots)
 	fs->rgrp_hint = uint32_t(uint64_t(fs->rgrps.count) * (slot % slots) / slots);
 }
 
+bool rgrp_may_change(Fs *fs, uint64_t blkno)
+{
+	if (!fs->rgrp_allowed)
+		return true;
+	Rgrp *rg = rgrp_of_block(fs, blkno);
+	return !rg || fs->rgrp_allowed(fs->rgrp_allowed_ctx, uint32_t(rg - fs->rgrps.rgrps));
+}
+
+bool rgrp_check_wanted(Fs *fs, uint64_t blkno)
+{
+	if (rgrp_may_change(fs, blkno))
+		return true;
+	fs->rgrp_wanted = blkno;
+	return false;
+}
+
 int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,
 	       uint64_t *first, uint32_t *got, uint64_t *generation)
 {
@@ -490,6 +506,8 @@ int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,
 		Rgrp *rg = &fs->rgrps.rgrps[r];
 		// A journal rgrp stays one (flags are known once its header was read).
 		if (rg->flags & CFS_RGF_JOURNAL)
+			continue;
+		if (fs->rgrp_allowed && !fs->rgrp_allowed(fs->rgrp_allowed_ctx, r))
 			continue;
 		RgrpBufs bm(fs, rg);
 		int err = bm.read();
@@ -546,6 +564,12 @@ int change_state(Fs *fs, Trans *tr, uint64_t first, uint32_t count, unsigned to,
 			    "blocks %llu+%u are not the data blocks of one resource group",
 			    (unsigned long long)first, count);
 		return -CFS_EUCLEAN;
+	}
+	if (!rgrp_may_change(fs, first)) {
+		cfs_env_log(fs->host, CFS_LOG_ERR,
+			    "blocks %llu+%u: their resource group at block %llu is not locked for this change",
+			    (unsigned long long)first, count, (unsigned long long)rg->addr);
+		return -CFS_EDEADLK;
 	}
 	RgrpBufs bm(fs, rg);
 	int err = bm.read();

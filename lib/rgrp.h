@@ -12,6 +12,15 @@
 // allocating or freeing in it (kernel: the rgrp glock in EX plus a local mutex; tools:
 // single-threaded). The allocator adds every rgrp buffer it changes to the caller's
 // transaction (trans_add_buf) before changing it.
+//
+// A host that locks groups one by one tells lib which ones the running transaction may
+// change (Fs::rgrp_allowed). rgrp_alloc then allocates only in those; a free or state
+// change elsewhere is refused with -CFS_EDEADLK (the host's bug: it did not lock what
+// the operation changes). Operations that free in bounded steps (bmap_punch,
+// inode_free, dir_free_leaves) check first: they stop before a block whose group they
+// may not change, report it in Fs::rgrp_wanted and leave the work undone, so that the
+// host locks that group and runs the next step. Operations that free one known block
+// (xattr removal) refuse with -CFS_EAGAIN and rgrp_wanted before changing anything.
 #ifndef CLUSTERFS_LIB_RGRP_H
 #define CLUSTERFS_LIB_RGRP_H
 
@@ -83,6 +92,13 @@ int block_state(Fs *fs, uint64_t blkno);
 
 // ---- Allocation --------------------------------------------------------------------
 
+// Whether the running transaction may change the group of block `blkno` (true without
+// an Fs::rgrp_allowed hook, and for a block in no group: the change itself reports that).
+bool rgrp_may_change(Fs *fs, uint64_t blkno);
+
+// rgrp_may_change, recording `blkno` in Fs::rgrp_wanted when it may not.
+bool rgrp_check_wanted(Fs *fs, uint64_t blkno);
+
 // Where allocations without a goal start: the mounting host calls this with its journal
 // slot so nodes begin in different resource groups (slot i of n starts i/n of the way
 // through the table) instead of all contending for the first one.
@@ -93,7 +109,8 @@ void rgrp_spread_start(Fs *fs, uint32_t slot, uint32_t slots);
 // block number; 0: the rgrp used last) and moving forward through the rgrps, wrapping
 // once. Takes the first free run found at or after the goal in the goal's rgrp,
 // preferring a run of `want` blocks within that rgrp if one exists. Skips rgrps with
-// CFS_RGF_JOURNAL/CFS_RGF_NOALLOC or no free block. On success *first, *got (1..want).
+// CFS_RGF_JOURNAL/CFS_RGF_NOALLOC or no free block, and groups the transaction may not
+// change (Fs::rgrp_allowed), without reading them. On success *first, *got (1..want).
 // Updates rg_free, rg_dinodes (and rg_igeneration's successor in *generation for a
 // dinode when generation is non-null). -CFS_ENOSPC when no rgrp has a free block.
 int rgrp_alloc(Fs *fs, Trans *tr, uint64_t goal, uint32_t want, unsigned state,

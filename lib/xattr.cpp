@@ -309,7 +309,10 @@ int xattr_set(Fs *fs, Trans *tr, Inode *ip, const XattrName &name, const void *v
 	if (new_used > CFS_XATTR_AREA(fs->bsize))
 		return -CFS_ENOSPC;
 
-	// Everything that can fail comes first: the transaction slots and the allocation.
+	// Everything that can fail comes first: the group of a block to free, the
+	// transaction slots and the allocation.
+	if (new_used == 0 && b && !rgrp_check_wanted(fs, buf_blkno(b)))
+		return -CFS_EAGAIN;
 	err = inode_dirty(tr, ip);
 	if (err)
 		return err;
@@ -390,6 +393,8 @@ int xattr_free_block(Fs *fs, Trans *tr, Inode *ip)
 	const uint64_t blk = inode_xattr_block(ip);
 	if (!blk)
 		return 0;
+	if (!rgrp_may_change(fs, blk))
+		return -CFS_EDEADLK;  // before any change (the caller checks first: inode_free)
 	int err = inode_dirty(tr, ip);
 	if (err)
 		return err;

@@ -25,6 +25,17 @@
 
 namespace cfs::test {
 
+// Free blocks in all of fs's rgrps, each header read again (from its buffer or disk).
+inline uint64_t rgrps_free(Fs *fs)
+{
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < fs->rgrps.count; i++) {
+		EXPECT_EQ(rgrp_refresh(fs, &fs->rgrps.rgrps[i]), 0);
+		total += fs->rgrps.rgrps[i].free;
+	}
+	return total;
+}
+
 struct TestFsOptions {
 	uint32_t bsize = 4096;
 	uint64_t blocks = 16384;          // filesystem size
@@ -123,15 +134,7 @@ public:
 		host = nullptr;
 	}
 
-	uint64_t free_blocks()
-	{
-		uint64_t total = 0;
-		for (uint32_t i = 0; i < fs.rgrps.count; i++) {
-			EXPECT_EQ(rgrp_refresh(&fs, &fs.rgrps.rgrps[i]), 0);
-			total += fs.rgrps.rgrps[i].free;
-		}
-		return total;
-	}
+	uint64_t free_blocks() { return rgrps_free(&fs); }
 
 	int block_state_of(uint64_t blk) { return block_state(&fs, blk); }
 

@@ -4,6 +4,7 @@
 // reopen. Everything is read back through lib and every allocated block is accounted
 // for by the inodes that own it.
 #include "algo_fixture.h"
+#include "mkfs_fixture.h"
 
 #include <map>
 
@@ -33,12 +34,7 @@ protected:
 	void SetUp() override
 	{
 		const uint64_t bytes = 256ull << 20;
-		char tmpl[] = "/tmp/cfs-populate-XXXXXX";
-		int fd = mkstemp(tmpl);
-		ASSERT_GE(fd, 0);
-		path = tmpl;
-		ASSERT_EQ(ftruncate(fd, off_t(bytes)), 0);
-		::close(fd);
+		ASSERT_NO_FATAL_FAILURE(create_sparse_image("populate", bytes, &path));
 		mkfs::Params p;
 		p.bsize = GetParam();
 		p.journals = 2;
@@ -51,11 +47,8 @@ protected:
 			p.hash_key[i] = uint8_t(0x51 * (i + 3));
 		}
 		p.now_sec = 1700000000;
-		mkfs::Plan plan;
-		std::string error;
-		ASSERT_TRUE(mkfs::plan(p, &plan, &error)) << error;
 		open_host();
-		ASSERT_EQ(mkfs::write(host, p, plan, &error), 0) << error;
+		ASSERT_NO_FATAL_FAILURE(write_mkfs(host, p));
 		close_all();
 		open_fs();
 	}

@@ -2,19 +2,15 @@
 // (allocate near a goal, contiguous runs, counts, free, state changes, ENOSPC).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <set>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "fs.h"
-#include "layout.h"
+#include "mkfs_fixture.h"
 #include "rgrp.h"
 #include "statfs.h"
 #include "trans.h"
-#include "user/host.h"
 
 namespace {
 
@@ -103,90 +99,7 @@ TEST(Bitmap, LocateSpansHeaderThenBitmapBlocks)
 
 // ---- The allocator on an mkfs image ----------------------------------------------
 
-class AllocFs : public ::testing::Test {
-protected:
-	std::string path;
-	cfs_host *host = nullptr;
-	Fs fs{};
-	std::vector<std::string> log;
-
-	void make(uint32_t bsize, uint64_t bytes, uint32_t rgrp_mb)
-	{
-		char tmpl[] = "/tmp/cfs-rgrp-XXXXXX";
-		int fd = mkstemp(tmpl);
-		ASSERT_GE(fd, 0);
-		path = tmpl;
-		ASSERT_EQ(ftruncate(fd, off_t(bytes)), 0);
-		::close(fd);
-		mkfs::Params p;
-		p.bsize = bsize;
-		p.journals = 1;
-		p.journal_mb = 8;
-		p.rgrp_mb = rgrp_mb;
-		p.locktable = "t:alloc";
-		p.dev_bytes = bytes;
-		p.uuid[0] = 7;
-		mkfs::Plan plan;
-		std::string error;
-		ASSERT_TRUE(mkfs::plan(p, &plan, &error)) << error;
-		open_host();
-		ASSERT_EQ(mkfs::write(host, p, plan, &error), 0) << error;
-		ASSERT_EQ(fs_open(host, &fs, nullptr), 0);
-		ASSERT_EQ(rgrp_table_load(&fs), 0);
-		refresh_all();
-	}
-	// rgrp_table_load reads only the rindex; flags and counts come from the headers.
-	void refresh_all()
-	{
-		for (uint32_t i = 0; i < fs.rgrps.count; i++)
-			ASSERT_EQ(rgrp_refresh(&fs, &fs.rgrps.rgrps[i]), 0);
-	}
-	void open_host()
-	{
-		const char *why = nullptr;
-		ASSERT_EQ(user::host_open(path.c_str(), user::HostOptions{}, &host, &why), 0);
-		user::host_set_log(host, [](void *ctx, int, const char *m) {
-			static_cast<AllocFs *>(ctx)->log.push_back(m);
-		}, this, CFS_LOG_DEBUG);
-	}
-	// Drops all cached state and reads the image again, as after a remount.
-	void reopen()
-	{
-		fs_close(&fs);
-		ASSERT_EQ(cfs_env_sync(host), 0);
-		user::host_close(host);
-		open_host();
-		ASSERT_EQ(fs_open(host, &fs, nullptr), 0);
-		ASSERT_EQ(rgrp_table_load(&fs), 0);
-		refresh_all();
-	}
-	void TearDown() override
-	{
-		if (host) {
-			fs_close(&fs);
-			EXPECT_EQ(user::host_held_buffers(host), 0u);
-			user::host_close(host);
-		}
-		if (!path.empty())
-			unlink(path.c_str());
-	}
-	uint32_t first_ordinary() const
-	{
-		for (uint32_t i = 0; i < fs.rgrps.count; i++)
-			if (!(fs.rgrps.rgrps[i].flags & CFS_RGF_JOURNAL))
-				return i;
-		return fs.rgrps.count;
-	}
-	uint64_t total_free()
-	{
-		uint64_t n = 0;
-		for (uint32_t i = 0; i < fs.rgrps.count; i++) {
-			EXPECT_EQ(rgrp_refresh(&fs, &fs.rgrps.rgrps[i]), 0);
-			n += fs.rgrps.rgrps[i].free;
-		}
-		return n;
-	}
-};
+class AllocFs : public cfs::test::MkfsFsTest {};
 
 TEST_F(AllocFs, AllocatesAContiguousRunAtTheGoalAndPersistsIt)
 {

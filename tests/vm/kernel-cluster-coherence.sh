@@ -23,7 +23,8 @@
 #  9. 20 appends to one file alternating between the nodes, each first checking that the
 #     last line is the other node's previous append
 # 10. both nodes create 200 files each in one directory at the same time, each then lists
-#     all 400; both unlink theirs at the same time, each lists none
+#     all 400, and each node's new inodes lie in a resource group of its own (their block
+#     ranges do not interleave); both unlink theirs at the same time, each lists none
 # 10b. node 1 replaces one file 150 times (write a temporary name, rename it over) while
 #     node 2 reads it by name as fast as it can: every read gives one whole version, node 2
 #     saw several, and no node freed an inode twice (the name found, then its inode freed
@@ -197,8 +198,8 @@ free0_node1=$(node_run 1 "stat -f -c %f $CFS_MNT")
 if [ "$free0" != "$free0_node1" ]; then
 	late_fail "5: after a sync on node 1, then on node 2, statfs says $free0_node1 free blocks on node 1 and $free0 on node 2 (docs/kernel.md: df agrees on every node after a sync)"
 	for k in 1 2; do
-		alloc_lock=$(node_run $k "mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; grep -h '^rgrp/' /sys/kernel/debug/clusterfs/*/glocks || :")
-		vm_log "5: node $k's allocation lock (debugfs): $alloc_lock"
+		rgrp_locks=$(node_run $k "mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; grep -h '^rgrp/' /sys/kernel/debug/clusterfs/*/glocks || :")
+		vm_log "5: node $k's resource group locks (debugfs): $rgrp_locks"
 	done
 fi
 node_run 2 "head -c 8M /dev/urandom >/tmp/held && cp /tmp/held $D/held && mkdir -p /tmp/hold"
@@ -398,6 +399,17 @@ for k in 1 2; do
 	got=$(node_run $k "set -o pipefail; ls -A $D/shared | LC_ALL=C sort | sha256sum")
 	assert_eq "$want" "$got" "10: names node $k lists after both created 200"
 done
+# Each node allocates in a resource group of its own (kernel/trans_lock.c), so the two
+# nodes' new inodes (an inode number is its dinode's block) do not interleave; with one
+# group taken in turns they do.
+listing=$(node_run 1 "ls -i $D/shared")
+read -r lo1 hi1 lo2 hi2 < <(awk '{ split($2, a, "-"); k = a[1]
+	if (!(k in lo) || $1 < lo[k]) lo[k] = $1; if ($1 > hi[k]) hi[k] = $1 }
+	END { print lo["n1"] + 0, hi["n1"] + 0, lo["n2"] + 0, hi["n2"] + 0 }' <<<"$listing")
+[ -n "$hi2" ] && ((lo1 > 0 && lo2 > 0)) || fail "10: no inode numbers in node 1's listing of $D/shared"
+vm_log "10: node 1's new inodes span blocks $lo1-$hi1, node 2's $lo2-$hi2"
+((hi1 < lo2 || hi2 < lo1)) ||
+	fail "10: node 1's new inodes ($lo1-$hi1) and node 2's ($lo2-$hi2) interleave: both nodes allocated in one resource group"
 got=$(node_run 1 "cat $D/shared/n2-123")
 assert_eq 2 "$got" "10: node 1 reads a file node 2 created"
 for k in 1 2; do
