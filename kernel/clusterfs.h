@@ -103,6 +103,7 @@ struct cfs_sb_info {
 	unsigned long *rgrp_held;	/* groups the running transaction holds (lib asks) */
 	u32 home_rgrp;			/* the group this node allocates in */
 	unsigned long home_full_until;	/* jiffies: no group had room; keep the home till then */
+	unsigned long home_inval_seen;	/* home glock's gl_inval_count at the last header read */
 	struct mutex alloc_mutex;	/* one transaction at a time takes group locks */
 	struct cfs_glock *statfs_glock;	/* EX while folding into the global statfs file */
 	struct cfs_glock *live_glock;	/* held SH while mounted; EX-try = first mounter */

@@ -524,6 +524,14 @@ extern "C" int cfs_core_rgrp_of_block(struct cfs_core *core, cfs_core_u64 blkno,
 	return 0;
 }
 
+extern "C" cfs_core_u32 cfs_core_rgrp_free_known(struct cfs_core *core, cfs_core_u32 index)
+{
+	if (index >= core->fs.rgrps.count)
+		return 0;
+	const cfs::Rgrp &rg = core->fs.rgrps.rgrps[index];
+	return (rg.flags & (CFS_RGF_JOURNAL | CFS_RGF_NOALLOC)) ? 0 : rg.free;
+}
+
 extern "C" int cfs_core_rgrp_room(struct cfs_core *core, cfs_core_u32 index, cfs_core_u32 *free)
 {
 	if (index >= core->fs.rgrps.count)

@@ -333,6 +333,12 @@ int cfs_core_rgrp_of_block(struct cfs_core *core, cfs_core_u64 blkno, cfs_core_u
  * noalloc). Under trans_mutex.
  */
 int cfs_core_rgrp_room(struct cfs_core *core, cfs_core_u32 index, cfs_core_u32 *free);
+/*
+ * Group @index's free blocks as lib last knew them (read or changed by this node; no
+ * I/O), 0 for a group nothing is allocated in. Current while the caller has held the
+ * group's lock since the last cfs_core_rgrp_room.
+ */
+cfs_core_u32 cfs_core_rgrp_free_known(struct cfs_core *core, cfs_core_u32 index);
 
 /* Header and bitmap blocks of resource group @index (< rgrps): [*@addr, *@addr + *@length). */
 int cfs_core_rgrp_meta(struct cfs_core *core, cfs_core_u32 index, cfs_core_u64 *addr,

@@ -66,6 +66,9 @@ int cfs_trans_locks_init(struct cfs_sb_info *sbi)
 		cfs_trans_locks_release(sbi);
 		return err;
 	}
+	/* Not "full until" some time: jiffies starts negative, 0 would read as the future. */
+	sbi->home_full_until = jiffies;
+	sbi->home_inval_seen = ~0UL;
 	cfs_core_set_rgrp_filter(sbi->core, cfs_rgrp_allowed, sbi);
 	return 0;
 }
@@ -196,6 +199,29 @@ static int cfs_rgrps_take(struct cfs_sb_info *sbi, const struct cfs_trans_rgrps 
 	return err;
 }
 
+/*
+ * Free blocks of the home group, which the caller holds. While the node has held it
+ * since the last look (the glock was not invalidated: no other node had it), lib's
+ * count is current: only this node's transactions changed it. Otherwise the header is
+ * read again.
+ */
+static u32 cfs_home_room(struct cfs_sb_info *sbi)
+{
+	struct cfs_glock *gl = sbi->rgrp_glocks[sbi->home_rgrp];
+	unsigned long inval = READ_ONCE(gl->gl_inval_count);
+	u32 free = 0;
+
+	if (inval == sbi->home_inval_seen)
+		return cfs_core_rgrp_free_known(sbi->core, sbi->home_rgrp);
+	mutex_lock(&sbi->trans_mutex);
+	if (cfs_core_rgrp_room(sbi->core, sbi->home_rgrp, &free))
+		free = 0;
+	else
+		sbi->home_inval_seen = inval;
+	mutex_unlock(&sbi->trans_mutex);
+	return free;
+}
+
 /* Free blocks of group @index, which the caller holds (0 on a read error: no room). */
 static u32 cfs_rgrp_room(struct cfs_sb_info *sbi, u32 index)
 {
@@ -229,6 +255,7 @@ static void cfs_home_move(struct cfs_sb_info *sbi)
 			cfs_glock_dq(&sbi->rgrp_gh[index]);
 			if (free >= CFS_HOME_MIN_FREE) {
 				sbi->home_rgrp = index;
+				sbi->home_inval_seen = ~0UL;
 				return;
 			}
 			if (free > best_free) {
@@ -237,8 +264,9 @@ static void cfs_home_move(struct cfs_sb_info *sbi)
 			}
 		}
 	}
-	/* Nowhere with room: the fullest-but-one keeps the node going until ENOSPC. */
+	/* Nowhere with room: the one with the most keeps the node going until ENOSPC. */
 	sbi->home_rgrp = best;
+	sbi->home_inval_seen = ~0UL;
 	sbi->home_full_until = jiffies + CFS_HOME_FULL_RETRY;
 }
 
@@ -261,7 +289,7 @@ static void cfs_trans_lock_groups(struct cfs_sb_info *sbi, const struct cfs_tran
 			break;
 		}
 		if (all || time_before(jiffies, sbi->home_full_until) ||
-		    cfs_rgrp_room(sbi, sbi->home_rgrp) >= CFS_HOME_MIN_FREE)
+		    cfs_home_room(sbi) >= CFS_HOME_MIN_FREE)
 			break;
 		cfs_rgrps_drop(sbi);
 		/* Sets home_full_until when no group has room: the next round keeps it. */

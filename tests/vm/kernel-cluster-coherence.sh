@@ -4,6 +4,8 @@
 # dentry cache shows. Each reader has the object cached before the writer changes it.
 #  1. a new file written on node 1 reads byte-identical on node 2; node 2 overwrites part
 #     of it, node 1 reads that
+#  1b. a 150 MiB file (more than one resource group) written on node 1 reads the same on
+#     node 2
 #  2. append on node 2: node 1 sees the size and bytes; truncate on node 1 (shrink, then
 #     grow): node 2 sees the size, the kept bytes and zeros past the old end
 #  3. renames on node 1 (within a directory, across directories, over an existing name,
@@ -117,6 +119,18 @@ want=$(sum_on 2 /tmp/exp)
 got=$(sum_on 1 $D/file)
 assert_eq "$want" "$got" "1: node 1 reads node 2's overwrite"
 step 1
+
+# --- 1b. a file larger than a resource group (96 MiB here), written on node 1 -----------
+# Node 1 allocates in a group of its own and must move on when it fills
+# (kernel/trans_lock.c), also in a node's first five minutes up, when jiffies is still
+# negative: the write succeeds (no early ENOSPC) and node 2 reads node 1's bytes.
+node_run 1 -t 300 "dd if=/dev/urandom of=$D/big bs=1M count=150 conv=fsync status=none" ||
+	fail "1b: node 1 could not write 150 MiB (more than one resource group holds)"
+want=$(sum_on 1 $D/big)
+got=$(sum_on 2 $D/big)
+assert_eq "$want" "$got" "1b: node 2 reads the 150 MiB node 1 wrote"
+node_run 1 "rm $D/big && sync"
+step 1b
 
 # --- 2. append on node 2; truncate (shrink, grow) on node 1 ------------------------------
 node_run 2 "head -c 5000 /dev/urandom >/tmp/tail && cat /tmp/tail >>$D/file && cat /tmp/tail >>/tmp/exp"
