@@ -9,14 +9,14 @@
 # and each iteration must add at least CFS_CRASH_MIN_FSYNCS (default 20) acknowledged
 # fsyncs (manifest records) to the manifest; each iteration logs its count (a host with
 # load 7-9 gave 144-822 per iteration).
-# CFS_CRASH_ITERATIONS (default 12: `make test` stays under an hour on 2 cores) sets the number of crashes; `make kernel-soak` runs more.
+# CFS_CRASH_ITERATIONS (default 10: `make test` stays under an hour on 2 cores; about 20 s each) sets the number of crashes; `make kernel-soak` runs more.
 # nodes: 1
 # cluster: --shared-mib 512 --discard
 # timeout: 3600
 
 source kernel/tests/vm-helpers.sh
 
-iterations=${CFS_CRASH_ITERATIONS:-12}
+iterations=${CFS_CRASH_ITERATIONS:-10}
 min_fsyncs=${CFS_CRASH_MIN_FSYNCS:-20}
 records=0 fsync_counts=()
 kfs_pin_binaries 1
