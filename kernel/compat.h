@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <linux/mm_types.h>
 #include <linux/pagemap.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 
@@ -272,6 +273,72 @@ static int name(struct iomap_writepage_ctx *wpc, struct inode *inode, loff_t off
 #define CFS_SLAB_MEM_SPREAD SLAB_MEM_SPREAD
 #else
 #define CFS_SLAB_MEM_SPREAD 0
+#endif
+
+/*
+ * Shrinkers: from 6.7 the core allocates them (shrinker_alloc/register/free, with a
+ * private_data pointer); 6.1 registers one the caller embeds (and has no private_data).
+ */
+typedef unsigned long (*cfs_shrink_fn)(struct shrinker *, struct shrink_control *);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+static inline struct shrinker *cfs_shrinker_register(const char *name, cfs_shrink_fn count, cfs_shrink_fn scan,
+						     void *private)
+{
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->seeks = DEFAULT_SEEKS;
+	s->private_data = private;
+	shrinker_register(s);
+	return s;
+}
+
+static inline void *cfs_shrinker_private(struct shrinker *s)
+{
+	return s->private_data;
+}
+
+static inline void cfs_shrinker_unregister(struct shrinker *s)
+{
+	shrinker_free(s);
+}
+#else
+struct cfs_shrinker_box {
+	struct shrinker shrinker;
+	void *private;
+};
+
+static inline struct shrinker *cfs_shrinker_register(const char *name, cfs_shrink_fn count, cfs_shrink_fn scan,
+						     void *private)
+{
+	struct cfs_shrinker_box *box = kzalloc(sizeof(*box), GFP_KERNEL);
+
+	if (!box)
+		return NULL;
+	box->shrinker.count_objects = count;
+	box->shrinker.scan_objects = scan;
+	box->shrinker.seeks = DEFAULT_SEEKS;
+	box->private = private;
+	if (register_shrinker(&box->shrinker, "%s", name)) {
+		kfree(box);
+		return NULL;
+	}
+	return &box->shrinker;
+}
+
+static inline void *cfs_shrinker_private(struct shrinker *s)
+{
+	return container_of(s, struct cfs_shrinker_box, shrinker)->private;
+}
+
+static inline void cfs_shrinker_unregister(struct shrinker *s)
+{
+	unregister_shrinker(s);
+	kfree(container_of(s, struct cfs_shrinker_box, shrinker));
+}
 #endif
 
 #endif /* CLUSTERFS_COMPAT_H */

@@ -13,10 +13,15 @@
 #include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 
 #include "clusterfs.h"
 
 static struct kmem_cache *cfs_glock_cache;
+
+static unsigned int cfs_glock_hold_ms = CFS_GLOCK_HOLD_MS_DEFAULT;
+module_param_named(glock_hold_ms, cfs_glock_hold_ms, uint, 0644);
+MODULE_PARM_DESC(glock_hold_ms, "minimum time a node keeps an inode glock it was just granted, in ms (0: none)");
 
 static const struct cfs_glock_operations cfs_plain_glops[CFS_GLT_MAX + 1] = {
 	[CFS_GLT_META]    = { .name = "meta" },
@@ -100,6 +105,7 @@ static bool cfs_glock_can_request(struct cfs_glock *gl, enum cfs_glock_state sta
 {
 	if (test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) ||
 	    test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
+	    test_bit(CFS_GLF_PENDING_DEMOTE, &gl->gl_flags) ||
 	    test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags))
 		return false;
 	/* The node already has the state: only local holders are in the way. */
@@ -333,6 +339,9 @@ static void cfs_glock_demote_work(struct work_struct *work)
 void cfs_glock_complete(struct cfs_glock *gl, enum cfs_glock_state granted, int error)
 {
 	spin_lock(&gl->gl_lock);
+	/* The minimum hold time counts from a grant of more than the node had. */
+	if (!error && !cfs_glock_state_covers(gl->gl_state, granted))
+		gl->gl_tchange = jiffies;
 	if (!error)
 		gl->gl_state = granted;
 	gl->gl_error = error;
@@ -345,17 +354,67 @@ void cfs_glock_complete(struct cfs_glock *gl, enum cfs_glock_state granted, int 
 	wake_up_all(&gl->gl_wait);
 }
 
-void cfs_glock_callback(struct cfs_glock *gl, enum cfs_glock_state wanted)
+/* Jiffies left of the glock's minimum hold time: only inode glocks have one. */
+static unsigned long cfs_glock_hold_left(struct cfs_glock *gl)
 {
+	unsigned int ms = READ_ONCE(cfs_glock_hold_ms);
+	unsigned long end;
+
+	lockdep_assert_held(&gl->gl_lock);
+	if (!ms || gl->gl_type != CFS_GLT_INODE || READ_ONCE(gl->gl_sbi->glocks.draining))
+		return 0;
+	end = gl->gl_tchange + msecs_to_jiffies(min(ms, 1000u));
+	return time_before(jiffies, end) ? end - jiffies : 0;
+}
+
+/* The hold time is over: the pending demotion becomes a demotion. */
+static void cfs_glock_hold_work(struct work_struct *work)
+{
+	struct cfs_glock *gl = container_of(to_delayed_work(work), struct cfs_glock, gl_hold_work);
+	struct cfs_glock_table *table = &gl->gl_sbi->glocks;
+
 	spin_lock(&gl->gl_lock);
-	if (!cfs_glock_state_covers(wanted, gl->gl_state)) {
-		/* Two callbacks before the demotion ran: satisfy the stronger demand. */
-		if (test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) && gl->gl_demote_state != wanted)
-			wanted = CFS_GL_UN;
-		gl->gl_demote_state = wanted;
+	if (test_and_clear_bit(CFS_GLF_PENDING_DEMOTE, &gl->gl_flags)) {
 		set_bit(CFS_GLF_DEMOTE, &gl->gl_flags);
 		cfs_glock_changed(gl);
 		cfs_glock_queue_demote_locked(gl);
+	}
+	spin_unlock(&gl->gl_lock);
+	wake_up_all(&gl->gl_wait);
+	cfs_glock_put(gl);
+	/* After the put: unmount waits for this count before the table goes. */
+	if (atomic_dec_and_test(&table->holds_pending))
+		wake_up_var(&table->holds_pending);
+}
+
+void cfs_glock_callback(struct cfs_glock *gl, enum cfs_glock_state wanted)
+{
+	struct cfs_glock_table *table = &gl->gl_sbi->glocks;
+	unsigned long delay;
+
+	spin_lock(&gl->gl_lock);
+	if (!cfs_glock_state_covers(wanted, gl->gl_state)) {
+		/* Two callbacks before the demotion ran: satisfy the stronger demand. */
+		if ((test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ||
+		     test_bit(CFS_GLF_PENDING_DEMOTE, &gl->gl_flags)) && gl->gl_demote_state != wanted)
+			wanted = CFS_GL_UN;
+		gl->gl_demote_state = wanted;
+		cfs_glock_changed(gl);
+		if (test_bit(CFS_GLF_PENDING_DEMOTE, &gl->gl_flags)) {
+			/* Its hold work is scheduled and will demote to the new state. */
+		} else if (!test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) && (delay = cfs_glock_hold_left(gl)) &&
+			   refcount_inc_not_zero(&gl->gl_ref)) {
+			/*
+			 * Granted moments ago: keep it (and grant this node's holders) until
+			 * the hold time ends, then demote. The work holds a reference.
+			 */
+			set_bit(CFS_GLF_PENDING_DEMOTE, &gl->gl_flags);
+			atomic_inc(&table->holds_pending);
+			queue_delayed_work(table->demote_wq, &gl->gl_hold_work, delay);
+		} else {
+			set_bit(CFS_GLF_DEMOTE, &gl->gl_flags);
+			cfs_glock_queue_demote_locked(gl);
+		}
 	}
 	spin_unlock(&gl->gl_lock);
 }
@@ -420,6 +479,7 @@ struct cfs_glock *cfs_glock_get(struct cfs_sb_info *sbi, enum cfs_glock_type typ
 	INIT_LIST_HEAD(&gl->gl_lru);
 	init_waitqueue_head(&gl->gl_wait);
 	INIT_WORK(&gl->gl_demote_work, cfs_glock_demote_work);
+	INIT_DELAYED_WORK(&gl->gl_hold_work, cfs_glock_hold_work);
 
 	spin_lock(&table->lock);
 	found = cfs_glock_find_locked(table, type, number);
@@ -457,6 +517,7 @@ static bool cfs_glock_lru_keep_locked(struct cfs_glock_table *table, struct cfs_
 	if (!keep)
 		return false;
 	refcount_set(&gl->gl_ref, 1);	/* the table's */
+	gl->gl_lru_time = jiffies;
 	set_bit(CFS_GLF_LRU, &gl->gl_flags);
 	list_add_tail(&gl->gl_lru, &table->lru);
 	table->lru_count++;
@@ -508,14 +569,28 @@ void cfs_glock_put(struct cfs_glock *gl)
 	kmem_cache_free(cfs_glock_cache, gl);
 }
 
-/* Releases LRU glocks, oldest first, until at most @keep remain. */
-static void cfs_glock_lru_trim(struct cfs_glock_table *table, unsigned int keep)
+/* An LRU glock the shrinker may release: unused for CFS_GLOCK_SHRINK_AGE_MS. */
+static bool cfs_glock_lru_old(struct cfs_glock *gl)
+{
+	return time_after_eq(jiffies, gl->gl_lru_time + msecs_to_jiffies(CFS_GLOCK_SHRINK_AGE_MS));
+}
+
+/*
+ * Releases LRU glocks, oldest first, until at most @keep remain; then up to @old more
+ * among those unused for the shrinker's minimum age.
+ */
+static void cfs_glock_lru_trim(struct cfs_glock_table *table, unsigned int keep, unsigned int old)
 {
 	struct cfs_glock *gl;
 
 	spin_lock(&table->lock);
-	while (table->lru_count > keep) {
+	while (table->lru_count) {
 		gl = list_first_entry(&table->lru, struct cfs_glock, gl_lru);
+		if (table->lru_count <= keep) {
+			if (!old || !cfs_glock_lru_old(gl))
+				break;
+			old--;
+		}
 		list_del_init(&gl->gl_lru);
 		clear_bit(CFS_GLF_LRU, &gl->gl_flags);
 		table->lru_count--;
@@ -532,9 +607,58 @@ static void cfs_glock_lru_trim(struct cfs_glock_table *table, unsigned int keep)
 static void cfs_glock_lru_work(struct work_struct *work)
 {
 	struct cfs_glock_table *table = container_of(work, struct cfs_glock_table, lru_work);
+	unsigned int old;
 
-	/* Down to three quarters, so that the work runs once per many evictions. */
-	cfs_glock_lru_trim(table, CFS_GLOCK_LRU_MAX / 4 * 3);
+	/*
+	 * Down to three quarters, so that the work runs once per many evictions, and the
+	 * old ones the shrinker asked for.
+	 */
+	spin_lock(&table->lock);
+	old = table->lru_shrink;
+	table->lru_shrink = 0;
+	spin_unlock(&table->lock);
+	cfs_glock_lru_trim(table, CFS_GLOCK_LRU_MAX / 4 * 3, old);
+}
+
+/*
+ * Memory pressure: unused cached glocks are released, oldest first, by lru_work (a
+ * release writes back and talks to the lock manager: never from reclaim itself).
+ */
+static unsigned long cfs_glock_shrink_count(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct cfs_glock_table *table = cfs_shrinker_private(shrink);
+	unsigned long n = READ_ONCE(table->lru_count);
+
+	return n ? n : SHRINK_EMPTY;
+}
+
+/*
+ * Only glocks unused for a while go: one used moments ago is likely to be used again
+ * (its inode was evicted, not its lock), and re-acquiring costs a lock manager round
+ * trip, while a cached glock costs a few hundred bytes.
+ */
+static unsigned long cfs_glock_shrink_scan(struct shrinker *shrink, struct shrink_control *sc)
+{
+	struct cfs_glock_table *table = cfs_shrinker_private(shrink);
+	struct cfs_glock *gl;
+	unsigned long n = 0;
+
+	if (!(sc->gfp_mask & __GFP_FS))
+		return SHRINK_STOP;
+	spin_lock(&table->lock);
+	if (table->lru_enabled) {
+		list_for_each_entry(gl, &table->lru, gl_lru) {
+			if (n >= sc->nr_to_scan || !cfs_glock_lru_old(gl))
+				break;
+			n++;
+		}
+	}
+	if (n) {
+		table->lru_shrink = max_t(unsigned int, table->lru_shrink, n);
+		queue_work(table->demote_wq, &table->lru_work);
+	}
+	spin_unlock(&table->lock);
+	return n ? n : SHRINK_STOP;
 }
 
 void cfs_glock_lru_enable(struct cfs_glock_table *table)
@@ -542,18 +666,36 @@ void cfs_glock_lru_enable(struct cfs_glock_table *table)
 	spin_lock(&table->lock);
 	table->lru_enabled = true;
 	spin_unlock(&table->lock);
+	/* Without a shrinker the LRU still has its fixed cap: not worth failing a mount. */
+	table->shrinker = cfs_shrinker_register("clusterfs-glocks", cfs_glock_shrink_count,
+						cfs_glock_shrink_scan, table);
+	if (!table->shrinker)
+		pr_warn("clusterfs: no shrinker for the glock cache (its cap stays %u)\n",
+			CFS_GLOCK_LRU_MAX);
+}
+
+/* Every scheduled hold work has run: each holds a glock reference and uses the queue. */
+static void cfs_glock_wait_holds(struct cfs_glock_table *table)
+{
+	wait_var_event(&table->holds_pending, !atomic_read(&table->holds_pending));
 }
 
 void cfs_glock_lru_drain(struct cfs_glock_table *table)
 {
 	if (!table->demote_wq)
 		return;		/* the table was never set up (a mount that failed early) */
+	if (table->shrinker) {
+		cfs_shrinker_unregister(table->shrinker);
+		table->shrinker = NULL;
+	}
 	spin_lock(&table->lock);
 	table->lru_enabled = false;
 	table->draining = true;
 	spin_unlock(&table->lock);
+	/* No hold starts from here on (draining); the running ones end within the hold time. */
+	cfs_glock_wait_holds(table);
 	cancel_work_sync(&table->lru_work);
-	cfs_glock_lru_trim(table, 0);
+	cfs_glock_lru_trim(table, 0, 0);
 }
 
 int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_module *module)
@@ -569,6 +711,9 @@ int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_mo
 	table->lru_count = 0;
 	table->lru_enabled = false;
 	table->draining = false;
+	table->lru_shrink = 0;
+	table->shrinker = NULL;
+	atomic_set(&table->holds_pending, 0);
 	INIT_WORK(&table->lru_work, cfs_glock_lru_work);
 	table->demote_wq = alloc_workqueue("clusterfs_demote", WQ_MEM_RECLAIM | WQ_FREEZABLE, 0);
 	return table->demote_wq ? 0 : -ENOMEM;
@@ -576,7 +721,7 @@ int cfs_glock_table_init(struct cfs_glock_table *table, const struct cfs_lock_mo
 
 static struct dentry *cfs_debugfs_root;
 
-/* One line per glock: "inode/1828 EX f:D h:2 SH,SH i:3 lk:17" (f:L: unused, on the LRU). */
+/* One line per glock: "inode/1828 EX f:D h:2 SH,SH i:3 lk:17" (f:L: unused, on the LRU; f:p: a demotion waits for the minimum hold time). */
 static int cfs_glocks_show(struct seq_file *m, void *unused)
 {
 	struct cfs_glock_table *table = m->private;
@@ -588,10 +733,11 @@ static int cfs_glocks_show(struct seq_file *m, void *unused)
 	for (i = 0; i < ARRAY_SIZE(table->buckets); i++) {
 		hlist_for_each_entry(gl, &table->buckets[i], gl_hash) {
 			spin_lock(&gl->gl_lock);
-			seq_printf(m, "%s/%llx %s f:%s%s%s%s%s", gl->gl_ops->name, gl->gl_number,
+			seq_printf(m, "%s/%llx %s f:%s%s%s%s%s%s", gl->gl_ops->name, gl->gl_number,
 				   cfs_glock_state_name(gl->gl_state),
 				   test_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags) ? "R" : "",
 				   test_bit(CFS_GLF_DEMOTE, &gl->gl_flags) ? "D" : "",
+				   test_bit(CFS_GLF_PENDING_DEMOTE, &gl->gl_flags) ? "p" : "",
 				   test_bit(CFS_GLF_DEMOTE_RUNNING, &gl->gl_flags) ? "d" : "",
 				   test_bit(CFS_GLF_INSTANTIATE_NEEDED, &gl->gl_flags) ? "I" : "",
 				   test_bit(CFS_GLF_LRU, &gl->gl_flags) ? "L" : "");
@@ -655,6 +801,12 @@ void cfs_glock_table_destroy(struct cfs_glock_table *table)
 	table->debugfs = NULL;
 	if (!table->demote_wq)
 		return;
+	if (table->shrinker) {
+		cfs_shrinker_unregister(table->shrinker);
+		table->shrinker = NULL;
+	}
+	WRITE_ONCE(table->draining, true);
+	cfs_glock_wait_holds(table);
 	flush_workqueue(table->demote_wq);
 	destroy_workqueue(table->demote_wq);
 	table->demote_wq = NULL;

@@ -94,6 +94,7 @@ enum {
 	CFS_GLF_TRY,			/* the pending request must not queue (CFS_GH_TRY) */
 	CFS_GLF_LRU,			/* on the table's LRU: its reference is the table's */
 	CFS_GLF_NO_LRU,			/* taken off the LRU to be released: the last put frees it */
+	CFS_GLF_PENDING_DEMOTE,		/* a callback within the minimum hold time: DEMOTE when it ends */
 };
 
 /* cfs_glock_nq_flags() flags */
@@ -119,11 +120,14 @@ struct cfs_glock {
 	struct list_head gl_holders;	/* granted cfs_holders */
 	wait_queue_head_t gl_wait;
 	struct work_struct gl_demote_work;
+	unsigned long gl_tchange;	/* jiffies when the lock module last granted a stronger state */
+	struct delayed_work gl_hold_work;	/* turns PENDING_DEMOTE into DEMOTE */
 
 	unsigned long gl_inval_count;	/* go_inval runs so far (dentry revalidation) */
 	u64 gl_lkid;			/* lock module's handle (lock_cluster), 0 = none */
 
 	struct list_head gl_lru;	/* on cfs_glock_table.lru (table->lock) */
+	unsigned long gl_lru_time;	/* jiffies when it went on the LRU */
 	void *gl_object;		/* the inode or rgrp it covers, NULL if none */
 	u8 gl_lvb[32];			/* lock value block (rgrp free counts) */
 };
@@ -139,6 +143,15 @@ struct cfs_holder {
 #define CFS_GLOCK_HASH_BITS 10
 /* Unused inode glocks kept cached: a few hundred bytes each here and in lockd. */
 #define CFS_GLOCK_LRU_MAX 4096
+/*
+ * Minimum hold time of an inode glock (module parameter glock_hold_ms): another node's
+ * callback that comes sooner after the grant waits for its end, and this node's holders
+ * are still granted meanwhile, so that two nodes contending for one directory each get
+ * some work done per hand-off instead of one operation (GFS2's gl_hold_time).
+ */
+#define CFS_GLOCK_HOLD_MS_DEFAULT 20
+/* The shrinker releases only glocks unused (on the LRU) for at least this long. */
+#define CFS_GLOCK_SHRINK_AGE_MS 10000
 
 struct cfs_glock_table {
 	spinlock_t lock;
@@ -151,7 +164,10 @@ struct cfs_glock_table {
 	unsigned int lru_count;
 	bool lru_enabled;		/* set by a cluster mount, cleared to drain */
 	bool draining;			/* unmount: releases skip go_inval (see drain) */
-	struct work_struct lru_work;	/* releases the oldest beyond CFS_GLOCK_LRU_MAX */
+	struct work_struct lru_work;	/* releases the oldest beyond the cap, and lru_shrink */
+	unsigned int lru_shrink;	/* old glocks the shrinker asked lru_work to release */
+	struct shrinker *shrinker;	/* memory pressure trims the LRU */
+	atomic_t holds_pending;		/* scheduled gl_hold_work (each holds a reference) */
 	struct dentry *debugfs;		/* clusterfs/<device>/glocks, as GFS2's */
 };
 
