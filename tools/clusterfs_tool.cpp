@@ -4,7 +4,7 @@
 
 #include "tool_commands.h"
 
-static const ToolCommand *const command_tables[] = {fs_tool_commands, lock_tool_commands};
+static const ToolCommand *const command_tables[] = {fs_tool_commands, lock_tool_commands, glock_tool_commands};
 
 static void usage(FILE *out)
 {

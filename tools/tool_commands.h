@@ -15,6 +15,8 @@ struct ToolCommand {
 extern const ToolCommand fs_tool_commands[];
 // Cluster and lock commands that talk to the local clusterfs_lockd (tools/tool_lock_cmds.cpp).
 extern const ToolCommand lock_tool_commands[];
+// The kernel module's glock cache as debugfs shows it (tools/tool_glock_cmds.cpp).
+extern const ToolCommand glock_tool_commands[];
 
 // What the local clusterfs_lockd answered to CFS_ADMIN_DUMP_CLUSTER for `lockspace`
 // ("" = all) on `socket` ("" = $CLUSTERFS_LOCKD_SOCKET or the default path).

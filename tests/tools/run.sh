@@ -19,4 +19,5 @@ run t_roundtrip.sh bash t_roundtrip.sh
 run t_progress.sh bash t_progress.sh
 run t_journal_holders.sh bash t_journal_holders.sh
 run t_journal_holders_lockd.sh bash t_journal_holders_lockd.sh
+run t_glocks.sh bash t_glocks.sh
 exit $status

@@ -139,6 +139,13 @@ glocks=$(node_run 1 "mountpoint -q /sys/kernel/debug || mount -t debugfs none /s
 root_ino=$(node_run 1 "stat -c %i $CFS_MNT")
 grep -q "^inode/$(printf %x "$root_ino") " <<<"$glocks" || fail "node 1's glocks file lacks the root directory's: $glocks"
 grep -q '^rgrp/[0-9a-f]* EX ' <<<"$glocks" || fail "node 1's glocks file shows no resource group held EX: $glocks"
+# clusterfs_tool reads the same file from the mount point (JSON checked host-side).
+tool_json=$(node_run 1 "build/bin/clusterfs_tool glocks --json $CFS_MNT")
+root_state=$(jq -r --argjson n "$root_ino" '[.glocks[] | select(.type == "inode" and .number == $n) | .state] | first // "absent"' <<<"$tool_json") ||
+	fail "clusterfs_tool glocks --json printed no valid JSON: $tool_json"
+[[ $root_state == EX || $root_state == SH ]] || fail "clusterfs_tool glocks shows the root directory's glock as $root_state"
+rgrp_ex=$(jq '[.glocks[] | select(.type == "rgrp" and .state == "EX")] | length' <<<"$tool_json")
+((rgrp_ex >= 1)) || fail "clusterfs_tool glocks shows no resource group held EX"
 
 # --- the glock cache's shrinker: unused glocks go under memory pressure, recent ones stay --
 # drop_caches runs every shrinker. Glocks of inodes evicted moments ago stay cached (the
