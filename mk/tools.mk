@@ -10,7 +10,8 @@ FSCK_HDRS      := $(wildcard tools/fsck/*.h)
 TOOLS_LDLIBS   := -lblkid
 
 TOOL_SRCS += tools/clusterfs_tool.cpp tools/tool_fs_cmds.cpp tools/tool_lock_cmds.cpp \
-	tools/tool_glock_cmds.cpp tools/fsck/fsimage.cpp tools/fsck/libfs.cpp
+	tools/tool_glock_cmds.cpp tools/fsck/fsimage.cpp tools/fsck/libfs.cpp \
+	tools/fsck/mounted.cpp
 ALL += $(BIN)/clusterfs_tool $(BIN)/fsck.clusterfs
 
 $(BIN)/clusterfs_tool: $$(TOOL_SRCS) tools/tool_commands.h tools/tool_output.h $(FSCK_HDRS) $$(LIB_A) | $(BIN)

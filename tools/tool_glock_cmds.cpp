@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mounted.h"
 #include "tool_commands.h"
 
 namespace {
@@ -271,52 +272,7 @@ bool glock_before(const Glock &a, const Glock &b)
 
 // ---- where the glocks file is --------------------------------------------------------
 
-struct MountEntry {
-	std::string devno;  // "MAJ:MIN"
-	std::string mount_point;
-	std::string fstype;
-};
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mountinfo(const std::string &s)
-{
-	std::string out;
-	for (size_t i = 0; i < s.size(); i++) {
-		if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-			i += 3;
-		} else {
-			out += s[i];
-		}
-	}
-	return out;
-}
-
-// The mounts of this mount namespace whose device is `devno` ("MAJ:MIN").
-std::vector<MountEntry> mounts_of(const std::string &devno)
-{
-	std::vector<MountEntry> out;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return out;
-	char *buf = nullptr;
-	size_t cap = 0;
-	ssize_t len;
-	while ((len = getline(&buf, &cap, f)) > 0) {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
-		std::vector<std::string> fld = split(std::string(buf, static_cast<size_t>(len)), " \n", false);
-		if (fld.size() < 7 || fld[2] != devno)
-			continue;
-		auto dash = std::find(fld.begin() + 6, fld.end(), "-");
-		if (dash == fld.end() || dash + 1 == fld.end())
-			continue;
-		out.push_back({fld[2], unescape_mountinfo(fld[4]), *(dash + 1)});
-	}
-	free(buf);
-	fclose(f);
-	return out;
-}
+using fsck::MountEntry;
 
 // Of the mounts of one device, the one `path` is under (the longest mount point that is
 // a prefix of its real path), else the first: what to name in a message.
@@ -437,7 +393,7 @@ bool resolve(const char *arg, Source *src)
 	dev_t dev = S_ISDIR(st.st_mode) ? st.st_dev : st.st_rdev;
 	char devno[32];
 	snprintf(devno, sizeof devno, "%u:%u", major(dev), minor(dev));
-	std::vector<MountEntry> mounts = mounts_of(devno);
+	std::vector<MountEntry> mounts = fsck::mounts_of_device(dev);
 	const MountEntry *cfs = clusterfs_mount(mounts);
 	std::string note;
 	if (S_ISDIR(st.st_mode)) {

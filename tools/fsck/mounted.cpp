@@ -3,8 +3,11 @@
 // of every loop device, and that loop device is then looked up the same way.
 #include "mounted.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -12,27 +15,27 @@
 namespace fsck {
 namespace {
 
+// mountinfo escapes space, tab, newline and backslash in paths as \ooo.
+std::string unescape_mountinfo(const std::string &s)
+{
+	std::string out;
+	for (size_t i = 0; i < s.size(); i++) {
+		if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			i += 3;
+		} else {
+			out += s[i];
+		}
+	}
+	return out;
+}
+
 // Mount point of the filesystem whose source device is `rdev`, or empty.
 std::string mount_point_of_device(dev_t rdev)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return {};
-	std::string found;
-	char line[4096];
-	while (fgets(line, sizeof line, f)) {
-		// "36 35 98:0 /mnt1 /mnt/parent rw ..." : id, parent, major:minor, root, point
-		unsigned maj, min;
-		char point[2048];
-		if (sscanf(line, "%*u %*u %u:%u %*s %2047s", &maj, &min, point) != 3)
-			continue;
-		if (makedev(maj, min) == rdev) {
-			found = point;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
+	std::vector<MountEntry> mounts = mounts_of_device(rdev);
+	return mounts.empty() ? std::string() : mounts[0].mount_point;
 }
 
 // Mount point of a filesystem whose source string is exactly `source`, or empty
@@ -56,6 +59,33 @@ std::string mount_point_of_source(const char *source)
 }
 
 }  // namespace
+
+std::vector<MountEntry> mounts_of_device(dev_t dev)
+{
+	std::vector<MountEntry> out;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return out;
+	char *buf = nullptr;
+	size_t cap = 0;
+	while (getline(&buf, &cap, f) > 0) {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+		std::istringstream in(buf);
+		std::vector<std::string> fld;
+		for (std::string w; in >> w;)
+			fld.push_back(w);
+		unsigned maj, min;
+		if (fld.size() < 7 || sscanf(fld[2].c_str(), "%u:%u", &maj, &min) != 2 || makedev(maj, min) != dev)
+			continue;
+		auto dash = std::find(fld.begin() + 6, fld.end(), "-");
+		if (dash == fld.end() || dash + 1 == fld.end())
+			continue;
+		out.push_back({unescape_mountinfo(fld[4]), *(dash + 1)});
+	}
+	free(buf);
+	fclose(f);
+	return out;
+}
 
 std::string local_mount_description(const char *path)
 {
