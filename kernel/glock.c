@@ -674,6 +674,14 @@ void cfs_glock_lru_enable(struct cfs_glock_table *table)
 			CFS_GLOCK_LRU_MAX);
 }
 
+static void cfs_glock_shrinker_stop(struct cfs_glock_table *table)
+{
+	if (table->shrinker) {
+		cfs_shrinker_unregister(table->shrinker);
+		table->shrinker = NULL;
+	}
+}
+
 /* Every scheduled hold work has run: each holds a glock reference and uses the queue. */
 static void cfs_glock_wait_holds(struct cfs_glock_table *table)
 {
@@ -684,10 +692,7 @@ void cfs_glock_lru_drain(struct cfs_glock_table *table)
 {
 	if (!table->demote_wq)
 		return;		/* the table was never set up (a mount that failed early) */
-	if (table->shrinker) {
-		cfs_shrinker_unregister(table->shrinker);
-		table->shrinker = NULL;
-	}
+	cfs_glock_shrinker_stop(table);
 	spin_lock(&table->lock);
 	table->lru_enabled = false;
 	table->draining = true;
@@ -801,10 +806,7 @@ void cfs_glock_table_destroy(struct cfs_glock_table *table)
 	table->debugfs = NULL;
 	if (!table->demote_wq)
 		return;
-	if (table->shrinker) {
-		cfs_shrinker_unregister(table->shrinker);
-		table->shrinker = NULL;
-	}
+	cfs_glock_shrinker_stop(table);
 	WRITE_ONCE(table->draining, true);
 	cfs_glock_wait_holds(table);
 	flush_workqueue(table->demote_wq);
