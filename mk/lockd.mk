@@ -1,6 +1,6 @@
 # clusterfs_lockd: the userspace DLM over corosync (lockd/), its tests and benchmark.
 LOCKD_CORE_SRCS := lockd/lock_table.cpp lockd/plock_table.cpp
-LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/lockd.cpp lockd/membership.cpp lockd/util.cpp lockd/cpg_transport.cpp lockd/config.cpp lockd/client_proto.cpp
+LOCKD_SRCS := $(LOCKD_CORE_SRCS) lockd/main.cpp lockd/daemon.cpp lockd/lockspace.cpp lockd/lockspace_dump.cpp lockd/membership.cpp lockd/util.cpp lockd/cpg_transport.cpp lockd/config.cpp lockd/client_proto.cpp
 LOCKD_HDRS := $(wildcard lockd/*.h) include/clusterfs/lockproto.h
 LOCKD_LDLIBS := -lcpg -lquorum -lcmap -lsystemd
 LOCKD_CPPFLAGS := -Ilockd
