@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The narrow C interface between the VFS glue (C) and the C++ core (lib/ through
- * kernel/core.cpp). Plain structs in CPU byte order; errors are negative errnos.
+ * kernel/core_*.cpp). Plain structs in CPU byte order; errors are negative errnos.
  * The glue holds the locks lib expects (inode rwsem, glocks) around every call.
  */
 #ifndef CLUSTERFS_CORE_H
