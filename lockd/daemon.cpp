@@ -505,7 +505,9 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 			return complete(c, seq, ls_id, client_id, -EINVAL, CFS_LOCK_IV);
 		auto key = std::make_pair(ls_id, client_id);
 		auto lit = c->client_locks.find(key);
-		wire::Writer w;
+		LockOp op;
+		op.mount = MountId{node_id(), mount};
+		op.flags = flags;
 		if (type == CFS_LOCK_REQ_LOCK) {
 			uint32_t len = proto::from_le32(req->name_len);
 			if (lit != c->client_locks.end())
@@ -515,14 +517,12 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 			if (!quorate())
 				return complete(c, seq, ls_id, client_id, -ENOLCK, CFS_LOCK_IV);
 			uint64_t local = next_local_id();
+			op.kind = LockOp::Kind::Request;
+			op.id = LockId{node_id(), local};
+			op.resource.assign(reinterpret_cast<const char *>(req->name), len);
+			op.mode = static_cast<Mode>(mode);
 			c->client_locks[key] = local;
-			ls->locks_[local] = LocalLock{c, ls_id, client_id, seq};
-			w.u8(static_cast<uint8_t>(Op::Lock));
-			w.u64(mount);
-			w.u64(local);
-			w.i32(static_cast<int32_t>(mode));
-			w.u32(flags);
-			w.str(std::string(reinterpret_cast<const char *>(req->name), len));
+			ls->locks_[local] = LocalLock{c, ls_id, client_id, seq, op.resource};
 		} else {
 			if (lit == c->client_locks.end()) {
 				if (type == CFS_LOCK_REQ_CANCEL)
@@ -535,18 +535,18 @@ void Daemon::handle(Connection *c, const std::vector<uint8_t> &msg)
 				ll->second.seq = seq;
 			if (type == CFS_LOCK_REQ_CONVERT && mode >= CFS_LOCK_MODE_COUNT)
 				return complete(c, seq, ls_id, client_id, -EINVAL, CFS_LOCK_IV);
-			Op op = type == CFS_LOCK_REQ_CONVERT ? Op::Convert : type == CFS_LOCK_REQ_UNLOCK ? Op::Unlock : Op::Cancel;
-			w.u8(static_cast<uint8_t>(op));
-			w.u64(mount);
-			w.u64(local);
-			if (op == Op::Convert)
-				w.i32(static_cast<int32_t>(mode));
-			if (op != Op::Cancel) {
-				w.u32(flags);
-				w.bytes(req->lvb, CFS_LVB_SIZE);
-			}
+			op.kind = type == CFS_LOCK_REQ_CONVERT  ? LockOp::Kind::Convert
+				  : type == CFS_LOCK_REQ_UNLOCK ? LockOp::Kind::Unlock
+								: LockOp::Kind::Cancel;
+			op.id = LockId{node_id(), local};
+			if (op.kind == LockOp::Kind::Convert)
+				op.mode = static_cast<Mode>(mode);
+			if (op.kind == LockOp::Kind::Cancel)
+				op.flags = 0;
+			else
+				memcpy(op.lvb.data(), req->lvb, CFS_LVB_SIZE);
 		}
-		ls->queue_op(w.take());
+		ls->submit(std::move(op));
 		return;
 	}
 	case CFS_LOCK_REQ_RECOVERED: {

@@ -23,6 +23,8 @@ bool is_journal_name(const std::string &name)
 {
 	return name.rfind(CFS_JOURNAL_LOCK_PREFIX, 0) == 0;
 }
+// The EX lock that stands for a dead or withdrawn owner's unknown locks (disown).
+bool stands_for_owner(LockId id) { return (id.local >> 62) == 1; }
 
 } // namespace
 
@@ -164,7 +166,8 @@ void LockTable::process(const std::string &name, std::vector<Event> &out)
 	}
 	send_basts(r, out);
 	static const Lvb zero{};
-	if (r.granted.empty() && r.converting.empty() && r.waiting.empty() && r.lvb_valid && r.lvb == zero)
+	if (!r.owner && r.granted.empty() && r.converting.empty() && r.waiting.empty() && r.lvb_valid &&
+	    r.lvb == zero)
 		resources_.erase(rit);
 }
 
@@ -210,8 +213,8 @@ void LockTable::send_basts(Resource &r, std::vector<Event> &out)
 
 // ---- requests ----
 
-void LockTable::request(MountId mount, LockId id, const std::string &resource, Mode mode, uint32_t flags,
-			std::vector<Event> &out)
+void LockTable::do_request(MountId mount, LockId id, const std::string &resource, Mode mode, uint32_t flags,
+			   std::vector<Event> &out)
 {
 	auto mit = mounts_.find(mount);
 	if (mit == mounts_.end() || mit->second.dead || mit->second.journal < 0)
@@ -243,8 +246,8 @@ void LockTable::request(MountId mount, LockId id, const std::string &resource, M
 	process(resource, out);
 }
 
-void LockTable::convert(MountId mount, LockId id, Mode mode, uint32_t flags, const Lvb &lvb,
-			std::vector<Event> &out)
+void LockTable::do_convert(MountId mount, LockId id, Mode mode, uint32_t flags, const Lvb &lvb,
+			   std::vector<Event> &out)
 {
 	auto it = locks_.find(id);
 	if (it == locks_.end() || it->second.mount != mount || it->second.orphaned)
@@ -292,7 +295,7 @@ void LockTable::convert(MountId mount, LockId id, Mode mode, uint32_t flags, con
 	process(l.resource, out);
 }
 
-void LockTable::unlock(MountId mount, LockId id, uint32_t flags, const Lvb &lvb, std::vector<Event> &out)
+void LockTable::do_unlock(MountId mount, LockId id, uint32_t flags, const Lvb &lvb, std::vector<Event> &out)
 {
 	auto it = locks_.find(id);
 	if (it == locks_.end() || it->second.mount != mount || it->second.orphaned)
@@ -313,7 +316,7 @@ void LockTable::unlock(MountId mount, LockId id, uint32_t flags, const Lvb &lvb,
 	process(name, out);
 }
 
-void LockTable::cancel(MountId mount, LockId id, std::vector<Event> &out)
+void LockTable::do_cancel(MountId mount, LockId id, std::vector<Event> &out)
 {
 	auto it = locks_.find(id);
 	if (it == locks_.end() || it->second.mount != mount || it->second.queue == Queue::Granted)
@@ -331,6 +334,326 @@ void LockTable::cancel(MountId mount, LockId id, std::vector<Event> &out)
 		complete(l, -ECANCELED, out);
 	}
 	process(name, out);
+}
+
+// ---- agreed operations and ownership ----
+
+void LockTable::request(MountId mount, LockId id, const std::string &resource, Mode mode, uint32_t flags,
+			std::vector<Event> &out)
+{
+	apply(LockOp{LockOp::Kind::Request, mount, id, resource, mode, flags, {}}, out);
+}
+
+void LockTable::convert(MountId mount, LockId id, Mode mode, uint32_t flags, const Lvb &lvb,
+			std::vector<Event> &out)
+{
+	apply(LockOp{LockOp::Kind::Convert, mount, id, {}, mode, flags, lvb}, out);
+}
+
+void LockTable::unlock(MountId mount, LockId id, uint32_t flags, const Lvb &lvb, std::vector<Event> &out)
+{
+	apply(LockOp{LockOp::Kind::Unlock, mount, id, {}, kNoMode, flags, lvb}, out);
+}
+
+void LockTable::cancel(MountId mount, LockId id, std::vector<Event> &out)
+{
+	apply(LockOp{LockOp::Kind::Cancel, mount, id, {}, kNoMode, 0, {}}, out);
+}
+
+void LockTable::execute(const LockOp &op, std::vector<Event> &out)
+{
+	switch (op.kind) {
+	case LockOp::Kind::Request:
+		return do_request(op.mount, op.id, op.resource, op.mode, op.flags, out);
+	case LockOp::Kind::Convert:
+		return do_convert(op.mount, op.id, op.mode, op.flags, op.lvb, out);
+	case LockOp::Kind::Unlock:
+		return do_unlock(op.mount, op.id, op.flags, op.lvb, out);
+	case LockOp::Kind::Cancel:
+		return do_cancel(op.mount, op.id, out);
+	}
+}
+
+std::string LockTable::resource_of_lock(LockId id) const
+{
+	auto it = locks_.find(id);
+	return it == locks_.end() ? std::string() : it->second.resource;
+}
+
+std::optional<MountId> LockTable::owner_of(const std::string &name) const
+{
+	auto it = resources_.find(name);
+	return it == resources_.end() ? std::nullopt : it->second.owner;
+}
+
+void LockTable::apply(const LockOp &op, std::vector<Event> &out)
+{
+	std::string name = op.resource;
+	if (op.kind != LockOp::Kind::Request) {
+		// The lock's own resource wins over the name given (a copy that knows the lock).
+		std::string known = resource_of_lock(op.id);
+		if (!known.empty())
+			name = known;
+	}
+	auto rit = owning_ && !name.empty() ? resources_.find(name) : resources_.end();
+	if (rit != resources_.end() && rit->second.owner) {
+		Resource &r = rit->second;
+		const MountId owner = *r.owner;
+		bool by_owner = op.mount == owner && !(op.flags & CFS_LKF_VALBLK);
+		if (!r.recalling && by_owner) {
+			// The owner's copy holds the state; the others know only the owner.
+			if (self_ == owner.node)
+				execute(op, out);
+			return;
+		}
+		if (!r.recalling) {
+			r.recalling = true;
+			Event e;
+			e.kind = Event::Kind::Recall;
+			e.mount = owner;
+			e.resource = name;
+			out.push_back(e);
+		}
+		r.parked.push_back(op);
+		if (r.parked.back().resource.empty())
+			r.parked.back().resource = name;
+		return;
+	}
+	execute(op, out);
+	if (owning_ && !name.empty())
+		after_agreed(name);
+}
+
+// Decided on every copy at the same point of the agreed order: all copies hold the same
+// state of a resource that is not owned.
+void LockTable::after_agreed(const std::string &name)
+{
+	auto rit = resources_.find(name);
+	if (rit == resources_.end() || rit->second.owner)
+		return;
+	Resource &r = rit->second;
+	std::optional<MountId> only;
+	bool blocked = false;
+	for (const auto *q : {&r.granted, &r.converting, &r.waiting}) {
+		for (LockId id : *q) {
+			const Lock &l = locks_.at(id);
+			if (only && *only != l.mount)
+				r.contended = true;
+			only = l.mount;
+			if (l.flags & CFS_LKF_VALBLK)
+				r.uses_lvb = true;
+			if (l.orphaned || l.pinned_journal >= 0)
+				blocked = true;
+		}
+	}
+	if (!only || r.contended || r.uses_lvb || blocked || !r.converting.empty() || !r.waiting.empty() ||
+	    is_journal_name(name) || !may_grant())
+		return;
+	auto mit = mounts_.find(*only);
+	if (mit == mounts_.end() || mit->second.dead || mit->second.journal < 0 || mit->second.journal == kNoJournal)
+		return;
+	r.owner = *only;
+	if (self_ != only->node)
+		drop_resource_locks(r);
+}
+
+void LockTable::drop_resource_locks(Resource &r)
+{
+	for (auto *q : {&r.granted, &r.converting, &r.waiting}) {
+		for (LockId id : *q)
+			locks_.erase(id);
+		q->clear();
+	}
+}
+
+bool LockTable::local(const LockOp &op, std::vector<Event> &out)
+{
+	if (!owning_ || op.mount.node != self_ || (op.flags & CFS_LKF_VALBLK))
+		return false;
+	std::string name = op.resource;
+	if (op.kind != LockOp::Kind::Request) {
+		auto it = locks_.find(op.id);
+		if (it == locks_.end() || it->second.mount != op.mount)
+			return false;
+		name = it->second.resource;
+	}
+	auto rit = resources_.find(name);
+	if (rit == resources_.end())
+		return false;
+	const Resource &r = rit->second;
+	if (r.owner != op.mount || r.recalling || r.publishing)
+		return false;
+	LockOp named = op;
+	named.resource = name;
+	execute(named, out);
+	return true;
+}
+
+void encode_lock_op(wire::Writer &w, const LockOp &op)
+{
+	w.u8(static_cast<uint8_t>(op.kind));
+	w.u32(op.mount.node);
+	w.u64(op.mount.local);
+	w.u32(op.id.node);
+	w.u64(op.id.local);
+	w.str(op.resource);
+	w.i32(op.mode);
+	w.u32(op.flags);
+	w.bytes(op.lvb.data(), op.lvb.size());
+}
+
+bool decode_lock_op(wire::Reader &r, LockOp &op)
+{
+	uint8_t kind = r.u8();
+	op.mount = MountId{r.u32(), r.u64()};
+	op.id = LockId{r.u32(), r.u64()};
+	op.resource = r.str(CFS_RESOURCE_NAME_MAX);
+	op.mode = r.i32();
+	op.flags = r.u32();
+	r.bytes(op.lvb.data(), op.lvb.size());
+	if (kind < static_cast<uint8_t>(LockOp::Kind::Request) || kind > static_cast<uint8_t>(LockOp::Kind::Cancel))
+		return false;
+	op.kind = static_cast<LockOp::Kind>(kind);
+	return r.ok();
+}
+
+bool LockTable::encode_publish(const std::string &name, wire::Writer &w)
+{
+	auto rit = resources_.find(name);
+	if (rit == resources_.end())
+		return false;
+	Resource &r = rit->second;
+	if (!r.owner || r.owner->node != self_ || r.publishing)
+		return false;
+	r.publishing = true;
+	w.str(name);
+	w.u32(static_cast<uint32_t>(r.granted.size() + r.converting.size() + r.waiting.size()));
+	for (const auto *q : {&r.granted, &r.converting, &r.waiting}) {
+		for (LockId id : *q) {
+			const Lock &l = locks_.at(id);
+			w.u32(l.id.node);
+			w.u64(l.id.local);
+			w.i32(l.granted);
+			w.i32(l.requested);
+			w.u32(l.flags);
+			w.u8(static_cast<uint8_t>(l.queue));
+			w.u8(l.bast_modes);
+		}
+	}
+	return true;
+}
+
+bool LockTable::publish(NodeId sender, wire::Reader &rd, std::vector<Event> &out)
+{
+	std::string name = rd.str(CFS_RESOURCE_NAME_MAX);
+	uint32_t n = rd.u32();
+	if (!rd.ok() || n > (1u << 20))
+		return false;
+	std::vector<Lock> published;
+	for (uint32_t i = 0; i < n; i++) {
+		Lock l;
+		l.id = LockId{rd.u32(), rd.u64()};
+		l.resource = name;
+		l.granted = rd.i32();
+		l.requested = rd.i32();
+		l.flags = rd.u32();
+		uint8_t q = rd.u8();
+		l.bast_modes = rd.u8();
+		if (!rd.ok() || q > static_cast<uint8_t>(Queue::Waiting))
+			return false;
+		l.queue = static_cast<Queue>(q);
+		bool needs_granted = l.queue != Queue::Waiting, needs_requested = l.queue != Queue::Granted;
+		if (needs_granted != valid_mode(l.granted) || needs_requested != valid_mode(l.requested))
+			return false;
+		published.push_back(std::move(l));
+	}
+	auto rit = resources_.find(name);
+	if (rit == resources_.end() || !rit->second.owner || rit->second.owner->node != sender)
+		return true; // the owner is gone (or this publish crossed another): nothing to do
+	Resource &r = rit->second;
+	const MountId owner = *r.owner;
+	drop_resource_locks(r); // the owner's copy: the same locks come back below
+	for (Lock &l : published) {
+		if (l.id.node != owner.node || locks_.count(l.id))
+			continue; // only the owner's own locks can be on an owned resource
+		l.mount = owner;
+		auto &queue = l.queue == Queue::Granted ? r.granted : l.queue == Queue::Converting ? r.converting : r.waiting;
+		queue.push_back(l.id);
+		locks_[l.id] = std::move(l);
+	}
+	r.owner.reset();
+	r.recalling = false;
+	r.publishing = false;
+	std::vector<LockOp> parked = std::move(r.parked);
+	r.parked.clear();
+	run_parked(name, std::move(parked), 0, out);
+	return true;
+}
+
+// The resource is shared again: what parked on it runs in its agreed order (a dead
+// node's own operations dropped).
+void LockTable::run_parked(const std::string &name, std::vector<LockOp> parked, NodeId dead_node,
+			   std::vector<Event> &out)
+{
+	for (const LockOp &op : parked) {
+		if (dead_node && op.mount.node == dead_node)
+			continue;
+		apply(op, out);
+	}
+	process(name, out);
+	after_agreed(name);
+}
+
+bool LockTable::disown(MountId owner_mount, bool by_node, bool orphan, int64_t pin_journal, std::vector<Event> &out)
+{
+	std::vector<std::string> names;
+	for (const auto &[name, r] : resources_)
+		if (r.owner && (by_node ? r.owner->node == owner_mount.node : *r.owner == owner_mount))
+			names.push_back(name);
+	for (const std::string &name : names) {
+		Resource &r = resources_.at(name);
+		const MountId owner = *r.owner;
+		drop_resource_locks(r);
+		if (orphan) {
+			// What the owner held is unknown: the strongest mode, as for a node that
+			// died holding EX. Its value block was never used (owned resources have none).
+			Lock l;
+			l.id = LockId{owner.node, (uint64_t{1} << 62) | ++synthetic_seq_};
+			l.mount = owner;
+			l.resource = name;
+			l.granted = CFS_LOCK_EX;
+			l.queue = Queue::Granted;
+			l.orphaned = true;
+			l.pinned_journal = pin_journal;
+			r.granted.push_back(l.id);
+			locks_[l.id] = std::move(l);
+		}
+		r.owner.reset();
+		r.recalling = false;
+		r.publishing = false;
+		std::vector<LockOp> parked = std::move(r.parked);
+		r.parked.clear();
+		run_parked(name, std::move(parked), by_node ? owner.node : 0, out);
+	}
+	return !names.empty();
+}
+
+std::vector<std::string> LockTable::idle_owned() const
+{
+	std::vector<std::string> names;
+	for (const auto &[name, r] : resources_)
+		if (r.owner && r.owner->node == self_ && !r.recalling && !r.publishing && r.granted.empty() &&
+		    r.converting.empty() && r.waiting.empty())
+			names.push_back(name);
+	return names;
+}
+
+size_t LockTable::owned_count() const
+{
+	size_t n = 0;
+	for (const auto &[name, r] : resources_)
+		n += r.owner.has_value();
+	return n;
 }
 
 // ---- mounts and journals ----
@@ -410,6 +733,7 @@ void LockTable::leave(MountId mount, std::vector<Event> &out)
 	auto mit = mounts_.find(mount);
 	if (mit == mounts_.end())
 		return;
+	disown(mount, false, false, -1, out); // nobody else holds anything on them
 	std::set<std::string> touched;
 	for (auto it = locks_.begin(); it != locks_.end();) {
 		if (it->second.mount == mount && !it->second.orphaned) {
@@ -436,6 +760,8 @@ void LockTable::mount_withdrawn(MountId mount, std::vector<Event> &out)
 		return;
 	const int64_t journal = mit->second.journal;
 	const bool has_journal = journal >= 0 && journal != kNoJournal;
+	if (has_journal)
+		disown(mount, false, true, journal, out);
 	std::set<std::string> touched;
 	for (auto it = locks_.begin(); it != locks_.end();) {
 		Lock &l = it->second;
@@ -565,6 +891,8 @@ bool LockTable::node_down(NodeId node, std::vector<Event> &out)
 		}
 		++it;
 	}
+	if (disown(MountId{node, 0}, true, true, -1, out))
+		held = true;
 	for (auto it = locks_.begin(); it != locks_.end();) {
 		Lock &l = it->second;
 		if (l.id.node != node || l.orphaned) {
@@ -612,7 +940,7 @@ void LockTable::node_fenced(NodeId node, std::vector<Event> &out)
 		auto mit = mounts_.find(l.mount);
 		bool keep = writes_lvb(l.granted) && !is_journal_name(l.resource) && mit != mounts_.end() &&
 			    mit->second.journal >= 0 && mit->second.journal != kNoJournal;
-		if (writes_lvb(l.granted) && !is_journal_name(l.resource))
+		if (writes_lvb(l.granted) && !is_journal_name(l.resource) && !stands_for_owner(l.id))
 			resource_of(l).lvb_valid = false;
 		if (keep) {
 			// Its changes may sit unreplayed in the dead journal: hold the resource.
@@ -653,7 +981,7 @@ std::vector<LockTable::ResourceView> LockTable::resources() const
 {
 	std::vector<ResourceView> v;
 	for (const auto &[name, r] : resources_) {
-		ResourceView rv{name, {}, {}, {}, r.lvb, r.lvb_valid};
+		ResourceView rv{name, {}, {}, {}, r.lvb, r.lvb_valid, r.owner, r.recalling, r.parked.size()};
 		for (LockId id : r.granted)
 			rv.granted.push_back(*lock(id));
 		for (LockId id : r.converting)
@@ -684,7 +1012,8 @@ std::vector<LockTable::RecoveryView> LockTable::recoveries() const
 // ---- snapshot encoding ----
 
 namespace {
-constexpr uint32_t kSnapshotMagic = 0x54534c43; // "CLST"
+constexpr uint32_t kSnapshotMagic = 0x32534c43; // "CLS2": with ownership
+constexpr uint8_t kOwned = 1, kContended = 2, kUsesLvb = 4, kRecalling = 8;
 constexpr uint32_t kMaxCount = 1u << 24;
 } // namespace
 
@@ -707,8 +1036,18 @@ void LockTable::encode(wire::Writer &w) const
 		w.str(name);
 		w.bytes(r.lvb.data(), r.lvb.size());
 		w.u8(r.lvb_valid);
-		uint32_t n = static_cast<uint32_t>(r.granted.size() + r.converting.size() + r.waiting.size());
+		w.u8((r.owner ? kOwned : 0) | (r.contended ? kContended : 0) | (r.uses_lvb ? kUsesLvb : 0) |
+		     (r.recalling ? kRecalling : 0));
+		w.u32(r.owner ? r.owner->node : 0);
+		w.u64(r.owner ? r.owner->local : 0);
+		w.u32(static_cast<uint32_t>(r.parked.size()));
+		for (const LockOp &op : r.parked)
+			encode_lock_op(w, op);
+		// An owned resource's locks live in its owner's copy only.
+		uint32_t n = r.owner ? 0 : static_cast<uint32_t>(r.granted.size() + r.converting.size() + r.waiting.size());
 		w.u32(n);
+		if (r.owner)
+			continue;
 		// Queue order matters: write each queue front to back.
 		for (const auto *q : {&r.granted, &r.converting, &r.waiting}) {
 			for (LockId id : *q) {
@@ -739,13 +1078,22 @@ void LockTable::encode(wire::Writer &w) const
 	for (NodeId n : awaiting_fence_)
 		w.u32(n);
 	w.u8(state_lost_);
+	w.u64(synthetic_seq_);
 }
 
 bool LockTable::decode(wire::Reader &r)
 {
-	*this = LockTable{};
-	auto bad = [this]() {
+	// Whether this copy owns and whose copy it is are this node's, not the snapshot's.
+	const bool owning = owning_;
+	const NodeId self = self_;
+	auto reset = [&]() {
 		*this = LockTable{};
+		owning_ = owning;
+		self_ = self;
+	};
+	reset();
+	auto bad = [&]() {
+		reset();
 		return false;
 	};
 	if (r.u32() != kSnapshotMagic)
@@ -771,7 +1119,25 @@ bool LockTable::decode(wire::Reader &r)
 		Resource &res = resources_[name];
 		r.bytes(res.lvb.data(), res.lvb.size());
 		res.lvb_valid = r.u8();
+		uint8_t bits = r.u8();
+		MountId owner{r.u32(), r.u64()};
+		if (bits & kOwned)
+			res.owner = owner;
+		res.contended = bits & kContended;
+		res.uses_lvb = bits & kUsesLvb;
+		res.recalling = bits & kRecalling;
+		uint32_t np = r.u32();
+		if (np > kMaxCount)
+			return bad();
+		for (uint32_t k = 0; k < np && r.ok(); k++) {
+			LockOp op;
+			if (!decode_lock_op(r, op))
+				return bad();
+			res.parked.push_back(std::move(op));
+		}
 		uint32_t n = r.u32();
+		if (n && res.owner)
+			return bad();
 		if (n > kMaxCount)
 			return bad();
 		for (uint32_t k = 0; k < n && r.ok(); k++) {
@@ -818,6 +1184,7 @@ bool LockTable::decode(wire::Reader &r)
 	for (uint32_t i = 0; i < nf && r.ok(); i++)
 		awaiting_fence_.insert(r.u32());
 	state_lost_ = r.u8();
+	synthetic_seq_ = r.u64();
 	if (!r.ok())
 		return bad();
 	return true;

@@ -45,7 +45,9 @@ struct MountId {
 };
 
 struct Event {
-	enum class Kind { Joined, Complete, Bast, Recover };
+	// Recall: another mount wants a resource the addressee owns (see "Ownership" below):
+	// its lockd must publish the resource's state (LockTable::encode_publish).
+	enum class Kind { Joined, Complete, Bast, Recover, Recall };
 	Kind kind = Kind::Complete;
 	MountId mount;        // addressee
 	LockId lock;          // Complete, Bast
@@ -55,6 +57,19 @@ struct Event {
 	NodeId dead_node = 0; // Recover
 	bool lvb_present = false, lvb_invalid = false;
 	Lvb lvb{};
+	std::string resource; // Recall
+};
+
+// One lock operation of a mount, as multicast and as parked on a recalled resource.
+struct LockOp {
+	enum class Kind : uint8_t { Request = 1, Convert = 2, Unlock = 3, Cancel = 4 };
+	Kind kind = Kind::Request;
+	MountId mount;
+	LockId id;
+	std::string resource; // always set by lockd; empty: looked up from the lock
+	Mode mode = kNoMode;  // Request, Convert
+	uint32_t flags = 0;   // Request, Convert, Unlock
+	Lvb lvb{};            // Convert, Unlock
 };
 
 class LockTable {
@@ -83,6 +98,43 @@ public:
 		     std::vector<Event> &out);
 	void unlock(MountId mount, LockId id, uint32_t flags, const Lvb &lvb, std::vector<Event> &out);
 	void cancel(MountId mount, LockId id, std::vector<Event> &out);
+	// The same four, as one agreed operation (the resource name routes it on copies that
+	// do not know the lock: see "Ownership").
+	void apply(const LockOp &op, std::vector<Event> &out);
+
+	// ---- Ownership (docs/lockd-ownership.md) ----
+	// Off unless enabled (identically on every member). Once on: after an agreed
+	// operation, a resource whose locks are all granted to one mount with a journal (no
+	// queue, no orphan, never two mounts, never a value block) becomes owned by that
+	// mount. The owner's node alone keeps its locks and changes them with local(), with
+	// no message; the other copies keep only its name and owner. Another mount's agreed
+	// operation on it (or an owner's operation with a value block) parks on every copy
+	// and sends the owner a Recall; the owner's publish (encode_publish, then the agreed
+	// publish()) puts the state back in every copy and the parked operations run after
+	// it. A dead owner's resource becomes one orphaned EX lock of its mount (pinned to
+	// its journal at fencing as any dead EX holder's); a leaving owner's goes.
+	void enable_ownership(NodeId self)
+	{
+		owning_ = true;
+		self_ = self;
+	}
+	bool ownership_enabled() const { return owning_; }
+	// A local operation of a mount of this node: applied (true) when the resource is
+	// owned by that mount and is not being recalled or published; false: multicast it.
+	bool local(const LockOp &op, std::vector<Event> &out);
+	// The resource the lock is on, or "" (this copy does not know the lock).
+	std::string resource_of_lock(LockId id) const;
+	std::optional<MountId> owner_of(const std::string &name) const;
+	// Owner side: the resource's state for a publish; local operations on it stop. False
+	// when no mount of this node owns it (or a publish of it is already under way).
+	bool encode_publish(const std::string &name, wire::Writer &w);
+	// Agreed: `sender`'s publish. Ignored unless a mount of `sender` owns the resource.
+	// False on malformed input.
+	bool publish(NodeId sender, wire::Reader &r, std::vector<Event> &out);
+	// Resources owned by mounts of this node that hold no lock and are not being
+	// published: candidates for a publish that drops them.
+	std::vector<std::string> idle_owned() const;
+	size_t owned_count() const;
 
 	// Membership. node_down: the node's granted locks stay as orphans (they still block
 	// conflicting requests), its queued requests vanish. Returns whether the node held
@@ -133,6 +185,9 @@ public:
 		std::vector<LockView> granted, converting, waiting;
 		Lvb lvb;
 		bool lvb_valid;
+		std::optional<MountId> owner;
+		bool recalling = false;
+		size_t parked = 0;
 	};
 	struct MountView {
 		MountId id;
@@ -166,6 +221,12 @@ private:
 		std::list<LockId> granted, converting, waiting;
 		Lvb lvb{};
 		bool lvb_valid = true;
+		std::optional<MountId> owner;
+		bool contended = false;  // locks of two mounts were seen on it: never owned again
+		bool uses_lvb = false;   // a lock asked for the value block: never owned again
+		bool recalling = false;  // owned; operations park until the owner publishes
+		bool publishing = false; // owner's copy only (not replicated): publish sent
+		std::vector<LockOp> parked;
 	};
 	struct Mount {
 		int64_t journal = -1;
@@ -192,6 +253,18 @@ private:
 	bool journal_free(uint32_t j) const;
 	void try_pending_joins(std::vector<Event> &out);
 	void assign_recoveries(std::vector<Event> &out);
+	void execute(const LockOp &op, std::vector<Event> &out);
+	void do_request(MountId mount, LockId id, const std::string &resource, Mode mode, uint32_t flags,
+			std::vector<Event> &out);
+	void do_convert(MountId mount, LockId id, Mode mode, uint32_t flags, const Lvb &lvb, std::vector<Event> &out);
+	void do_unlock(MountId mount, LockId id, uint32_t flags, const Lvb &lvb, std::vector<Event> &out);
+	void do_cancel(MountId mount, LockId id, std::vector<Event> &out);
+	void after_agreed(const std::string &name);
+	void drop_resource_locks(Resource &r);
+	// The owner is gone: its resources lose their owner (dead: one orphaned EX lock of
+	// it, pinned to `pin_journal` if >= 0), and what parked on them runs.
+	bool disown(MountId owner_mount, bool by_node, bool orphan, int64_t pin_journal, std::vector<Event> &out);
+	void run_parked(const std::string &name, std::vector<LockOp> parked, NodeId dead_node, std::vector<Event> &out);
 
 	std::map<LockId, Lock> locks_;
 	std::map<std::string, Resource> resources_;
@@ -200,8 +273,15 @@ private:
 	std::set<NodeId> awaiting_fence_;
 	bool grants_enabled_ = false;
 	bool state_lost_ = false;
+	bool owning_ = false;
+	NodeId self_ = 0;
+	uint64_t synthetic_seq_ = 0; // ids of the EX locks that stand for a dead owner's
 	bool may_grant() const;
 };
+
+// A LockOp on the wire (replicated operations and parked ones in snapshots).
+void encode_lock_op(wire::Writer &w, const LockOp &op);
+bool decode_lock_op(wire::Reader &r, LockOp &op); // false on malformed input
 
 std::string journal_lock_name(uint32_t journal);
 // Lock id of the journal lock the table takes for a recovering mount.

@@ -24,6 +24,8 @@ bool Lockspace::start(std::string *error)
 {
 	if (!transport_->join(error))
 		return false;
+	// Every lockd of a lockspace owns alike (the decision is replicated state).
+	table_.enable_ownership(d_.node_id());
 	log_msg("lockspace %s: joining (incarnation %016llx)", name_.c_str(),
 		static_cast<unsigned long long>(incarnation_));
 	return true;
@@ -38,6 +40,60 @@ std::optional<PlockTable::PlockView> Lockspace::plock_get(uint64_t number, uint6
 }
 
 void Lockspace::on_ring(uint64_t ring_seq) { d_.note_totem_ring(ring_seq); }
+
+void Lockspace::submit(LockOp op)
+{
+	if (op.kind != LockOp::Kind::Request) {
+		auto ll = locks_.find(op.id.local);
+		if (ll != locks_.end())
+			op.resource = ll->second.resource;
+	}
+	if (have_state_ && !refused_ && !inflight_.count(op.resource)) {
+		std::vector<Event> ev;
+		if (table_.local(op, ev)) {
+			counts_.local++;
+			route(ev);
+			return;
+		}
+	}
+	counts_.multicast++;
+	inflight_[op.resource]++;
+	wire::Writer w;
+	w.u8(static_cast<uint8_t>(Op::Operation));
+	encode_lock_op(w, op);
+	queue_op(w.take());
+}
+
+// Resources a local mount owns but no longer uses are handed back after a while, so
+// that the table does not grow with every name ever used and another node's first use
+// costs no recall. One publish each (batched into few multicasts), at most a bounded
+// number per pass.
+void Lockspace::publish_idle_owned(double now)
+{
+	constexpr double kIdleSeconds = 30, kCheckEvery = 5;
+	constexpr size_t kMaxPerPass = 4096;
+	if (now - idle_checked_ < kCheckEvery)
+		return;
+	idle_checked_ = now;
+	std::map<std::string, double> still_idle;
+	size_t sent = 0;
+	for (const std::string &name : table_.idle_owned()) {
+		auto it = idle_owned_since_.find(name);
+		double since = it == idle_owned_since_.end() ? now : it->second;
+		if (now - since >= kIdleSeconds && sent < kMaxPerPass && !inflight_.count(name)) {
+			wire::Writer w;
+			w.u8(static_cast<uint8_t>(Op::Publish));
+			if (table_.encode_publish(name, w)) {
+				queue_op(w.take());
+				counts_.publishes++;
+				sent++;
+				continue;
+			}
+		}
+		still_idle[name] = since;
+	}
+	idle_owned_since_ = std::move(still_idle);
+}
 
 void Lockspace::flush()
 {
@@ -456,6 +512,26 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 			table_.cancel(m, id, ev);
 		break;
 	}
+	case Op::Operation: {
+		LockOp lop;
+		if (!decode_lock_op(r, lop))
+			break;
+		// A node speaks only for its own mounts and locks.
+		lop.mount.node = sender;
+		lop.id.node = sender;
+		if (sender == me) {
+			auto it = inflight_.find(lop.resource);
+			if (it != inflight_.end() && --it->second == 0)
+				inflight_.erase(it);
+		}
+		if (trusted_)
+			table_.apply(lop, ev);
+		break;
+	}
+	case Op::Publish:
+		if (trusted_ && !table_.publish(sender, r, ev))
+			r.fail();
+		break;
 	case Op::Recovered: {
 		MountId m{sender, r.u64()};
 		uint32_t journal = r.u32();
@@ -606,6 +682,18 @@ void Lockspace::route(const std::vector<Event> &events)
 	for (const Event &e : events) {
 		if (e.mount.node != me)
 			continue;
+		if (e.kind == Event::Kind::Recall) {
+			// Another mount wants a resource one of ours owns (whether or not that mount
+			// is still connected): hand its state back to every member.
+			counts_.recalls++;
+			wire::Writer w;
+			w.u8(static_cast<uint8_t>(Op::Publish));
+			if (table_.encode_publish(e.resource, w)) {
+				queue_op(w.take());
+				counts_.publishes++;
+			}
+			continue;
+		}
 		auto mit = mounts_.find(e.mount.local);
 		if (mit == mounts_.end())
 			continue;
@@ -660,6 +748,8 @@ void Lockspace::route(const std::vector<Event> &events)
 			}
 			break;
 		}
+		case Event::Kind::Recall:
+			break; // above
 		case Event::Kind::Recover: {
 			log_msg("lockspace %s: this node replays journal %u of dead node %u", name_.c_str(), e.journal,
 				e.dead_node);
@@ -738,6 +828,7 @@ void Lockspace::tick()
 {
 	if (!have_state_ || refused_)
 		return;
+	publish_idle_owned(now_seconds());
 	NodeId me = d_.node_id();
 	if (lowest_member() != me)
 		return;

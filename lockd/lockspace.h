@@ -30,6 +30,7 @@ struct LocalLock {
 	uint32_t lockspace_id;
 	uint64_t client_id;
 	uint32_t seq; // of the request in progress, echoed in its completion
+	std::string resource;
 };
 
 struct LocalMount {
@@ -57,6 +58,10 @@ public:
 	void flush();
 	bool has_pending_output() const { return !outgoing_.empty() || !pending_ops_.empty(); }
 	void queue_op(const std::vector<uint8_t> &op) { pending_ops_.push_back(op); }
+	// A lock operation of a local mount: applied to this node's copy at once when the
+	// mount owns the resource (LockTable::local) and none of this node's multicast
+	// operations on it is still in flight (they must apply first); else multicast.
+	void submit(LockOp op);
 	void tick(); // quorum gate and fencing state; run every loop iteration
 	void append_locks_json(std::string &out) const;
 	// GET of a POSIX lock: answered from this node's copy of the table.
@@ -103,6 +108,7 @@ private:
 	void mcast_raw(std::vector<uint8_t> bytes) { outgoing_.push_back(std::move(bytes)); }
 	void withdraw_all(uint32_t reason);
 	void agreed_event_applied();
+	void publish_idle_owned(double now);
 
 	Daemon &d_;
 	std::string name_;
@@ -150,6 +156,19 @@ private:
 	// Members that died (not a clean CPG leave) since grants were last enabled: with
 	// two_node, grants wait until each is fenced (both halves of a split are quorate).
 	std::map<NodeId, double> died_since_enable_;
+
+	// Ownership: this node's multicast lock operations not yet applied, per resource.
+	std::map<std::string, uint32_t> inflight_;
+	// Resources a local mount owns without holding a lock, since when (publish_idle_owned).
+	std::map<std::string, double> idle_owned_since_;
+	double idle_checked_ = 0;
+	// What `clusterfs_tool cluster --json` shows of lock traffic (per lockspace, this node).
+	struct OpCounts {
+		uint64_t local = 0;      // lock operations applied with no message
+		uint64_t multicast = 0;  // lock operations multicast
+		uint64_t recalls = 0;    // recalls of resources this node owned
+		uint64_t publishes = 0;  // publishes sent (recalls and idle resources)
+	} counts_;
 };
 
 } // namespace clusterfs::lockd

@@ -45,6 +45,11 @@ void Lockspace::append_locks_json(std::string &out) const
 		first = false;
 		out += "{\"resource\":\"" + json_escape(r.name) + "\",\"lvb\":\"" + hex(r.lvb.data(), r.lvb.size()) +
 		       "\",\"lvb_valid\":" + (r.lvb_valid ? "true" : "false");
+		// Owned: the owner's node alone knows its locks (docs/lockd-ownership.md).
+		if (r.owner)
+			out += ",\"owner_node\":" + std::to_string(r.owner->node) + ",\"owner_mount\":\"" +
+			       std::to_string(r.owner->local) + "\",\"recalling\":" + (r.recalling ? "true" : "false") +
+			       ",\"parked\":" + std::to_string(r.parked);
 		const std::pair<const char *, const std::vector<LockTable::LockView> *> queues[] = {
 			{"granted", &r.granted}, {"converting", &r.converting}, {"waiting", &r.waiting}};
 		for (auto &[qname, q] : queues) {
@@ -112,7 +117,10 @@ void Lockspace::append_cluster_json(std::string &out) const
 		       (rec.assigned ? std::to_string(rec.assigned->node) : "null") + "}";
 		first = false;
 	}
-	out += "]}";
+	out += "],\"lock_ops\":{\"local\":" + std::to_string(counts_.local) +
+	       ",\"multicast\":" + std::to_string(counts_.multicast) + ",\"recalls\":" + std::to_string(counts_.recalls) +
+	       ",\"publishes\":" + std::to_string(counts_.publishes) + ",\"owned_resources\":" +
+	       std::to_string(table_.owned_count()) + "}}";
 }
 
 void Lockspace::append_locks_text(std::string &out) const
@@ -133,7 +141,12 @@ void Lockspace::append_locks_text(std::string &out) const
 		out += "  (no resources)\n";
 	for (const auto &r : resources) {
 		out += "  " + json_escape(r.name) + "  lvb " + hex(r.lvb.data(), r.lvb.size()) +
-		       (r.lvb_valid ? "" : " INVALID") + "\n";
+		       (r.lvb_valid ? "" : " INVALID") +
+		       (!r.owner ? std::string()
+				 : "  owned by node " + std::to_string(r.owner->node) +
+					   (r.owner->node == d_.node_id() ? std::string() : " (its locks are known there)") +
+					   (r.recalling ? ", recalled (" + std::to_string(r.parked) + " waiting)" : "")) +
+		       "\n";
 		const std::pair<const char *, const std::vector<LockTable::LockView> *> queues[] = {
 			{"granted", &r.granted}, {"converting", &r.converting}, {"waiting", &r.waiting}};
 		for (auto &[qname, q] : queues)
@@ -179,6 +192,10 @@ void Lockspace::append_cluster_text(std::string &out) const
 		       (rec.assigned ? " being replayed by node " + std::to_string(rec.assigned->node)
 				     : std::string(" awaits a mount to replay it")) +
 		       "\n";
+	out += "  lock operations of this node: " + std::to_string(counts_.local) + " local, " +
+	       std::to_string(counts_.multicast) + " multicast; " + std::to_string(counts_.recalls) + " recalls, " +
+	       std::to_string(counts_.publishes) + " publishes; " + std::to_string(table_.owned_count()) +
+	       " resources owned\n";
 }
 
 } // namespace clusterfs::lockd

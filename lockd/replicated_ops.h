@@ -32,6 +32,12 @@ enum class Op : uint8_t {
 	PlockLock = 16,   // u64 mount, u32 seq, u64 number, u64 owner, u32 pid, u64 start, u64 end, u32 flags
 	PlockUnlock = 17, // u64 mount, u32 seq, u64 number, u64 owner, u64 start, u64 end
 	PlockCancel = 18, // u64 mount, u32 cancel_seq
+	// Ownership (docs/lockd-ownership.md). A lock operation naming its resource, so that
+	// copies that do not know the lock route it (encode_lock_op), and an owner's publish
+	// of a resource's state (LockTable::encode_publish). Lock/Convert/Unlock/Cancel above
+	// are no longer sent.
+	Operation = 19,
+	Publish = 20,
 };
 
 constexpr uint32_t kBatchMagic = 0x42444b4c; // "LKDB"

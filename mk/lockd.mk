@@ -19,7 +19,7 @@ $(BIN)/clusterfs_lockd: $(LOCKD_SRCS) $(LOCKD_HDRS) | $(BIN)
 $(BIN)/lockd_test_client: tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS) $(LOCKD_HDRS) | $(BIN)
 	$(CXX) $(CXXSTD) $(WARN) $(CPPFLAGS) $(LOCKD_CPPFLAGS) $(CXXFLAGS) -o $@ tests/lockd/test_client.cpp lockd/client_proto.cpp $(LOCKD_CORE_SRCS)
 
-LOCKD_UNIT_SRCS := tests/lockd/lock_table_test.cpp tests/lockd/plock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/config_test.cpp \
+LOCKD_UNIT_SRCS := tests/lockd/lock_table_test.cpp tests/lockd/lock_owner_test.cpp tests/lockd/plock_table_test.cpp tests/lockd/lockproto_test.cpp tests/lockd/config_test.cpp \
 	tests/lockd/membership_test.cpp lockd/membership.cpp lockd/util.cpp lockd/cpg_transport.cpp \
 	$(LOCKD_CORE_SRCS) lockd/client_proto.cpp lockd/config.cpp
 $(BIN)/lockd_unit_tests: $(LOCKD_UNIT_SRCS) tests/lockd/lockproto_c_test.c $(LOCKD_HDRS) | $(BIN)

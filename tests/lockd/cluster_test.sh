@@ -79,6 +79,36 @@ wait_for "$(out b)" "^complete id=4 status=$EDEADLK mode=PR"
 send b unlock 4
 wait_for "$(out a)" "^complete id=4 status=0 mode=EX"
 
+step "ownership: a resource one mount uses alone changes with no message; another node's request recalls it"
+# lock_ops NODE FIELD: this lockspace's counter FIELD (local, multicast, recalls) on node NODE.
+lock_ops() { tool "$1" cluster --json | jq -e --arg ls "$LS" --arg f "$2" '.lockspaces[] | select(.name == $ls) | .lock_ops[$f]'; }
+send a lock 20 own1 EX
+wait_for "$(out a)" "^complete id=20 status=0 mode=EX"
+wait_locks 2 '"resource":"own1","lvb":"[0-9a-f]*","lvb_valid":true,"owner_node":1,'
+local0=$(lock_ops 1 local) && mcast0=$(lock_ops 1 multicast) || fail "cluster --json has no lock_ops"
+send a convert 20 PR
+send a convert 20 EX
+send a unlock 20
+send a lock 21 own1 PR
+send a convert 21 EX
+wait_for "$(out a)" "^complete id=21 status=0 mode=EX"
+local1=$(lock_ops 1 local) && mcast1=$(lock_ops 1 multicast) || fail "cluster --json has no lock_ops"
+[ "$mcast1" = "$mcast0" ] || fail "node 1 multicast $((mcast1 - mcast0)) lock operations on a resource it owns"
+[ "$local1" -ge $((local0 + 5)) ] || fail "node 1 applied $((local1 - local0)) of 5 operations locally"
+# Node 2 knows only the owner; its request recalls the resource and waits for node 1.
+tool 2 locks --json --lockspace "$LS" | jq -e '.lockspaces[0].resources[] | select(.resource == "own1") | .granted == []' >/dev/null ||
+	fail "node 2 shows the locks of a resource node 1 owns: $(tool 2 locks --json --lockspace "$LS")"
+send b lock 20 own1 PR
+wait_for "$(out a)" "^bast id=21 mode=PR"
+sleep 0.3
+[ "$(count "$(out b)" "^complete id=20 ")" = 0 ] || fail "node 2 was granted own1 PR while node 1 held it EX"
+[ "$(lock_ops 1 recalls)" -ge 1 ] || fail "node 1 counted no recall"
+send a unlock 21
+wait_for "$(out b)" "^complete id=20 status=0 mode=PR"
+wait_locks 1 '"resource":"own1","lvb":"[0-9a-f]*","lvb_valid":true,"granted":\[{"node":2,"lock":"[0-9]*","mode":"PR"}\]'
+send b unlock 20
+wait_for "$(out b)" "^complete id=20 status=0 mode=IV"
+
 step "POSIX locks (fcntl) across nodes: exclusion, GET names the holder, waiting, EDEADLK, release on disconnect"
 # Journal-less mounts (like tools): the journal slots the later steps expect stay as they are.
 client_start pa 1 "$LS" 0
