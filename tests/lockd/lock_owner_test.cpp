@@ -346,6 +346,24 @@ TEST(Ownership, ValueBlocksAndToolsAndJournalsAreNeverOwned)
 	EXPECT_EQ(c.completion(1, L(1, 2))->mode, CFS_LOCK_PR);
 }
 
+TEST(Ownership, IdleOwnedResourceIsDroppedByItsPublish)
+{
+	Cluster c(2);
+	c.agreed_op(request(1, 1, "idle", CFS_LOCK_EX));
+	ASSERT_TRUE(c.local_op(1, unlock(1, 1, "idle")));
+	EXPECT_EQ(c.tables[1].idle_owned(), std::vector<std::string>{"idle"});
+	EXPECT_TRUE(c.tables[2].idle_owned().empty()); // not node 2's to hand back
+	ASSERT_TRUE(c.publish(1, "idle"));
+	for (NodeId n = 1; n <= 2; n++)
+		for (const auto &r : c.tables[n].resources())
+			EXPECT_NE(r.name, "idle") << "node " << n;
+	// While a publish is under way the owner works through the agreed order.
+	c.agreed_op(request(1, 2, "busy", CFS_LOCK_EX));
+	wire::Writer w;
+	ASSERT_TRUE(c.tables[1].encode_publish("busy", w));
+	EXPECT_FALSE(c.local_op(1, convert(1, 2, "busy", CFS_LOCK_NL)));
+}
+
 TEST(Ownership, SnapshotCarriesOwnersAndParkedOps)
 {
 	Cluster c(2);
