@@ -222,6 +222,22 @@ int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct 
 	}
 }
 
+void cfs_glock_prefetch(struct cfs_glock *gl, enum cfs_glock_state state)
+{
+	const struct cfs_lock_module *lm = gl->gl_sbi->glocks.module;
+
+	spin_lock(&gl->gl_lock);
+	if (cfs_glock_can_grant(gl, state) || !cfs_glock_can_request(gl, state)) {
+		spin_unlock(&gl->gl_lock);
+		return;
+	}
+	set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
+	gl->gl_target = state;
+	gl->gl_error = 0;
+	spin_unlock(&gl->gl_lock);
+	lm->lm_lock(gl, state);
+}
+
 int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh)
 {
 	return cfs_glock_nq_flags(gl, state, gh, 0);

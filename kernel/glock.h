@@ -205,6 +205,14 @@ void cfs_glock_put(struct cfs_glock *gl);
 int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh);
 int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh,
 		       unsigned int flags);
+/*
+ * Asks the lock module for @state now, without a holder and without waiting, so that a
+ * later cfs_glock_nq() of the same state overlaps its wait with another lock's (an
+ * inode's glock while its iopen lock is acquired: one lock manager round trip instead
+ * of two). Does nothing when the node has the state or a request or demotion is under
+ * way. A state granted this way is cached like any other and yields to other nodes.
+ */
+void cfs_glock_prefetch(struct cfs_glock *gl, enum cfs_glock_state state);
 /* Whether the current task holds @gl (a page fault while read/write copy user data). */
 bool cfs_glock_held_by_me(struct cfs_glock *gl);
 /* Whether this node holds @gl in EX with no demotion asked for or running. */

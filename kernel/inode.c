@@ -129,6 +129,8 @@ static struct inode *cfs_iget_state(struct super_block *sb, u64 ino, enum cfs_gl
 			ci->iopen_gl = NULL;
 			goto fail;
 		}
+		/* Both requests in flight at once: one lockd round trip, not two. */
+		cfs_glock_prefetch(ci->glock, state);
 		err = cfs_glock_nq(ci->iopen_gl, CFS_GL_SH, &ci->iopen_gh);
 		if (err)
 			goto fail;
