@@ -14,7 +14,7 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 	struct cfs_glock *dir_gl = CFS_I(dir)->glock;
 	struct cfs_core_dirent entry;
 	struct inode *inode = NULL;
-	struct cfs_glock *iopen_gl = NULL;
+	struct cfs_glock *iopen_gl = NULL, *inode_gl = NULL;
 	struct cfs_holder gh, iopen_gh;
 	unsigned long inval_count;
 	int attempt, err;
@@ -53,8 +53,21 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 			cfs_glock_dq(&gh);
 			return ERR_CAST(iopen_gl);
 		}
+		/*
+		 * The inode glock's request goes out with the iopen lock's (one lockd round
+		 * trip, not two). Only requested, never held here: a state granted with no
+		 * holder yields to any other node's callback, so this adds no wait to the lock
+		 * order above. The reference is kept until cfs_iget has the glock.
+		 */
+		inode_gl = cfs_glock_get(sbi, CFS_GLT_INODE, entry.ino);
+		if (!IS_ERR(inode_gl))
+			cfs_glock_prefetch(inode_gl, CFS_GL_SH);
+		else
+			inode_gl = NULL;
 		err = cfs_glock_nq(iopen_gl, CFS_GL_SH, &iopen_gh);
 		if (err) {
+			if (inode_gl)
+				cfs_glock_put(inode_gl);
 			cfs_glock_put(iopen_gl);
 			cfs_glock_dq(&gh);
 			return ERR_PTR(err);
@@ -88,6 +101,8 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 		cfs_glock_dq(&iopen_gh);
 		cfs_glock_put(iopen_gl);
 	}
+	if (inode_gl)
+		cfs_glock_put(inode_gl);
 	if (IS_ERR(inode))
 		return ERR_CAST(inode);
 	return d_splice_alias(inode, dentry);
