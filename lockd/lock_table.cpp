@@ -581,20 +581,20 @@ bool LockTable::publish(NodeId sender, wire::Reader &rd, std::vector<Event> &out
 		queue.push_back(l.id);
 		locks_[l.id] = std::move(l);
 	}
+	share_again(name, 0, out);
+	return true;
+}
+
+// The resource loses its owner and is shared again: what parked on it runs in its
+// agreed order (a dead node's own operations dropped).
+void LockTable::share_again(const std::string &name, NodeId dead_node, std::vector<Event> &out)
+{
+	Resource &r = resources_.at(name);
 	r.owner.reset();
 	r.recalling = false;
 	r.publishing = false;
 	std::vector<LockOp> parked = std::move(r.parked);
 	r.parked.clear();
-	run_parked(name, std::move(parked), 0, out);
-	return true;
-}
-
-// The resource is shared again: what parked on it runs in its agreed order (a dead
-// node's own operations dropped).
-void LockTable::run_parked(const std::string &name, std::vector<LockOp> parked, NodeId dead_node,
-			   std::vector<Event> &out)
-{
 	for (const LockOp &op : parked) {
 		if (dead_node && op.mount.node == dead_node)
 			continue;
@@ -628,12 +628,7 @@ bool LockTable::disown(MountId owner_mount, bool by_node, bool orphan, int64_t p
 			r.granted.push_back(l.id);
 			locks_[l.id] = std::move(l);
 		}
-		r.owner.reset();
-		r.recalling = false;
-		r.publishing = false;
-		std::vector<LockOp> parked = std::move(r.parked);
-		r.parked.clear();
-		run_parked(name, std::move(parked), by_node ? owner.node : 0, out);
+		share_again(name, by_node ? owner.node : 0, out);
 	}
 	return !names.empty();
 }

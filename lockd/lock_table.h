@@ -264,7 +264,7 @@ private:
 	// The owner is gone: its resources lose their owner (dead: one orphaned EX lock of
 	// it, pinned to `pin_journal` if >= 0), and what parked on them runs.
 	bool disown(MountId owner_mount, bool by_node, bool orphan, int64_t pin_journal, std::vector<Event> &out);
-	void run_parked(const std::string &name, std::vector<LockOp> parked, NodeId dead_node, std::vector<Event> &out);
+	void share_again(const std::string &name, NodeId dead_node, std::vector<Event> &out);
 
 	std::map<LockId, Lock> locks_;
 	std::map<std::string, Resource> resources_;

@@ -479,39 +479,6 @@ void Lockspace::apply_op(NodeId sender, uint64_t sender_inc, Op op, wire::Reader
 		}
 		break;
 	}
-	case Op::Lock: {
-		MountId m{sender, r.u64()};
-		LockId id{sender, r.u64()};
-		Mode mode = r.i32();
-		uint32_t flags = r.u32();
-		std::string name = r.str(CFS_RESOURCE_NAME_MAX);
-		if (r.ok() && trusted_)
-			table_.request(m, id, name, mode, flags, ev);
-		break;
-	}
-	case Op::Convert:
-	case Op::Unlock: {
-		MountId m{sender, r.u64()};
-		LockId id{sender, r.u64()};
-		Mode mode = op == Op::Convert ? r.i32() : kNoMode;
-		uint32_t flags = r.u32();
-		Lvb lvb;
-		r.bytes(lvb.data(), lvb.size());
-		if (!r.ok() || !trusted_)
-			break;
-		if (op == Op::Convert)
-			table_.convert(m, id, mode, flags, lvb, ev);
-		else
-			table_.unlock(m, id, flags, lvb, ev);
-		break;
-	}
-	case Op::Cancel: {
-		MountId m{sender, r.u64()};
-		LockId id{sender, r.u64()};
-		if (r.ok() && trusted_)
-			table_.cancel(m, id, ev);
-		break;
-	}
 	case Op::Operation: {
 		LockOp lop;
 		if (!decode_lock_op(r, lop))

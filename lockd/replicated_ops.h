@@ -17,10 +17,8 @@ enum class Op : uint8_t {
 	Snapshot = 2,  // u32 target node, u32 chunk, u32 chunks, bytes
 	Join = 3,      // u64 mount, u32 journal_count, u64 journal lock
 	Leave = 4,     // u64 mount
-	Lock = 5,      // u64 mount, u64 lock, i32 mode, u32 flags, str name
-	Convert = 6,   // u64 mount, u64 lock, i32 mode, u32 flags, lvb
-	Unlock = 7,    // u64 mount, u64 lock, u32 flags, lvb
-	Cancel = 8,    // u64 mount, u64 lock
+	// 5-8: lock, convert, unlock, cancel before ownership (now Operation); an old
+	// lockd's are refused as unknown, since its table would not follow owners.
 	Recovered = 9, // u64 mount, u32 journal
 	Lost = 13,     // (the table's previous holders all died: replay every journal)
 	Grants = 10,   // u64 view, u8 enabled
@@ -34,8 +32,7 @@ enum class Op : uint8_t {
 	PlockCancel = 18, // u64 mount, u32 cancel_seq
 	// Ownership (docs/lockd-ownership.md). A lock operation naming its resource, so that
 	// copies that do not know the lock route it (encode_lock_op), and an owner's publish
-	// of a resource's state (LockTable::encode_publish). Lock/Convert/Unlock/Cancel above
-	// are no longer sent.
+	// of a resource's state (LockTable::encode_publish).
 	Operation = 19,
 	Publish = 20,
 };
