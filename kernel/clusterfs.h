@@ -14,6 +14,7 @@
 #include <clusterfs/format.h>
 
 #include "compat.h"
+#include "create_ahead.h"
 #include "glock.h"
 #include "host.h"
 
@@ -110,6 +111,7 @@ struct cfs_sb_info {
 	struct cfs_holder live_gh;
 	struct cfs_glock *rename_glock;	/* EX around renames across directories */
 	bool first_mounter;		/* no other node had it mounted: we recovered all */
+	struct cfs_create_ahead create_ahead;	/* the next creates' locks, requested early */
 };
 
 struct cfs_inode_info {

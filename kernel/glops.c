@@ -258,6 +258,15 @@ void cfs_inode_glops_init_once(struct cfs_inode_info *ci)
 
 static int cfs_rgrp_go_sync(struct cfs_glock *gl)
 {
+	struct cfs_sb_info *sbi = gl->gl_sbi;
+	uintptr_t index = (uintptr_t)READ_ONCE(gl->gl_object);
+	u64 first;
+	u32 count;
+
+	/* No more allocation here: the guesses of the next creates' blocks go. */
+	if (cfs_clustered_sb(sbi) && index && sbi->core &&
+	    !cfs_core_rgrp_data(sbi->core, (u32)(index - 1), &first, &count))
+		cfs_create_ahead_forget(sbi, first, first + count);
 	return cfs_checkpoint_for_release(gl);
 }
 

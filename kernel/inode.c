@@ -95,7 +95,12 @@ struct inode *cfs_iget(struct super_block *sb, u64 ino)
  */
 struct inode *cfs_iget_new(struct super_block *sb, u64 ino)
 {
-	return cfs_iget_state(sb, ino, CFS_GL_EX);
+	struct inode *inode = cfs_iget_state(sb, ino, CFS_GL_EX);
+
+	/* The inode holds its own glock references now. */
+	if (!IS_ERR(inode))
+		cfs_create_ahead_used(CFS_SB(sb), ino);
+	return inode;
 }
 
 static struct inode *cfs_iget_state(struct super_block *sb, u64 ino, enum cfs_glock_state state)

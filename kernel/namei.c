@@ -96,6 +96,7 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	struct cfs_core_new_inode init = {};
 	struct cfs_acl_create acls = {};
 	struct cfs_core_inode dir_before;
+	struct cfs_create_guess guess = {};
 	struct inode *inode;
 	u64 ino = 0;
 	int err;
@@ -133,6 +134,8 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 				      dentry->d_name.len, &init, &ino);
 	if (!err)
 		err = cfs_inode_refresh(dir, &dir_before, true);
+	if (!err)
+		cfs_create_ahead_guess(sbi, ino, &guess);
 	cfs_trans_unlock(sbi);
 	if (err) {
 		cfs_op_unlock(&locks);
@@ -157,6 +160,7 @@ static int cfs_new_inode(struct inode *dir, struct dentry *dentry, umode_t mode,
 	}
 	cfs_acl_finish_create(inode, &acls);
 	d_instantiate(dentry, inode);
+	cfs_create_ahead_request(sbi, &guess);
 	return 0;
 
 out_acl:

@@ -310,6 +310,7 @@ static void cfs_release_sbi(struct cfs_sb_info *sbi)
 	if (sbi->core && cfs_core_journal_active(sbi->core))
 		cfs_journal_stop(sbi);
 	cfs_discard_destroy(sbi);
+	cfs_create_ahead_drain(sbi);
 	/* Evicted inodes' glocks still held (glock.h): released while lockd is there. */
 	cfs_glock_lru_drain(&sbi->glocks);
 	cfs_cluster_locks_release(sbi);
@@ -615,6 +616,7 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_fs_info = sbi;
 	cfs_host_init(&sbi->host, sb);
 	mutex_init(&sbi->trans_mutex);
+	cfs_create_ahead_init(&sbi->create_ahead);
 	INIT_DELAYED_WORK(&sbi->log_work, cfs_log_work);
 	INIT_DELAYED_WORK(&sbi->statfs_work, cfs_statfs_work);
 
@@ -690,6 +692,7 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (err)
 		goto fail;
 	cfs_glock_debugfs_add(&sbi->glocks, sb->s_id);
+	cfs_create_ahead_debugfs(&sbi->create_ahead, sbi->glocks.debugfs);
 	if (sbi->cluster)
 		cfs_glock_lru_enable(&sbi->glocks);
 

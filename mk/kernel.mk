@@ -45,7 +45,7 @@ test-kernel-build: kernel-module kernel-module-612
 # VM tests of the module: tests/vm/kernel-*.sh through the harness's runner.
 TEST_SUITES += kernel-vm
 test-kernel-vm: kernel-module build-all
-	tests/vm/run.sh 'kernel-*'
+	tests/vm/run.sh --jobs $$(nproc) 'kernel-*'
 
 # The module on 6.12: kernel-mount, kernel-posix, kernel-aio-dio (sub-block direct writes lost data
 # far more often on 6.12), kernel-cluster-coherence (two nodes mounted at once),
@@ -57,7 +57,7 @@ test-kernel-vm: kernel-module build-all
 TEST_SUITES += kernel-vm-612
 test-kernel-vm-612: kernel-module-612 build-all
 	VM_KERNEL=$(KERNEL_612_VERSION) CFS_KERNEL_MODULE=$(KERNEL_MODULE_612) \
-		tests/vm/run.sh kernel-mount kernel-posix kernel-aio-dio \
+		tests/vm/run.sh --jobs $$(nproc) kernel-mount kernel-posix kernel-aio-dio \
 		kernel-cluster-coherence kernel-cluster-withdraw kernel-cluster-plock
 
 # The crash loop, the mount fuzzer and the node kills for longer, and the POSIX suite on a

@@ -17,7 +17,7 @@ vmtest: build-all
 	T="$(T)" tests/vm/run.sh
 
 test-vm: build-all
-	tests/vm/run.sh $(foreach p,$(VM_SUITE_EXCLUDE),--exclude '$(p)')
+	tests/vm/run.sh --jobs $$(nproc) $(foreach p,$(VM_SUITE_EXCLUDE),--exclude '$(p)')
 
 bench-vm: build-all
 	scripts/bench/run.sh $(if $(FS),--fs "$(FS)") $(if $(RUNS),--runs $(RUNS))

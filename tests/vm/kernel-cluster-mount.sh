@@ -176,6 +176,26 @@ got=$(node_run 1 "cat $CFS_MNT/shrink/f1 $CFS_MNT/shrink/f30")
 assert_eq "s1"$'\n'"s30" "$got" "node 1 reads its files after the shrinker released their glocks"
 got=$(node_run 2 "cat $CFS_MNT/shrink/f2 $CFS_MNT/shrink/f29")
 assert_eq "s2"$'\n'"s29" "$got" "node 2 reads node 1's files after the shrinker released their glocks"
+
+# --- creating ahead: a create finds its new inode's locks already requested ------------
+# After each create node 1 requests the locks of the next free blocks of its group
+# (kernel/create_ahead.c); the creates after the first get those blocks. The counters
+# are debugfs files; the files must be what node 2 then reads, and node 2's creates in
+# the same directory (its own group) must land beside them.
+ahead_dir="/sys/kernel/debug/clusterfs/\$(basename \$(readlink -f \$CFS_SHARED_DEV))"
+ahead_count() { node_run 1 "cat $ahead_dir/create_ahead_$1"; }
+used_before=$(ahead_count used)
+node_run 1 "mkdir $CFS_MNT/ahead && cd $CFS_MNT/ahead && for i in \$(seq 1 40); do echo a\$i >f\$i; done"
+used=$(( $(ahead_count used) - used_before ))
+requested=$(ahead_count requested)
+dropped=$(ahead_count dropped)
+vm_log "creating ahead: 40 creates, $used found their locks requested ahead (node 1 totals: requested $requested, dropped $dropped)"
+((used >= 30)) || fail "creating ahead: only $used of 40 creates in a fresh directory found their locks requested ahead"
+node_run 2 "cd $CFS_MNT/ahead && for i in \$(seq 1 5); do echo b\$i >g\$i; done"
+got=$(node_run 1 "cat $CFS_MNT/ahead/f1 $CFS_MNT/ahead/f40 $CFS_MNT/ahead/g5 && ls $CFS_MNT/ahead | wc -l")
+assert_eq "a1"$'\n'"a40"$'\n'"b5"$'\n'"45" "$got" "node 1 reads the created-ahead files and node 2's beside them"
+got=$(node_run 2 "cat $CFS_MNT/ahead/f2 $CFS_MNT/ahead/f39 && ls $CFS_MNT/ahead | wc -l")
+assert_eq "a2"$'\n'"a39"$'\n'"45" "$got" "node 2 reads node 1's created-ahead files"
 kfs_umount 2
 
 # --- lockd dies under a mount: withdraw, then the next mounter replays ------------------

@@ -6,16 +6,25 @@
 # build/vm-logs/RUN/NAME/ (build/vm-logs/latest points at the newest run). Ends with
 # "N passed, N failed"; exit status 1 if a test failed or no test matched.
 #
-# usage: tests/vm/run.sh [--exclude PATTERN]... [NAME|PATTERN]...
+# usage: tests/vm/run.sh [--exclude PATTERN]... [--jobs N] [NAME|PATTERN]...
 #   --exclude  skip matching tests (the `vm` suite skips those another suite runs)
+#   --jobs N   run up to N one-node tests at once (VM_JOBS; default 1). A one-node test's
+#              TCG VM keeps one host core busy, so two of them fill a 2-core machine; a
+#              test of several nodes always runs alone (its VMs' latencies are measured
+#              and its nodes already share the cores), the one-node tests after them,
+#              longest "# timeout:" first.
+#              Output of a test run beside another goes to its log only; its result
+#              line, and the log's tail on failure, come when it ends.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 repo=$PWD
 
 excluded=()
+jobs=${VM_JOBS:-1}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--exclude) excluded+=("${2:?--exclude needs a pattern}"); shift 2 ;;
+	--jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
 	--) shift; break ;;
 	-*) echo "vmtest: unknown option '$1'" >&2; exit 2 ;;
 	*) break ;;
@@ -54,42 +63,99 @@ run_dir=$repo/build/vm-logs/$(date -u +%Y%m%dT%H%M%S)-$$
 mkdir -p "$run_dir"
 ln -sfn "$(basename "$run_dir")" "$repo/build/vm-logs/latest"
 
-current_pid=
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "vmtest: --jobs needs a positive number, not '$jobs'" >&2; exit 2; }
+
+node_count() { sed -n 's/^# nodes: *//p' "$1" | head -n 1; }
+if [ "$jobs" -gt 1 ]; then
+	# Tests of several nodes first, one at a time; then the one-node tests, N at once.
+	several=() single=()
+	for script in "${tests[@]}"; do
+		if [ "$(node_count "$script")" = 1 ]; then single+=("$script"); else several+=("$script"); fi
+	done
+	# Longest limit first, a stand-in for longest run: the last test alone on a core
+	# then is a short one.
+	if [ "${#single[@]}" -gt 0 ]; then
+		mapfile -t single < <(for script in "${single[@]}"; do
+			printf '%s %s\n' "$(sed -n 's/^# timeout: *//p' "$script" | head -n 1)" "$script"
+		done | sort -s -k1,1nr | cut -d' ' -f2-)
+	fi
+	tests=("${several[@]}" "${single[@]}")
+fi
+
+declare -A running=()   # PID -> test script
+declare -A started=()   # PID -> start time (SECONDS)
 on_interrupt() {
-	echo "vmtest: interrupted, stopping the running test" >&2
+	echo "vmtest: interrupted, stopping the running tests" >&2
 	# timeout(1) forwards TERM to the test driver, whose trap stops its VMs.
-	[ -n "$current_pid" ] && kill -TERM "$current_pid" 2>/dev/null && wait "$current_pid"
+	for pid in "${!running[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${!running[@]}"; do wait "$pid"; done
 	exit 130
 }
 trap on_interrupt INT TERM
 
 passed=0 failed=0 failed_names=()
+# Reports one finished test: PASS or FAIL with its status and time.
+report() {
+	local name=$1 status=$2 elapsed=$3 limit=$4 log_dir=$5 quiet=$6
+	if [ "$status" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "=== vmtest $name: PASS (${elapsed}s)"
+		return
+	fi
+	failed=$((failed + 1))
+	failed_names+=("$name")
+	if [ "$quiet" -eq 1 ]; then
+		echo "=== vmtest $name: last 80 lines of $log_dir/test.log"
+		tail -n 80 "$log_dir/test.log"
+	fi
+	[ "$status" -eq 124 ] && echo "=== vmtest $name: timed out after ${limit}s"
+	echo "=== vmtest $name: FAIL (status $status, ${elapsed}s, logs $log_dir)"
+}
+# Waits for one running test to end and reports it.
+reap_one() {
+	local pid status script name
+	wait -n -p pid "${!running[@]}"
+	status=$?
+	script=${running[$pid]}
+	name=$(basename "$script" .sh)
+	report "$name" "$status" $((SECONDS - ${started[$pid]})) "$(test_limit "$script")" \
+		"$run_dir/$name" 1
+	unset "running[$pid]" "started[$pid]"
+}
+test_limit() {
+	local limit
+	limit=$(sed -n 's/^# timeout: *//p' "$1" | head -n 1)
+	echo "${VM_TEST_TIMEOUT:-${limit:-300}}"  # VM_TEST_TIMEOUT: longer soak runs
+}
+
 for script in "${tests[@]}"; do
 	name=$(basename "$script" .sh)
-	limit=$(sed -n 's/^# timeout: *//p' "$script" | head -n 1)
-	limit=${VM_TEST_TIMEOUT:-${limit:-300}}  # VM_TEST_TIMEOUT: longer soak runs
+	limit=$(test_limit "$script")
 	log_dir=$run_dir/$name
 	mkdir -p "$log_dir"
+	if [ "$jobs" -gt 1 ] && [ "$(node_count "$script")" = 1 ]; then
+		while [ "${#running[@]}" -ge "$jobs" ]; do reap_one; done
+		echo "=== vmtest $name (limit ${limit}s, logs $log_dir, beside other tests)"
+		VM_LOG_DIR=$log_dir timeout -k 30 "$limit" scripts/vm/run-test.sh "$script" \
+			> "$log_dir/test.log" 2>&1 < /dev/null &
+		running[$!]=$script
+		started[$!]=$SECONDS
+		continue
+	fi
+	while [ "${#running[@]}" -gt 0 ]; do reap_one; done
 	echo "=== vmtest $name (limit ${limit}s, logs $log_dir)"
 	start=$SECONDS
 	# tee ignores SIGINT: on Ctrl-C it must keep carrying the test's teardown messages
 	# (and a test writing to a dead pipe would die before stopping its VMs).
 	VM_LOG_DIR=$log_dir timeout -k 30 "$limit" scripts/vm/run-test.sh "$script" \
 		> >(trap '' INT; exec tee "$log_dir/test.log") 2>&1 &
-	current_pid=$!
-	wait "$current_pid"
+	pid=$!
+	running[$pid]=$script
+	wait "$pid"
 	status=$?
-	current_pid=
-	elapsed=$((SECONDS - start))
-	if [ "$status" -eq 0 ]; then
-		passed=$((passed + 1))
-		echo "=== vmtest $name: PASS (${elapsed}s)"
-	else
-		failed=$((failed + 1))
-		failed_names+=("$name")
-		[ "$status" -eq 124 ] && echo "=== vmtest $name: timed out after ${limit}s"
-		echo "=== vmtest $name: FAIL (status $status, ${elapsed}s, logs $log_dir)"
-	fi
+	unset "running[$pid]"
+	report "$name" "$status" $((SECONDS - start)) "$limit" "$log_dir" 0
 done
+while [ "${#running[@]}" -gt 0 ]; do reap_one; done
 echo "${passed} passed, ${failed} failed${failed_names:+ (${failed_names[*]})}"
 [ "$failed" -eq 0 ]
