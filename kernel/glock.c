@@ -142,10 +142,22 @@ static int cfs_glock_instantiate(struct cfs_glock *gl, struct cfs_holder *gh)
 	return err;
 }
 
+/* Marks a request for @state in flight and sends it; called with gl_lock, returns without. */
+static void cfs_glock_send_request(struct cfs_glock *gl, enum cfs_glock_state state, bool try)
+	__releases(&gl->gl_lock)
+{
+	set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
+	if (try)
+		set_bit(CFS_GLF_TRY, &gl->gl_flags);
+	gl->gl_target = state;
+	gl->gl_error = 0;
+	spin_unlock(&gl->gl_lock);
+	gl->gl_sbi->glocks.module->lm_lock(gl, state);
+}
+
 int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh,
 		       unsigned int flags)
 {
-	const struct cfs_lock_module *lm = gl->gl_sbi->glocks.module;
 	bool requested = false;
 	unsigned long seen;
 	int err;
@@ -189,14 +201,8 @@ int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct 
 			return err;
 		}
 		if (cfs_glock_can_request(gl, state)) {
-			set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
-			if (flags & CFS_GH_TRY)
-				set_bit(CFS_GLF_TRY, &gl->gl_flags);
-			gl->gl_target = state;
-			gl->gl_error = 0;
+			cfs_glock_send_request(gl, state, flags & CFS_GH_TRY);
 			requested = true;
-			spin_unlock(&gl->gl_lock);
-			lm->lm_lock(gl, state);
 			spin_lock(&gl->gl_lock);
 			continue;
 		}
@@ -224,18 +230,12 @@ int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct 
 
 void cfs_glock_prefetch(struct cfs_glock *gl, enum cfs_glock_state state)
 {
-	const struct cfs_lock_module *lm = gl->gl_sbi->glocks.module;
-
 	spin_lock(&gl->gl_lock);
 	if (cfs_glock_can_grant(gl, state) || !cfs_glock_can_request(gl, state)) {
 		spin_unlock(&gl->gl_lock);
 		return;
 	}
-	set_bit(CFS_GLF_REQUEST_PENDING, &gl->gl_flags);
-	gl->gl_target = state;
-	gl->gl_error = 0;
-	spin_unlock(&gl->gl_lock);
-	lm->lm_lock(gl, state);
+	cfs_glock_send_request(gl, state, false);
 }
 
 int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh)
