@@ -70,9 +70,9 @@ static int cfs_collect_free(void *ctx, cfs_core_u64 first, cfs_core_u32 count)
 {
 	struct cfs_create_guess *guess = ctx;
 
-	while (count-- && guess->count < CFS_CREATE_AHEAD)
+	while (count-- && guess->count < guess->want)
 		guess->blocks[guess->count++] = first++;
-	return guess->count < CFS_CREATE_AHEAD ? 0 : 1;
+	return guess->count < guess->want ? 0 : 1;
 }
 
 static bool cfs_create_ahead_has(struct cfs_create_ahead *ahead, u64 block)
@@ -90,8 +90,20 @@ void cfs_create_ahead_guess(struct cfs_sb_info *sbi, u64 ino, struct cfs_create_
 	cfs_core_u64 first;
 	cfs_core_u32 index, count;
 
+	struct cfs_create_ahead *ahead = &sbi->create_ahead;
+
 	guess->count = 0;
+	guess->want = 0;
 	if (!cfs_clustered_sb(sbi) || cfs_withdrawn(sbi))
+		return;
+	spin_lock(&ahead->lock);
+	guess->want = ahead->window;
+	if (!guess->want && ++ahead->since_probe >= CFS_CREATE_AHEAD) {
+		ahead->since_probe = 0;
+		guess->want = 1;
+	}
+	spin_unlock(&ahead->lock);
+	if (!guess->want)
 		return;
 	if (cfs_core_rgrp_of_block(sbi->core, ino, &index) || index >= sbi->rgrp_count ||
 	    !test_bit(index, sbi->rgrp_held) ||
@@ -104,18 +116,10 @@ void cfs_create_ahead_guess(struct cfs_sb_info *sbi, u64 ino, struct cfs_create_
 void cfs_create_ahead_request(struct cfs_sb_info *sbi, const struct cfs_create_guess *guess)
 {
 	struct cfs_create_ahead *ahead = &sbi->create_ahead;
-	unsigned int i, count;
 	bool queue = false;
+	unsigned int i;
 
-	spin_lock(&ahead->lock);
-	count = min(guess->count, ahead->window);
-	if (!count && ++ahead->since_probe >= CFS_CREATE_AHEAD) {
-		ahead->since_probe = 0;
-		count = min(guess->count, 1U);
-	}
-	spin_unlock(&ahead->lock);
-
-	for (i = 0; i < count; i++) {
+	for (i = 0; i < guess->count; i++) {
 		struct cfs_create_ahead_slot fresh = { .block = guess->blocks[i] };
 		struct cfs_create_ahead_slot *slot;
 
@@ -170,6 +174,8 @@ void cfs_create_ahead_used(struct cfs_sb_info *sbi, u64 ino)
 	struct cfs_create_ahead_slot used = {};
 	unsigned int i;
 
+	if (!cfs_clustered_sb(sbi))
+		return;
 	spin_lock(&ahead->lock);
 	for (i = 0; i < ARRAY_SIZE(ahead->slots); i++) {
 		if (ahead->slots[i].block == ino) {
@@ -179,9 +185,8 @@ void cfs_create_ahead_used(struct cfs_sb_info *sbi, u64 ino)
 			break;
 		}
 	}
-	if (cfs_clustered_sb(sbi))
-		ahead->window = used.block ? min(max(ahead->window, 1U) * 2, (unsigned int)CFS_CREATE_AHEAD)
-					   : ahead->window / 2;
+	ahead->window = used.block ? min(max(ahead->window, 1U) * 2, (unsigned int)CFS_CREATE_AHEAD)
+				   : ahead->window / 2;
 	spin_unlock(&ahead->lock);
 	cfs_create_ahead_put(&used);
 }

@@ -50,6 +50,7 @@ struct cfs_create_ahead {
 /* The free blocks after a new dinode, found under the transaction lock. */
 struct cfs_create_guess {
 	u64 blocks[CFS_CREATE_AHEAD];
+	unsigned int want;		/* the window when it was taken */
 	unsigned int count;
 };
 
@@ -57,7 +58,8 @@ void cfs_create_ahead_init(struct cfs_create_ahead *ahead);
 void cfs_create_ahead_debugfs(struct cfs_create_ahead *ahead, struct dentry *dir);
 /*
  * Under the transaction lock, right after a create allocated dinode @ino (its group's
- * lock still held, so the bitmap is current): the next free blocks after it.
+ * lock still held, so the bitmap is current): the next free blocks after it, as many as
+ * the window asks for (none, and no bitmap read, when it is closed).
  */
 void cfs_create_ahead_guess(struct cfs_sb_info *sbi, u64 ino, struct cfs_create_guess *guess);
 /* With no lock held: requests the guessed blocks' inode and iopen glocks. */

@@ -151,7 +151,8 @@ rgrp_ex=$(jq '[.glocks[] | select(.type == "rgrp" and .state == "EX")] | length'
 # drop_caches runs every shrinker. Glocks of inodes evicted moments ago stay cached (the
 # shrinker leaves glocks unused for less than 10 s); 11 s later the same drop releases
 # them, and the files still read right on both nodes.
-glocks_file="cat /sys/kernel/debug/clusterfs/\$(basename \$(readlink -f \$CFS_SHARED_DEV))/glocks"
+debug_dir="/sys/kernel/debug/clusterfs/\$(basename \$(readlink -f \$CFS_SHARED_DEV))"
+glocks_file="cat $debug_dir/glocks"
 evict_all="sync && for i in \$(seq 1 5); do echo 3 >/proc/sys/vm/drop_caches; done"
 node_run 1 "mkdir $CFS_MNT/shrink && cd $CFS_MNT/shrink && for i in \$(seq 1 30); do echo s\$i >f\$i; done"
 shrink_inos=$(node_run 1 "stat -c %i $CFS_MNT/shrink/f*" | tr '\n' ' ')
@@ -182,8 +183,7 @@ assert_eq "s2"$'\n'"s29" "$got" "node 2 reads node 1's files after the shrinker 
 # (kernel/create_ahead.c); the creates after the first get those blocks. The counters
 # are debugfs files; the files must be what node 2 then reads, and node 2's creates in
 # the same directory (its own group) must land beside them.
-ahead_dir="/sys/kernel/debug/clusterfs/\$(basename \$(readlink -f \$CFS_SHARED_DEV))"
-ahead_count() { node_run 1 "cat $ahead_dir/create_ahead_$1"; }
+ahead_count() { node_run 1 "cat $debug_dir/create_ahead_$1"; }
 used_before=$(ahead_count used)
 node_run 1 "mkdir $CFS_MNT/ahead && cd $CFS_MNT/ahead && for i in \$(seq 1 40); do echo a\$i >f\$i; done"
 used=$(( $(ahead_count used) - used_before ))

@@ -66,6 +66,11 @@ ln -sfn "$(basename "$run_dir")" "$repo/build/vm-logs/latest"
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "vmtest: --jobs needs a positive number, not '$jobs'" >&2; exit 2; }
 
 node_count() { sed -n 's/^# nodes: *//p' "$1" | head -n 1; }
+test_limit() {
+	local limit
+	limit=$(sed -n 's/^# timeout: *//p' "$1" | head -n 1)
+	echo "${VM_TEST_TIMEOUT:-${limit:-300}}"  # VM_TEST_TIMEOUT: longer soak runs
+}
 if [ "$jobs" -gt 1 ]; then
 	# Tests of several nodes first, one at a time; then the one-node tests, N at once.
 	several=() single=()
@@ -76,7 +81,7 @@ if [ "$jobs" -gt 1 ]; then
 	# then is a short one.
 	if [ "${#single[@]}" -gt 0 ]; then
 		mapfile -t single < <(for script in "${single[@]}"; do
-			printf '%s %s\n' "$(sed -n 's/^# timeout: *//p' "$script" | head -n 1)" "$script"
+			printf '%s %s\n' "$(test_limit "$script")" "$script"
 		done | sort -s -k1,1nr | cut -d' ' -f2-)
 	fi
 	tests=("${several[@]}" "${single[@]}")
@@ -121,11 +126,6 @@ reap_one() {
 	report "$name" "$status" $((SECONDS - ${started[$pid]})) "$(test_limit "$script")" \
 		"$run_dir/$name" 1
 	unset "running[$pid]" "started[$pid]"
-}
-test_limit() {
-	local limit
-	limit=$(sed -n 's/^# timeout: *//p' "$1" | head -n 1)
-	echo "${VM_TEST_TIMEOUT:-${limit:-300}}"  # VM_TEST_TIMEOUT: longer soak runs
 }
 
 for script in "${tests[@]}"; do
