@@ -163,6 +163,13 @@ bool load_config(const std::string &path, bool must_exist, Config *config, std::
 				return false;
 			}
 			config->startup_fencing = v;
+		} else if (key == "require_crypto") {
+			int v;
+			if (!parse_int(value, 0, 1, &v)) {
+				*error = where() + "require_crypto must be 0 or 1";
+				return false;
+			}
+			config->require_crypto = v;
 		} else if (key == "startup_fencing_delay") {
 			if (!parse_int(value, 0, 3600, &config->startup_fencing_delay)) {
 				*error = where() + "startup_fencing_delay must be 0..3600";

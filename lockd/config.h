@@ -25,6 +25,11 @@ struct Config {
 	// joined within startup_fencing_delay seconds.
 	bool startup_fencing = true;
 	int startup_fencing_delay = 30;
+	// Refuse to start unless corosync authenticates cluster traffic (totem.crypto_hash
+	// set, with the shared /etc/corosync/authkey): every lock message between nodes
+	// rides corosync, so without it any host on the cluster network could forge a
+	// grant or a release. Off: lockd only warns.
+	bool require_crypto = false;
 };
 
 // Splits a command line like a shell does for a simple command: words separated by

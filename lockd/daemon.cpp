@@ -128,6 +128,33 @@ bool Daemon::setup_socket(std::string *error)
 	return true;
 }
 
+bool Daemon::check_crypto(std::string *error)
+{
+	// Every message between lockds is a CPG message: corosync's crypto (knet, keyed by
+	// /etc/corosync/authkey) is what keeps a host without the key from sending one, and
+	// totem's sequence numbers drop a replayed one. Missing keys mean "none".
+	std::string hash = corosync_config_string("totem.crypto_hash");
+	std::string cipher = corosync_config_string("totem.crypto_cipher");
+	if (!hash.empty() && hash != "none") {
+		log_msg("corosync authenticates cluster traffic (crypto_hash %s, crypto_cipher %s): "
+			"hosts without its authkey cannot send lock messages",
+			hash.c_str(), cipher.empty() ? "none" : cipher.c_str());
+		return true;
+	}
+	if (config_.require_crypto) {
+		*error = "corosync does not authenticate cluster traffic (totem.crypto_hash is " +
+			 (hash.empty() ? std::string("not set") : hash) +
+			 ") and require_crypto = 1: set crypto_cipher and crypto_hash in corosync.conf's "
+			 "totem section (knet transport, /etc/corosync/authkey on every node)";
+		return false;
+	}
+	log_msg("warning: corosync does not authenticate cluster traffic (totem.crypto_hash %s): "
+		"any host on the cluster network can send lock messages; set crypto_cipher and "
+		"crypto_hash in corosync.conf (require_crypto = 1 makes this an error)",
+		hash.empty() ? "not set" : hash.c_str());
+	return true;
+}
+
 bool Daemon::setup_quorum(std::string *error)
 {
 	quorum_model_v1_data_t model{};
@@ -758,7 +785,8 @@ int Daemon::run()
 	std::string error;
 	// The socket first: a second daemon on this node must fail before it joins the lockd
 	// group, whose members would take its exit for this node's death.
-	if (!setup_quorum(&error) || !setup_socket(&error) || !membership_.start(&error)) {
+	if (!setup_quorum(&error) || !check_crypto(&error) || !setup_socket(&error) ||
+	    !membership_.start(&error)) {
 		log_msg("%s", error.c_str());
 		return 1;
 	}

@@ -79,6 +79,9 @@ public:
 private:
 	bool setup_socket(std::string *error);
 	bool setup_quorum(std::string *error);
+	// Logs whether corosync authenticates cluster traffic; false (with *error) if it does
+	// not and the configuration requires it.
+	bool check_crypto(std::string *error);
 	void accept_client();
 	void read_client(Connection *c);
 	void handle(Connection *c, const std::vector<uint8_t> &msg);

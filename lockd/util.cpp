@@ -76,19 +76,24 @@ std::string corosync_node_name(uint32_t node)
 	return name;
 }
 
-std::string corosync_cluster_name()
+std::string corosync_config_string(const char *key)
 {
-	std::string name;
+	std::string result;
 	cmap_handle_t h;
 	if (cmap_initialize(&h) != CS_OK)
-		return name;
+		return result;
 	char *value = nullptr;
-	if (cmap_get_string(h, "totem.cluster_name", &value) == CS_OK) {
-		name = value;
+	if (cmap_get_string(h, key, &value) == CS_OK) {
+		result = value;
 		free(value);
 	}
 	cmap_finalize(h);
-	return name;
+	return result;
+}
+
+std::string corosync_cluster_name()
+{
+	return corosync_config_string("totem.cluster_name");
 }
 
 std::vector<uint32_t> corosync_nodelist()

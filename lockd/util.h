@@ -27,6 +27,9 @@ inline bool wins_partition_merge(bool we_stale, bool sender_stale, uint32_t me, 
 // The node's name in corosync's nodelist (`name`, else `ring0_addr`), for the fence
 // agent; "node<ID>" if corosync does not list it.
 std::string corosync_node_name(uint32_t node);
+// A string key of corosync's cmap (its configuration as loaded); empty if it is not set
+// or cmap cannot be read.
+std::string corosync_config_string(const char *key);
 // totem.cluster_name from corosync's cmap; empty if it cannot be read.
 std::string corosync_cluster_name();
 // Every node id in corosync's nodelist (empty if cmap is unreachable).

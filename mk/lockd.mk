@@ -35,6 +35,7 @@ test-lockd-cluster: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client $(BIN)/clust
 	timeout 420 tests/lockd/cluster_test.sh
 	timeout 120 tests/lockd/cluster_two_node_test.sh
 	timeout 180 tests/lockd/cluster_fence_test.sh
+	timeout 180 tests/lockd/cluster_auth_test.sh
 
 bench-lockd: $(BIN)/clusterfs_lockd $(BIN)/lockd_test_client
 	timeout 600 tests/lockd/bench.sh docs/bench/lockd-results.md

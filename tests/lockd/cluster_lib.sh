@@ -62,6 +62,9 @@ wait_for() {
 }
 
 # cluster_create N: namespaces, bridge and corosync configuration for N nodes.
+# CLUSTER_CRYPTO=1: knet with corosync's crypto (aes256/sha256), every node keyed by
+# $WORK/n<I>/authkey, a copy of one key made here (a test may replace a node's); and
+# corosync's debug log on (where knet reports packets it could not authenticate).
 cluster_create() {
 	NODES=$1
 	local br="${RUN_ID}br" i
@@ -79,10 +82,18 @@ cluster_create() {
 		ip -n "$n" link set lo up
 		mkdir -p "$WORK/n$i/state"
 	done
+	local crypto=${CLUSTER_CRYPTO:-0}
+	[ "$crypto" = 1 ] && { corosync-keygen -k "$WORK/authkey" >/dev/null 2>&1 || fail "corosync-keygen failed"; }
 	for i in $(seq 1 "$NODES"); do
 		{
-			printf 'totem {\n version: 2\n cluster_name: %s\n transport: udpu\n token: 1000\n' "$RUN_ID"
-			printf ' crypto_cipher: none\n crypto_hash: none\n}\nnodelist {\n'
+			if [ "$crypto" = 1 ]; then
+				install -m 0400 "$WORK/authkey" "$WORK/n$i/authkey"
+				printf 'totem {\n version: 2\n cluster_name: %s\n transport: knet\n token: 1000\n' "$RUN_ID"
+				printf ' crypto_cipher: aes256\n crypto_hash: sha256\n keyfile: %s\n}\nnodelist {\n' "$WORK/n$i/authkey"
+			else
+				printf 'totem {\n version: 2\n cluster_name: %s\n transport: udpu\n token: 1000\n' "$RUN_ID"
+				printf ' crypto_cipher: none\n crypto_hash: none\n}\nnodelist {\n'
+			fi
 			local j
 			for j in $(seq 1 "$NODES"); do
 				printf ' node {\n  ring0_addr: 10.77.0.%s\n  nodeid: %s\n  name: cfshost%s\n }\n' "$j" "$j" "$j"
@@ -90,8 +101,8 @@ cluster_create() {
 			printf '}\nquorum {\n provider: corosync_votequorum\n'
 			[ "$NODES" = 2 ] && printf ' two_node: 1\n'
 			printf '}\n'
-			printf 'logging {\n to_logfile: yes\n logfile: %s\n to_stderr: no\n to_syslog: no\n timestamp: on\n}\n' \
-				"$WORK/n$i/corosync.log"
+			printf 'logging {\n to_logfile: yes\n logfile: %s\n to_stderr: no\n to_syslog: no\n timestamp: on\n debug: %s\n}\n' \
+				"$WORK/n$i/corosync.log" "$([ "$crypto" = 1 ] && echo on || echo off)"
 			printf 'system {\n state_dir: %s\n}\n' "$WORK/n$i/state"
 		} >"$WORK/n$i/corosync.conf"
 		{

@@ -126,6 +126,22 @@ TEST(LockdConfig, QuotedHashIsNotAComment)
 	unlink(path.c_str());
 }
 
+TEST(LockdConfig, RequireCryptoIsOffByDefaultAndTakesZeroOrOne)
+{
+	Config defaults;
+	EXPECT_FALSE(defaults.require_crypto);
+	std::string path = write_temp("require_crypto = 1\n");
+	Config c;
+	std::string err;
+	ASSERT_TRUE(load_config(path, true, &c, &err)) << err;
+	EXPECT_TRUE(c.require_crypto);
+	unlink(path.c_str());
+	path = write_temp("require_crypto = yes\n");
+	EXPECT_FALSE(load_config(path, true, &c, &err));
+	EXPECT_EQ(err, path + ":1: require_crypto must be 0 or 1");
+	unlink(path.c_str());
+}
+
 } // namespace
 
 // lockd's JSON dumps (clusterfs_tool locks/cluster --json) carry resource and lockspace
