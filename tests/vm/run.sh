@@ -8,13 +8,15 @@
 #
 # usage: tests/vm/run.sh [--exclude PATTERN]... [--jobs N] [NAME|PATTERN]...
 #   --exclude  skip matching tests (the `vm` suite skips those another suite runs)
-#   --jobs N   run up to N one-node tests at once (VM_JOBS; default 1). A one-node test's
-#              TCG VM keeps one host core busy, so two of them fill a 2-core machine; a
-#              test of several nodes always runs alone (its VMs' latencies are measured
-#              and its nodes already share the cores), the one-node tests after them,
-#              longest "# timeout:" first.
-#              Output of a test run beside another goes to its log only; its result
-#              line, and the log's tail on failure, come when it ends.
+#   --jobs N   run up to N tests at once (VM_JOBS; default 1), at most one of them a
+#              test of several nodes. A one-node test's TCG VM keeps one host core busy;
+#              a test of three nodes keeps about one core busy too (its VMs mostly wait
+#              for each other): measured 44-51 % and 46-60 % of 2 cores. So on 2 cores
+#              the tests of several nodes run one after another, in the order found,
+#              with one-node tests beside them, longest "# timeout:" first.
+#              A test of several nodes prints as it runs; the output of a one-node test
+#              run beside others goes to its log only, its result line, and the log's
+#              tail on failure, come when it ends.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 repo=$PWD
@@ -71,9 +73,8 @@ test_limit() {
 	limit=$(sed -n 's/^# timeout: *//p' "$1" | head -n 1)
 	echo "${VM_TEST_TIMEOUT:-${limit:-300}}"  # VM_TEST_TIMEOUT: longer soak runs
 }
+several=() single=()
 if [ "$jobs" -gt 1 ]; then
-	# Tests of several nodes first, one at a time; then the one-node tests, N at once.
-	several=() single=()
 	for script in "${tests[@]}"; do
 		if [ "$(node_count "$script")" = 1 ]; then single+=("$script"); else several+=("$script"); fi
 	done
@@ -84,11 +85,13 @@ if [ "$jobs" -gt 1 ]; then
 			printf '%s %s\n' "$(test_limit "$script")" "$script"
 		done | sort -s -k1,1nr | cut -d' ' -f2-)
 	fi
-	tests=("${several[@]}" "${single[@]}")
+else
+	several=("${tests[@]}")  # one at a time, in order, each printing as it runs
 fi
 
 declare -A running=()   # PID -> test script
 declare -A started=()   # PID -> start time (SECONDS)
+declare -A quiet=()     # PID -> 1 when its output goes to its log only
 on_interrupt() {
 	echo "vmtest: interrupted, stopping the running tests" >&2
 	# timeout(1) forwards TERM to the test driver, whose trap stops its VMs.
@@ -117,6 +120,7 @@ report() {
 	echo "=== vmtest $name: FAIL (status $status, ${elapsed}s, logs $log_dir)"
 }
 # Waits for one running test to end and reports it.
+several_running=0
 reap_one() {
 	local pid status script name
 	wait -n -p pid "${!running[@]}"
@@ -124,37 +128,47 @@ reap_one() {
 	script=${running[$pid]}
 	name=$(basename "$script" .sh)
 	report "$name" "$status" $((SECONDS - ${started[$pid]})) "$(test_limit "$script")" \
-		"$run_dir/$name" 1
-	unset "running[$pid]" "started[$pid]"
+		"$run_dir/$name" "${quiet[$pid]}"
+	[ "${quiet[$pid]}" -eq 1 ] || several_running=0
+	unset "running[$pid]" "started[$pid]" "quiet[$pid]"
 }
-
-for script in "${tests[@]}"; do
+# start_test SCRIPT QUIET: starts SCRIPT in the background under its limit.
+start_test() {
+	local script=$1 is_quiet=$2 name limit log_dir
 	name=$(basename "$script" .sh)
 	limit=$(test_limit "$script")
 	log_dir=$run_dir/$name
 	mkdir -p "$log_dir"
-	if [ "$jobs" -gt 1 ] && [ "$(node_count "$script")" = 1 ]; then
-		while [ "${#running[@]}" -ge "$jobs" ]; do reap_one; done
+	if [ "$is_quiet" -eq 1 ]; then
 		echo "=== vmtest $name (limit ${limit}s, logs $log_dir, beside other tests)"
 		VM_LOG_DIR=$log_dir timeout -k 30 "$limit" scripts/vm/run-test.sh "$script" \
 			> "$log_dir/test.log" 2>&1 < /dev/null &
-		running[$!]=$script
-		started[$!]=$SECONDS
-		continue
+	else
+		echo "=== vmtest $name (limit ${limit}s, logs $log_dir)"
+		# tee ignores SIGINT: on Ctrl-C it must keep carrying the test's teardown messages
+		# (and a test writing to a dead pipe would die before stopping its VMs).
+		VM_LOG_DIR=$log_dir timeout -k 30 "$limit" scripts/vm/run-test.sh "$script" \
+			> >(trap '' INT; exec tee "$log_dir/test.log") 2>&1 < /dev/null &
+		several_running=1
 	fi
-	while [ "${#running[@]}" -gt 0 ]; do reap_one; done
-	echo "=== vmtest $name (limit ${limit}s, logs $log_dir)"
-	start=$SECONDS
-	# tee ignores SIGINT: on Ctrl-C it must keep carrying the test's teardown messages
-	# (and a test writing to a dead pipe would die before stopping its VMs).
-	VM_LOG_DIR=$log_dir timeout -k 30 "$limit" scripts/vm/run-test.sh "$script" \
-		> >(trap '' INT; exec tee "$log_dir/test.log") 2>&1 &
-	pid=$!
-	running[$pid]=$script
-	wait "$pid"
-	status=$?
-	unset "running[$pid]"
-	report "$name" "$status" $((SECONDS - start)) "$limit" "$log_dir" 0
+	running[$!]=$script
+	started[$!]=$SECONDS
+	quiet[$!]=$is_quiet
+}
+
+next_several=0 next_single=0
+while [ "$next_several" -lt "${#several[@]}" ] || [ "$next_single" -lt "${#single[@]}" ]; do
+	if [ "${#running[@]}" -ge "$jobs" ]; then
+		reap_one
+	elif [ "$next_several" -lt "${#several[@]}" ] && [ "$several_running" -eq 0 ]; then
+		start_test "${several[next_several]}" 0
+		next_several=$((next_several + 1))
+	elif [ "$next_single" -lt "${#single[@]}" ]; then
+		start_test "${single[next_single]}" 1
+		next_single=$((next_single + 1))
+	else
+		reap_one  # the next test of several nodes waits for the running one
+	fi
 done
 while [ "${#running[@]}" -gt 0 ]; do reap_one; done
 echo "${passed} passed, ${failed} failed${failed_names:+ (${failed_names[*]})}"
