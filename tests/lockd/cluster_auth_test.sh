@@ -67,6 +67,19 @@ else:
 PYEOF
 }
 
+# start_node4_refused WHAT: starts node 4's corosync; node 1's must log a packet of it
+# that it could not authenticate within 30 s.
+start_node4_refused() {
+	local before end
+	before=$(count "$WORK/n1/corosync.log" "Unable to decrypt/auth packet")
+	corosync_start 4
+	end=$((SECONDS + 30))
+	until [ "$(count "$WORK/n1/corosync.log" "Unable to decrypt/auth packet")" -gt "$before" ]; do
+		[ "$SECONDS" -lt "$end" ] || fail "node 1's corosync logged no refused packet of node 4 $1"
+		sleep 0.2
+	done
+}
+
 step "nodelist of 4, nodes 1-3 keyed alike and quorate (3 of 4 votes), node 4 with another key"
 cluster_create 4
 corosync-keygen -k "$WORK/otherkey" >/dev/null 2>&1 || fail "corosync-keygen failed"
@@ -127,13 +140,7 @@ send a lock 1 r1 EX
 wait_for "$(out a)" "^complete id=1 status=0 mode=EX"
 send b lock 1 r1 EX
 wait_for "$(out a)" "^bast id=1 mode=EX"
-rejected_before=$(count "$WORK/n1/corosync.log" "Unable to decrypt/auth packet")
-corosync_start 4
-end=$((SECONDS + 30))
-until [ "$(count "$WORK/n1/corosync.log" "Unable to decrypt/auth packet")" -gt "$rejected_before" ]; do
-	[ "$SECONDS" -lt "$end" ] || fail "node 1's corosync logged no packet of node 4 it could not authenticate"
-	sleep 0.2
-done
+start_node4_refused "with another key"
 lockd_start 4
 sleep 5 # node 4's corosync keeps trying to form a ring with the others
 for i in 1 2 3; do
@@ -153,13 +160,7 @@ kill -9 "${LOCKD_PID[4]}" "${COROSYNC_PID[4]}" 2>/dev/null
 wait "${LOCKD_PID[4]}" "${COROSYNC_PID[4]}" 2>/dev/null
 sed -i -e 's/crypto_cipher: aes256/crypto_cipher: none/' -e 's/crypto_hash: sha256/crypto_hash: none/' \
 	-e '/keyfile:/d' "$WORK/n4/corosync.conf"
-rejected_before=$(count "$WORK/n1/corosync.log" "Unable to decrypt/auth packet")
-corosync_start 4
-end=$((SECONDS + 30))
-until [ "$(count "$WORK/n1/corosync.log" "Unable to decrypt/auth packet")" -gt "$rejected_before" ]; do
-	[ "$SECONDS" -lt "$end" ] || fail "node 1's corosync logged no clear-text packet of node 4"
-	sleep 0.2
-done
+start_node4_refused "in clear text"
 sleep 3
 for i in 1 2 3; do
 	[ "$(members_of "$i")" = 3 ] || fail "node $i counts $(members_of "$i") members with node 4 in clear text"
