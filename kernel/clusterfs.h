@@ -15,6 +15,7 @@
 
 #include "compat.h"
 #include "create_ahead.h"
+#include "lookup_ahead.h"
 #include "glock.h"
 #include "host.h"
 
@@ -112,6 +113,7 @@ struct cfs_sb_info {
 	struct cfs_glock *rename_glock;	/* EX around renames across directories */
 	bool first_mounter;		/* no other node had it mounted: we recovered all */
 	struct cfs_create_ahead create_ahead;	/* the next creates' locks, requested early */
+	struct cfs_lookup_ahead lookup_ahead;	/* a directory walk's next locks, likewise */
 };
 
 struct cfs_inode_info {
@@ -294,5 +296,6 @@ extern bool cfs_verify_cache;	/* glops.c: diagnostic checks of cached and writte
  * open, never waiting for a glock; returns early once @stop(sbi) is true.
  */
 void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_sb_info *sbi));
+int cfs_free_unlinked_ino(struct cfs_sb_info *sbi, u64 ino);
 
 #endif

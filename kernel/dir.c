@@ -64,6 +64,12 @@ struct dentry *cfs_lookup(struct inode *dir, struct dentry *dentry, unsigned int
 			cfs_glock_prefetch(inode_gl, CFS_GL_SH);
 		else
 			inode_gl = NULL;
+		/*
+		 * A directory walk: the next entries' locks go out before we wait for ours
+		 * (with our own references held, its puts of this inode's are never the last).
+		 */
+		if (inode_gl)
+			cfs_lookup_ahead_reading(sbi, entry.ino);
 		err = cfs_glock_nq(iopen_gl, CFS_GL_SH, &iopen_gh);
 		if (err) {
 			if (inode_gl)
@@ -183,6 +189,7 @@ const struct dentry_operations cfs_cluster_dentry_ops = {
 
 struct cfs_readdir_ctx {
 	struct dir_context *ctx;
+	struct cfs_sb_info *sbi;
 };
 
 static bool cfs_readdir_emit(void *opaque, const char *name, u32 len,
@@ -192,6 +199,8 @@ static bool cfs_readdir_emit(void *opaque, const char *name, u32 len,
 
 	if (!dir_emit(rc->ctx, name, len, entry->ino, entry->type))
 		return false;
+	if (!(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))))
+		cfs_lookup_ahead_note(rc->sbi, entry->ino);
 	rc->ctx->pos = cookie_after;
 	return true;
 }
@@ -200,7 +209,7 @@ static int cfs_readdir(struct file *file, struct dir_context *ctx)
 {
 	struct inode *dir = file_inode(file);
 	struct cfs_sb_info *sbi = CFS_SB(dir->i_sb);
-	struct cfs_readdir_ctx rc = { .ctx = ctx };
+	struct cfs_readdir_ctx rc = { .ctx = ctx, .sbi = sbi };
 	struct cfs_holder gh;
 	u64 cookie;
 	int err;

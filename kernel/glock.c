@@ -228,14 +228,18 @@ int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct 
 	}
 }
 
-void cfs_glock_prefetch(struct cfs_glock *gl, enum cfs_glock_state state)
+bool cfs_glock_prefetch(struct cfs_glock *gl, enum cfs_glock_state state)
 {
+	bool covered;
+
 	spin_lock(&gl->gl_lock);
-	if (cfs_glock_can_grant(gl, state) || !cfs_glock_can_request(gl, state)) {
+	covered = cfs_glock_can_grant(gl, state);
+	if (covered || !cfs_glock_can_request(gl, state)) {
 		spin_unlock(&gl->gl_lock);
-		return;
+		return !covered;
 	}
 	cfs_glock_send_request(gl, state, false);
+	return true;
 }
 
 int cfs_glock_nq(struct cfs_glock *gl, enum cfs_glock_state state, struct cfs_holder *gh)

@@ -211,8 +211,9 @@ int cfs_glock_nq_flags(struct cfs_glock *gl, enum cfs_glock_state state, struct 
  * inode's glock while its iopen lock is acquired: one lock manager round trip instead
  * of two). Does nothing when the node has the state or a request or demotion is under
  * way. A state granted this way is cached like any other and yields to other nodes.
+ * False if the node has the state already (nothing to wait for).
  */
-void cfs_glock_prefetch(struct cfs_glock *gl, enum cfs_glock_state state);
+bool cfs_glock_prefetch(struct cfs_glock *gl, enum cfs_glock_state state);
 /* Whether the current task holds @gl (a page fault while read/write copy user data). */
 bool cfs_glock_held_by_me(struct cfs_glock *gl);
 /* Whether this node holds @gl in EX with no demotion asked for or running. */

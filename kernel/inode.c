@@ -330,16 +330,71 @@ static void cfs_free_unlinked(struct inode *inode)
 }
 
 /*
+ * lock_cluster: frees inode @ino if it is still UNLINKED and no node has it in memory.
+ * Only under its iopen lock in EX, then its inode glock in EX, both got without
+ * waiting, and only if the bitmap still says UNLINKED with the generation read under
+ * that lock (cfs_core_free_inode_step). A node with the inode in memory holds its iopen
+ * lock SH and frees it itself; an inode glock another dead node still pins waits for
+ * the next recovery or first mount. Never waiting on a glock keeps this from blocking
+ * recovery and unmount. Returns 1 if freed, 0 if it is not ours to free (freed or
+ * reused already), -EBUSY if some node has it, or another error.
+ */
+int cfs_free_unlinked_ino(struct cfs_sb_info *sbi, u64 ino)
+{
+	struct cfs_glock *iopen, *gl;
+	struct cfs_holder iopen_gh, gh;
+	struct cfs_core_inode di;
+	bool done = false;
+	int err;
+
+	iopen = cfs_glock_get(sbi, CFS_GLT_IOPEN, ino);
+	if (IS_ERR(iopen))
+		return PTR_ERR(iopen);
+	if (cfs_glock_nq_flags(iopen, CFS_GL_EX, &iopen_gh, CFS_GH_TRY)) {
+		cfs_glock_put(iopen);
+		return -EBUSY;
+	}
+	gl = cfs_glock_get(sbi, CFS_GLT_INODE, ino);
+	err = IS_ERR(gl) ? PTR_ERR(gl) : cfs_glock_nq_flags(gl, CFS_GL_EX, &gh, CFS_GH_TRY);
+	if (err == -EAGAIN) {
+		err = -EBUSY;
+	} else if (!err) {
+		struct cfs_trans_rgrps rs = {};
+		u64 again;
+
+		cfs_trans_rgrps_add(sbi, &rs, ino);
+		cfs_trans_lock_rgrps(sbi, &rs);
+		/* Freed (and its block reused) by another node since it was seen: not ours. */
+		err = cfs_core_next_unlinked(sbi->core, ino, &again);
+		if (err == -ENOENT || (!err && again != ino))
+			err = -ESTALE;
+		if (!err)
+			err = cfs_core_inode_read(sbi->core, ino, &di);
+		while (!err && !done) {
+			err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
+			if (!err)
+				err = cfs_core_free_inode_step(sbi->core, ino, di.generation, &done);
+			if (!err && !done && cfs_trans_wanted(sbi, &rs))
+				cfs_trans_relock(sbi, &rs);
+		}
+		cfs_trans_unlock(sbi);
+		cfs_glock_dq(&gh);
+	}
+	if (!IS_ERR(gl))
+		cfs_glock_put(gl);
+	cfs_glock_dq(&iopen_gh);
+	cfs_glock_put(iopen);
+	if (done)
+		return 1;
+	return err == -ESTALE ? 0 : err;
+}
+
+/*
  * lock_cluster, after this node replayed a dead node's journal: frees the inodes left
  * unlinked that no node has open any more (the dead node's: it held them open, and its
- * iopen locks went with its fence). Each is freed only under its iopen lock in EX, then
- * its inode glock in EX, both got without waiting, and only if the bitmap still says
- * UNLINKED with the generation read under that lock (cfs_core_free_inode_step). A node
- * with the inode in memory holds its iopen lock SH and frees it itself; an inode glock
- * another dead node still pins waits for the next recovery or first mount. Never
- * waiting on a glock is what keeps this from blocking recovery and unmount (it runs in
- * its own work item; @stop says unmount began). GFS2 does the same lazily, when it
- * allocates in a resource group with unlinked inodes.
+ * iopen locks went with its fence), each by cfs_free_unlinked_ino. It runs in its own
+ * work item; @stop says unmount began. GFS2 does the same lazily, when it allocates in
+ * a resource group with unlinked inodes.
  */
 void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_sb_info *sbi))
 {
@@ -350,11 +405,6 @@ void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_
 	/* Not while mounting (the mount's own reclaim runs) or unmounting. */
 	while (!cfs_withdrawn(sbi) && !sb_rdonly(sbi->sb) && (sbi->sb->s_flags & SB_ACTIVE) &&
 	       !stop(sbi) && cfs_core_journal_active(sbi->core)) {
-		struct cfs_glock *iopen, *gl;
-		struct cfs_holder iopen_gh, gh;
-		struct cfs_core_inode di;
-		bool done = false;
-
 		/* Bitmaps of every group, current: each one's lock (after a recovery only). */
 		cfs_trans_lock_all(sbi);
 		err = cfs_core_next_unlinked(sbi->core, next, &ino);
@@ -366,53 +416,16 @@ void cfs_reclaim_dead_unlinked(struct cfs_sb_info *sbi, bool (*stop)(struct cfs_
 			return;
 		}
 		next = ino + 1;
-		iopen = cfs_glock_get(sbi, CFS_GLT_IOPEN, ino);
-		if (IS_ERR(iopen))
-			return;
-		if (cfs_glock_nq_flags(iopen, CFS_GL_EX, &iopen_gh, CFS_GH_TRY)) {
-			busy++;
-			cfs_glock_put(iopen);
-			continue;
-		}
-		gl = cfs_glock_get(sbi, CFS_GLT_INODE, ino);
-		err = IS_ERR(gl) ? PTR_ERR(gl) : cfs_glock_nq_flags(gl, CFS_GL_EX, &gh, CFS_GH_TRY);
-		if (err == -EAGAIN) {
-			busy++;
-			err = -ESTALE;	/* not ours now: go on with the next one */
-		} else if (!err) {
-			struct cfs_trans_rgrps rs = {};
-			u64 again;
-
-			cfs_trans_rgrps_add(sbi, &rs, ino);
-			cfs_trans_lock_rgrps(sbi, &rs);
-			/* Freed (and its block reused) by another node since the scan: not ours. */
-			err = cfs_core_next_unlinked(sbi->core, ino, &again);
-			if (err == -ENOENT || (!err && again != ino))
-				err = -ESTALE;
-			if (!err)
-				err = cfs_core_inode_read(sbi->core, ino, &di);
-			while (!err && !done) {
-				err = cfs_core_reserve(sbi->core, CFS_CORE_MAP_CHANGE_BUFS);
-				if (!err)
-					err = cfs_core_free_inode_step(sbi->core, ino, di.generation, &done);
-				if (!err && !done && cfs_trans_wanted(sbi, &rs))
-					cfs_trans_relock(sbi, &rs);
-			}
-			cfs_trans_unlock(sbi);
-			cfs_glock_dq(&gh);
-		}
-		if (!IS_ERR(gl))
-			cfs_glock_put(gl);
-		cfs_glock_dq(&iopen_gh);
-		cfs_glock_put(iopen);
-		if (done)
+		err = cfs_free_unlinked_ino(sbi, ino);
+		if (err == 1)
 			freed++;
-		else if (err && err != -ESTALE && err != -EUCLEAN && err != -EBADMSG)
-			break;	/* lock or I/O trouble: the next recovery or first mount retries */
-		else if (err && err != -ESTALE) {
+		else if (err == -EBUSY)
+			busy++;
+		else if (err == -EUCLEAN || err == -EBADMSG) {
 			cfs_core_error(sbi, err);
 			return;
-		}
+		} else if (err)
+			break;	/* lock or I/O trouble: the next recovery or first mount retries */
 	}
 	if (freed || busy)
 		pr_info("clusterfs (%s): after recovery: freed %u unlinked inodes, left %u in use on some node\n",

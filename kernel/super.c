@@ -307,6 +307,7 @@ static void cfs_cluster_locks_release(struct cfs_sb_info *sbi);
 static void cfs_release_sbi(struct cfs_sb_info *sbi)
 {
 	cfs_cluster_stop_reclaim(sbi);
+	cfs_lookup_ahead_drain(sbi);
 	if (sbi->core && cfs_core_journal_active(sbi->core))
 		cfs_journal_stop(sbi);
 	cfs_discard_destroy(sbi);
@@ -617,6 +618,7 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	cfs_host_init(&sbi->host, sb);
 	mutex_init(&sbi->trans_mutex);
 	cfs_create_ahead_init(&sbi->create_ahead);
+	cfs_lookup_ahead_init(&sbi->lookup_ahead);
 	INIT_DELAYED_WORK(&sbi->log_work, cfs_log_work);
 	INIT_DELAYED_WORK(&sbi->statfs_work, cfs_statfs_work);
 
@@ -693,6 +695,7 @@ static int cfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		goto fail;
 	cfs_glock_debugfs_add(&sbi->glocks, sb->s_id);
 	cfs_create_ahead_debugfs(&sbi->create_ahead, sbi->glocks.debugfs);
+	cfs_lookup_ahead_debugfs(&sbi->lookup_ahead, sbi->glocks.debugfs);
 	if (sbi->cluster)
 		cfs_glock_lru_enable(&sbi->glocks);
 

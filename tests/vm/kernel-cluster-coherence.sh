@@ -391,11 +391,14 @@ wait_go() {
 	echo "touch /cfs/run/$1.\$CFS_NODE; for i in \$(seq 1 600); do [ -e /cfs/run/$1.go ] && break; sleep 0.1; done; [ -e /cfs/run/$1.go ]"
 }
 # At the halfway point each node counts the other's files: evidence that the creates
-# really ran at the same time.
+# really ran at the same time. Each node goes on from its first create only once it
+# sees the other's (up to 30 s): with another test's VM on the same cores one node's
+# start could lag by the time the other needs for all 200 (seen: 0 and 200).
 for k in 1 2; do
 	other=$((3 - k))
-	node_run $k -t 400 "$(wait_go create) && cd $D/shared &&
-		for i in \$(seq 1 200); do echo $k >n$k-\$i; [ \$i = 100 ] && ls -A | grep -c '^n$other-' >/tmp/midway || :; done" &
+	node_run $k -t 400 "$(wait_go create) && cd $D/shared && echo $k >n$k-1 &&
+		for t in \$(seq 1 300); do [ -e n$other-1 ] && break; sleep 0.1; done &&
+		for i in \$(seq 2 200); do echo $k >n$k-\$i; [ \$i = 100 ] && ls -A | grep -c '^n$other-' >/tmp/midway || :; done" &
 	pids[k]=$!
 done
 go_together create

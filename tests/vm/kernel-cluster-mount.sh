@@ -196,6 +196,36 @@ got=$(node_run 1 "cat $CFS_MNT/ahead/f1 $CFS_MNT/ahead/f40 $CFS_MNT/ahead/g5 && 
 assert_eq "a1"$'\n'"a40"$'\n'"b5"$'\n'"45" "$got" "node 1 reads the created-ahead files and node 2's beside them"
 got=$(node_run 2 "cat $CFS_MNT/ahead/f2 $CFS_MNT/ahead/f39 && ls $CFS_MNT/ahead | wc -l")
 assert_eq "a2"$'\n'"a39"$'\n'"45" "$got" "node 2 reads node 1's created-ahead files"
+
+# --- looking up ahead: a directory walk finds the next entries' locks requested ---------
+# Node 2 lists 40 files node 1 just made: each lookup requests the locks of the next
+# entries readdir returned (kernel/lookup_ahead.c), so most find theirs requested.
+walk_count() { node_run 2 "cat $debug_dir/lookup_ahead_$1"; }
+node_run 2 "mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug"
+node_run 1 "mkdir $CFS_MNT/walk && cd $CFS_MNT/walk && for i in \$(seq 1 40); do echo w\$i >f\$i; done"
+used_before=$(walk_count used)
+listed=$(node_run 2 "ls -l $CFS_MNT/walk | grep -c ' f[0-9]*\$'")
+assert_eq 40 "$listed" "node 2's ls -l of node 1's 40 files"
+used=$(( $(walk_count used) - used_before ))
+vm_log "looking up ahead: ls -l of 40 files on node 2, $used found their locks requested ahead (node 2 totals: requested $(walk_count requested), dropped $(walk_count dropped))"
+((used >= 30)) || fail "looking up ahead: only $used of 40 lookups found their locks requested ahead"
+got=$(node_run 2 "cat $CFS_MNT/walk/f1 $CFS_MNT/walk/f40")
+assert_eq "w1"$'\n'"w40" "$got" "node 2 reads node 1's files after looking them up ahead"
+# A walk that stops: node 2 reads one entry, which requests the next ones' locks (their
+# iopen locks SH), and node 1 removes every file meanwhile. Node 1's unlinks cannot free
+# the inodes node 2 requested ahead; node 2 must, when it gives the requests up.
+node_run 1 "mkdir $CFS_MNT/gone && cd $CFS_MNT/gone && for i in \$(seq 1 20); do echo g\$i >f\$i; done"
+freed_before=$(walk_count freed)
+requested_before=$(walk_count requested)
+node_run 2 "cd $CFS_MNT/gone && stat \$(ls -U | head -n 1) >/dev/null"
+requested=$(( $(walk_count requested) - requested_before ))
+((requested >= 1)) || fail "looking up ahead: node 2's lookup of the first entry requested nothing ahead"
+node_run 1 "rm -f $CFS_MNT/gone/f*"
+node_run 2 -t 30 "for i in \$(seq 1 100); do [ \$(cat $debug_dir/lookup_ahead_freed) -gt $freed_before ] && exit 0; sleep 0.2; done; exit 1" ||
+	fail "looking up ahead: node 2 requested $requested inodes ahead, node 1 removed them, and node 2 freed none"
+vm_log "looking up ahead: node 2 freed $(( $(walk_count freed) - freed_before )) of the $requested inodes it had requested ahead and node 1 removed"
+got=$(node_run 1 "ls -A $CFS_MNT/gone | wc -l"; node_run 2 "ls -A $CFS_MNT/gone | wc -l")
+assert_eq "0"$'\n'"0" "$got" "the removed directory's entries on both nodes"
 kfs_umount 2
 
 # --- lockd dies under a mount: withdraw, then the next mounter replays ------------------
