@@ -16,54 +16,20 @@
  * group another node then took) costs a lock that is never used, dropped when its slot
  * is reused or at unmount.
  */
-#include <linux/debugfs.h>
-
 #include "clusterfs.h"
 #include "core.h"
 #include "create_ahead.h"
 #include "glock.h"
 
-static void cfs_create_ahead_put(struct cfs_create_ahead_slot *slot)
-{
-	if (slot->inode_gl)
-		cfs_glock_put(slot->inode_gl);
-	if (slot->iopen_gl)
-		cfs_glock_put(slot->iopen_gl);
-}
-
-static void cfs_create_ahead_put_work(struct work_struct *work)
-{
-	struct cfs_create_ahead *ahead = container_of(work, struct cfs_create_ahead, put_work);
-
-	for (;;) {
-		struct cfs_create_ahead_slot slot;
-
-		spin_lock(&ahead->lock);
-		if (!ahead->ndropped) {
-			spin_unlock(&ahead->lock);
-			return;
-		}
-		slot = ahead->dropped[--ahead->ndropped];
-		spin_unlock(&ahead->lock);
-		cfs_create_ahead_put(&slot);
-	}
-}
-
 void cfs_create_ahead_init(struct cfs_create_ahead *ahead)
 {
-	memset(ahead, 0, sizeof(*ahead));
+	cfs_ahead_ring_init(&ahead->ring, 2 * CFS_CREATE_AHEAD, cfs_ahead_slot_put);
 	ahead->window = CFS_CREATE_AHEAD;
-	spin_lock_init(&ahead->lock);
-	INIT_WORK(&ahead->put_work, cfs_create_ahead_put_work);
 }
 
 void cfs_create_ahead_debugfs(struct cfs_create_ahead *ahead, struct dentry *dir)
 {
-	if (IS_ERR_OR_NULL(dir))
-		return;
-	debugfs_create_u64("create_ahead_requested", 0400, dir, &ahead->requested);
-	debugfs_create_u64("create_ahead_used", 0400, dir, &ahead->used);
-	debugfs_create_u64("create_ahead_dropped", 0400, dir, &ahead->dropped_count);
+	cfs_ahead_ring_debugfs(&ahead->ring, dir, "create_ahead");
 }
 
 static int cfs_collect_free(void *ctx, cfs_core_u64 first, cfs_core_u32 count)
@@ -73,16 +39,6 @@ static int cfs_collect_free(void *ctx, cfs_core_u64 first, cfs_core_u32 count)
 	while (count-- && guess->count < guess->want)
 		guess->blocks[guess->count++] = first++;
 	return guess->count < guess->want ? 0 : 1;
-}
-
-static bool cfs_create_ahead_has(struct cfs_create_ahead *ahead, u64 block)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(ahead->slots); i++)
-		if (ahead->slots[i].block == block)
-			return true;
-	return false;
 }
 
 void cfs_create_ahead_guess(struct cfs_sb_info *sbi, u64 ino, struct cfs_create_guess *guess)
@@ -96,13 +52,13 @@ void cfs_create_ahead_guess(struct cfs_sb_info *sbi, u64 ino, struct cfs_create_
 	guess->want = 0;
 	if (!cfs_clustered_sb(sbi) || cfs_withdrawn(sbi))
 		return;
-	spin_lock(&ahead->lock);
+	spin_lock(&ahead->ring.lock);
 	guess->want = ahead->window;
 	if (!guess->want && ++ahead->since_probe >= CFS_CREATE_AHEAD) {
 		ahead->since_probe = 0;
 		guess->want = 1;
 	}
-	spin_unlock(&ahead->lock);
+	spin_unlock(&ahead->ring.lock);
 	if (!guess->want)
 		return;
 	if (cfs_core_rgrp_of_block(sbi->core, ino, &index) || index >= sbi->rgrp_count ||
@@ -115,27 +71,22 @@ void cfs_create_ahead_guess(struct cfs_sb_info *sbi, u64 ino, struct cfs_create_
 
 void cfs_create_ahead_request(struct cfs_sb_info *sbi, const struct cfs_create_guess *guess)
 {
-	struct cfs_create_ahead *ahead = &sbi->create_ahead;
-	bool queue = false;
+	struct cfs_ahead_ring *ring = &sbi->create_ahead.ring;
 	unsigned int i;
 
 	for (i = 0; i < guess->count; i++) {
-		struct cfs_create_ahead_slot fresh = { .block = guess->blocks[i] };
-		struct cfs_create_ahead_slot *slot;
+		struct cfs_ahead_slot fresh = { .number = guess->blocks[i] };
+		bool busy, replaced;
 
-		spin_lock(&ahead->lock);
-		/* Already requested, or no room to drop the oldest: nothing to do. */
-		if (cfs_create_ahead_has(ahead, fresh.block) ||
-		    ahead->ndropped == ARRAY_SIZE(ahead->dropped)) {
-			spin_unlock(&ahead->lock);
-			continue;
-		}
-		spin_unlock(&ahead->lock);
-
-		fresh.inode_gl = cfs_glock_get(sbi, CFS_GLT_INODE, fresh.block);
+		spin_lock(&ring->lock);
+		busy = cfs_ahead_ring_busy_locked(ring, fresh.number);
+		spin_unlock(&ring->lock);
+		if (busy)
+			continue;	/* already requested, or no room to drop the oldest */
+		fresh.inode_gl = cfs_glock_get(sbi, CFS_GLT_INODE, fresh.number);
 		if (IS_ERR(fresh.inode_gl))
 			break;
-		fresh.iopen_gl = cfs_glock_get(sbi, CFS_GLT_IOPEN, fresh.block);
+		fresh.iopen_gl = cfs_glock_get(sbi, CFS_GLT_IOPEN, fresh.number);
 		if (IS_ERR(fresh.iopen_gl)) {
 			cfs_glock_put(fresh.inode_gl);
 			break;
@@ -143,92 +94,46 @@ void cfs_create_ahead_request(struct cfs_sb_info *sbi, const struct cfs_create_g
 		/* The states cfs_iget_new asks for: both requests go out now, unheld. */
 		cfs_glock_prefetch(fresh.inode_gl, CFS_GL_EX);
 		cfs_glock_prefetch(fresh.iopen_gl, CFS_GL_SH);
-
-		spin_lock(&ahead->lock);
-		if (cfs_create_ahead_has(ahead, fresh.block) ||
-		    ahead->ndropped == ARRAY_SIZE(ahead->dropped)) {
-			/* Another create got there first: our references are extra ones. */
-			spin_unlock(&ahead->lock);
-			cfs_glock_put(fresh.inode_gl);
-			cfs_glock_put(fresh.iopen_gl);
-			continue;
-		}
-		slot = &ahead->slots[ahead->next];
-		ahead->next = (ahead->next + 1) % ARRAY_SIZE(ahead->slots);
-		if (slot->block) {
-			ahead->dropped[ahead->ndropped++] = *slot;
-			ahead->dropped_count++;
-			queue = true;
-		}
-		*slot = fresh;
-		ahead->requested++;
-		spin_unlock(&ahead->lock);
+		fresh.requested_at = jiffies;
+		cfs_ahead_ring_add(ring, &fresh, &replaced);
 	}
-	if (queue)
-		queue_work(system_unbound_wq, &ahead->put_work);
 }
 
 void cfs_create_ahead_used(struct cfs_sb_info *sbi, u64 ino)
 {
 	struct cfs_create_ahead *ahead = &sbi->create_ahead;
-	struct cfs_create_ahead_slot used = {};
-	unsigned int i;
+	struct cfs_ahead_slot used = {};
+	bool hit;
 
 	if (!cfs_clustered_sb(sbi))
 		return;
-	spin_lock(&ahead->lock);
-	for (i = 0; i < ARRAY_SIZE(ahead->slots); i++) {
-		if (ahead->slots[i].block == ino) {
-			used = ahead->slots[i];
-			memset(&ahead->slots[i], 0, sizeof(ahead->slots[i]));
-			ahead->used++;
-			break;
-		}
-	}
-	ahead->window = used.block ? min(max(ahead->window, 1U) * 2, (unsigned int)CFS_CREATE_AHEAD)
-				   : ahead->window / 2;
-	spin_unlock(&ahead->lock);
-	cfs_create_ahead_put(&used);
+	spin_lock(&ahead->ring.lock);
+	hit = cfs_ahead_ring_take_locked(&ahead->ring, ino, &used);
+	ahead->window = hit ? min(max(ahead->window, 1U) * 2, (unsigned int)CFS_CREATE_AHEAD)
+			    : ahead->window / 2;
+	spin_unlock(&ahead->ring.lock);
+	cfs_ahead_slot_put(&ahead->ring, &used);
+}
+
+struct cfs_block_range {
+	u64 first, end;
+};
+
+static bool cfs_create_ahead_in_range(const struct cfs_ahead_slot *slot, void *arg)
+{
+	const struct cfs_block_range *range = arg;
+
+	return slot->number >= range->first && slot->number < range->end;
 }
 
 void cfs_create_ahead_forget(struct cfs_sb_info *sbi, u64 first, u64 end)
 {
-	struct cfs_create_ahead *ahead = &sbi->create_ahead;
-	bool queue = false;
-	unsigned int i;
+	struct cfs_block_range range = { first, end };
 
-	spin_lock(&ahead->lock);
-	for (i = 0; i < ARRAY_SIZE(ahead->slots); i++) {
-		struct cfs_create_ahead_slot *slot = &ahead->slots[i];
-
-		if (!slot->block || slot->block < first || slot->block >= end ||
-		    ahead->ndropped == ARRAY_SIZE(ahead->dropped))
-			continue;
-		ahead->dropped[ahead->ndropped++] = *slot;
-		ahead->dropped_count++;
-		memset(slot, 0, sizeof(*slot));
-		queue = true;
-	}
-	spin_unlock(&ahead->lock);
-	if (queue)
-		queue_work(system_unbound_wq, &ahead->put_work);
+	cfs_ahead_ring_drop(&sbi->create_ahead.ring, cfs_create_ahead_in_range, &range);
 }
 
 void cfs_create_ahead_drain(struct cfs_sb_info *sbi)
 {
-	struct cfs_create_ahead *ahead = &sbi->create_ahead;
-	unsigned int i;
-
-	flush_work(&ahead->put_work);
-	for (i = 0; i < ARRAY_SIZE(ahead->slots); i++) {
-		struct cfs_create_ahead_slot slot;
-
-		spin_lock(&ahead->lock);
-		slot = ahead->slots[i];
-		memset(&ahead->slots[i], 0, sizeof(ahead->slots[i]));
-		spin_unlock(&ahead->lock);
-		cfs_create_ahead_put(&slot);
-	}
-	/* Nothing adds to the list now (no create runs at unmount). */
-	cfs_create_ahead_put_work(&ahead->put_work);
+	cfs_ahead_ring_drain(&sbi->create_ahead.ring);
 }

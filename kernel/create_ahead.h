@@ -6,9 +6,9 @@
 #ifndef CLUSTERFS_CREATE_AHEAD_H
 #define CLUSTERFS_CREATE_AHEAD_H
 
-#include <linux/spinlock.h>
 #include <linux/types.h>
-#include <linux/workqueue.h>
+
+#include "ahead_ring.h"
 
 struct cfs_sb_info;
 struct cfs_glock;
@@ -17,34 +17,17 @@ struct dentry;
 /* How many free blocks past a new dinode get their locks requested. */
 #define CFS_CREATE_AHEAD 8
 
-struct cfs_create_ahead_slot {
-	u64 block;			/* 0: empty */
-	struct cfs_glock *inode_gl;
-	struct cfs_glock *iopen_gl;
-};
-
 struct cfs_create_ahead {
-	spinlock_t lock;
-	unsigned int next;		/* the slot replaced next (oldest first) */
+	/* Slots: 2 * CFS_CREATE_AHEAD; debugfs create_ahead_{requested,used,dropped} */
+	struct cfs_ahead_ring ring;
 	/*
-	 * How many guesses to request: doubled (from 1) when a create finds its block
-	 * guessed, halved when not. At 0 (file data keeps taking the blocks after each new
-	 * dinode) one guess in every CFS_CREATE_AHEAD creates probes for a change.
+	 * How many guesses to request (under ring.lock): doubled (from 1) when a create
+	 * finds its block guessed, halved when not. At 0 (file data keeps taking the
+	 * blocks after each new dinode) one guess in every CFS_CREATE_AHEAD creates probes
+	 * for a change.
 	 */
 	unsigned int window;
 	unsigned int since_probe;
-	struct cfs_create_ahead_slot slots[2 * CFS_CREATE_AHEAD];
-	/*
-	 * Slots replaced before use, put by put_work: the last put of a glock whose
-	 * request is still in flight waits for it, which a create must not do.
-	 */
-	unsigned int ndropped;
-	struct cfs_create_ahead_slot dropped[2 * CFS_CREATE_AHEAD];
-	struct work_struct put_work;
-	/* debugfs create_ahead_{requested,used,dropped}: blocks whose locks were requested, */
-	u64 requested;
-	u64 used;			/* ... that a create then got, */
-	u64 dropped_count;		/* ... and that were given up unused */
 };
 
 /* The free blocks after a new dinode, found under the transaction lock. */

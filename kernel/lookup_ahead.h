@@ -6,9 +6,10 @@
 #ifndef CLUSTERFS_LOOKUP_AHEAD_H
 #define CLUSTERFS_LOOKUP_AHEAD_H
 
-#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
+
+#include "ahead_ring.h"
 
 struct cfs_sb_info;
 struct cfs_glock;
@@ -26,15 +27,12 @@ struct dentry;
 /* A slot unread this long is given up (its iopen lock may keep an unlinked inode). */
 #define CFS_LOOKUP_AHEAD_EXPIRE_MS 5000
 
-struct cfs_lookup_ahead_slot {
-	u64 ino;			/* 0: empty */
-	unsigned long requested_at;	/* jiffies */
-	struct cfs_glock *inode_gl;
-	struct cfs_glock *iopen_gl;
-};
-
 struct cfs_lookup_ahead {
-	spinlock_t lock;
+	/*
+	 * Slots: 2 * CFS_LOOKUP_AHEAD; debugfs lookup_ahead_{requested,used,dropped}. Its
+	 * lock guards the fields below too.
+	 */
+	struct cfs_ahead_ring ring;
 	u64 *trail;			/* CFS_LOOKUP_TRAIL entries; NULL: no looking ahead */
 	u64 trail_count;		/* entries ever added: trail[count % size] is next */
 	u64 cursor;			/* trail position of the last inode read */
@@ -45,26 +43,11 @@ struct cfs_lookup_ahead {
 	 * when a requested one is given up unread.
 	 */
 	unsigned int window;
-	unsigned int next;		/* the slot replaced next (oldest first) */
-	struct cfs_lookup_ahead_slot slots[2 * CFS_LOOKUP_AHEAD];
-	/*
-	 * Slots given up unread, handled by put_work: the last put of a glock with a
-	 * request in flight waits for it, and an inode another node unlinked while this
-	 * node held its iopen lock SH is this node's to free (below).
-	 */
-	unsigned int ndropped;
-	struct cfs_lookup_ahead_slot dropped[2 * CFS_LOOKUP_AHEAD];
-	struct work_struct put_work;
 	struct delayed_work expire_work;	/* gives up slots unread for EXPIRE_MS */
 	bool stopping;			/* unmount: slots are put, nothing is freed */
-	/* debugfs lookup_ahead_{requested,used,dropped,freed} */
-	u64 requested;
-	u64 used;
-	u64 dropped_count;
-	u64 freed;			/* unlinked inodes freed when their slot went */
+	u64 freed;			/* debugfs lookup_ahead_freed: unlinked inodes freed */
 };
 
-/* Without memory for the trail the mount works, without looking ahead. */
 void cfs_lookup_ahead_init(struct cfs_lookup_ahead *ahead);
 void cfs_lookup_ahead_debugfs(struct cfs_lookup_ahead *ahead, struct dentry *dir);
 /* readdir returned an entry for inode @ino. */
