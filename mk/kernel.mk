@@ -62,14 +62,14 @@ test-kernel-vm-612: kernel-module-612 build-all
 
 # The crash loop, the mount fuzzer and the node kills for longer, and the POSIX suite on a
 # two-node cluster (too slow for `make test` while every glock release checkpoints):
-# make kernel-soak [CRASHES=200] [FUZZ=500] [KILLS=50] [SURVIVOR_KILLS=6]
+# make kernel-soak [CRASHES=200] [FUZZ=500] [KILLS=50] [SURVIVOR_KILLS=50]
 # cluster-posix is kernel-soak's only: keep it out of `make test`'s vm suite.
 VM_SUITE_EXCLUDE += cluster-posix
 kernel-soak: kernel-module build-all
 	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) VM_TEST_TIMEOUT=$$(( $(or $(CRASHES),200) * 60 + 600 )) tests/vm/run.sh kernel-crash
 	CFS_FUZZ_ITERATIONS=$(or $(FUZZ),500) VM_TEST_TIMEOUT=$$(( $(or $(FUZZ),500) * 10 + 600 )) tests/vm/run.sh kernel-fuzz
 	CFS_KILL_ITERATIONS=$(or $(KILLS),50) VM_TEST_TIMEOUT=$$(( $(or $(KILLS),50) * 90 + 900 )) tests/vm/run.sh kernel-cluster-recovery
-	CFS_SURVIVOR_KILLS=$(or $(SURVIVOR_KILLS),6) VM_TEST_TIMEOUT=$$(( $(or $(SURVIVOR_KILLS),6) * 150 + 600 )) tests/vm/run.sh kernel-cluster-survivors
+	CFS_SURVIVOR_KILLS=$(or $(SURVIVOR_KILLS),50) VM_TEST_TIMEOUT=$$(( $(or $(SURVIVOR_KILLS),50) * 150 + 600 )) tests/vm/run.sh kernel-cluster-survivors
 	tests/vm/run.sh cluster-posix
 
 # `make demo` is the README's first command on a fresh machine: install missing packages,

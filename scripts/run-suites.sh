@@ -39,6 +39,16 @@ for suite in "$@"; do
 	fi
 	echo "=== suite $suite: $verdict ($(( $(date +%s) - start )) s, log $log)"
 done
+# CI shows only the end of the output: repeat there why each failed suite failed (its
+# failure lines and any kernel problem the VM harness found, with the lines around them).
+for suite in "${failed_names[@]}"; do
+	echo "=== why suite $suite failed (from $logdir/$suite.log):"
+	grep -naE 'FAIL|FAILED|timed out|kernel problem|  match: |Assertion|error:|Error [0-9]' \
+		"$logdir/$suite.log" | grep -v ": PASS" | head -n 12 | cut -c1-200
+	# The first kernel problem in context (vm_console_check prints it with "  | ").
+	grep -naE -m1 -A30 'kernel problem on' "$logdir/$suite.log" | grep -aE '^[0-9]+[-:]  \| ' |
+		head -n 24 | cut -c1-160
+done
 for line in "${skip_lines[@]}"; do
 	echo "skipped: $line"
 done

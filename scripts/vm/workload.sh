@@ -3,13 +3,17 @@
 # tests/vm/gfs2-survivors.sh (GFS2) run the same one, so their figures compare.
 
 WORKLOAD_PROBE_STOP=/run/probe-stop
+# On the harness's host share (/cfs/run, 9p without cache): a write there is on the host
+# when it returns, whatever becomes of the node.
+WORKLOAD_ACKED=/cfs/run/acked
 
 # workload_start K MNT DIR SEED: on node K, cfs_crashwork in MNT/DIR (fsync'ed replaces,
-# appends, overwrites; a manifest of what is durable) and the latency probe
+# appends, overwrites; a manifest of what is durable, and its acknowledged record count
+# kept outside the filesystem in $WORKLOAD_ACKED.DIR for cfs_crashcheck --acked) and the latency probe
 # (kernel/tests/cfs_op_probe.py: create + write + fsync, each timed) in MNT/probe.K.
 workload_start() {
 	node_run "$1" "mkdir -p $2/$3 && rm -f $WORKLOAD_PROBE_STOP &&
-		{ setsid build/bin/cfs_crashwork $2/$3 --seed $4 </dev/null >/scratch/crashwork.log 2>&1 & } &&
+		{ setsid build/bin/cfs_crashwork $2/$3 --seed $4 --ack $WORKLOAD_ACKED.$3 </dev/null >/scratch/crashwork.log 2>&1 & } &&
 		{ setsid python3 kernel/tests/cfs_op_probe.py $2/probe.$1 $WORKLOAD_PROBE_STOP /scratch/probe.log </dev/null >/scratch/probe.out 2>&1 & }"
 }
 

@@ -1,4 +1,4 @@
-// cfs_crashcheck DIR
+// cfs_crashcheck DIR [--acked FILE]
 //
 // The verifying side of the crash loop: after cfs_crashwork DIR was killed (or the machine
 // lost power) and the filesystem mounted again, checks that every state the manifest
@@ -10,7 +10,10 @@
 //    never other data;
 //  - overwrite file o<k>: every block holds exactly its last fdatasync'ed generation, except
 //    the one block whose rewrite was announced but not confirmed (old, new or torn);
-//  - the manifest itself: only its last record may be torn.
+//  - the manifest itself: only its last record may be torn;
+//  - with --acked FILE (cfs_crashwork --ack FILE, kept outside the filesystem): the manifest
+//    holds at least the records whose fsync returned. Without it, a manifest that lost its
+//    tail together with the files it names would look complete.
 // Prints one "LOSS ..." line per violation and a summary; exits 1 on any loss, 2 on bad usage.
 
 #include <dirent.h>
@@ -66,7 +69,7 @@ size_t first_difference(const std::string& a, const std::string& b) {
 
 class Checker {
 public:
-	explicit Checker(std::string dir) : dir_(std::move(dir)) {}
+	Checker(std::string dir, long acked) : dir_(std::move(dir)), acked_(acked) {}
 
 	int run() {
 		std::string text, err;
@@ -77,6 +80,9 @@ public:
 		Manifest m = parse_manifest(text);
 		if (!m.error.empty())
 			loss(kManifest, m.error);
+		if (acked_ >= 0 && m.records.size() < (size_t)acked_)
+			loss(kManifest, std::to_string(acked_) + " records were acknowledged (their fsync returned) but only " +
+						std::to_string(m.records.size()) + " are in the manifest: fsync'ed records lost");
 		Requirements q = requirements(m);
 		for (const auto& [name, record] : q.replace)
 			check_replace(record);
@@ -92,11 +98,12 @@ public:
 			loss(kManifest, std::to_string(in_flight) + " block rewrites announced and never completed; at most "
 				       "one can be in flight (lost manifest records?)");
 		check_unrecorded(m, q);
-		std::printf("cfs_crashcheck: %s: %zu manifest records (%zu torn tail bytes ignored); "
+		std::string acked = acked_ >= 0 ? " (" + std::to_string(acked_) + " acknowledged)" : "";
+		std::printf("cfs_crashcheck: %s: %zu manifest records%s (%zu torn tail bytes ignored); "
 			    "%d replace files verified (%d at a newer generation than recorded); "
 			    "%d append files verified (%zu unrecorded tail bytes); %d overwrite files verified (%d torn "
 			    "block in flight); %d files not yet recorded; %d losses\n",
-			    dir_.c_str(), m.records.size(), m.torn_tail_bytes, replace_ok_, replace_newer_, append_ok_,
+			    dir_.c_str(), m.records.size(), acked.c_str(), m.torn_tail_bytes, replace_ok_, replace_newer_, append_ok_,
 			    tail_bytes_, overwrite_ok_, torn_in_flight_, unrecorded_, losses_);
 		return losses_ ? 1 : 0;
 	}
@@ -246,6 +253,7 @@ private:
 	}
 
 	std::string dir_;
+	long acked_;  // records acknowledged outside the filesystem, or -1: not known
 	int unrecorded_ = 0;
 	int overwrite_ok_ = 0;
 	int torn_in_flight_ = 0;
@@ -256,14 +264,41 @@ private:
 	size_t tail_bytes_ = 0;
 };
 
+// The count cfs_crashwork --ack wrote: one decimal number, or an empty file (nothing
+// acknowledged yet); -1 and a message if FILE is missing or holds anything else.
+long read_acked(const char* path) {
+	std::string text, err;
+	if (!read_file(path, &text, &err)) {
+		std::fprintf(stderr, "cfs_crashcheck: cannot read the acknowledged count %s: %s\n", path, err.c_str());
+		return -1;
+	}
+	if (text.empty())
+		return 0;
+	char* end;
+	errno = 0;
+	long v = std::strtol(text.c_str(), &end, 10);
+	if (errno || end == text.c_str() || (*end && *end != '\n') || v < 0) {
+		std::fprintf(stderr, "cfs_crashcheck: %s does not hold a record count\n", path);
+		return -1;
+	}
+	return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-	if (argc != 2 || argv[1][0] == '-') {
+	long acked = -1;
+	if (argc == 4 && std::strcmp(argv[2], "--acked") == 0) {
+		acked = read_acked(argv[3]);
+		if (acked < 0)
+			return 2;
+	}
+	if ((argc != 2 && acked < 0) || argv[1][0] == '-') {
 		std::fprintf(stderr,
-			     "usage: cfs_crashcheck DIR\n"
-			     "  Verifies that every state DIR/.manifest records as fsync'ed survived a crash.\n");
+			     "usage: cfs_crashcheck DIR [--acked FILE]\n"
+			     "  Verifies that every state DIR/.manifest records as fsync'ed survived a crash;\n"
+			     "  with FILE (cfs_crashwork --ack), that no acknowledged record is missing.\n");
 		return 2;
 	}
-	return Checker(argv[1]).run();
+	return Checker(argv[1], acked).run();
 }

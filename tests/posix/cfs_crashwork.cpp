@@ -1,11 +1,15 @@
 // cfs_crashwork DIR --seed S [--ops N] [--replace-files N] [--append-files N] [--overwrite-files N]
-//               [--segment-bytes B]
+//               [--segment-bytes B] [--ack FILE]
 //
 // The workload side of the crash loop: writes files with deterministic content, makes each
 // new state durable with fsync (and a directory fsync where a name changes), and after each
 // one appends an fsync'ed record to DIR/.manifest. Runs until killed (or for N operations).
 // Restarting it on the same DIR continues from the manifest, so one directory serves a
 // whole kill/replay loop. cfs_crashcheck DIR verifies the manifest's promises.
+// --ack FILE: after each record is durable, its count is written to FILE, a file outside
+// the filesystem under test (the VM harness's host share): a replay that lost the
+// manifest's tail together with the files it names still leaves the manifest consistent,
+// and only a count kept elsewhere (cfs_crashcheck --acked FILE) shows the loss.
 // Format and guarantee: crash_manifest.h and docs/posix-tests.md.
 
 #include <fcntl.h>
@@ -36,6 +40,7 @@ struct Options {
 	int overwrite_files = 2;
 	size_t overwrite_blocks = 64;
 	size_t segment_bytes = 4 << 20;
+	std::string ack_path;
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -79,6 +84,13 @@ public:
 		if (fd < 0)
 			die("open " + manifest_path);
 		manifest_fd_ = fd;
+		if (!opt_.ack_path.empty()) {
+			// Emptied first: the records found on resume were acknowledged by the run
+			// that wrote them, if at all; this run acknowledges only its own.
+			ack_fd_ = open(opt_.ack_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (ack_fd_ < 0)
+				die("open " + opt_.ack_path);
+		}
 		resume();
 	}
 
@@ -203,6 +215,17 @@ private:
 			die("append manifest record");
 		manifest_end_ += line.size();
 		++records_;
+		acknowledge();
+	}
+
+	// The fsync of record records_ returned: say so outside the filesystem under test.
+	void acknowledge() {
+		if (ack_fd_ < 0)
+			return;
+		char text[32];
+		int len = std::snprintf(text, sizeof(text), "%020zu\n", records_);
+		if (pwrite(ack_fd_, text, len, 0) != len)
+			die("write " + opt_.ack_path);
 	}
 
 	// One replacement: whole new generation in a temporary file, fsync, rename, dir fsync.
@@ -289,6 +312,7 @@ private:
 
 	Options opt_;
 	int manifest_fd_ = -1;
+	int ack_fd_ = -1;
 	size_t manifest_end_ = 0;
 	size_t records_ = 0;
 	uint64_t rng_ = 0;
@@ -304,9 +328,10 @@ private:
 void usage() {
 	std::fprintf(stderr,
 		     "usage: cfs_crashwork DIR --seed S [--ops N] [--replace-files N] [--append-files N]\n"
-		     "                     [--overwrite-files N] [--segment-bytes B]\n"
+		     "                     [--overwrite-files N] [--segment-bytes B] [--ack FILE]\n"
 		     "  Writes fsync'ed files and an fsync'ed manifest of them into DIR until killed\n"
-		     "  (or for N operations); continues an existing DIR/.manifest.\n");
+		     "  (or for N operations); continues an existing DIR/.manifest. --ack FILE: the\n"
+		     "  count of durable records, kept up to date in FILE outside the filesystem.\n");
 }
 
 bool number(const char* s, long min, long* out) {
@@ -339,6 +364,8 @@ int main(int argc, char** argv) {
 			o.overwrite_files = v, ++i;
 		} else if (a == "--segment-bytes" && val && number(argv[i + 1], 1, &v)) {
 			o.segment_bytes = v, ++i;
+		} else if (a == "--ack" && val) {
+			o.ack_path = argv[++i];
 		} else if (a[0] != '-' && o.dir.empty()) {
 			o.dir = a;
 		} else {

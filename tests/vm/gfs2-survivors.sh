@@ -67,7 +67,7 @@ reader=${survivors[0]}
 # The reader's monotonic clock when it starts reading and when it has read everything, to
 # place the kernel's and dlm_controld's log lines of the recovery on the same clock.
 out=$(node_run "$reader" -t 300 "python3 -c 'import time; print(time.monotonic())' >/scratch/read.start &&
-	build/bin/cfs_crashcheck $MNT/work.$victim 2>&1 && python3 -c 'import time; print(time.monotonic())' >/scratch/read.end") ||
+	build/bin/cfs_crashcheck $MNT/work.$victim --acked $WORKLOAD_ACKED.work.$victim 2>&1 && python3 -c 'import time; print(time.monotonic())' >/scratch/read.end") ||
 	fail "node $victim's fsync'ed data lost or unreadable: $out"
 readable=$((SECONDS - killed_at))
 clocks=$(node_run "$reader" 'echo $(cat /scratch/read.start) $(cat /scratch/read.end)')
@@ -102,7 +102,7 @@ for k in "${survivors[@]}"; do
 	[ "$count" -gt 0 ] || fail "node $k's probe completed no operation after the kill"
 	stalls+=("$max")
 	vm_log "node $k's longest operation from the kill on: $max s ($count operations)"
-	out=$(node_run "$k" "build/bin/cfs_crashcheck $MNT/work.$k 2>&1") ||
+	out=$(node_run "$k" "build/bin/cfs_crashcheck $MNT/work.$k --acked $WORKLOAD_ACKED.work.$k 2>&1") ||
 		fail "node $k's own fsync'ed data lost: $out"
 done
 vm_log "GFS2, node $victim killed: its files readable on node $reader after $readable s; survivors' longest operation: ${stalls[*]} s"

@@ -115,6 +115,11 @@ report() {
 	if [ "$quiet" -eq 1 ]; then
 		echo "=== vmtest $name: last 80 lines of $log_dir/test.log"
 		tail -n 80 "$log_dir/test.log"
+		# A kernel problem the harness found may lie further back than those lines.
+		if grep -q 'kernel problem on' "$log_dir/test.log"; then
+			echo "=== vmtest $name: the kernel problems it found"
+			grep -m1 -A48 'kernel problem on' "$log_dir/test.log"
+		fi
 	fi
 	[ "$status" -eq 124 ] && echo "=== vmtest $name: timed out after ${limit}s"
 	echo "=== vmtest $name: FAIL (status $status, ${elapsed}s, logs $log_dir)"
