@@ -217,8 +217,11 @@ assert_eq "w1"$'\n'"w40" "$got" "node 2 reads node 1's files after looking them 
 node_run 1 "mkdir $CFS_MNT/gone && cd $CFS_MNT/gone && for i in \$(seq 1 20); do echo g\$i >f\$i; done"
 freed_before=$(walk_count freed)
 requested_before=$(walk_count requested)
-node_run 2 "cd $CFS_MNT/gone && stat \$(ls -U | head -n 1) >/dev/null"
-requested=$(( $(walk_count requested) - requested_before ))
+# The count in the same command, so that node 1's unlinks follow at once: the requests are
+# given up 5 s after they went out (CFS_LOOKUP_AHEAD_EXPIRE_MS), and an unlink after that
+# frees the inode itself.
+requested=$(node_run 2 "cd $CFS_MNT/gone && stat \$(ls -U | head -n 1) >/dev/null && cat $debug_dir/lookup_ahead_requested")
+requested=$((requested - requested_before))
 ((requested >= 1)) || fail "looking up ahead: node 2's lookup of the first entry requested nothing ahead"
 node_run 1 "rm -f $CFS_MNT/gone/f*"
 node_run 2 -t 30 "for i in \$(seq 1 100); do [ \$(cat $debug_dir/lookup_ahead_freed) -gt $freed_before ] && exit 0; sleep 0.2; done; exit 1" ||
