@@ -11,9 +11,10 @@
 #     again and rejoins while the new mounter writes; the mounter rotates 1, 2, 3, 1, ...
 #     The time from each kill to the dead node's files being readable is reported.
 #     Then fsck is clean, and the node that came back last reads the current tree.
-#  2. the mounted node's corosync and lockd are killed while it writes (its kernel lives
-#     on): its mount withdraws; the next mount succeeds only after that VM was powered
-#     off by the fence agent; data intact, fsck clean.
+#  2. the mounted node's corosync is killed while it writes (its kernel and lockd live
+#     on): lockd tells the kernel to withdraw and exits, the mount withdraws (its
+#     console says so); the next mount succeeds only after that VM was powered off by
+#     the fence agent; data intact, fsck clean.
 #  3. the mounted node's network is cut (its tap down) while it writes, with its fence
 #     held back: it loses quorum and withdraws, and from then on not one byte of the
 #     shared image changes while it still runs and tries to write; once the fence is
@@ -87,15 +88,21 @@ kfs_mount $a
 node_run $a "mkdir $CFS_MNT/work"
 workload_start $a
 sleep 8
-node_run $a 'kill -9 $(cat /run/cfs-lockd.pid) $(cat /run/cfs-corosync.pid)'
+withdrawn_before=$(grep -ac 'clusterfs (.*): withdrawn' "$VM_LOG_DIR/node$a.console" || :)
+# Only corosync: lockd loses it, tells the kernel to withdraw and exits (lockd dying alone
+# is kernel-cluster-mount's case).
+node_run $a 'kill -9 $(cat /run/cfs-corosync.pid)'
 cut_at=$SECONDS
 kfs_mount $b
-vm_log "node $b mounted $((SECONDS - cut_at)) s after node $a lost corosync and lockd"
+vm_log "node $b mounted $((SECONDS - cut_at)) s after node $a lost corosync"
+withdrawn=$(grep -ac 'clusterfs (.*): withdrawn' "$VM_LOG_DIR/node$a.console" || :)
+((withdrawn > withdrawn_before)) ||
+	fail "node $a did not withdraw after its corosync died (console: $(grep -a 'clusterfs\|lockd' "$VM_LOG_DIR/node$a.console" | tail -n 5))"
 fences=$(kfs_fenced_count $a)
 [ "$fences" -ge 1 ] || fail "node $b mounted before node $a was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
 ! node_alive $a || fail "node $a's VM still runs after it was reported fenced"
 out=$(node_run $b "build/bin/cfs_crashcheck $CFS_MNT/work --acked /cfs/run/acked.work.$a 2>&1") || fail "node $a's fsync'ed data lost: $out"
-vm_log "after node $a lost its cluster stack: $(tail -n 1 <<<"$out")"
+vm_log "after node $a lost corosync: $(tail -n 1 <<<"$out")"
 node_run $b "rm -rf $CFS_MNT/work"
 kfs_umount $b
 kfs_fsck_clean $b
