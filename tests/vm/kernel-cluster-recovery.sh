@@ -28,7 +28,7 @@ source kernel/tests/vm-helpers.sh
 
 # workload_start K: fsync'ed writes under $CFS_MNT/work on node K until the node dies.
 workload_start() {
-	node_run "$1" "setsid build/bin/cfs_crashwork $CFS_MNT/work --seed $1 --ack /cfs/run/acked.work.$1 </dev/null >/scratch/crashwork.log 2>&1 &"
+	node_run "$1" "setsid build/bin/cfs_crashwork $CFS_MNT/work --seed $1 --ack $WORKLOAD_ACKED.work.$1 </dev/null >/scratch/crashwork.log 2>&1 &"
 }
 
 kfs_cluster_up 3
@@ -40,7 +40,7 @@ iterations=${CFS_KILL_ITERATIONS:-1}
 victim=1
 kfs_mount $victim
 node_run $victim "mkdir $CFS_MNT/work.1"
-node_run $victim "setsid build/bin/cfs_crashwork $CFS_MNT/work.1 --seed 1 --ack /cfs/run/acked.work.1 </dev/null >/scratch/crashwork.log 2>&1 &"
+node_run $victim "setsid build/bin/cfs_crashwork $CFS_MNT/work.1 --seed 1 --ack $WORKLOAD_ACKED.work.1 </dev/null >/scratch/crashwork.log 2>&1 &"
 times=()
 for ((i = 1; i <= iterations; i++)); do
 	next=$((victim % 3 + 1))
@@ -57,14 +57,14 @@ for ((i = 1; i <= iterations; i++)); do
 	[ "$fences" -gt "$fences_before" ] ||
 		fail "iteration $i: node $next mounted before node $victim was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
 	kfs_expect_replay_on $next
-	out=$(node_run $next "build/bin/cfs_crashcheck $CFS_MNT/work.$i --acked /cfs/run/acked.work.$i 2>&1") ||
+	out=$(node_run $next "build/bin/cfs_crashcheck $CFS_MNT/work.$i --acked $WORKLOAD_ACKED.work.$i 2>&1") ||
 		fail "iteration $i: node $victim's fsync'ed data lost: $out"
 	vm_log "iteration $i/$iterations: node $next read node $victim's files ${times[-1]} s after the kill; $(tail -n 1 <<<"$out")"
 	node_run $next "rm -rf $CFS_MNT/work.$i"
 	# The new mounter writes while the dead node comes back (the next kill needs quorum).
 	if ((i < iterations)); then
 		node_run $next "mkdir $CFS_MNT/work.$((i + 1))"
-		node_run $next "setsid build/bin/cfs_crashwork $CFS_MNT/work.$((i + 1)) --seed $((i + 1)) --ack /cfs/run/acked.work.$((i + 1)) </dev/null >/scratch/crashwork.log 2>&1 &"
+		node_run $next "setsid build/bin/cfs_crashwork $CFS_MNT/work.$((i + 1)) --seed $((i + 1)) --ack $WORKLOAD_ACKED.work.$((i + 1)) </dev/null >/scratch/crashwork.log 2>&1 &"
 	fi
 	kfs_node_rejoin $victim
 	victim=$next
@@ -101,7 +101,7 @@ withdrawn=$(grep -ac 'clusterfs (.*): withdrawn' "$VM_LOG_DIR/node$a.console" ||
 fences=$(kfs_fenced_count $a)
 [ "$fences" -ge 1 ] || fail "node $b mounted before node $a was fenced (fence.log: $(cat "$VM_LOG_DIR/fence.log" 2>/dev/null))"
 ! node_alive $a || fail "node $a's VM still runs after it was reported fenced"
-out=$(node_run $b "build/bin/cfs_crashcheck $CFS_MNT/work --acked /cfs/run/acked.work.$a 2>&1") || fail "node $a's fsync'ed data lost: $out"
+out=$(node_run $b "build/bin/cfs_crashcheck $CFS_MNT/work --acked $WORKLOAD_ACKED.work.$a 2>&1") || fail "node $a's fsync'ed data lost: $out"
 vm_log "after node $a lost corosync: $(tail -n 1 <<<"$out")"
 node_run $b "rm -rf $CFS_MNT/work"
 kfs_umount $b
@@ -150,7 +150,7 @@ grep -q "node$c: fenced" <<<"$fenced_now" || fail "node $c was not fenced: $fenc
 if grep "fenced" <<<"$fenced_now" | grep -v "node$c: fenced" | grep -q .; then
 	fail "another node was fenced after node $c was cut off: $fenced_now"
 fi
-out=$(node_run $d "build/bin/cfs_crashcheck $CFS_MNT/work --acked /cfs/run/acked.work.$c 2>&1") || fail "node $c's fsync'ed data lost: $out"
+out=$(node_run $d "build/bin/cfs_crashcheck $CFS_MNT/work --acked $WORKLOAD_ACKED.work.$c 2>&1") || fail "node $c's fsync'ed data lost: $out"
 vm_log "after node $c's network was cut: $(tail -n 1 <<<"$out")"
 kfs_umount $d
 kfs_fsck_clean $d

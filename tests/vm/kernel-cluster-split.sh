@@ -21,7 +21,7 @@ fence_for() { if [ "$1" = 2 ]; then echo '$PWD/scripts/vm/fence_vm --delay 10'; 
 split_and_check() {
 	local writer=$1 fence_lines kills
 	node_run "$writer" "mkdir $CFS_MNT/work.$writer"
-	node_run "$writer" "setsid build/bin/cfs_crashwork $CFS_MNT/work.$writer --seed $writer --ack /cfs/run/acked.work.$writer </dev/null >/scratch/crashwork.log 2>&1 &"
+	node_run "$writer" "setsid build/bin/cfs_crashwork $CFS_MNT/work.$writer --seed $writer --ack $WORKLOAD_ACKED.work.$writer </dev/null >/scratch/crashwork.log 2>&1 &"
 	sleep 8
 	fence_lines=0
 	[ ! -e "$VM_LOG_DIR/fence.log" ] || fence_lines=$(wc -l <"$VM_LOG_DIR/fence.log")
@@ -54,7 +54,7 @@ node_run 1 'dmesg -C'
 split_and_check 2
 kfs_mount 1
 kfs_expect_replay_on 1
-out=$(node_run 1 "build/bin/cfs_crashcheck $CFS_MNT/work.2 --acked /cfs/run/acked.work.2 2>&1") || fail "node 2's fsync'ed data lost: $out"
+out=$(node_run 1 "build/bin/cfs_crashcheck $CFS_MNT/work.2 --acked $WORKLOAD_ACKED.work.2 2>&1") || fail "node 2's fsync'ed data lost: $out"
 vm_log "node 2 held the mount: $(tail -n 1 <<<"$out")"
 kfs_node_rejoin 2 "$(fence_for 2)"
 
@@ -67,7 +67,7 @@ after=$(node_run 1 "ls $CFS_MNT/work.1 | wc -l; cat $CFS_MNT/work.1/.manifest | 
 kmsg=$(node_run 1 dmesg)
 ! grep -qi 'withdr' <<<"$kmsg" || fail "node 1 withdrew although it won the split: $(grep -i withdr <<<"$kmsg")"
 node_run 1 'pkill -f cfs_crashwork; sleep 1; sync'
-out=$(node_run 1 "build/bin/cfs_crashcheck $CFS_MNT/work.1 --acked /cfs/run/acked.work.1 2>&1") || fail "node 1's fsync'ed data lost: $out"
+out=$(node_run 1 "build/bin/cfs_crashcheck $CFS_MNT/work.1 --acked $WORKLOAD_ACKED.work.1 2>&1") || fail "node 1's fsync'ed data lost: $out"
 vm_log "node 1 held the mount: $(tail -n 1 <<<"$out")"
 kfs_node_rejoin 2 "$(fence_for 2)"
 kfs_umount 1

@@ -13,9 +13,10 @@
 # fsck is clean after every node unmounted. CFS_SURVIVOR_KILLS kills (default 10, as the
 # node-failure issue asks of CI; about 100 s each: corosync's 10 s token, the fence, the
 # replay, the dead node's boot, rejoin and mount; 50 in `make kernel-soak`), rotating the
-# victim: a victim that rejoined and writes again, then the next kill. Several kills found a corruption chain, fixed
-# 2026-12-06 (docs/kernel.md, "Not done yet": stale block-device cache served as
-# metadata, a withdrawn node releasing locks whose changes were only in its journal).
+# victim: a victim that rejoined and writes again, then the next kill. Several kills
+# found a corruption chain, fixed 2026-12-06 (docs/kernel.md, "Not done yet": stale
+# block-device cache served as metadata, a withdrawn node releasing locks whose changes
+# were only in its journal).
 # Every round checks that no lockd's replicated lock table diverged from another
 # member's; verify_cache=1 fails the run on a stale copy written home.
 # nodes: 3

@@ -30,7 +30,7 @@ for ((i = 1; i <= iterations; i++)); do
 	opts=
 	((i % 2)) && opts=discard
 	kfs_mount 1 "$opts"
-	node_run 1 "setsid $KFS_BIN/cfs_crashwork $CFS_MNT/work --seed $i --ack /cfs/run/acked.$i </dev/null >/scratch/crashwork.$i.log 2>&1 &"
+	node_run 1 "setsid $KFS_BIN/cfs_crashwork $CFS_MNT/work --seed $i --ack $WORKLOAD_ACKED.$i </dev/null >/scratch/crashwork.$i.log 2>&1 &"
 	# Let the workload get going, then crash somewhere in the next few seconds.
 	sleep $((3 + RANDOM % 6))
 	node_alive 1 || fail "iteration $i: the node died before it was killed"
@@ -41,7 +41,7 @@ for ((i = 1; i <= iterations; i++)); do
 	node_boot 1
 	kfs_load 1
 	kfs_mount 1
-	out=$(node_run 1 "$KFS_BIN/cfs_crashcheck $CFS_MNT/work --acked /cfs/run/acked.$i 2>&1") ||
+	out=$(node_run 1 "$KFS_BIN/cfs_crashcheck $CFS_MNT/work --acked $WORKLOAD_ACKED.$i 2>&1") ||
 		fail "iteration $i: fsync'ed data lost after the crash: $out"
 	now=$(sed -n 's/.*: \([0-9]*\) manifest records .*/\1/p' <<<"$out")
 	[ -n "$now" ] || fail "iteration $i: no record count in cfs_crashcheck's output: $out"
