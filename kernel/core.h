@@ -141,6 +141,7 @@ struct cfs_core_replay {
 	cfs_core_u32 records;
 	cfs_core_u32 blocks_replayed;
 	cfs_core_u32 blocks_revoked;
+	cfs_core_u32 blocks_superseded;	/* older images of a block logged again later */
 	cfs_core_u8 was_dirty;		/* the journal needed replay */
 	cfs_core_u8 was_unmounted;	/* its newest header says clean unmount */
 };

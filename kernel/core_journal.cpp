@@ -30,6 +30,7 @@ int replay_if_dirty(cfs::Fs *fs, const cfs::JournalLoc *loc, bool may_write, cfs
 	out->records = stats.records;
 	out->blocks_replayed = stats.blocks_replayed;
 	out->blocks_revoked = stats.blocks_revoked;
+	out->blocks_superseded = stats.blocks_superseded;
 	return err;
 }
 

@@ -648,9 +648,9 @@ static int cfs_cluster_recover_journal(struct cfs_cluster *cl, u32 journal)
 		       sbi->sb->s_id, journal, err);
 		return err;
 	}
-	pr_info("clusterfs (%s): journal %u of a dead node recovered: %s, %u records, %u blocks written, %u revoked\n",
+	pr_info("clusterfs (%s): journal %u of a dead node recovered: %s, %u records, %u blocks written, %u revoked, %u superseded\n",
 		sbi->sb->s_id, journal, replay.was_dirty ? "replayed" : "was clean", replay.records,
-		replay.blocks_replayed, replay.blocks_revoked);
+		replay.blocks_replayed, replay.blocks_revoked, replay.blocks_superseded);
 	/* Replay wrote home blocks behind the buffer cache. */
 	if (replay.was_dirty)
 		invalidate_bdev(sbi->sb->s_bdev);

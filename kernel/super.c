@@ -241,9 +241,9 @@ static int cfs_journal_start(struct cfs_sb_info *sbi, bool writable, struct fs_c
 		return err == -EUCLEAN || err == -EBADMSG ? -EUCLEAN : err;
 	}
 	if (replay.was_dirty) {
-		pr_info("clusterfs (%s): journal %u replayed: %u records, %u blocks written, %u revoked\n",
+		pr_info("clusterfs (%s): journal %u replayed: %u records, %u blocks written, %u revoked, %u superseded\n",
 			sb->s_id, sbi->journal_slot, replay.records, replay.blocks_replayed,
-			replay.blocks_revoked);
+			replay.blocks_revoked, replay.blocks_superseded);
 		/* Replay wrote home locations behind the buffer cache. */
 		invalidate_bdev(sb->s_bdev);
 	}
@@ -525,9 +525,9 @@ static int cfs_recover_other_journals(struct cfs_sb_info *sbi, struct fs_context
 			return errorfc(fc, "%s: cannot recover journal %u (%d)", sb->s_id, slot, err),
 			       cfs_core_error(sbi, err);
 		if (replay.was_dirty)
-			pr_info("clusterfs (%s): journal %u (a node that did not unmount cleanly) replayed: %u records, %u blocks written, %u revoked\n",
+			pr_info("clusterfs (%s): journal %u (a node that did not unmount cleanly) replayed: %u records, %u blocks written, %u revoked, %u superseded\n",
 				sb->s_id, slot, replay.records, replay.blocks_replayed,
-				replay.blocks_revoked);
+				replay.blocks_revoked, replay.blocks_superseded);
 	}
 	return 0;
 }

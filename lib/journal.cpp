@@ -635,6 +635,11 @@ struct ReplayCtx {
 	RevokeEntry *revokes;
 	uint32_t nrevokes, cap_revokes;
 	BlockIndex revoke_index;
+	// Home block -> ring position of its newest image between tail and head. Only that
+	// image is written: an older one would put the block back in time until the newer
+	// one follows, and the newer may already be home (a checkpoint cut short after its
+	// in-place writes, before its header), so writing old-then-new is a rollback window.
+	BlockIndex newest_image;
 	uint8_t *block;   // one block
 	uint64_t *homes;  // a descriptor's list, copied out (ld_slots entries)
 	// Read-ahead: the walks go forward through the ring, so blocks are read
@@ -805,12 +810,16 @@ int journal_replay(Fs *fs, const JournalLoc *loc, bool dry_run, ReplayStats *sta
 	// Optional: without it the walks read one block at a time.
 	c.window = static_cast<uint8_t *>(algo::mem_alloc(fs, size_t(kReplayWindow) * fs->bsize));
 
-	// Pass 1: collect revokes with the newest sequence revoking each block; check every
-	// descriptor on the way.
+	// Pass 1: collect revokes with the newest sequence revoking each block and the newest
+	// image of each block; check every descriptor on the way.
 	err = walk_records(&c, &stats->records, [&](uint32_t type, uint64_t seq,
-						    const cfs_log_desc *ld, uint32_t n, uint32_t) {
-		if (type != CFS_LD_REVOKE)
+						    const cfs_log_desc *ld, uint32_t n, uint32_t pos) {
+		if (type != CFS_LD_REVOKE) {
+			for (uint32_t i = 0; i < n; i++, pos = ring_add(length, pos))
+				if (int e = index_insert(fs, &c.newest_image, algo::load64(&ld->ld_blocks[i]), pos))
+					return e;
 			return 0;
+		}
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t blk = algo::load64(&ld->ld_blocks[i]);
 			stats->revokes++;
@@ -836,7 +845,7 @@ int journal_replay(Fs *fs, const JournalLoc *loc, bool dry_run, ReplayStats *sta
 	for (int write_pass = 0; write_pass < 2 && !err; write_pass++) {
 		if (write_pass && dry_run)
 			break;
-		uint32_t records, replayed = 0, revoked = 0;
+		uint32_t records, replayed = 0, revoked = 0, superseded = 0;
 		// Descriptor lists are copied out: c.block is reused by the walk.
 		err = walk_records(&c, &records, [&](uint32_t type, uint64_t seq,
 						     const cfs_log_desc *ld, uint32_t n, uint32_t pos) {
@@ -860,6 +869,11 @@ int journal_replay(Fs *fs, const JournalLoc *loc, bool dry_run, ReplayStats *sta
 				if (verify_block(fs->verify_ctx(), image, home, from_le16(mh->mh_type), 0, true, &f))
 					return algo::corrupt(fs, c.loc.first + pos,
 							     "journal image fails its block check");
+				// Checked like every image, written only if no later record logs it.
+				if (*index_find(&c.newest_image, home) != pos) {
+					superseded++;
+					continue;
+				}
 				if (write_pass)
 					e = write_home(fs, home, image);
 				if (e)
@@ -870,6 +884,7 @@ int journal_replay(Fs *fs, const JournalLoc *loc, bool dry_run, ReplayStats *sta
 		});
 		stats->blocks_replayed = replayed;
 		stats->blocks_revoked = revoked;
+		stats->blocks_superseded = superseded;
 	}
 	if (err || dry_run)
 		goto out;
@@ -895,6 +910,7 @@ out:
 	algo::mem_free(fs, c.homes);
 	algo::mem_free(fs, c.revokes);
 	index_free(fs, &c.revoke_index);
+	index_free(fs, &c.newest_image);
 	return err;
 }
 

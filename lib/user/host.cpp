@@ -47,6 +47,8 @@ struct cfs_host {
 	void *sink_ctx = nullptr;
 	int max_level = CFS_LOG_NOTICE;
 	cfs::user::HostStats stats{};
+	cfs::user::WriteObserver write_observer = nullptr;
+	void *write_observer_ctx = nullptr;
 };
 
 struct cfs_mutex {
@@ -234,6 +236,12 @@ void host_set_log(cfs_host *h, LogSink sink, void *ctx, int max_level)
 
 HostStats host_stats(const cfs_host *h) { return h->stats; }
 
+void host_set_write_observer(cfs_host *h, WriteObserver observer, void *ctx)
+{
+	h->write_observer = observer;
+	h->write_observer_ctx = ctx;
+}
+
 }  // namespace cfs::user
 
 extern "C" {
@@ -349,6 +357,8 @@ int cfs_env_buf_write(cfs_host *h, cfs_buf *b, unsigned flags)
 		return -EROFS;
 	if (flags & CFS_IO_PREFLUSH && fdatasync(h->fd) < 0)
 		return -errno;
+	if (h->write_observer)
+		h->write_observer(h->write_observer_ctx, b->blkno, b->data);
 	int err = io_full(h, true, b->blkno * h->bsize, b->data, h->bsize);
 	h->stats.writes++;
 	if (!err && (flags & CFS_IO_FUA) && fdatasync(h->fd) < 0)

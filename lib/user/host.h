@@ -41,6 +41,11 @@ uint32_t host_block_size(const cfs_host *h);
 using LogSink = void (*)(void *ctx, int level, const char *message);
 void host_set_log(cfs_host *h, LogSink sink, void *ctx, int max_level);
 
+// Tests: called with every block written home through cfs_env_buf_write, before the
+// write (a test asserts what replay or a checkpoint puts on disk, and in which order).
+using WriteObserver = void (*)(void *ctx, uint64_t blkno, const void *data);
+void host_set_write_observer(cfs_host *h, WriteObserver observer, void *ctx);
+
 // Counters, for tests and benchmarks.
 struct HostStats {
 	uint64_t reads, writes, cache_hits;

@@ -4,17 +4,18 @@
 #
 # usage: scripts/bench/run.sh [--fs "gfs2 ext4"] [--runs N] [--out FILE]
 #   --fs    adapters from scripts/bench/fs/ (default: all of them)
-#   --runs  repetitions of every workload (default 3; streaming ones at least 5: the
+#   --runs  repetitions of every workload (default 5; streaming ones at least 5: the
 #           first large write after a metadata-heavy run is often several times slower)
 #   --out   results file (default docs/bench/results.md)
 #   --from-raw RAW  run nothing: write the results file from an earlier run's raw.tsv
 #           (build/bench-logs/*/raw.tsv), its filesystems in --fs order (e.g. when a
 #           filesystem's run finished every workload but failed the console check after)
 #
-# Workloads (files/s, MiB/s, ms; each cell also gives the median seconds):
+# Workloads (files/s, MiB/s, ms; each cell gives the median, its seconds, and the range
+# of the runs' rates, min-max):
 #   create, ls -l cold (node1 unmounts and mounts again, caches dropped), unlink of 2000
 #   empty files on node1; 64 MiB write+fsync and cold read (after the same remount) on node1;
-#   2000 random 4 KiB pwrite+fsync into a fully written 64 MiB file on node1 (ops/s);
+#   2000 random 4 KiB pwrite+fsync into a fully written 64 MiB file on node1 (fio, ops/s);
 #   untar: GNU tar extracting a tarball of 3000 small files in 110 nested directories
 #   (generated deterministically on the host, copied to the node's tmpfs), then sync;
 #   nodes 1 and 2 creating 1000 files each at once in one directory, then each in its
@@ -29,7 +30,7 @@ repo=$PWD
 
 fs_list=
 from_raw=
-runs=3
+runs=5
 out=docs/bench/results.md
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -189,7 +190,7 @@ else
 	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 fi
 
-# Median seconds per (fs, workload) and the rate computed from it.
+# Median, fastest and slowest seconds per (fs, workload).
 summary=$(awk -F'\t' '
 	{ key = $1 "\t" $2; n[key]++; s[key, n[key]] = $4; c[key] = $5 }
 	END {
@@ -198,17 +199,25 @@ summary=$(awk -F'\t' '
 			for (i = 1; i <= m; i++) v[i] = s[key, i]
 			for (i = 2; i <= m; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
 			med = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-			print key "\t" med "\t" c[key] "\t" m
+			print key "\t" med "\t" c[key] "\t" m "\t" v[1] "\t" v[m]
 		}
 	}' "$bench_dir/raw.tsv")
 
-cell() { # fs workload kind(rate|ms) -> "rate (seconds s)"
+cell() { # fs workload kind(rate|ms|s) -> "median (seconds s; min-max)"
 	awk -F'\t' -v fs="$1" -v w="$2" -v kind="$3" '
 		$1 == fs && $2 == w {
 			found = 1
-			if (kind == "ms") printf "%.1f (%.2f s)", $3 * 1000 / $4, $3
-			else if (kind == "s") printf "%d s", $3
-			else printf "%.0f (%.2f s)", $4 / $3, $3
+			range = $6 > 0 && $7 > 0 && $6 != $7  # fastest and slowest seconds
+			if (kind == "ms") {
+				printf "%.1f (%.2f s", $3 * 1000 / $4, $3
+				if (range) printf "; %.1f–%.1f", $6 * 1000 / $4, $7 * 1000 / $4
+			} else if (kind == "s") {
+				printf "%d s", $3
+			} else {
+				printf "%.0f (%.2f s", $4 / $3, $3
+				if (range) printf "; %.0f–%.0f", $4 / $7, $4 / $6
+			}
+			if (kind != "s") printf ")"
 		}
 		END { if (!found) printf "n/a" }' <<<"$summary"
 }
@@ -232,7 +241,8 @@ mkdir -p "$(dirname "$out")"
 	echo "768 MiB per VM, kernel $kver, $(nproc) host cores; host load average $load_before before,"
 	echo "$load_after after (other work shares this machine: compare rows of one run only)."
 	echo "Medians of $runs runs ($stream_runs for the 64 MiB write and read); each cell is the rate"
-	echo "computed from the median time, and that time. Shared disk: a fully written 2 GiB raw"
+	echo "computed from the median time, that time, and the range of the runs' rates (min–max;"
+	echo "for ping-pong, fastest–slowest ms per hand-off). Shared disk: a fully written 2 GiB raw"
 	echo "image (cache=none). \`clusterfs\` (lock_cluster: corosync + clusterfs_lockd) and \`gfs2\`"
 	echo "(lock_dlm: corosync + dlm_controld) run on 2 nodes, both mounted throughout: the one-node"
 	echo "workloads run on node 1 while node 2 stays mounted and idle. The \`-nolock\` adapters"
@@ -275,8 +285,9 @@ mkdir -p "$(dirname "$out")"
 	echo "Mount set-up: cluster stack, mkfs and mounting every node, after the VMs are up."
 	echo "Each round of the metadata and two-node workloads starts on a fresh filesystem (every"
 	echo "node unmounts, mkfs, every node mounts again)."
-	echo "Random writes: $RANDWRITE_OPS pwrite()s of 4 KiB at page-aligned offsets drawn from a seeded"
-	echo "generator, each followed by fsync(), into a $STREAM_MIB MiB file written and fsync'ed before timing."
+	echo "Random writes: fio, $RANDWRITE_OPS writes of 4 KiB at random 4 KiB-aligned offsets (ioengine=psync,"
+	echo "fsync=1, randseed = run number) into a $STREAM_MIB MiB file written and fsync'ed before timing;"
+	echo "time = fio's job runtime."
 	echo "Untar: GNU tar extracting $UNTAR_FILES regular files (0-16 KiB, most under 4 KiB) in nested"
 	echo "directories from the node's tmpfs, then sync(); files/s = files / (extract + sync)."
 	echo

@@ -319,8 +319,8 @@ void Checker::pass_journals()
 			continue;
 		}
 		r_.repaired();
-		r_.info(1, "  journal %u replayed: %u blocks written, %u revoked", j.slot,
-		        stats.blocks_replayed, stats.blocks_revoked);
+		r_.info(1, "  journal %u replayed: %u blocks written, %u revoked, %u superseded", j.slot,
+		        stats.blocks_replayed, stats.blocks_revoked, stats.blocks_superseded);
 	}
 	if (!lib.close(&why)) {
 		r_.repair_failed("%s", why.c_str());
