@@ -69,7 +69,7 @@ kernel-soak: kernel-module build-all
 	CFS_CRASH_ITERATIONS=$(or $(CRASHES),200) VM_TEST_TIMEOUT=$$(( $(or $(CRASHES),200) * 60 + 600 )) tests/vm/run.sh kernel-crash
 	CFS_FUZZ_ITERATIONS=$(or $(FUZZ),500) VM_TEST_TIMEOUT=$$(( $(or $(FUZZ),500) * 10 + 600 )) tests/vm/run.sh kernel-fuzz
 	CFS_KILL_ITERATIONS=$(or $(KILLS),50) VM_TEST_TIMEOUT=$$(( $(or $(KILLS),50) * 90 + 900 )) tests/vm/run.sh kernel-cluster-recovery
-	CFS_SURVIVOR_KILLS=$(or $(SURVIVOR_KILLS),50) VM_TEST_TIMEOUT=$$(( $(or $(SURVIVOR_KILLS),50) * 150 + 600 )) tests/vm/run.sh kernel-cluster-survivors
+	CFS_SURVIVOR_KILLS=$(or $(SURVIVOR_KILLS),50) VM_TEST_TIMEOUT=$$(( $(or $(SURVIVOR_KILLS),50) * 200 + 600 )) tests/vm/run.sh kernel-cluster-survivors
 	tests/vm/run.sh cluster-posix
 
 # `make demo` is the README's first command on a fresh machine: install missing packages,
