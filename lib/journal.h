@@ -68,8 +68,8 @@ struct ReplayStats {
 // Replays the journal (if dirty) and writes a new clean header so a second replay finds
 // nothing to do. Each block logged between tail and head is written once, with its
 // newest image (unless a revoke at least as new covers it): never older-then-newer,
-// since the newer image may already be home. With `dry_run`, reads and checks everything and reports what it would
-// write, writing nothing (fsck -n). Returns -EUCLEAN if a committed record is damaged
+// since the newer image may already be home. With `dry_run`, reads and checks
+// everything and reports what it would write, writing nothing (fsck -n). Returns -EUCLEAN if a committed record is damaged
 // (a descriptor or image that fails its check): nothing is written in that case.
 [[nodiscard]] int journal_replay(Fs *fs, const JournalLoc *loc, bool dry_run,
 				 ReplayStats *stats);

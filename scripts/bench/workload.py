@@ -20,7 +20,6 @@ import tarfile
 import time
 
 LINE = 16  # bytes per ping-pong record: fixed, so the file size counts the hand-offs
-PAGE = 4096
 
 
 def wait_for_go(go, node):
